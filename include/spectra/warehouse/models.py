@@ -1,0 +1,252 @@
+"""Warehouse tables (SQLAlchemy 2). The same models run on SQLite and PostgreSQL.
+
+Invariants every table keeps:
+- every row that belongs to a customer carries ``tenant_id`` and every query filters on it;
+- money is integer micros (``*_micros``), never floats;
+- dates are UTC calendar days; timestamps are timezone-aware UTC;
+- natural keys are unique constraints, so ingest can upsert and re-runs converge.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from spectra.domain.campaign_state import CampaignState
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CAMPAIGN_STATES = tuple(s.value for s in CampaignState)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Tenant(Base):
+    """A customer of the platform; owns ad accounts and everything under them."""
+
+    __tablename__ = "tenants"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdAccount(Base):
+    """A Google Ads customer id registered to one tenant."""
+
+    __tablename__ = "ad_accounts"
+    __table_args__ = (UniqueConstraint("customer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), index=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    descriptive_name: Mapped[str] = mapped_column(String(255), default="")
+    currency_code: Mapped[str] = mapped_column(String(3), default="USD")
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Campaign(Base):
+    """A campaign: Google's serving status plus Spectra's own lifecycle state."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id", "campaign_id"),
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in CAMPAIGN_STATES) + ")",
+            name="status_valid",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), index=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32), default=CampaignState.DRAFT.value)
+    serving_status: Mapped[str] = mapped_column(String(32), default="UNKNOWN")
+    advertising_channel_type: Mapped[str] = mapped_column(String(32), default="SEARCH")
+    bidding_strategy_type: Mapped[str] = mapped_column(String(32), default="MANUAL_CPC")
+    budget_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_daily_spend_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    total_spend_limit_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    current_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CampaignVersion(Base):
+    """An immutable snapshot of a campaign's settings; rollback re-applies one."""
+
+    __tablename__ = "campaign_versions"
+    __table_args__ = (UniqueConstraint("tenant_id", "customer_id", "campaign_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), index=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128), default="system")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdGroup(Base):
+    __tablename__ = "ad_groups"
+    __table_args__ = (UniqueConstraint("tenant_id", "customer_id", "ad_group_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), index=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    ad_group_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    serving_status: Mapped[str] = mapped_column(String(32))
+    cpc_bid_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Keyword(Base):
+    """A keyword criterion (positive or negative) with its latest quality-score snapshot."""
+
+    __tablename__ = "keywords"
+    __table_args__ = (UniqueConstraint("tenant_id", "customer_id", "ad_group_id", "criterion_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), index=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    ad_group_id: Mapped[int] = mapped_column(BigInteger)
+    criterion_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(String(255))
+    match_type: Mapped[str] = mapped_column(String(16))
+    serving_status: Mapped[str] = mapped_column(String(32))
+    negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    cpc_bid_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    quality_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Ad(Base):
+    """A responsive search ad with its policy approval status."""
+
+    __tablename__ = "ads"
+    __table_args__ = (UniqueConstraint("tenant_id", "customer_id", "ad_group_id", "ad_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), index=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    ad_group_id: Mapped[int] = mapped_column(BigInteger)
+    ad_id: Mapped[int] = mapped_column(BigInteger)
+    ad_type: Mapped[str] = mapped_column(String(48))
+    serving_status: Mapped[str] = mapped_column(String(32))
+    approval_status: Mapped[str] = mapped_column(String(32), default="UNKNOWN")
+    headlines: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    descriptions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class PerformanceDaily(Base):
+    """One day of metrics for one entity (campaign, ad group or keyword).
+
+    ``reported_as_of`` is the day the numbers were pulled: Google restates conversions for
+    weeks, and an upsert only overwrites a row with numbers at least as fresh, so re-running
+    an old day never regresses newer data.
+    """
+
+    __tablename__ = "performance_daily"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id", "level", "entity_id", "date"),
+        Index("ix_performance_daily_tenant_date", "tenant_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    level: Mapped[str] = mapped_column(String(16))  # campaign | ad_group | keyword
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[float] = mapped_column(Float, default=0.0)
+    conversions_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    search_impression_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    search_budget_lost_impression_share: Mapped[float | None] = mapped_column(
+        Float, nullable=True
+    )
+    search_rank_lost_impression_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reported_as_of: Mapped[dt.date] = mapped_column(Date)
+
+
+class SearchTermDaily(Base):
+    """One day of metrics for one search term that triggered an ad group's ads."""
+
+    __tablename__ = "search_terms_daily"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id", "ad_group_id", "search_term", "date"),
+        Index("ix_search_terms_daily_tenant_date", "tenant_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    ad_group_id: Mapped[int] = mapped_column(BigInteger)
+    search_term: Mapped[str] = mapped_column(String(512))
+    term_status: Mapped[str] = mapped_column(String(32), default="NONE")
+    date: Mapped[dt.date] = mapped_column(Date)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[float] = mapped_column(Float, default=0.0)
+    conversions_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    reported_as_of: Mapped[dt.date] = mapped_column(Date)
+
+
+class IngestRun(Base):
+    """Bookkeeping for one (account, logical day) ingest; re-runs update the same row."""
+
+    __tablename__ = "ingest_runs"
+    __table_args__ = (UniqueConstraint("tenant_id", "customer_id", "logical_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    window_start: Mapped[dt.date] = mapped_column(Date)
+    window_end: Mapped[dt.date] = mapped_column(Date)
+    rows_by_table: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
