@@ -1,0 +1,256 @@
+"""Engines, migrations and the unit of work for the warehouse (SQLite or PostgreSQL).
+
+The embedded default is a SQLite file under ``$SPECTRA_HOME/var``; setting
+``SPECTRA_DATABASE_URL`` points the very same code at PostgreSQL. Everything that opens a
+database goes through :func:`make_engine`, so SQLite always gets WAL, foreign keys, a busy
+timeout and *real* transactions (see :func:`_configure_sqlite`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+ENV_DATABASE_URL = "SPECTRA_DATABASE_URL"
+ENV_HOME = "SPECTRA_HOME"
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+ALEMBIC_INI = Path(__file__).parent / "alembic.ini"
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option read by the SQLite ``begin`` hook: "DEFERRED" (readers) or "IMMEDIATE"
+# (writers take the write lock up front, so the busy timeout applies instead of failing with
+# SQLITE_BUSY when a read transaction later tries to write).
+SQLITE_BEGIN_OPTION = "spectra_sqlite_begin"
+# Arbitrary constant: concurrent ``migrate()`` calls on PostgreSQL serialise on this lock.
+_PG_MIGRATION_LOCK_KEY = 0x5EC7_0A11
+
+
+class MigrationError(RuntimeError):
+    """Raised when the migrated database fails a post-migration integrity check."""
+
+
+def database_url() -> str:
+    """Return ``$SPECTRA_DATABASE_URL``, else a SQLite file in ``$SPECTRA_HOME/var`` (or ./var).
+
+    The ``var/`` directory is created so a fresh checkout works without setup.
+    """
+    url = os.environ.get(ENV_DATABASE_URL, "").strip()
+    if url:
+        # Heroku-style "postgres://" is common in env vars but not accepted by SQLAlchemy.
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        return url
+    home = Path(os.environ.get(ENV_HOME) or Path.cwd())
+    var_dir = home / "var"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(var_dir / 'spectra.db').resolve()}"
+
+
+def make_engine(url: str | URL | None = None, **engine_kwargs: Any) -> Engine:
+    """Create an engine for ``url`` (default :func:`database_url`) tuned for its backend.
+
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    """
+    sa_url = make_url(url if url is not None else database_url())
+    backend = sa_url.get_backend_name()
+    if backend == "postgresql":
+        if sa_url.drivername == "postgresql":
+            sa_url = sa_url.set(drivername="postgresql+psycopg2")
+        engine_kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(sa_url, **engine_kwargs)
+    if backend == "sqlite":
+        engine = create_engine(sa_url, **engine_kwargs)
+        _configure_sqlite(engine)
+        return engine
+    raise ValueError(f"unsupported warehouse backend {backend!r} (use sqlite or postgresql)")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Set pragmas on every connection and make SQLite transactions real.
+
+    Python's sqlite3 driver only emits BEGIN before DML, so DDL (migrations) and reads run
+    outside any transaction. We switch the driver to autocommit and emit BEGIN ourselves
+    (SQLAlchemy's documented recipe), which gives transactional DDL, SAVEPOINTs and
+    snapshot reads. Writers opt into ``BEGIN IMMEDIATE`` via :data:`SQLITE_BEGIN_OPTION`.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable across application crashes in WAL mode and much faster.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+            raise ValueError(f"{SQLITE_BEGIN_OPTION} must be DEFERRED/IMMEDIATE/EXCLUSIVE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _writer(engine: Engine) -> Engine:
+    """The same engine, but SQLite transactions take the write lock when they begin."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    return engine
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+def alembic_config(url: str | URL | None = None) -> Config:
+    """An Alembic config pointing at the migrations shipped inside the package.
+
+    ``url`` is only used when no connection is handed over via
+    ``config.attributes["connection"]`` (e.g. offline ``--sql`` generation).
+    """
+    # Deliberately not loading alembic.ini: its logging section would reconfigure the
+    # caller's logging (Airflow's task logs) through env.py's fileConfig().
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        rendered = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+        # ConfigParser interpolation: a literal "%" (e.g. url-encoded options) must be doubled.
+        cfg.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The single head revision of the shipped migrations (fails loudly on a branch)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(url: str | URL | Engine | None = None) -> str:
+    """Upgrade the database to head; safe to call concurrently and repeatedly.
+
+    Returns the head revision. Concurrent callers serialise (advisory lock on PostgreSQL,
+    ``BEGIN IMMEDIATE`` on SQLite) and the later ones find nothing to do. On SQLite, foreign
+    keys are switched off for the duration, because batch migrations rebuild tables, and
+    re-checked before commit.
+    """
+    owned = not isinstance(url, Engine)
+    engine = make_engine(url) if not isinstance(url, Engine) else url
+    try:
+        with engine.connect() as conn:
+            is_sqlite = engine.dialect.name == "sqlite"
+            if is_sqlite:
+                # The pragma is a no-op inside a transaction, so it goes straight to the
+                # driver (autocommit) instead of through SQLAlchemy, which would autobegin.
+                _sqlite_raw(conn, "PRAGMA foreign_keys = OFF")
+                conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            try:
+                with conn.begin():
+                    if engine.dialect.name == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"),
+                            {"key": _PG_MIGRATION_LOCK_KEY},
+                        )
+                    cfg = alembic_config()
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    if is_sqlite:
+                        violations = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if violations:
+                            raise MigrationError(f"foreign key violations: {violations[:5]}")
+                    revision = current_revision(conn)
+            finally:
+                if is_sqlite:
+                    _sqlite_raw(conn, "PRAGMA foreign_keys = ON")
+    finally:
+        if owned:
+            engine.dispose()
+    return revision or ""
+
+
+def _sqlite_raw(conn: Connection, sql: str) -> None:
+    """Run ``sql`` on the driver connection, outside any SQLAlchemy transaction."""
+    conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- unit of work
+
+
+class UnitOfWork:
+    """One atomic piece of work: nothing persists unless :meth:`commit` is called.
+
+    Use via :func:`unit_of_work`; repositories take ``uow.session``, bulk loaders take
+    ``uow.connection`` (same transaction). On SQLite the transaction starts with
+    ``BEGIN IMMEDIATE``, so read-then-write work (state transitions, version bumps) waits
+    for the write lock instead of failing with SQLITE_BUSY half-way.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self._session
+
+    @property
+    def connection(self) -> Connection:
+        """The session's connection, inside the same transaction (for Core bulk statements)."""
+        return self.session.connection()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def __enter__(self) -> Self:
+        # expire_on_commit=False: objects stay readable after commit, so a task can return
+        # ids and values from them once the unit of work is closed.
+        self._session = Session(bind=_writer(self._engine), expire_on_commit=False)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self.session, None
+        try:
+            session.rollback()
+        finally:
+            session.close()
+
+
+def unit_of_work(engine: Engine) -> UnitOfWork:
+    """``with unit_of_work(engine) as uow: ...; uow.commit()`` (rolls back otherwise)."""
+    return UnitOfWork(engine)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A bare session that is rolled back unless ``session.commit()`` was called."""
+    with unit_of_work(engine) as uow:
+        yield uow.session

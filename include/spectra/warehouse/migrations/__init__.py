@@ -1,0 +1,1 @@
+"""Alembic migrations for the warehouse; an ``__init__`` so setuptools ships them."""

@@ -1,0 +1,1 @@
+"""Revisions, chained on a single head (``0001``, ``0002``, ...)."""
