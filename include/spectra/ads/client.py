@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 API_VERSION = "v26"
@@ -59,16 +60,27 @@ class AdsCredentials:
 
 
 def _trust_ca(ca_cert_path: str) -> None:
-    """gRPC reads its root CAs once per process, so this must run before the first channel."""
-    current = os.environ.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
-    if current and os.path.abspath(current) != os.path.abspath(ca_cert_path):
-        raise AdsConfigError(
-            f"this process already trusts {current}; cannot switch to {ca_cert_path} "
-            "(gRPC reads its roots once per process)"
-        )
-    if not os.path.exists(ca_cert_path):
+    """Make gRPC trust the sandbox CA as well as the public roots.
+
+    gRPC reads ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` once per process, before its first channel,
+    so this runs before the client is built. The roots file is the CA appended to whatever
+    roots were configured (or certifi's), so Google itself stays reachable from the same process.
+    """
+    ca = Path(ca_cert_path)
+    if not ca.exists():
         raise AdsConfigError(f"CA certificate {ca_cert_path} does not exist")
-    os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = os.path.abspath(ca_cert_path)
+    current = os.environ.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
+    if current and ca.read_bytes() in Path(current).read_bytes():
+        return
+    if current and Path(current).exists():
+        public = Path(current).read_bytes()
+    else:
+        import certifi
+
+        public = Path(certifi.where()).read_bytes()
+    roots = ca.parent / f"roots-{os.getpid()}.pem"
+    roots.write_bytes(public.rstrip(b"\n") + b"\n" + ca.read_bytes())
+    os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(roots)
 
 
 def build_client(creds: AdsCredentials) -> Any:

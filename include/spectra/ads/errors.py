@@ -63,7 +63,11 @@ def failure_details(failure: Any) -> list[FailureDetail]:
     for err in pb.errors:
         category = err.error_code.WhichOneof("error_code") or "unknown"
         number = getattr(err.error_code, category) if category != "unknown" else 0
-        enum_type = err.error_code.DESCRIPTOR.fields_by_name[category].enum_type if category != "unknown" else None
+        enum_type = (
+            err.error_code.DESCRIPTOR.fields_by_name[category].enum_type
+            if category != "unknown"
+            else None
+        )
         code = enum_type.values_by_number[number].name if enum_type else str(number)
         index = None
         for elem in err.location.field_path_elements:

@@ -80,7 +80,7 @@ def _column_reader(path: str) -> Callable[[Any], Any]:
         desc = fd.message_type
     assert fd is not None
     get = attrgetter(path)
-    if fd.label == fd.LABEL_REPEATED:
+    if fd.is_repeated:
         if fd.message_type is not None:
             from google.protobuf.json_format import MessageToDict
 
@@ -107,7 +107,9 @@ def stream_columns(
     fields = query.fields
     readers = [_column_reader(f) for f in fields]
     columns: list[list[Any]] = [[] for _ in fields]
-    for batch in _stream(client, creds, customer_id=customer_id, text=query.render(**params), as_of=as_of):
+    for batch in _stream(
+        client, creds, customer_id=customer_id, text=query.render(**params), as_of=as_of
+    ):
         results = batch.results
         for col, read in zip(columns, readers, strict=True):
             col.extend(map(read, results))

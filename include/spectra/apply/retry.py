@@ -27,13 +27,14 @@ class RetryPolicy:
     total_timeout: float = 120.0
 
 
+DEFAULT_RETRY = RetryPolicy()
 NO_RETRY = RetryPolicy(attempts=1)
 
 
 def call_with_retry(
     fn: Callable[[], T],
     *,
-    policy: RetryPolicy = RetryPolicy(),
+    policy: RetryPolicy = DEFAULT_RETRY,
     on: tuple[type[BaseException], ...] = (AdsRetryableError,),
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
@@ -53,6 +54,8 @@ def call_with_retry(
                 delay = max(delay, exc.retry_delay)
             if elapsed + delay > policy.total_timeout:
                 raise
-            log.warning("attempt %d/%d failed (%s); retrying in %.2fs", attempt, policy.attempts, exc, delay)
+            log.warning(
+                "attempt %d/%d failed (%s); retrying in %.2fs", attempt, policy.attempts, exc, delay
+            )
             sleep(delay)
     raise AssertionError("unreachable")

@@ -452,7 +452,7 @@ class RowBuilder:
         parts = path.split(".")
         parents, leaf = parts[:-1], parts[-1]
         fd = _field_descriptor(path)
-        repeated = fd.label == fd.LABEL_REPEATED
+        repeated = fd.is_repeated
         enum_map = (
             {v.name: v.number for v in fd.enum_type.values} if fd.enum_type is not None else None
         )
