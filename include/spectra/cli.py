@@ -1,0 +1,337 @@
+"""`spectra …`: the command line. Thin: every command calls one function of the package."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spectra.settings import spectra_home
+
+DEFAULT_SANDBOX_PORT = 50151
+DEMO_TENANT = "demo"
+
+
+def _sandbox_port(arg: int | None = None) -> int:
+    return arg or int(os.environ.get("SPECTRA_SANDBOX_PORT", DEFAULT_SANDBOX_PORT))
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from spectra.sandbox.market import Market
+    from spectra.sandbox.server import SandboxServer
+
+    market = Market.from_scenario(args.scenario)
+    clock = dt.date.fromisoformat(args.clock) if args.clock else None
+    server = SandboxServer(market, clock=clock, port=_sandbox_port(args.port), host=args.host)
+    server.start()
+    print(
+        f"sandbox: scenario {args.scenario!r}, Google Ads API v26 on {server.endpoint} (TLS, CA "
+        f"{server.ca_cert}); accounts {', '.join(map(str, market.customer_ids()))}",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+def start_sandbox_process(
+    scenario: str, port: int, log_path: Path
+) -> subprocess.Popen[bytes] | None:
+    """Start `spectra sandbox serve` in its own process group; None if the port is already served."""
+    if _port_open(port):
+        return None
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spectra.cli",
+            "sandbox",
+            "serve",
+            "--scenario",
+            scenario,
+            "--port",
+            str(port),
+        ],
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _port_open(port):
+        if proc.poll() is not None:
+            raise RuntimeError(f"sandbox exited with {proc.returncode}; see {log_path}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"sandbox did not open port {port} within 60 s; see {log_path}")
+        time.sleep(0.2)
+    return proc
+
+
+def stop_process_group(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- warehouse
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    from spectra.warehouse.db import database_url, migrate
+
+    print(f"warehouse {database_url()} at revision {migrate()}")
+    return 0
+
+
+def register_accounts(tenant_id: str, tenant_name: str, customer_ids: Sequence[int]) -> None:
+    from spectra.warehouse.db import make_engine
+    from spectra.warehouse.repositories import register_account, register_tenant
+
+    engine = make_engine()
+    try:
+        with engine.begin() as conn:
+            register_tenant(conn, tenant_id=tenant_id, name=tenant_name)
+            for cid in customer_ids:
+                register_account(conn, tenant_id=tenant_id, customer_id=int(cid))
+    finally:
+        engine.dispose()
+
+
+def cmd_tenant_add(args: argparse.Namespace) -> int:
+    register_accounts(args.tenant_id, args.name or args.tenant_id, args.customer_ids)
+    print(f"tenant {args.tenant_id}: accounts {', '.join(map(str, args.customer_ids)) or 'none'}")
+    return 0
+
+
+# --------------------------------------------------------------------------- airflow
+
+
+def cmd_airflow_settings(args: argparse.Namespace) -> int:
+    from spectra.airflow.settings_loader import load
+
+    counts = load(Path(args.file))
+    print(f"loaded {args.file}: {counts}")
+    return 0
+
+
+def load_dag(dag_id: str) -> Any:
+    """Import dags/<dag_id>.py the way Airflow's parser would and return its DAG."""
+    from airflow.sdk import DAG
+
+    path = (
+        Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER", spectra_home() / "dags")) / f"{dag_id}.py"
+    )
+    spec = importlib.util.spec_from_file_location(f"spectra_dag_{dag_id}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for value in vars(module).values():
+        if isinstance(value, DAG) and value.dag_id == dag_id:
+            return value
+    raise LookupError(f"{path} defines no DAG {dag_id!r}")
+
+
+def run_dag_days(
+    dag_id: str, days: Sequence[dt.date], conf: dict[str, Any] | None = None
+) -> list[str]:
+    """Run a DAG through Airflow (dag.test) once per logical date, in order; returns states."""
+    import pendulum
+
+    dag = load_dag(dag_id)
+    states = []
+    for day in days:
+        logical = pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+        run = dag.test(logical_date=logical, run_conf=conf)
+        state = str(getattr(run, "state", "unknown"))
+        states.append(state)
+        print(f"  {dag_id} {day.isoformat()}: {state}", flush=True)
+    return states
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def warehouse_summary() -> list[tuple[str, int, str]]:
+    from sqlalchemy import func, select
+
+    from spectra.warehouse import models as m
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    out = []
+    try:
+        with engine.connect() as conn:
+            for model in (
+                m.Tenant,
+                m.AdAccount,
+                m.Campaign,
+                m.AdGroup,
+                m.Keyword,
+                m.Ad,
+                m.PerformanceDaily,
+                m.SearchTermDaily,
+                m.IngestRun,
+            ):
+                count = conn.execute(select(func.count()).select_from(model)).scalar_one()
+                span = ""
+                if hasattr(model, "date"):
+                    lo, hi = conn.execute(select(func.min(model.date), func.max(model.date))).one()
+                    span = f"{lo} .. {hi}" if lo else ""
+                out.append((model.__tablename__, int(count), span))
+    finally:
+        engine.dispose()
+    return out
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from spectra.sandbox.market import Market
+    from spectra.warehouse.db import database_url, migrate
+
+    home = spectra_home()
+    started = time.monotonic()
+    print(f"1/5 warehouse: {database_url()} → revision {migrate()}", flush=True)
+    port = _sandbox_port(args.port)
+    market = Market.from_scenario(args.scenario)
+    proc = start_sandbox_process(args.scenario, port, home / "var" / "sandbox" / "sandbox.log")
+    print(
+        f"2/5 sandbox: scenario {args.scenario!r} on localhost:{port} "
+        f"({'started' if proc else 'already running'})",
+        flush=True,
+    )
+    try:
+        from spectra.airflow.settings_loader import load
+
+        counts = load(home / "airflow_settings.yaml")
+        print(f"3/5 airflow settings loaded: {counts}", flush=True)
+        register_accounts(DEMO_TENANT, "Demo tenant", market.customer_ids())
+        print(f"4/5 tenant {DEMO_TENANT!r} with accounts {market.customer_ids()}", flush=True)
+        last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        days = [last - dt.timedelta(days=i) for i in range(args.days - 1, -1, -1)]
+        print(f"5/5 running spectra_daily through Airflow for {days[0]} .. {days[-1]}", flush=True)
+        states = run_dag_days("spectra_daily", days)
+    finally:
+        stop_process_group(proc)
+    print("\nWarehouse after the demo:")
+    for table, count, span in warehouse_summary():
+        print(f"  {table:<20} {count:>8} rows  {span}")
+    failed = [d for d, s in zip(days, states, strict=True) if s != "success"]
+    print(
+        f"\n{len(days) - len(failed)}/{len(days)} runs succeeded in {time.monotonic() - started:.0f} s."
+    )
+    print("Where to look:")
+    print(f"  warehouse     {database_url()}")
+    print(
+        f"  task logs     {os.environ.get('AIRFLOW_HOME', home / '.airflow')}/logs/dag_id=spectra_daily/"
+    )
+    print("  Airflow UI    make up   → http://127.0.0.1:8080  (login admin / admin)")
+    return 1 if failed else 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """`airflow standalone` over the demo's state, with the sandbox beside it."""
+    from spectra.airflow.settings_loader import load
+    from spectra.sandbox.market import Market
+    from spectra.warehouse.db import migrate
+
+    home = spectra_home()
+    migrate()
+    port = _sandbox_port(None)
+    sandbox = start_sandbox_process(args.scenario, port, home / "var" / "sandbox" / "sandbox.log")
+    load(home / "airflow_settings.yaml")
+    register_accounts(
+        DEMO_TENANT, "Demo tenant", Market.from_scenario(args.scenario).customer_ids()
+    )
+    print(
+        "Airflow UI: http://127.0.0.1:8080  login admin / admin  (Ctrl-C stops everything)",
+        flush=True,
+    )
+    airflow = subprocess.Popen(["airflow", "standalone"], start_new_session=True)
+    try:
+        return airflow.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_process_group(airflow)
+        stop_process_group(sandbox)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spectra", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run spectra_daily through Airflow on the sandbox")
+    p.add_argument("--days", type=int, default=14)
+    p.add_argument("--scenario", default="demo")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("up", help="airflow standalone + sandbox")
+    p.add_argument("--scenario", default="demo")
+    p.set_defaults(fn=cmd_up)
+
+    sandbox = sub.add_parser("sandbox", help="the Google Ads sandbox").add_subparsers(
+        dest="sandbox_command", required=True
+    )
+    p = sandbox.add_parser("serve", help="serve the Google Ads API from a simulated market")
+    p.add_argument("--scenario", default="demo")
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--host", default="localhost")
+    p.add_argument("--clock", default=None, help="default 'today' (YYYY-MM-DD)")
+    p.set_defaults(fn=cmd_sandbox_serve)
+
+    db = sub.add_parser("db", help="warehouse").add_subparsers(dest="db_command", required=True)
+    db.add_parser("migrate", help="upgrade the warehouse to the latest schema").set_defaults(
+        fn=cmd_db_migrate
+    )
+
+    p = sub.add_parser("tenant", help="register a tenant and its Google Ads accounts")
+    p.add_argument("tenant_id")
+    p.add_argument("customer_ids", nargs="*", type=int)
+    p.add_argument("--name", default=None)
+    p.set_defaults(fn=cmd_tenant_add)
+
+    p = sub.add_parser("airflow-settings", help="load airflow_settings.yaml into Airflow")
+    p.add_argument("file", nargs="?", default=str(spectra_home() / "airflow_settings.yaml"))
+    p.set_defaults(fn=cmd_airflow_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("SPECTRA_LOG_LEVEL", "WARNING"))
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
