@@ -72,23 +72,6 @@ def ingest_window(logical_date: dt.date, repull_days: int) -> tuple[dt.date, dt.
     return start, logical_date, logical_date + dt.timedelta(days=1)
 
 
-def _rows(
-    columns: Mapping[str, list[Any]], mapping: Mapping[str, str | Callable[[int], Any]]
-) -> list[dict[str, Any]]:
-    """Columnar query result → row dicts for the warehouse (``mapping``: column → field/fn)."""
-    n = len(next(iter(columns.values()))) if columns else 0
-    out_cols: dict[str, Any] = {}
-    for target, source in mapping.items():
-        if callable(source):
-            out_cols[target] = [source(i) for i in range(n)]
-        else:
-            out_cols[target] = columns[source]
-    names = list(out_cols)
-    return [
-        dict(zip(names, values, strict=True)) for values in zip(*out_cols.values(), strict=True)
-    ]
-
-
 def _value_micros(values: Sequence[float]) -> list[int]:
     return [int(round((v or 0.0) * MICROS)) for v in values]
 
@@ -158,15 +141,8 @@ def ingest_account(
     pull = _Puller(client, creds, customer_id, as_of, retry)
     dates = {"date_from": window_start.isoformat(), "date_to": window_end.isoformat()}
     pulled = {
-        "accounts": pull("accounts"),
-        "campaigns": pull("campaigns"),
-        "ad_groups": pull("ad_groups"),
-        "keywords": pull("keywords"),
-        "ads": pull("ads"),
-        "campaign_performance": pull("campaign_performance", **dates),
-        "ad_group_performance": pull("ad_group_performance", **dates),
-        "keyword_performance": pull("keyword_performance", **dates),
-        "search_terms": pull("search_terms", **dates),
+        name: pull(name, **(dates if "{date_from}" in load_query(name).text else {}))
+        for name in WRITERS
     }
     result = IngestResult(tenant_id, customer_id, logical_date, window_start, window_end, as_of)
     with engine.begin() as conn:
@@ -195,6 +171,206 @@ def ingest_account(
     return result
 
 
+@dataclass(frozen=True)
+class _Target:
+    conn: Connection
+    tenant_id: str
+    customer_id: int
+    as_of: dt.date
+
+    def rows(self, columns: Mapping[str, Sequence[Any]], **const: Any) -> list[dict[str, Any]]:
+        """Column lists → row dicts carrying the tenant, the account and constant columns."""
+        fixed = {"tenant_id": self.tenant_id, "customer_id": self.customer_id, **const}
+        names = (*fixed, *columns)
+        head = tuple(fixed.values())
+        return [
+            dict(zip(names, head + values, strict=True))
+            for values in zip(*columns.values(), strict=True)
+        ]
+
+
+def _dates(values: Sequence[str]) -> list[dt.date]:
+    parse = dt.date.fromisoformat
+    return [parse(v) for v in values]
+
+
+def _write_account(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+    if not cols.get("customer.id"):
+        return {}
+    t.conn.execute(
+        m.AdAccount.__table__.update()
+        .where(m.AdAccount.tenant_id == t.tenant_id, m.AdAccount.customer_id == t.customer_id)
+        .values(
+            descriptive_name=cols["customer.descriptive_name"][0],
+            currency_code=cols["customer.currency_code"][0],
+            time_zone=cols["customer.time_zone"][0],
+        )
+    )
+    return {"ad_accounts": 1}
+
+
+def _write_campaigns(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+    existing = dict(
+        t.conn.execute(
+            select(m.Campaign.campaign_id, m.Campaign.status).where(
+                m.Campaign.tenant_id == t.tenant_id, m.Campaign.customer_id == t.customer_id
+            )
+        ).all()
+    )
+    # The lifecycle state is Spectra's own: set once when first seen, never by ingest after.
+    lifecycle = [
+        existing.get(cid) or _LIFECYCLE_FOR_NEW.get(serving, CampaignState.ACTIVE).value
+        for cid, serving in zip(cols["campaign.id"], cols["campaign.status"], strict=True)
+    ]
+    rows = t.rows(
+        {
+            "campaign_id": cols["campaign.id"],
+            "name": cols["campaign.name"],
+            "serving_status": cols["campaign.status"],
+            "advertising_channel_type": cols["campaign.advertising_channel_type"],
+            "bidding_strategy_type": cols["campaign.bidding_strategy_type"],
+            "budget_micros": cols["campaign_budget.amount_micros"],
+            "status": lifecycle,
+        }
+    )
+    keys = ["tenant_id", "customer_id", "campaign_id"]
+    return {"campaigns": bulk_upsert(t.conn, m.Campaign.__table__, rows, keys=keys)}
+
+
+def _write_ad_groups(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+    rows = t.rows(
+        {
+            "campaign_id": cols["campaign.id"],
+            "ad_group_id": cols["ad_group.id"],
+            "name": cols["ad_group.name"],
+            "serving_status": cols["ad_group.status"],
+            "cpc_bid_micros": cols["ad_group.cpc_bid_micros"],
+        }
+    )
+    keys = ["tenant_id", "customer_id", "ad_group_id"]
+    return {"ad_groups": bulk_upsert(t.conn, m.AdGroup.__table__, rows, keys=keys)}
+
+
+def _write_keywords(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+    rows = t.rows(
+        {
+            "campaign_id": cols["campaign.id"],
+            "ad_group_id": cols["ad_group.id"],
+            "criterion_id": cols["ad_group_criterion.criterion_id"],
+            "text": cols["ad_group_criterion.keyword.text"],
+            "match_type": cols["ad_group_criterion.keyword.match_type"],
+            "serving_status": cols["ad_group_criterion.status"],
+            "negative": cols["ad_group_criterion.negative"],
+            "cpc_bid_micros": cols["ad_group_criterion.cpc_bid_micros"],
+            # 0 means "no score yet" on the wire: store unknown, not a score of 0.
+            "quality_score": [
+                q or None for q in cols["ad_group_criterion.quality_info.quality_score"]
+            ],
+        }
+    )
+    keys = ["tenant_id", "customer_id", "ad_group_id", "criterion_id"]
+    return {"keywords": bulk_upsert(t.conn, m.Keyword.__table__, rows, keys=keys)}
+
+
+def _write_ads(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+    rsa = "ad_group_ad.ad.responsive_search_ad"
+    rows = t.rows(
+        {
+            "campaign_id": cols["campaign.id"],
+            "ad_group_id": cols["ad_group.id"],
+            "ad_id": cols["ad_group_ad.ad.id"],
+            "ad_type": cols["ad_group_ad.ad.type"],
+            "serving_status": cols["ad_group_ad.status"],
+            "approval_status": cols["ad_group_ad.policy_summary.approval_status"],
+            "headlines": [[h.get("text", "") for h in hs] for hs in cols[f"{rsa}.headlines"]],
+            "descriptions": [[d.get("text", "") for d in ds] for ds in cols[f"{rsa}.descriptions"]],
+        }
+    )
+    keys = ["tenant_id", "customer_id", "ad_group_id", "ad_id"]
+    return {"ads": bulk_upsert(t.conn, m.Ad.__table__, rows, keys=keys)}
+
+
+def _metric_columns(cols: Mapping[str, list[Any]]) -> dict[str, Sequence[Any]]:
+    return {
+        "date": _dates(cols["segments.date"]),
+        "impressions": cols["metrics.impressions"],
+        "clicks": cols["metrics.clicks"],
+        "cost_micros": cols["metrics.cost_micros"],
+        "conversions": cols["metrics.conversions"],
+        "conversions_value_micros": _value_micros(cols["metrics.conversions_value"]),
+    }
+
+
+_SHARES = (
+    "search_impression_share",
+    "search_budget_lost_impression_share",
+    "search_rank_lost_impression_share",
+)
+_PERF_KEYS = ["tenant_id", "customer_id", "level", "entity_id", "date"]
+
+
+def _performance_writer(level: str, entity: str, with_ad_group: bool) -> Writer:
+    def write(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+        columns: dict[str, Sequence[Any]] = {
+            "entity_id": cols[entity],
+            "campaign_id": cols["campaign.id"],
+            **_metric_columns(cols),
+        }
+        if with_ad_group:
+            columns["ad_group_id"] = cols["ad_group.id"]
+        for share in _SHARES:
+            if f"metrics.{share}" in cols:
+                columns[share] = cols[f"metrics.{share}"]
+        rows = t.rows(columns, level=level, reported_as_of=t.as_of)
+        bulk_upsert(
+            t.conn,
+            m.PerformanceDaily.__table__,
+            rows,
+            keys=_PERF_KEYS,
+            freshness_column="reported_as_of",
+        )
+        return {f"performance_daily.{level}": len(rows)}
+
+    return write
+
+
+def _write_search_terms(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+    rows = t.rows(
+        {
+            "campaign_id": cols["campaign.id"],
+            "ad_group_id": cols["ad_group.id"],
+            "search_term": cols["search_term_view.search_term"],
+            "term_status": cols["search_term_view.status"],
+            **_metric_columns(cols),
+        },
+        reported_as_of=t.as_of,
+    )
+    bulk_upsert(
+        t.conn,
+        m.SearchTermDaily.__table__,
+        rows,
+        keys=["tenant_id", "customer_id", "ad_group_id", "search_term", "date"],
+        freshness_column="reported_as_of",
+    )
+    return {"search_terms_daily": len(rows)}
+
+
+Writer = Callable[[_Target, Mapping[str, list[Any]]], dict[str, int]]
+
+# Query name (sql/gaql/<name>.gaql) → writer, in write order (parents before children).
+WRITERS: dict[str, Writer] = {
+    "accounts": _write_account,
+    "campaigns": _write_campaigns,
+    "ad_groups": _write_ad_groups,
+    "keywords": _write_keywords,
+    "ads": _write_ads,
+    "campaign_performance": _performance_writer("campaign", "campaign.id", False),
+    "ad_group_performance": _performance_writer("ad_group", "ad_group.id", True),
+    "keyword_performance": _performance_writer("keyword", "ad_group_criterion.criterion_id", True),
+    "search_terms": _write_search_terms,
+}
+
+
 def write_pulled(
     conn: Connection,
     pulled: Mapping[str, Mapping[str, list[Any]]],
@@ -203,185 +379,13 @@ def write_pulled(
     customer_id: int,
     as_of: dt.date,
 ) -> dict[str, int]:
-    """Upsert every pulled query result; returns rows written per warehouse table."""
-    t, c = tenant_id, customer_id
+    """Upsert pulled query results (any subset of WRITERS); returns rows per warehouse table."""
+    unknown = set(pulled) - set(WRITERS)
+    if unknown:
+        raise IngestError(f"no writer for queries {sorted(unknown)}")
+    target = _Target(conn, tenant_id, customer_id, as_of)
     counts: dict[str, int] = {}
-
-    acct = pulled["accounts"]
-    if acct.get("customer.id"):
-        conn.execute(
-            m.AdAccount.__table__.update()
-            .where(m.AdAccount.tenant_id == t, m.AdAccount.customer_id == c)
-            .values(
-                descriptive_name=acct["customer.descriptive_name"][0],
-                currency_code=acct["customer.currency_code"][0],
-                time_zone=acct["customer.time_zone"][0],
-            )
-        )
-
-    camp = pulled["campaigns"]
-    existing = dict(
-        conn.execute(
-            select(m.Campaign.campaign_id, m.Campaign.status).where(
-                m.Campaign.tenant_id == t, m.Campaign.customer_id == c
-            )
-        ).all()
-    )
-    ids, serving = camp["campaign.id"], camp["campaign.status"]
-    campaign_rows = _rows(
-        camp,
-        {
-            "tenant_id": lambda i: t,
-            "customer_id": lambda i: c,
-            "campaign_id": "campaign.id",
-            "name": "campaign.name",
-            "serving_status": "campaign.status",
-            "advertising_channel_type": "campaign.advertising_channel_type",
-            "bidding_strategy_type": "campaign.bidding_strategy_type",
-            "budget_micros": "campaign_budget.amount_micros",
-            # The lifecycle state is Spectra's own: set once when first seen, never by ingest after.
-            "status": lambda i: (
-                existing.get(ids[i])
-                or _LIFECYCLE_FOR_NEW.get(serving[i], CampaignState.ACTIVE).value
-            ),
-        },
-    )
-    counts["campaigns"] = bulk_upsert(
-        conn, m.Campaign.__table__, campaign_rows, keys=["tenant_id", "customer_id", "campaign_id"]
-    )
-
-    counts["ad_groups"] = bulk_upsert(
-        conn,
-        m.AdGroup.__table__,
-        _rows(
-            pulled["ad_groups"],
-            {
-                "tenant_id": lambda i: t,
-                "customer_id": lambda i: c,
-                "campaign_id": "campaign.id",
-                "ad_group_id": "ad_group.id",
-                "name": "ad_group.name",
-                "serving_status": "ad_group.status",
-                "cpc_bid_micros": "ad_group.cpc_bid_micros",
-            },
-        ),
-        keys=["tenant_id", "customer_id", "ad_group_id"],
-    )
-
-    kw = pulled["keywords"]
-    qs = kw["ad_group_criterion.quality_info.quality_score"]
-    counts["keywords"] = bulk_upsert(
-        conn,
-        m.Keyword.__table__,
-        _rows(
-            kw,
-            {
-                "tenant_id": lambda i: t,
-                "customer_id": lambda i: c,
-                "campaign_id": "campaign.id",
-                "ad_group_id": "ad_group.id",
-                "criterion_id": "ad_group_criterion.criterion_id",
-                "text": "ad_group_criterion.keyword.text",
-                "match_type": "ad_group_criterion.keyword.match_type",
-                "serving_status": "ad_group_criterion.status",
-                "negative": "ad_group_criterion.negative",
-                "cpc_bid_micros": "ad_group_criterion.cpc_bid_micros",
-                # 0 means "no score yet" on the wire; store it as unknown, not as a score of 0.
-                "quality_score": lambda i: qs[i] or None,
-            },
-        ),
-        keys=["tenant_id", "customer_id", "ad_group_id", "criterion_id"],
-    )
-
-    ads = pulled["ads"]
-    heads = ads["ad_group_ad.ad.responsive_search_ad.headlines"]
-    descs = ads["ad_group_ad.ad.responsive_search_ad.descriptions"]
-    counts["ads"] = bulk_upsert(
-        conn,
-        m.Ad.__table__,
-        _rows(
-            ads,
-            {
-                "tenant_id": lambda i: t,
-                "customer_id": lambda i: c,
-                "campaign_id": "campaign.id",
-                "ad_group_id": "ad_group.id",
-                "ad_id": "ad_group_ad.ad.id",
-                "ad_type": "ad_group_ad.ad.type",
-                "serving_status": "ad_group_ad.status",
-                "approval_status": "ad_group_ad.policy_summary.approval_status",
-                "headlines": lambda i: [h.get("text", "") for h in heads[i]],
-                "descriptions": lambda i: [d.get("text", "") for d in descs[i]],
-            },
-        ),
-        keys=["tenant_id", "customer_id", "ad_group_id", "ad_id"],
-    )
-
-    perf_rows: list[dict[str, Any]] = []
-    for level, name, entity, ad_group in (
-        ("campaign", "campaign_performance", "campaign.id", None),
-        ("ad_group", "ad_group_performance", "ad_group.id", "ad_group.id"),
-        ("keyword", "keyword_performance", "ad_group_criterion.criterion_id", "ad_group.id"),
-    ):
-        cols = pulled[name]
-        value = _value_micros(cols["metrics.conversions_value"])
-        mapping: dict[str, str | Callable[[int], Any]] = {
-            "tenant_id": lambda i: t,
-            "customer_id": lambda i: c,
-            "level": lambda i, lv=level: lv,
-            "entity_id": entity,
-            "campaign_id": "campaign.id",
-            "ad_group_id": ad_group if ad_group else (lambda i: None),
-            "date": lambda i, d=cols["segments.date"]: dt.date.fromisoformat(d[i]),
-            "impressions": "metrics.impressions",
-            "clicks": "metrics.clicks",
-            "cost_micros": "metrics.cost_micros",
-            "conversions": "metrics.conversions",
-            "conversions_value_micros": lambda i, v=value: v[i],
-            "reported_as_of": lambda i: as_of,
-        }
-        for share in (
-            "search_impression_share",
-            "search_budget_lost_impression_share",
-            "search_rank_lost_impression_share",
-        ):
-            if f"metrics.{share}" in cols:
-                mapping[share] = f"metrics.{share}"
-        rows = _rows(cols, mapping)
-        counts[f"performance_daily.{level}"] = len(rows)
-        perf_rows.extend(rows)
-    bulk_upsert(
-        conn,
-        m.PerformanceDaily.__table__,
-        perf_rows,
-        keys=["tenant_id", "customer_id", "level", "entity_id", "date"],
-        freshness_column="reported_as_of",
-    )
-
-    st = pulled["search_terms"]
-    st_value = _value_micros(st["metrics.conversions_value"])
-    counts["search_terms_daily"] = bulk_upsert(
-        conn,
-        m.SearchTermDaily.__table__,
-        _rows(
-            st,
-            {
-                "tenant_id": lambda i: t,
-                "customer_id": lambda i: c,
-                "campaign_id": "campaign.id",
-                "ad_group_id": "ad_group.id",
-                "search_term": "search_term_view.search_term",
-                "term_status": "search_term_view.status",
-                "date": lambda i, d=st["segments.date"]: dt.date.fromisoformat(d[i]),
-                "impressions": "metrics.impressions",
-                "clicks": "metrics.clicks",
-                "cost_micros": "metrics.cost_micros",
-                "conversions": "metrics.conversions",
-                "conversions_value_micros": lambda i: st_value[i],
-                "reported_as_of": lambda i: as_of,
-            },
-        ),
-        keys=["tenant_id", "customer_id", "ad_group_id", "search_term", "date"],
-        freshness_column="reported_as_of",
-    )
+    for name, writer in WRITERS.items():
+        if name in pulled:
+            counts.update(writer(target, pulled[name]))
     return counts
