@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,12 +22,22 @@ class SettingsError(ValueError):
     """airflow_settings.yaml is malformed; the message names the entry."""
 
 
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
 def _expand(value: Any) -> Any:
+    """Expand ``${VAR}`` and ``${VAR:-default}``; an unset variable without default is an error."""
     if isinstance(value, str):
-        expanded = os.path.expandvars(value)
-        if "${" in expanded:
-            raise SettingsError(f"unset environment variable in {value!r}")
-        return expanded
+
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group("name"), match.group("default")
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise SettingsError(f"environment variable {name} is not set (in {value!r})")
+
+        return _VAR.sub(sub, value)
     if isinstance(value, dict):
         return {k: _expand(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -102,6 +102,7 @@ def ensure_tls(directory: Path | None = None) -> TlsFiles:
                 x509.SubjectAlternativeName(
                     [
                         x509.DNSName("localhost"),
+                        x509.DNSName("sandbox"),  # the docker-compose service name
                         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                         x509.IPAddress(ipaddress.ip_address("::1")),
                     ]
