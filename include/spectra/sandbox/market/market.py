@@ -1,0 +1,540 @@
+"""The simulated Google Ads market: entities, the daily simulation, caches and GAQL-shaped rows.
+
+Determinism: everything is a pure function of the scenario (seed included) and of the ordered list
+of mutations applied so far. Each simulated day depends only on its own ordinal, the state in force
+that day and counter-based random streams, so days can be computed in any order, independently,
+and are cached (LRU) per day. What a query sees depends on ``as_of`` (the sandbox's clock): days
+>= as_of do not exist yet, and conversions appear only as their lag elapses (restatement).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spectra.sandbox.market.calendar import WEEKDAYS
+from spectra.sandbox.market.model import FIRST_PAGE_POSITION, expected
+from spectra.sandbox.market.scenario import Event, Scenario, load_scenario
+from spectra.sandbox.market.simulate import DayResult, simulate_day
+from spectra.sandbox.market.state import DayContext, State
+from spectra.sandbox.market.structure import (
+    BILLABLE_UNIT_MICROS,
+    TARGET_CPA,
+    Structure,
+    generate,
+    round_bid,
+)
+from spectra.sandbox.market.views import (
+    ATTRIBUTE_KIND,
+    ATTRIBUTES,
+    DAY_SEGMENTS,
+    METRICS,
+    REACHABLE,
+    RESOURCE_LEVEL,
+)
+
+CACHE_BYTES = 384 * 1024 * 1024
+OPEN_EVENT_DAYS = 3 * 366  # how far an open-ended event reaches past the reference date
+
+
+class Snapshot:
+    """The entities' attributes as of a day: state in force plus that day's conditions."""
+
+    def __init__(self, market: Market, ordinal: int) -> None:
+        self.struct = market.struct
+        self.state = market.state_at(ordinal)
+        self.ctx = market.context(ordinal)
+        self.history_start = market.scenario.history_start
+        self._columns: dict[str, NDArray[Any]] = {}
+
+    @cached_property
+    def first_page_cpc(self) -> NDArray[np.float64]:
+        quality = self.struct.keyword_qs.astype(np.float64) / 7.0
+        return (
+            self.struct.keyword_cpc_scale * self.ctx.cpc_multiplier / quality * FIRST_PAGE_POSITION
+        )
+
+    @cached_property
+    def below_first_page(self) -> NDArray[np.bool_]:
+        st, s = self.struct, self.state
+        bid = np.where(s.keyword_bid > 0, s.keyword_bid, s.ad_group_bid[st.keyword_ad_group])
+        manual = s.campaign_bidding[st.keyword_campaign] != TARGET_CPA
+        return manual & (bid < self.first_page_cpc)
+
+    @property
+    def ad_approved(self) -> NDArray[np.bool_]:
+        return self.ctx.ad_approved
+
+    @cached_property
+    def term_status(self) -> NDArray[Any]:
+        st = self.struct
+        added = np.array(
+            [
+                t == st.keyword_text[k]
+                for t, k in zip(st.term_text, st.term_keyword.tolist(), strict=True)
+            ]
+        )
+        out = np.where(added, "ADDED", "NONE").astype(object)
+        out[self.state.term_blocked] = "EXCLUDED"
+        return out
+
+    def column(self, name: str) -> NDArray[Any]:
+        col = self._columns.get(name)
+        if col is None:
+            col = np.asarray(ATTRIBUTES[name](self)) if name in ATTRIBUTES else None
+            if col is None:
+                raise KeyError(name)
+            self._columns[name] = col
+        return col
+
+
+class Market:
+    """A seeded, deterministic Google Ads market (see the package docstring for the model)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed
+        self.struct: Structure = generate(scenario)
+        self._lock = threading.RLock()
+        self._customer_index = {int(c): i for i, c in enumerate(self.struct.customer_id.tolist())}
+        self._keyword_created = np.full(
+            self.struct.n_keywords, scenario.history_start.toordinal(), np.int64
+        )
+        self._events = [(ev, self._select(ev, i)) for i, ev in enumerate(scenario.events)]
+        self._outage_days = self._resolve_outages()
+        self._ctx_cache: OrderedDict[int, DayContext] = OrderedDict()
+        self._day_cache: OrderedDict[int, DayResult] = OrderedDict()
+        self._snap_cache: OrderedDict[int, Snapshot] = OrderedDict()
+        self._base_state = self._initial_state()
+        self.simulated_days = 0  # how many days were computed (cache misses), for benchmarks
+
+    @classmethod
+    def from_scenario(cls, name_or_path: str | Path, **overrides: Any) -> Market:
+        """A market from a packaged scenario name (``tiny``, ``demo``…) or a YAML path."""
+        return cls(load_scenario(name_or_path, **overrides))
+
+    # ----------------------------------------------------------------- identity and time
+    def customer_ids(self) -> list[int]:
+        return [int(c) for c in self.struct.customer_id.tolist()]
+
+    def account_index(self, customer_id: int) -> int:
+        try:
+            return self._customer_index[int(customer_id)]
+        except KeyError:
+            raise KeyError(f"customer {customer_id} is not in this market") from None
+
+    @property
+    def history_start(self) -> dt.date:
+        return self.scenario.history_start
+
+    @property
+    def reference_date(self) -> dt.date:
+        return self.scenario.reference_date
+
+    # ----------------------------------------------------------------- state and conditions
+    def _initial_state(self) -> State:
+        """Budgets and target CPAs sized from the expected spend at the initial bids."""
+        st = self.struct
+        n_c = st.n_campaigns
+        state = State(
+            campaign_status=np.zeros(n_c, np.int8),
+            campaign_budget=np.full(n_c, 10**15, np.int64),
+            campaign_bidding=np.zeros(n_c, np.int8),
+            campaign_target_cpa=np.zeros(n_c, np.int64),
+            ad_group_status=np.zeros(st.n_ad_groups, np.int8),
+            ad_group_bid=st.ad_group_bid0.copy(),
+            keyword_status=np.zeros(st.n_keywords, np.int8),
+            keyword_bid=st.keyword_bid0.copy(),
+            ad_status=np.zeros(st.n_ads, np.int8),
+            term_blocked=np.zeros(st.n_terms, np.bool_),
+        )
+        ctx = self._neutral_context(self.reference_date.toordinal())
+        rng = np.random.default_rng([self.seed, 0xB0D])
+        manual = expected(st, state, ctx, ignore_budget=True)
+        conv = np.bincount(st.term_campaign, weights=manual.conversions, minlength=n_c)
+        cost = np.bincount(st.term_campaign, weights=manual.cost, minlength=n_c)
+        cpa = np.where(conv > 0, cost / np.maximum(conv, 1e-9), 50_000_000.0)
+        state.campaign_target_cpa = round_bid(cpa * rng.uniform(0.8, 1.3, n_c))
+        state.campaign_bidding = st.campaign_bidding0.copy()
+        full = expected(st, state, ctx, ignore_budget=True)
+        spend = np.bincount(st.term_campaign, weights=full.cost, minlength=n_c)
+        spec = self.scenario.market.budget_headroom
+        headroom = rng.uniform(spec.low, spec.high, n_c)
+        state.campaign_budget = (
+            np.maximum(np.rint(spend * headroom / 1_000_000), 1) * 1_000_000
+        ).astype(np.int64)
+        return state
+
+    def state_at(self, ordinal: int) -> State:
+        """The advertiser's settings in force on a day (mutations effective on or before it)."""
+        return self._base_state
+
+    def _neutral_context(self, ordinal: int) -> DayContext:
+        st = self.struct
+        return DayContext(
+            ordinal=ordinal,
+            demand_multiplier=np.ones(st.n_accounts),
+            cvr_multiplier=np.ones(st.n_accounts),
+            keyword_demand=np.ones(st.n_keywords),
+            cpc_multiplier=np.ones(st.n_keywords),
+            ad_approved=np.ones(st.n_ads, np.bool_),
+            keyword_exists=np.ones(st.n_keywords, np.bool_),
+            tracking_outage=np.zeros(st.n_accounts, np.bool_),
+            max_impression_share=self.scenario.market.max_impression_share,
+            smart_bidding_efficiency=self.scenario.market.smart_bidding_efficiency,
+        )
+
+    def context(self, ordinal: int) -> DayContext:
+        """Seasonality and the scenario's events on a day."""
+        with self._lock:
+            ctx = self._ctx_cache.get(ordinal)
+            if ctx is not None:
+                self._ctx_cache.move_to_end(ordinal)
+                return ctx
+        day = dt.date.fromordinal(ordinal)
+        season = self.scenario.seasonality
+        st = self.struct
+        ctx = self._neutral_context(ordinal)
+        ctx.demand_multiplier = np.full(st.n_accounts, season.demand(day))
+        ctx.cvr_multiplier = np.full(st.n_accounts, season.cvr(day))
+        ctx.keyword_exists = self._keyword_created <= ordinal
+        for ev, sel in self._events:
+            if not ev.active(day):
+                continue
+            if ev.type in ("competitor_entry", "below_first_page"):
+                ctx.cpc_multiplier[sel] *= ev.cpc_multiplier
+                if ev.demand_multiplier != 1.0:
+                    ctx.keyword_demand[sel] *= ev.demand_multiplier
+            elif ev.type == "demand_shock":
+                ctx.keyword_demand[sel] *= ev.demand_multiplier
+            elif ev.type == "ad_disapproval":
+                ctx.ad_approved[sel] = False
+            elif ev.type == "tracking_outage":
+                ctx.tracking_outage[sel] = True
+        with self._lock:
+            self._ctx_cache[ordinal] = ctx
+            while len(self._ctx_cache) > 1024:
+                self._ctx_cache.popitem(last=False)
+        return ctx
+
+    def _select(self, ev: Event, index: int) -> NDArray[np.int64]:
+        """Entity indexes an event touches: keywords, ads or accounts depending on its type."""
+        st = self.struct
+        rng = np.random.default_rng([self.seed, 0xE7, index])
+        accounts = np.arange(st.n_accounts) if ev.account is None else np.array([ev.account])
+        if ev.type == "tracking_outage":
+            return accounts
+        camps = np.flatnonzero(np.isin(st.campaign_account, accounts))
+        if ev.campaigns is not None:
+            camps = camps[[c for c in ev.campaigns if c < camps.size]]
+        if ev.type == "ad_disapproval":
+            groups = np.flatnonzero(np.isin(st.ad_group_campaign, camps))
+            if ev.ad_groups is not None:
+                groups = groups[[g for g in ev.ad_groups if g < groups.size]]
+            if ev.fraction is not None:
+                groups = np.sort(
+                    rng.choice(groups, max(1, round(ev.fraction * groups.size)), replace=False)
+                )
+            return np.flatnonzero(np.isin(st.ad_ad_group, groups))
+        if ev.type == "competitor_entry" and ev.fraction is not None and ev.campaigns is None:
+            camps = np.sort(
+                rng.choice(camps, max(1, round(ev.fraction * camps.size)), replace=False)
+            )
+        keywords = np.flatnonzero(np.isin(st.keyword_campaign, camps))
+        if ev.ad_groups is not None:
+            groups = np.flatnonzero(np.isin(st.ad_group_campaign, camps))[list(ev.ad_groups)]
+            keywords = keywords[np.isin(st.keyword_ad_group[keywords], groups)]
+        if ev.keywords is not None:
+            keywords = keywords[[k for k in ev.keywords if k < keywords.size]]
+        elif ev.fraction is not None and ev.type != "competitor_entry":
+            keywords = np.sort(
+                rng.choice(keywords, max(1, round(ev.fraction * keywords.size)), replace=False)
+            )
+        return keywords
+
+    def _resolve_outages(self) -> dict[int, frozenset[int]]:
+        days: dict[int, set[int]] = {}
+        horizon = self.reference_date.toordinal() + OPEN_EVENT_DAYS
+        for ev, sel in self._events:
+            if ev.type != "tracking_outage":
+                continue
+            end = ev.end.toordinal() if ev.end else horizon
+            for a in sel.tolist():
+                days.setdefault(int(a), set()).update(range(ev.start.toordinal(), end + 1))
+        return {a: frozenset(d) for a, d in days.items()}
+
+    # ----------------------------------------------------------------- simulation
+    def _cache_days(self) -> int:
+        per_day = max(1, self.struct.n_terms * 48 + self.struct.n_keywords * 8)
+        return int(max(16, min(1000, CACHE_BYTES // per_day)))
+
+    def day(self, ordinal: int) -> DayResult:
+        """The realised metrics of one day (cached)."""
+        with self._lock:
+            res = self._day_cache.get(ordinal)
+            if res is not None:
+                self._day_cache.move_to_end(ordinal)
+                return res
+            state = self.state_at(ordinal)
+            ctx = self.context(ordinal)
+            res, _ = simulate_day(
+                self.struct,
+                state,
+                ctx,
+                seed=self.seed,
+                outage_days=self._outage_days,
+                value_sigma=self.scenario.market.per_conversion_value_sigma,
+            )
+            self.simulated_days += 1
+            self._day_cache[ordinal] = res
+            limit = self._cache_days()
+            while len(self._day_cache) > limit:
+                self._day_cache.popitem(last=False)
+            return res
+
+    def snapshot(self, as_of: dt.date) -> Snapshot:
+        ordinal = as_of.toordinal()
+        with self._lock:
+            snap = self._snap_cache.get(ordinal)
+            if snap is None:
+                snap = Snapshot(self, ordinal)
+                self._snap_cache[ordinal] = snap
+                while len(self._snap_cache) > 8:
+                    self._snap_cache.popitem(last=False)
+            else:
+                self._snap_cache.move_to_end(ordinal)
+            return snap
+
+    # ----------------------------------------------------------------- rows
+    def _entities(self, level: str, account: int) -> NDArray[np.int64]:
+        st = self.struct
+        owner = {
+            "account": np.arange(st.n_accounts),
+            "campaign": st.campaign_account,
+            "ad_group": st.ad_group_account,
+            "keyword": st.keyword_account,
+            "ad": st.ad_account,
+            "term": st.term_account,
+        }[level]
+        return np.flatnonzero(owner == account)
+
+    def _to_kind(self, level: str, kind: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
+        if level == kind:
+            return idx
+        st = self.struct
+        maps: dict[tuple[str, str], NDArray[np.int64]] = {
+            ("campaign", "account"): st.campaign_account,
+            ("ad_group", "account"): st.ad_group_account,
+            ("ad_group", "campaign"): st.ad_group_campaign,
+            ("keyword", "account"): st.keyword_account,
+            ("keyword", "campaign"): st.keyword_campaign,
+            ("keyword", "ad_group"): st.keyword_ad_group,
+            ("ad", "account"): st.ad_account,
+            ("ad", "campaign"): st.ad_campaign,
+            ("ad", "ad_group"): st.ad_ad_group,
+            ("term", "account"): st.term_account,
+            ("term", "campaign"): st.term_campaign,
+            ("term", "ad_group"): st.term_ad_group,
+            ("term", "keyword"): st.term_keyword,
+        }
+        return maps[(level, kind)][idx]
+
+    def _level_metrics(
+        self, res: DayResult, level: str, age: int
+    ) -> dict[str, NDArray[np.float64]]:
+        """Day metrics summed to a level (all entities of that level)."""
+        st = self.struct
+        conv, value = res.reported(age, st.n_terms)
+        term = {
+            "impressions": res.impressions.astype(np.float64),
+            "clicks": res.clicks.astype(np.float64),
+            "cost": res.cost_micros.astype(np.float64),
+            "conversions": conv,
+            "value": value,
+            "exp_impressions": res.expected_impressions.astype(np.float64),
+            "searches": res.searches.astype(np.float64),
+            "rank_lost": res.rank_lost.astype(np.float64),
+            "budget_lost": res.budget_lost.astype(np.float64),
+        }
+        if level == "term":
+            return term
+        group_level = "ad_group" if level == "ad" else level
+        index = {
+            "account": st.term_account,
+            "campaign": st.term_campaign,
+            "ad_group": st.term_ad_group,
+            "keyword": st.term_keyword,
+        }[group_level]
+        n = {
+            "account": st.n_accounts,
+            "campaign": st.n_campaigns,
+            "ad_group": st.n_ad_groups,
+            "keyword": st.n_keywords,
+        }[group_level]
+        out = {k: np.bincount(index, weights=v, minlength=n) for k, v in term.items()}
+        if level == "ad":
+            out = self._split_to_ads(out, res.ad_serving)
+        return out
+
+    def _split_to_ads(
+        self, groups: dict[str, NDArray[np.float64]], serving: NDArray[np.bool_]
+    ) -> dict[str, NDArray[np.float64]]:
+        """Ad group metrics shared among its serving ads by weight; integer metrics stay whole."""
+        st = self.struct
+        w = st.ad_weight * serving
+        total = np.bincount(st.ad_ad_group, weights=w, minlength=st.n_ad_groups)
+        share = np.divide(
+            w, total[st.ad_ad_group], out=np.zeros_like(w), where=total[st.ad_ad_group] > 0
+        )
+        # the ad with the largest share in each group takes integer remainders
+        order = np.lexsort((-share, st.ad_ad_group))
+        first = np.ones(order.size, np.bool_)
+        first[1:] = st.ad_ad_group[order][1:] != st.ad_ad_group[order][:-1]
+        primary = np.zeros(st.n_ads, np.bool_)
+        primary[order[first]] = True
+        out: dict[str, NDArray[np.float64]] = {}
+        for name, arr in groups.items():
+            raw = arr[st.ad_ad_group] * share
+            if name in ("impressions", "clicks", "cost", "conversions"):
+                whole = np.floor(raw)
+                rest = arr - np.bincount(st.ad_ad_group, weights=whole, minlength=st.n_ad_groups)
+                whole = whole + np.where(
+                    primary & (total[st.ad_ad_group] > 0), rest[st.ad_ad_group], 0.0
+                )
+                out[name] = whole
+            else:
+                out[name] = raw
+        return out
+
+    def rows(
+        self,
+        resource: str,
+        *,
+        customer_id: int,
+        date_from: dt.date | None,
+        date_to: dt.date | None,
+        as_of: dt.date,
+        fields: frozenset[str],
+    ) -> Iterator[dict[str, Any]]:
+        """GAQL-shaped rows (see the package docstring). Raises KeyError for unknown resources."""
+        if resource not in RESOURCE_LEVEL:
+            raise KeyError(resource)
+        level = RESOURCE_LEVEL[resource]
+        account = self.account_index(customer_id)
+        snap = self.snapshot(as_of)
+        reachable = REACHABLE[level]
+        attrs = [f for f in sorted(fields) if f in ATTRIBUTES and ATTRIBUTE_KIND[f] in reachable]
+        entities = self._entities(level, account)
+        if level == "keyword":
+            entities = entities[snap.ctx.keyword_exists[entities]]
+        if date_from is None or date_to is None:
+            yield from _emit(self._attr_columns(snap, level, attrs, entities), len(entities))
+            return
+        metrics = [f for f in sorted(fields) if f in METRICS]
+        segments = [f for f in sorted(fields) if f in DAY_SEGMENTS]
+        first = max(date_from, self.history_start)
+        last = min(date_to, as_of - dt.timedelta(days=1))
+        if first > last:
+            return
+        for ordinal in range(first.toordinal(), last.toordinal() + 1):
+            res = self.day(ordinal)
+            values = self._level_metrics(res, level, as_of.toordinal() - ordinal)
+            idx = entities[values["impressions"][entities] > 0]
+            if idx.size == 0:
+                continue
+            cols = self._attr_columns(snap, level, attrs, idx)
+            cols.update(_metric_columns(values, metrics, idx))
+            day = dt.date.fromordinal(ordinal)
+            for seg in segments:
+                cols[seg] = [_segment(seg, day)] * idx.size
+            yield from _emit(cols, idx.size)
+
+    def _attr_columns(
+        self, snap: Snapshot, level: str, attrs: list[str], idx: NDArray[np.int64]
+    ) -> dict[str, list[Any]]:
+        cols: dict[str, list[Any]] = {}
+        by_kind: dict[str, NDArray[np.int64]] = {}
+        for name in attrs:
+            kind = ATTRIBUTE_KIND[name]
+            kidx = by_kind.get(kind)
+            if kidx is None:
+                kidx = by_kind[kind] = self._to_kind(level, kind, idx)
+            cols[name] = snap.column(name)[kidx].tolist()
+        return cols
+
+
+def _segment(name: str, day: dt.date) -> Any:
+    if name == "segments.date":
+        return day.isoformat()
+    if name == "segments.day_of_week":
+        return WEEKDAYS[day.weekday()]
+    if name == "segments.week":
+        return (day - dt.timedelta(days=day.weekday())).isoformat()
+    if name == "segments.month":
+        return day.replace(day=1).isoformat()
+    if name == "segments.year":
+        return day.year
+    raise KeyError(name)
+
+
+def _metric_columns(
+    values: dict[str, NDArray[np.float64]], metrics: list[str], idx: NDArray[np.int64]
+) -> dict[str, list[Any]]:
+    cols: dict[str, list[Any]] = {}
+    imps = values["impressions"][idx]
+    clicks = values["clicks"][idx]
+    cost = values["cost"][idx]
+    conv = values["conversions"][idx]
+    searches = values["searches"][idx]
+    for name in metrics:
+        if name == "metrics.impressions":
+            col: NDArray[Any] = imps.astype(np.int64)
+        elif name == "metrics.clicks":
+            col = clicks.astype(np.int64)
+        elif name == "metrics.cost_micros":
+            col = cost.astype(np.int64)
+        elif name in ("metrics.conversions", "metrics.all_conversions"):
+            col = conv
+        elif name in ("metrics.conversions_value", "metrics.all_conversions_value"):
+            col = np.round(values["value"][idx], 2)
+        elif name == "metrics.ctr":
+            col = np.divide(clicks, imps, out=np.zeros_like(clicks), where=imps > 0)
+        elif name == "metrics.average_cpc":
+            col = np.divide(cost, clicks, out=np.zeros_like(cost), where=clicks > 0)
+        elif name == "metrics.cost_per_conversion":
+            col = np.divide(cost, conv, out=np.zeros_like(cost), where=conv > 0)
+        elif name == "metrics.search_impression_share":
+            col = _share(values["exp_impressions"][idx], searches)
+        elif name == "metrics.search_budget_lost_impression_share":
+            col = _share(values["budget_lost"][idx], searches)
+        elif name == "metrics.search_rank_lost_impression_share":
+            col = _share(values["rank_lost"][idx], searches)
+        else:
+            continue
+        cols[name] = col.tolist()
+    return cols
+
+
+def _share(part: NDArray[np.float64], whole: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.clip(np.divide(part, whole, out=np.zeros_like(part), where=whole > 0), 0.0, 1.0)
+
+
+def _emit(cols: dict[str, list[Any]], n: int) -> Iterator[dict[str, Any]]:
+    names = list(cols)
+    if not names:
+        for _ in range(n):
+            yield {}
+        return
+    for values in zip(*cols.values(), strict=True):
+        yield dict(zip(names, values, strict=True))
+
+
+__all__ = ["BILLABLE_UNIT_MICROS", "Market", "Snapshot"]

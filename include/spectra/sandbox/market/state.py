@@ -1,0 +1,49 @@
+"""What changes over time: the advertiser's settings (State) and the world's conditions (DayContext).
+
+State is what mutations edit (statuses, bids, budgets, negatives); DayContext is what the calendar
+and the scenario's events impose on a given day (seasonality, competitor prices, ad approvals,
+tracking outages). Keeping them apart lets the truth API re-run any day under other settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numpy.typing import NDArray
+
+STATUSES: tuple[str, ...] = ("ENABLED", "PAUSED", "REMOVED")
+ENABLED, PAUSED, REMOVED = 0, 1, 2
+
+
+@dataclass
+class State:
+    campaign_status: NDArray[np.int8]
+    campaign_budget: NDArray[np.int64]
+    campaign_bidding: NDArray[np.int8]
+    campaign_target_cpa: NDArray[np.int64]
+    ad_group_status: NDArray[np.int8]
+    ad_group_bid: NDArray[np.int64]
+    keyword_status: NDArray[np.int8]
+    keyword_bid: NDArray[np.int64]  # 0 = inherit the ad group's bid
+    ad_status: NDArray[np.int8]
+    term_blocked: NDArray[np.bool_]  # excluded by a negative keyword
+
+    def copy(self) -> State:
+        return State(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+
+@dataclass
+class DayContext:
+    """Conditions of one day, per account (``*_multiplier`` by account index) or per entity."""
+
+    ordinal: int
+    demand_multiplier: NDArray[np.float64]  # per account: weekly × yearly × holiday
+    cvr_multiplier: NDArray[np.float64]  # per account
+    keyword_demand: NDArray[np.float64]  # per keyword: demand shocks from events
+    cpc_multiplier: NDArray[np.float64]  # per keyword: competitors' prices (events)
+    ad_approved: NDArray[np.bool_]  # per ad: not DISAPPROVED on this day
+    keyword_exists: NDArray[np.bool_]  # per keyword: created on or before this day
+    tracking_outage: NDArray[np.bool_]  # per account: conversions recorded today are lost
+    max_impression_share: float
+    smart_bidding_efficiency: float

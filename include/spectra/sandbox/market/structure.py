@@ -1,0 +1,438 @@
+"""The market's entities and their latent parameters, generated once from the scenario seed.
+
+Entities live in flat numpy arrays (one row per entity, parent links as index arrays) because the
+daily simulation is vectorised over all search terms at once. Lists hold the text. Entities created
+later by mutations are appended, never reordered, so existing indexes and ids stay valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spectra.sandbox.market.lag import LagDistribution
+from spectra.sandbox.market.scenario import NoiseSpec, Scenario
+from spectra.sandbox.market.vocabulary import (
+    CLOSE_VARIANT_TEMPLATES,
+    DESCRIPTION_TEMPLATES,
+    HEADLINE_TEMPLATES,
+    IRRELEVANT_TERM_TEMPLATES,
+    KEYWORD_MODIFIERS,
+    RELEVANT_TERM_TEMPLATES,
+    VERTICALS,
+)
+
+MATCH_TYPES: tuple[str, ...] = ("EXACT", "PHRASE", "BROAD")
+QS_LEVELS: tuple[str, ...] = ("BELOW_AVERAGE", "AVERAGE", "ABOVE_AVERAGE")
+BIDDING: tuple[str, ...] = ("MANUAL_CPC", "TARGET_CPA")
+MANUAL_CPC, TARGET_CPA = 0, 1
+BILLABLE_UNIT_MICROS = 10_000  # USD: bids must be multiples of one cent
+
+
+def round_bid(micros: NDArray[np.float64] | float) -> NDArray[np.int64]:
+    """Round to the currency's billable unit, at least one unit."""
+    units = np.maximum(np.rint(np.asarray(micros, np.float64) / BILLABLE_UNIT_MICROS), 1)
+    return (units * BILLABLE_UNIT_MICROS).astype(np.int64)
+
+
+@dataclass
+class Structure:
+    """All entities of a market. Index arrays: ``campaign_account[i]`` is campaign i's account."""
+
+    # accounts
+    customer_id: NDArray[np.int64]
+    account_name: list[str]
+    account_vertical: list[str]
+    currency_code: list[str]
+    time_zone: list[str]
+    account_lag: list[LagDistribution]
+    account_noise: list[NoiseSpec]
+    # campaigns (one non-shared budget each)
+    campaign_id: NDArray[np.int64]
+    campaign_account: NDArray[np.int64]
+    campaign_name: list[str]
+    campaign_budget_id: NDArray[np.int64]
+    campaign_bidding0: NDArray[np.int8]
+    # ad groups
+    ad_group_id: NDArray[np.int64]
+    ad_group_campaign: NDArray[np.int64]
+    ad_group_name: list[str]
+    ad_group_noun: list[str]
+    ad_group_bid0: NDArray[np.int64]
+    # keywords (positive ad group criteria)
+    keyword_id: NDArray[np.int64]
+    keyword_ad_group: NDArray[np.int64]
+    keyword_text: list[str]
+    keyword_match: NDArray[np.int8]
+    keyword_bid0: NDArray[np.int64]
+    keyword_searches: NDArray[np.float64]  # daily eligible searches on an ordinary day
+    keyword_cpc_scale: NDArray[np.float64]  # competitors' price level (micros)
+    keyword_steepness: NDArray[np.float64]  # how sharply impression share rises with ad rank
+    keyword_ctr: NDArray[np.float64]  # CTR at a middling position
+    keyword_cvr: NDArray[np.float64]  # conversion rate of relevant traffic
+    keyword_value: NDArray[np.float64]  # mean value per conversion (currency units)
+    keyword_qs_ctr: NDArray[np.int8]  # QS components, 0..2 = BELOW_AVERAGE..ABOVE_AVERAGE
+    keyword_qs_relevance: NDArray[np.int8]
+    keyword_qs_landing: NDArray[np.int8]
+    keyword_qs: NDArray[np.int8]
+    # responsive search ads
+    ad_id: NDArray[np.int64]
+    ad_ad_group: NDArray[np.int64]
+    ad_headlines: list[list[dict[str, str]]]
+    ad_descriptions: list[list[dict[str, str]]]
+    ad_final_urls: list[list[str]]
+    ad_weight: NDArray[np.float64]
+    # search terms (the simulation's atoms)
+    term_id: NDArray[np.int64]
+    term_keyword: NDArray[np.int64]
+    term_text: list[str]
+    term_share: NDArray[np.float64]
+    term_ctr_mult: NDArray[np.float64]
+    term_cvr_mult: NDArray[np.float64]
+    term_relevant: NDArray[np.bool_]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # derived links (refresh() after appends)
+    keyword_campaign: NDArray[np.int64] = field(init=False)
+    keyword_account: NDArray[np.int64] = field(init=False)
+    ad_group_account: NDArray[np.int64] = field(init=False)
+    term_ad_group: NDArray[np.int64] = field(init=False)
+    term_campaign: NDArray[np.int64] = field(init=False)
+    term_account: NDArray[np.int64] = field(init=False)
+    ad_campaign: NDArray[np.int64] = field(init=False)
+    ad_account: NDArray[np.int64] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.keyword_campaign = self.ad_group_campaign[self.keyword_ad_group]
+        self.keyword_account = self.campaign_account[self.keyword_campaign]
+        self.ad_group_account = self.campaign_account[self.ad_group_campaign]
+        self.term_ad_group = self.keyword_ad_group[self.term_keyword]
+        self.term_campaign = self.keyword_campaign[self.term_keyword]
+        self.term_account = self.keyword_account[self.term_keyword]
+        self.ad_campaign = self.ad_group_campaign[self.ad_ad_group]
+        self.ad_account = self.campaign_account[self.ad_campaign]
+
+    @property
+    def n_accounts(self) -> int:
+        return int(self.customer_id.size)
+
+    @property
+    def n_campaigns(self) -> int:
+        return int(self.campaign_id.size)
+
+    @property
+    def n_ad_groups(self) -> int:
+        return int(self.ad_group_id.size)
+
+    @property
+    def n_keywords(self) -> int:
+        return int(self.keyword_id.size)
+
+    @property
+    def n_ads(self) -> int:
+        return int(self.ad_id.size)
+
+    @property
+    def n_terms(self) -> int:
+        return int(self.term_id.size)
+
+
+def _lognormal(
+    rng: np.random.Generator, median: float, sigma: float, n: int
+) -> NDArray[np.float64]:
+    return median * np.exp(sigma * rng.standard_normal(n))
+
+
+def _title(text: str) -> str:
+    return " ".join(w[:1].upper() + w[1:] for w in text.split())
+
+
+def _keyword_texts(base: str, count: int) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    i = 0
+    while len(out) < count:
+        mod = KEYWORD_MODIFIERS[i % len(KEYWORD_MODIFIERS)]
+        text = base if not mod else (mod.format(base) if "{}" in mod else f"{mod} {base}")
+        if i >= len(KEYWORD_MODIFIERS):
+            text = f"{text} {i // len(KEYWORD_MODIFIERS) + 1}"
+        text = " ".join(text.split())
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+        i += 1
+    return out
+
+
+def generate(scenario: Scenario) -> Structure:
+    """Build every entity and latent parameter from the scenario (pure function of the seed)."""
+    spec = scenario.structure
+    mkt = scenario.market
+    rng = np.random.default_rng([scenario.seed, 0x57C])
+    id_rng = np.random.default_rng([scenario.seed, 0x1D5])
+    verticals = list(VERTICALS)
+
+    n_acc = spec.accounts
+    customer_ids = id_rng.choice(
+        np.arange(1_000_000_000, 9_999_999_999, 7_919, dtype=np.int64), size=n_acc, replace=False
+    )
+    base = 1_000_000 * (scenario.seed % 997)
+    names: list[str] = []
+    acc_vertical: list[str] = []
+    currencies: list[str] = []
+    zones: list[str] = []
+    lags: list[LagDistribution] = []
+    noises: list[NoiseSpec] = []
+    for a in range(n_acc):
+        aspec = scenario.account_spec(a)
+        vertical = aspec.vertical or verticals[a % len(verticals)]
+        if vertical not in VERTICALS:
+            raise ValueError(f"unknown vertical {vertical!r}; known: {verticals}")
+        acc_vertical.append(vertical)
+        pool = VERTICALS[vertical]["account"]
+        names.append(
+            aspec.name
+            or pool[(a // len(verticals)) % len(pool)]
+            + ("" if a < len(verticals) * len(pool) else f" {a}")
+        )
+        currencies.append(aspec.currency_code)
+        zones.append(aspec.time_zone)
+        lags.append(aspec.lag or scenario.lag)
+        noises.append(aspec.noise or scenario.noise)
+
+    # campaigns
+    c_acc: list[int] = []
+    c_name: list[str] = []
+    c_noun: list[str] = []
+    for a in range(n_acc):
+        nouns = VERTICALS[acc_vertical[a]]["nouns"]
+        for c in range(spec.campaigns_per_account):
+            noun = nouns[c % len(nouns)]
+            suffix = "" if c < len(nouns) else f" #{c // len(nouns) + 1}"
+            c_acc.append(a)
+            c_noun.append(noun)
+            c_name.append(f"Search | {_title(noun)}{suffix}")
+    n_c = len(c_acc)
+    campaign_id = 20_000_000_000 + base + np.arange(n_c, dtype=np.int64) * 7 + 1
+    budget_id = 30_000_000_000 + base + np.arange(n_c, dtype=np.int64) * 7 + 3
+    bidding = (rng.random(n_c) < spec.target_cpa_share).astype(np.int8)
+    campaign_account = np.asarray(c_acc, np.int64)
+
+    # ad groups
+    g_camp: list[int] = []
+    g_name: list[str] = []
+    g_noun: list[str] = []
+    for c in range(n_c):
+        quals = VERTICALS[acc_vertical[c_acc[c]]]["qualifiers"]
+        for g in range(spec.ad_groups_per_campaign):
+            qual = quals[g % len(quals)]
+            stem = f"{qual} {c_noun[c]}".strip()
+            if g >= len(quals):
+                stem = f"{stem} {g // len(quals) + 1}"
+            g_camp.append(c)
+            g_noun.append(stem)
+            g_name.append(_title(stem))
+    n_g = len(g_camp)
+    ad_group_id = 140_000_000_000 + base + np.arange(n_g, dtype=np.int64) * 11 + 5
+    ad_group_campaign = np.asarray(g_camp, np.int64)
+
+    # keywords
+    k_group = np.repeat(np.arange(n_g, dtype=np.int64), spec.keywords_per_ad_group)
+    k_text: list[str] = []
+    for g in range(n_g):
+        k_text.extend(_keyword_texts(g_noun[g], spec.keywords_per_ad_group))
+    n_k = k_group.size
+    keyword_id = 300_000_000_000 + base * 10 + np.arange(n_k, dtype=np.int64) * 13 + 9
+    mix_names = [m for m, _ in spec.match_type_mix]
+    mix_p = np.array([p for _, p in spec.match_type_mix], np.float64)
+    match_codes = np.array([MATCH_TYPES.index(m) for m in mix_names], np.int8)
+    k_match = match_codes[rng.choice(len(mix_names), size=n_k, p=mix_p / mix_p.sum())]
+    # campaign-level price and demand factors, so campaigns differ as wholes
+    camp_price = np.exp(0.25 * rng.standard_normal(n_c))
+    camp_demand = np.exp(0.35 * rng.standard_normal(n_c))
+    k_camp = ad_group_campaign[k_group]
+    searches = (
+        _lognormal(rng, mkt.searches_per_keyword.median, mkt.searches_per_keyword.sigma, n_k)
+        * camp_demand[k_camp]
+    )
+    searches *= np.where(
+        k_match == 0, 0.6, np.where(k_match == 1, 1.0, 1.6)
+    )  # broader → more searches
+    cpc_scale = (
+        _lognormal(rng, mkt.cpc_micros.median, mkt.cpc_micros.sigma, n_k) * camp_price[k_camp]
+    )
+    steep = rng.uniform(mkt.rank_steepness.low, mkt.rank_steepness.high, n_k)
+    ctr = _lognormal(rng, mkt.ctr.median, mkt.ctr.sigma, n_k)
+    cvr = _lognormal(rng, mkt.cvr.median, mkt.cvr.sigma, n_k)
+    value = _lognormal(rng, mkt.value_per_conversion.median, mkt.value_per_conversion.sigma, n_k)
+
+    # QS components follow the latent rates (what Google's predictions would see), plus noise
+    def level(x: NDArray[np.float64]) -> NDArray[np.int8]:
+        z = (np.log(x) - np.median(np.log(x))) / (
+            np.std(np.log(x)) + 1e-9
+        ) + 0.6 * rng.standard_normal(x.size)
+        return np.digitize(z, [-0.6, 0.6]).astype(np.int8)
+
+    qs_ctr = level(ctr)
+    qs_rel = np.digitize(rng.standard_normal(n_k), [-0.8, 0.5]).astype(np.int8)
+    qs_land = level(cvr)
+    qs = np.clip(
+        np.rint(
+            1.5 + 1.75 * qs_ctr + 1.25 * qs_rel + 1.75 * qs_land + 0.6 * rng.standard_normal(n_k)
+        ),
+        1,
+        10,
+    ).astype(np.int8)
+    bid_mult = rng.uniform(mkt.bid_to_cpc.low, mkt.bid_to_cpc.high, n_k)
+    k_bid = round_bid(cpc_scale * bid_mult)
+    g_bid = np.zeros(n_g, np.int64)
+    order = np.argsort(k_group, kind="stable")
+    for g, chunk in enumerate(
+        np.split(k_bid[order], np.cumsum(np.bincount(k_group, minlength=n_g))[:-1])
+    ):
+        g_bid[g] = int(round_bid(float(np.median(chunk)) if chunk.size else 1_000_000))
+
+    # ads
+    a_group = np.repeat(np.arange(n_g, dtype=np.int64), spec.ads_per_ad_group)
+    n_ads = a_group.size
+    ad_id = 700_000_000_000 + base * 10 + np.arange(n_ads, dtype=np.int64) * 17 + 2
+    headlines: list[list[dict[str, str]]] = []
+    descriptions: list[list[dict[str, str]]] = []
+    urls: list[list[str]] = []
+    for i, g in enumerate(a_group.tolist()):
+        brand = names[c_acc[g_camp[g]]].split()[0]
+        noun = g_noun[g]
+        nh = 8 + (i * 5) % 5
+        hs = [
+            HEADLINE_TEMPLATES[(i + j) % len(HEADLINE_TEMPLATES)].format(
+                Noun=_title(noun), brand=brand
+            )
+            for j in range(nh)
+        ]
+        headlines.append([{"text": h[:30].rstrip()} for h in dict.fromkeys(hs)])
+        ds = [
+            DESCRIPTION_TEMPLATES[(i + j) % len(DESCRIPTION_TEMPLATES)].format(
+                noun=noun, brand=brand
+            )
+            for j in range(2 + i % 3)
+        ]
+        descriptions.append([{"text": d[:90].rstrip()} for d in dict.fromkeys(ds)])
+        urls.append([f"https://www.{brand.lower()}.example/{noun.replace(' ', '-')}"])
+    weights = rng.gamma(4.0, 1.0, n_ads)
+
+    # search terms
+    t_kw: list[int] = []
+    t_text: list[str] = []
+    t_rel: list[bool] = []
+    t_share: list[float] = []
+    ranges = {MATCH_TYPES.index(m): (lo, hi) for m, lo, hi in spec.search_terms_per_keyword}
+    counts = np.array(
+        [
+            rng.integers(ranges.get(int(m), (1, 1))[0], ranges.get(int(m), (1, 1))[1] + 1)
+            for m in k_match.tolist()
+        ]
+    )
+    irr_draw = rng.random(int(counts.sum()))
+    pick = rng.integers(0, 1 << 30, int(counts.sum()))
+    shares_raw = rng.gamma(1.2, 1.0, int(counts.sum()))
+    pos = 0
+    for k in range(n_k):
+        text = k_text[k]
+        match = int(k_match[k])
+        noun = c_noun[int(k_camp[k])]
+        used: set[str] = set()
+        for j in range(int(counts[k])):
+            if j == 0:
+                term, relevant, share = text, True, 3.0
+            elif match == 0:
+                term, relevant, share = (
+                    CLOSE_VARIANT_TEMPLATES[(pick[pos] + j) % len(CLOSE_VARIANT_TEMPLATES)]
+                    .format(kw=text)
+                    .strip(),
+                    True,
+                    shares_raw[pos] * 0.4,
+                )
+            elif irr_draw[pos] < mkt.irrelevant_term_share:
+                tmpl = IRRELEVANT_TERM_TEMPLATES[(pick[pos] + j) % len(IRRELEVANT_TERM_TEMPLATES)]
+                term, relevant, share = (
+                    tmpl.format(noun=text if match == 1 else noun),
+                    False,
+                    shares_raw[pos],
+                )
+            else:
+                tmpl = RELEVANT_TERM_TEMPLATES[(pick[pos] + j) % len(RELEVANT_TERM_TEMPLATES)]
+                term, relevant, share = tmpl.format(kw=text), True, shares_raw[pos]
+            pos += 1
+            if term in used:
+                term = f"{term} {j}"
+            used.add(term)
+            t_kw.append(k)
+            t_text.append(term)
+            t_rel.append(relevant)
+            t_share.append(share)
+    term_keyword = np.asarray(t_kw, np.int64)
+    share = np.asarray(t_share, np.float64)
+    share /= np.bincount(term_keyword, weights=share, minlength=n_k)[term_keyword]
+    relevant = np.asarray(t_rel, np.bool_)
+    n_t = term_keyword.size
+    term_id = 900_000_000_000 + base * 10 + np.arange(n_t, dtype=np.int64) * 19 + 4
+    ctr_mult = np.where(
+        relevant, np.exp(0.15 * rng.standard_normal(n_t)), mkt.irrelevant_ctr_multiplier
+    )
+    cvr_mult = np.where(
+        relevant, np.exp(0.2 * rng.standard_normal(n_t)), mkt.irrelevant_cvr_multiplier
+    )
+
+    return Structure(
+        customer_id=customer_ids.astype(np.int64),
+        account_name=names,
+        account_vertical=acc_vertical,
+        currency_code=currencies,
+        time_zone=zones,
+        account_lag=lags,
+        account_noise=noises,
+        campaign_id=campaign_id,
+        campaign_account=campaign_account,
+        campaign_name=c_name,
+        campaign_budget_id=budget_id,
+        campaign_bidding0=bidding,
+        ad_group_id=ad_group_id,
+        ad_group_campaign=ad_group_campaign,
+        ad_group_name=g_name,
+        ad_group_noun=g_noun,
+        ad_group_bid0=g_bid,
+        keyword_id=keyword_id,
+        keyword_ad_group=k_group,
+        keyword_text=k_text,
+        keyword_match=k_match,
+        keyword_bid0=k_bid,
+        keyword_searches=searches,
+        keyword_cpc_scale=cpc_scale,
+        keyword_steepness=steep,
+        keyword_ctr=ctr,
+        keyword_cvr=cvr,
+        keyword_value=value,
+        keyword_qs_ctr=qs_ctr,
+        keyword_qs_relevance=qs_rel,
+        keyword_qs_landing=qs_land,
+        keyword_qs=qs,
+        ad_id=ad_id,
+        ad_ad_group=a_group,
+        ad_headlines=headlines,
+        ad_descriptions=descriptions,
+        ad_final_urls=urls,
+        ad_weight=weights,
+        term_id=term_id,
+        term_keyword=term_keyword,
+        term_text=t_text,
+        term_share=share,
+        term_ctr_mult=ctr_mult,
+        term_cvr_mult=cvr_mult,
+        term_relevant=relevant,
+    )
