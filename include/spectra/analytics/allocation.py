@@ -1,0 +1,367 @@
+"""Response curves (spend -> conversion value), portfolio allocation and the next-change envelope.
+
+Curves (notes §7), spend x and value in currency units per day:
+
+* log:   f(x) = a ln(1 + x / c),          f'(x) = a / (c + x),             x(mu) = a / mu - c
+* power: f(x) = a x^k (0 < k < 1),        f'(x) = a k x^(k-1),             x(mu) = (a k / mu)^(1/(1-k))
+* Hill:  f(x) = beta x^S / (x^S + K^S)    (Jin et al. 2017; S-shaped for S > 1)
+
+Fitting profiles the scale parameter out (it is linear given the shape) and searches the shape
+in one dimension; the kind with the smaller squared error wins. Allocation maximises
+sum f_i(b_i) subject to sum b_i = B and lo_i <= b_i <= hi_i: for concave curves the KKT point
+equalises marginal return, b_i = clip(x_i(mu), lo_i, hi_i), and mu is found by bisection
+(water-filling). Money crosses this module's boundary as integer micros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from spectra.analytics.config import AllocationConfig
+
+MICROS = 1_000_000
+_MAX_SPEND = 1e12  # currency units per day: a cap that keeps the bisection finite
+
+
+class AllocationInfeasible(ValueError):
+    """The per-campaign minimums exceed the total budget."""
+
+
+@dataclass(frozen=True)
+class ResponseCurve:
+    """A concave spend -> value curve; spend and value in currency units per day."""
+
+    kind: str  # "log" | "power" | "hill"
+    params: tuple[float, ...]
+    r2: float = float("nan")
+    n_days: int = 0
+    spend_min: float = 0.0
+    spend_max: float = float("inf")
+
+    def value(self, x: np.ndarray | float) -> np.ndarray:
+        x = np.maximum(np.asarray(x, dtype=float), 0.0)
+        if self.kind == "log":
+            a, c = self.params
+            return a * np.log1p(x / c)
+        if self.kind == "power":
+            a, k = self.params
+            return a * x**k
+        if self.kind == "hill":
+            beta, K, S = self.params
+            return beta * x**S / (x**S + K**S)
+        raise ValueError(f"unknown curve kind {self.kind!r}")
+
+    def marginal(self, x: np.ndarray | float) -> np.ndarray:
+        x = np.maximum(np.asarray(x, dtype=float), 1e-12)
+        if self.kind == "log":
+            a, c = self.params
+            return a / (c + x)
+        if self.kind == "power":
+            a, k = self.params
+            return a * k * x ** (k - 1)
+        if self.kind == "hill":
+            beta, K, S = self.params
+            return beta * S * K**S * x ** (S - 1) / (x**S + K**S) ** 2
+        raise ValueError(f"unknown curve kind {self.kind!r}")
+
+    def spend_at_marginal(self, mu: float) -> float:
+        """The spend where the marginal return equals mu (0 when even the first unit is worse)."""
+        if self.kind == "log":
+            a, c = self.params
+            return float(min(max(a / mu - c, 0.0), _MAX_SPEND))
+        if self.kind == "power":
+            a, k = self.params
+            log_x = (np.log(a * k) - np.log(mu)) / (1 - k)
+            return float(np.exp(min(log_x, np.log(_MAX_SPEND))))
+        if self.kind == "hill":
+            beta, K, S = self.params
+            # Concave branch only: beyond the inflection point the marginal return falls.
+            x0 = K * ((S - 1) / (S + 1)) ** (1 / S) if S > 1 else 0.0
+            if float(self.marginal(x0 if x0 > 0 else 1e-12)) <= mu:
+                return 0.0
+            hi = max(x0, K) * 2
+            while float(self.marginal(hi)) > mu:
+                hi *= 2
+            return float(
+                optimize.brentq(lambda x: float(self.marginal(x)) - mu, max(x0, 1e-12), hi)
+            )
+        raise ValueError(f"unknown curve kind {self.kind!r}")
+
+
+def curve_trust(curve: ResponseCurve | None, config: AllocationConfig | None = None) -> str:
+    """'' when the curve may move money, else why not (fit quality, no visible curvature)."""
+    cfg = config or AllocationConfig()
+    if curve is None:
+        return "no response curve"
+    if not np.isfinite(curve.r2) or curve.r2 < cfg.min_r2:
+        return f"response curve fit R2 {curve.r2:.2f} < {cfg.min_r2}"
+    if curve.spend_max > curve.spend_min > 0:
+        ratio = float(curve.marginal(curve.spend_max) / curve.marginal(curve.spend_min))
+        if ratio > cfg.max_marginal_ratio:
+            return f"no diminishing returns visible in the observed spend range (ratio {ratio:.2f})"
+    return ""
+
+
+def hill(x: np.ndarray | float, *, beta: float, K: float, S: float) -> np.ndarray:
+    """Hill response beta x^S / (x^S + K^S)."""
+    return ResponseCurve("hill", (beta, K, S)).value(x)
+
+
+def _fit_log(x: np.ndarray, v: np.ndarray) -> tuple[tuple[float, float], float]:
+    def sse_for(log_c: float) -> tuple[float, float]:
+        g = np.log1p(x / np.exp(log_c))
+        a = max(float(g @ v / (g @ g)), 0.0)
+        return a, float(np.sum((v - a * g) ** 2))
+
+    lo, hi = np.log(max(x.min(), 1e-6) * 1e-3), np.log(x.max() * 1e3)
+    res = optimize.minimize_scalar(lambda lc: sse_for(lc)[1], bounds=(lo, hi), method="bounded")
+    a, sse = sse_for(float(res.x))
+    return (a, float(np.exp(res.x))), sse
+
+
+def _fit_power(x: np.ndarray, v: np.ndarray) -> tuple[tuple[float, float], float]:
+    def sse_for(k: float) -> tuple[float, float]:
+        g = x**k
+        a = max(float(g @ v / (g @ g)), 0.0)
+        return a, float(np.sum((v - a * g) ** 2))
+
+    res = optimize.minimize_scalar(lambda k: sse_for(k)[1], bounds=(0.02, 0.98), method="bounded")
+    a, sse = sse_for(float(res.x))
+    return (a, float(res.x)), sse
+
+
+def fit_response_curve(
+    spend: np.ndarray | pd.Series,
+    value: np.ndarray | pd.Series,
+    *,
+    kinds: tuple[str, ...] = ("log", "power"),
+) -> ResponseCurve:
+    """Fit log and power curves by least squares (currency units) and keep the better one."""
+    x = np.asarray(spend, dtype=float)
+    v = np.asarray(value, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(v) & (x > 0)
+    x, v = x[keep], v[keep]
+    if len(x) < 3:
+        raise ValueError("a response curve needs at least three days with spend")
+    sst = float(np.sum((v - v.mean()) ** 2))
+    fits = {"log": _fit_log, "power": _fit_power}
+    best: tuple[str, tuple[float, ...], float] | None = None
+    for kind in kinds:
+        params, sse = fits[kind](x, v)
+        if best is None or sse < best[2]:
+            best = (kind, params, sse)
+    assert best is not None
+    kind, params, sse = best
+    r2 = 1 - sse / sst if sst > 0 else float("nan")
+    return ResponseCurve(
+        kind, params, r2=r2, n_days=len(x), spend_min=float(x.min()), spend_max=float(x.max())
+    )
+
+
+def _round_micros(amounts: np.ndarray, total: int, hi: np.ndarray) -> np.ndarray:
+    """Round to integer micros keeping the exact total (largest remainders first)."""
+    floor = np.floor(amounts).astype(np.int64)
+    short = int(total - floor.sum())
+    frac = amounts - floor
+    order = np.argsort(-frac, kind="stable")
+    for i in order:
+        if short <= 0:
+            break
+        if floor[i] + 1 <= hi[i]:
+            floor[i] += 1
+            short -= 1
+    return floor
+
+
+@dataclass(frozen=True)
+class Allocation:
+    budgets_micros: dict[Hashable, int]
+    expected_value_micros: dict[Hashable, int]
+    marginal_return: dict[Hashable, float]  # value per unit of spend at the allocation
+    mu: float  # the common marginal return of unconstrained campaigns
+    total_value_micros: int
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "budget_micros": pd.Series(self.budgets_micros),
+                "expected_value_micros": pd.Series(self.expected_value_micros),
+                "marginal_return": pd.Series(self.marginal_return),
+            }
+        ).rename_axis("campaign_id")
+
+
+def allocate_budget(
+    curves: Mapping[Hashable, ResponseCurve],
+    total_budget_micros: int,
+    *,
+    bounds_micros: Mapping[Hashable, tuple[int, int]] | None = None,
+) -> Allocation:
+    """Water-filling: equal marginal return under the total budget and per-campaign bounds."""
+    keys = list(curves)
+    total = total_budget_micros / MICROS
+    lo = (
+        np.array([(bounds_micros or {}).get(k, (0, None))[0] or 0 for k in keys], dtype=float)
+        / MICROS
+    )
+    hi_raw = [(bounds_micros or {}).get(k, (0, None))[1] for k in keys]
+    hi = np.array([np.inf if h is None else h for h in hi_raw], dtype=float) / MICROS
+    if lo.sum() > total + 1e-9:
+        raise AllocationInfeasible(f"minimum budgets {lo.sum():.2f} exceed the total {total:.2f}")
+
+    def spend(mu: float) -> np.ndarray:
+        raw = np.array([curves[k].spend_at_marginal(mu) for k in keys])
+        return np.clip(raw, lo, hi)
+
+    if np.isfinite(hi).all() and hi.sum() <= total:
+        b = hi
+        mu = float(min(float(curves[k].marginal(x)) for k, x in zip(keys, b, strict=True)))
+    else:
+        mu_lo, mu_hi = 1e-12, 1.0
+        while spend(mu_hi).sum() > total:
+            mu_hi *= 4
+        while spend(mu_lo).sum() < total and mu_lo > 1e-200:
+            mu_lo /= 4
+        for _ in range(200):
+            mid = np.sqrt(mu_lo * mu_hi)
+            if spend(mid).sum() > total:
+                mu_lo = mid
+            else:
+                mu_hi = mid
+            if mu_hi / mu_lo - 1 < 1e-12:
+                break
+        mu = float(np.sqrt(mu_lo * mu_hi))
+        b = spend(mu)
+        # Bisection leaves a sliver of budget; hand it to whoever has room (tiny, at margin mu).
+        gap = total - b.sum()
+        room = hi - b
+        if gap > 0 and room.sum() > 0:
+            b = (
+                b
+                + gap
+                * np.where(np.isfinite(room), room, 1.0)
+                / np.where(np.isfinite(room), room, 1.0).sum()
+            )
+            b = np.minimum(b, hi)
+    budget_target = int(min(total_budget_micros, round(float(b.sum() * MICROS))))
+    micros = _round_micros(
+        b * MICROS, budget_target, np.where(np.isfinite(hi), hi * MICROS, np.inf)
+    )
+    values = {
+        k: int(round(float(curves[k].value(m / MICROS)) * MICROS))
+        for k, m in zip(keys, micros, strict=True)
+    }
+    return Allocation(
+        budgets_micros={k: int(m) for k, m in zip(keys, micros, strict=True)},
+        expected_value_micros=values,
+        marginal_return={
+            k: float(curves[k].marginal(m / MICROS)) for k, m in zip(keys, micros, strict=True)
+        },
+        mu=mu,
+        total_value_micros=int(sum(values.values())),
+    )
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the next change to one campaign's daily budget may do."""
+
+    campaign_id: Hashable
+    current_budget_micros: int
+    target_budget_micros: int
+    direction: str  # increase | decrease | hold
+    max_change_pct: float  # magnitude allowed for this change (0 for hold)
+    next_budget_micros: int  # absolute target for the next change (replay-safe)
+    expected_value_delta_micros: int
+    reason: str
+
+
+def budget_envelope(
+    campaign_id: Hashable,
+    *,
+    current_budget_micros: int,
+    target_budget_micros: int,
+    curve: ResponseCurve | None,
+    config: AllocationConfig | None = None,
+) -> Envelope:
+    """Direction and capped magnitude of the next budget change toward the portfolio target."""
+    cfg = config or AllocationConfig()
+    cur = int(current_budget_micros)
+    tgt = int(target_budget_micros)
+
+    def hold(reason: str) -> Envelope:
+        return Envelope(campaign_id, cur, tgt, "hold", 0.0, cur, 0, reason)
+
+    distrust = curve_trust(curve, cfg)
+    if distrust or curve is None:
+        return hold(distrust or "no response curve")
+    if cur <= 0:
+        return hold("no current budget")
+    gap = tgt / cur - 1
+    if abs(gap) < cfg.deadband:
+        return hold(f"within {cfg.deadband:.0%} of the target")
+    step = float(np.sign(gap) * min(abs(gap), cfg.max_step))
+    nxt = int(round(cur * (1 + step)))
+    reason = f"toward target {tgt} micros, step capped at {cfg.max_step:.0%}"
+    if step > 0:
+        cap = int(cfg.extrapolation * curve.spend_max * MICROS)
+        if cap <= cur:
+            return hold("target beyond the spend the curve has seen")
+        if nxt > cap:
+            nxt = cap
+            reason += f"; capped at {cfg.extrapolation}x the largest observed spend"
+    step = nxt / cur - 1
+    dv = float(curve.value(nxt / MICROS) - curve.value(cur / MICROS)) * MICROS
+    return Envelope(
+        campaign_id,
+        cur,
+        tgt,
+        "increase" if step > 0 else "decrease",
+        abs(step),
+        nxt,
+        int(round(dv)),
+        reason,
+    )
+
+
+def plan_portfolio(
+    curves: Mapping[Hashable, ResponseCurve | None],
+    current_budgets_micros: Mapping[Hashable, int],
+    *,
+    total_budget_micros: int | None = None,
+    bounds_micros: Mapping[Hashable, tuple[int, int]] | None = None,
+    config: AllocationConfig | None = None,
+) -> pd.DataFrame:
+    """Allocation over the trusted curves plus one envelope per campaign.
+
+    Campaigns without a trusted curve keep their budget (and it is taken out of the total).
+    """
+    cfg = config or AllocationConfig()
+    total = int(
+        total_budget_micros
+        if total_budget_micros is not None
+        else sum(current_budgets_micros.values())
+    )
+    trusted = {k: c for k, c in curves.items() if c is not None and not curve_trust(c, cfg)}
+    fixed = {k: v for k, v in current_budgets_micros.items() if k not in trusted}
+    remaining = total - sum(fixed.values())
+    targets: dict[Hashable, int] = dict(fixed)
+    if trusted and remaining > 0:
+        alloc = allocate_budget(trusted, remaining, bounds_micros=bounds_micros)
+        targets.update(alloc.budgets_micros)
+    rows = []
+    for k, cur in current_budgets_micros.items():
+        env = budget_envelope(
+            k,
+            current_budget_micros=cur,
+            target_budget_micros=targets.get(k, cur),
+            curve=curves.get(k),
+            config=cfg,
+        )
+        rows.append(env.__dict__)
+    return pd.DataFrame(rows)

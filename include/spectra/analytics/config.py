@@ -1,0 +1,97 @@
+"""Tunable thresholds of the analytics engine, in one frozen tree with safe defaults.
+
+Every number that decides whether evidence is strong enough lives here, so a reviewer can
+read the policy in one place and a test can tighten or loosen it explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LagConfig:
+    """Conversion-lag fitting and completion."""
+
+    window_days: int = 30  # conversion window: a cohort is mature at this age
+    half_life_days: float | None = 90.0  # recent cohorts weigh more (lag drifts)
+    min_maturity: float = 0.5  # below this share reported, a day is too immature to judge
+    mature_threshold: float = 0.9  # at or above, a day counts as (nearly) mature
+    bootstrap_samples: int = 200  # cohort bootstrap for the CDF's uncertainty (0 = binomial)
+    age_offset_days: float = 0.5  # lag-bucket histograms: clicks are mid-day on average
+    seed: int = 20140824  # bootstrap seed: results are deterministic
+
+
+@dataclass(frozen=True)
+class SeasonalityConfig:
+    """Seasonal baselines."""
+
+    market: str = "US"
+    min_days_mstl: int = 730  # weekly + yearly MSTL needs two full years
+    min_days_stl: int = 28  # STL(period=7) needs four weeks
+    level_window_days: int = 28  # trailing robust level (median of deseasonalised log)
+    count_offset: float = 0.5  # log(y + offset) for counts and money
+    mstl_robust: bool = True
+
+
+@dataclass(frozen=True)
+class MinVolume:
+    """No verdict below these volumes (per arm)."""
+
+    impressions: int = 1_000  # CTR tests
+    clicks: int = 100  # CVR / CPC tests
+    conversions: float = 30.0  # CPA / ROAS ratio tests (notes: >= 30 conv/arm)
+    conversions_count_test: float = 10.0  # conversion-count (rate) tests: total over both arms
+    days: int = 7  # day-level ratio tests need at least this many days per arm
+
+
+@dataclass(frozen=True)
+class SignificanceConfig:
+    alpha: float = 0.05  # two-sided
+    fdr_method: str = "fdr_bh"  # statsmodels multipletests method
+    min_volume: MinVolume = field(default_factory=MinVolume)
+    test_days: int = 14  # recent window (mature days only)
+    baseline_days: int = 28  # the window before it
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    threshold: float = 3.5  # robust z (Iglewicz & Hoaglin 1993)
+    medium: float = 5.0
+    high: float = 8.0
+    baseline_days: int = 56  # residuals that set the robust scale
+    eval_days: int = 1  # the most recent days scored
+    poisson_below: float = 30.0  # expected conversions below this: Poisson tail, not MAD
+    min_conversions_cpa: float = 5.0  # no CPA score when expected conversions are below
+    min_clicks: int = 20  # no CPC/CTR score below this many clicks (impressions x20 for CTR)
+    min_scale: float = 0.02  # floor of the robust scale (log units)
+
+
+@dataclass(frozen=True)
+class EffectConfig:
+    pre_days: int = 28
+    post_days: int = 14
+    min_controls: int = 3
+
+
+@dataclass(frozen=True)
+class AllocationConfig:
+    max_step: float = 0.20  # one change moves a budget by at most +-20 %
+    deadband: float = 0.05  # gaps below 5 % hold still
+    min_r2: float = 0.3  # response curves below this fit are not trusted to move money
+    # Diminishing returns must show inside the observed spend range: the marginal return at
+    # the largest observed spend at most this share of the one at the smallest. A near-linear
+    # fit would send the whole budget to one campaign on no evidence.
+    max_marginal_ratio: float = 0.9
+    extrapolation: float = 1.5  # never target beyond 1.5 x the largest observed daily spend
+    history_days: int = 90
+
+
+@dataclass(frozen=True)
+class AnalyticsConfig:
+    lag: LagConfig = field(default_factory=LagConfig)
+    seasonality: SeasonalityConfig = field(default_factory=SeasonalityConfig)
+    significance: SignificanceConfig = field(default_factory=SignificanceConfig)
+    anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
+    effects: EffectConfig = field(default_factory=EffectConfig)
+    allocation: AllocationConfig = field(default_factory=AllocationConfig)

@@ -1,0 +1,433 @@
+"""``analyze_account``: one account's daily evidence, from warehouse rows to typed results.
+
+The DAG's analyze step calls this once per account and persists the frames of the result. The
+work per keyword is vectorised (groupby sums, numpy tests): nothing here loops over keywords in
+Python; only campaigns get their own seasonal fits (anomalies, response curves).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from spectra.analytics.allocation import ResponseCurve, fit_response_curve, plan_portfolio
+from spectra.analytics.anomalies import anomalies_frame, detect_anomalies
+from spectra.analytics.config import AnalyticsConfig
+from spectra.analytics.effects import EFFECT_COLUMNS, estimate_change_effects
+from spectra.analytics.lag import LagCurve, fit_lag_curve, nowcast
+from spectra.analytics.seasonality import HolidayCalendar, fit_seasonality
+from spectra.analytics.significance import (
+    VERDICT_COLUMNS,
+    apply_fdr,
+    day_level_dispersion,
+    proportion_tests,
+    ratio_tests_from_sums,
+)
+
+PERF_COLUMNS = (
+    "tenant_id",
+    "customer_id",
+    "level",
+    "entity_id",
+    "campaign_id",
+    "ad_group_id",
+    "date",
+    "impressions",
+    "clicks",
+    "cost_micros",
+    "conversions",
+    "conversions_value_micros",
+    "reported_as_of",
+)
+LEVELS = ("campaign", "ad_group", "keyword")
+KEY = ["level", "entity_id"]
+
+
+class AnalysisInputError(ValueError):
+    """The rows handed to analyze_account are not one account's performance_daily rows."""
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything the proposal step and the UI need about one account on one day."""
+
+    tenant_id: str
+    customer_id: int
+    as_of: dt.date
+    lag_curve: LagCurve
+    nowcast: pd.DataFrame  # recent (not yet mature) rows: level, entity_id, date, completion
+    seasonality: pd.DataFrame  # account metrics: method, weekday factors, holiday factors
+    anomalies: pd.DataFrame
+    verdicts: pd.DataFrame  # one row per (entity, metric) test, BH-adjusted across the batch
+    effects: pd.DataFrame
+    allocation: pd.DataFrame  # one envelope per campaign
+    test_window: tuple[dt.date, dt.date]
+    baseline_window: tuple[dt.date, dt.date]
+    conversion_test_window: tuple[dt.date, dt.date]
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _check(perf: pd.DataFrame) -> None:
+    missing = [c for c in PERF_COLUMNS if c not in perf.columns]
+    if missing:
+        raise AnalysisInputError(f"performance rows lack columns {missing}")
+    if perf[["tenant_id", "customer_id"]].drop_duplicates().shape[0] > 1:
+        raise AnalysisInputError("analyze_account takes one account's rows at a time")
+
+
+def _window_sums(rows: pd.DataFrame, arm: np.ndarray) -> pd.DataFrame:
+    """Per (level, entity, arm) sums, squares and cross-products for day-level tests."""
+    c = rows["cost_micros"].to_numpy(dtype=float) / 1e6
+    v = rows["conversions_value_micros"].to_numpy(dtype=float) / 1e6
+    k = rows["conversions"].to_numpy(dtype=float)
+    cl = rows["clicks"].to_numpy(dtype=float)
+    frame = pd.DataFrame(
+        {
+            "level": rows["level"].to_numpy(),
+            "entity_id": rows["entity_id"].to_numpy(),
+            "arm": arm,
+            "impressions": rows["impressions"].to_numpy(dtype=float),
+            "clicks": cl,
+            "cost": c,
+            "conversions": k,
+            "value": v,
+            "cost2": c * c,
+            "conv2": k * k,
+            "cost_conv": c * k,
+            "clicks2": cl * cl,
+            "cost_clicks": c * cl,
+            "value2": v * v,
+            "value_cost": v * c,
+        }
+    )
+    return frame.groupby(["level", "entity_id", "arm"], sort=False).sum()
+
+
+def _arm(
+    dates: pd.Series, a: tuple[pd.Timestamp, pd.Timestamp], b: tuple[pd.Timestamp, pd.Timestamp]
+) -> np.ndarray:
+    d = dates.to_numpy()
+    arm = np.full(len(d), "", dtype=object)
+    arm[(d >= a[0].to_datetime64()) & (d <= a[1].to_datetime64())] = "a"
+    arm[(d >= b[0].to_datetime64()) & (d <= b[1].to_datetime64())] = "b"
+    return arm
+
+
+def _ratio_sums(
+    s: pd.DataFrame, n_days: int, y: str, x: str, yy: str, xx: str, xy: str, vol: str
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "n": float(n_days),
+            "sy": s[y].to_numpy(),
+            "sx": s[x].to_numpy(),
+            "syy": s[yy].to_numpy(),
+            "sxx": s[xx].to_numpy(),
+            "sxy": s[xy].to_numpy(),
+            "volume": s[vol].to_numpy(),
+        }
+    )
+
+
+def entity_tests(
+    rows: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    conversions_until: dt.date,
+    config: AnalyticsConfig,
+    calendar: HolidayCalendar,
+) -> tuple[pd.DataFrame, dict[str, tuple[dt.date, dt.date]]]:
+    """Recent window vs the window before it, per entity: CTR, CPC (all days) and CVR, CPA, ROAS
+    (mature days only). Holiday days are left out of both windows. Not yet FDR-adjusted."""
+    sc = config.significance
+    mv = sc.min_volume
+
+    def windows(
+        end: dt.date,
+    ) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
+        e = pd.Timestamp(end)
+        b = (e - pd.Timedelta(days=sc.test_days - 1), e)
+        a = (b[0] - pd.Timedelta(days=sc.baseline_days), b[0] - pd.Timedelta(days=1))
+        return a, b
+
+    dates = rows["date"]
+    hol_days = calendar.days(pd.DatetimeIndex(pd.date_range(dates.min(), dates.max(), freq="D")))
+    hol = set(hol_days.index[hol_days["window"] != ""])
+    not_hol = ~dates.isin(hol).to_numpy()
+
+    def n_days(win: tuple[pd.Timestamp, pd.Timestamp]) -> int:
+        rng = pd.date_range(win[0], win[1], freq="D")
+        return int(sum(1 for d in rng if d not in hol))
+
+    frames = []
+    win_info: dict[str, tuple[dt.date, dt.date]] = {}
+    for family, end in (("traffic", as_of), ("conversions", conversions_until)):
+        a, b = windows(end)
+        win_info[f"{family}_baseline"] = (a[0].date(), a[1].date())
+        win_info[f"{family}_test"] = (b[0].date(), b[1].date())
+        arm = _arm(dates, a, b)
+        arm = np.where(not_hol, arm, "")
+        sel = arm != ""
+        sums = _window_sums(rows[sel], arm[sel])
+        wide = sums.unstack("arm", fill_value=0.0)
+        if "a" not in wide.columns.get_level_values(1) or "b" not in wide.columns.get_level_values(
+            1
+        ):
+            continue
+        sa, sb = wide.xs("a", axis=1, level=1), wide.xs("b", axis=1, level=1)
+        na, nb = n_days(a), n_days(b)
+        ids = wide.index.to_frame(index=False)
+        if family == "traffic":
+            sub = rows[sel].assign(arm=arm[sel])
+            phi = day_level_dispersion(
+                sub, keys=["level", "entity_id", "arm"], successes="clicks", trials="impressions"
+            )
+            phi = phi.groupby(level=[0, 1]).mean().reindex(wide.index).fillna(1.0).to_numpy()
+            ctr = proportion_tests(
+                sa["clicks"], sa["impressions"], sb["clicks"], sb["impressions"], metric="ctr",
+                alpha=sc.alpha, min_trials=mv.impressions, dispersion=phi,
+            )  # fmt: skip
+            cpc = ratio_tests_from_sums(
+                _ratio_sums(sa, na, "cost", "clicks", "cost2", "clicks2", "cost_clicks", "clicks"),
+                _ratio_sums(sb, nb, "cost", "clicks", "cost2", "clicks2", "cost_clicks", "clicks"),
+                metric="cpc", alpha=sc.alpha, min_units=mv.days, min_volume=mv.clicks,
+            )  # fmt: skip
+            parts = [ctr, cpc]
+        else:
+            cvr = proportion_tests(
+                sa["conversions"], sa["clicks"], sb["conversions"], sb["clicks"], metric="cvr",
+                alpha=sc.alpha, min_trials=mv.clicks,
+            )  # fmt: skip
+            cpa = ratio_tests_from_sums(
+                _ratio_sums(sa, na, "cost", "conversions", "cost2", "conv2", "cost_conv", "conversions"),
+                _ratio_sums(sb, nb, "cost", "conversions", "cost2", "conv2", "cost_conv", "conversions"),
+                metric="cpa", alpha=sc.alpha, min_units=mv.days, min_volume=mv.conversions,
+            )  # fmt: skip
+            roas = ratio_tests_from_sums(
+                _ratio_sums(sa, na, "value", "cost", "value2", "cost2", "value_cost", "conversions"),
+                _ratio_sums(sb, nb, "value", "cost", "value2", "cost2", "value_cost", "conversions"),
+                metric="roas", alpha=sc.alpha, min_units=mv.days, min_volume=mv.conversions,
+            )  # fmt: skip
+            parts = [cvr, cpa, roas]
+        for part in parts:
+            part.index = ids.index
+            frames.append(pd.concat([ids, part], axis=1))
+    if not frames:
+        return pd.DataFrame(columns=[*KEY, *VERDICT_COLUMNS]), win_info
+    return pd.concat(frames, ignore_index=True), win_info
+
+
+def _daily(rows: pd.DataFrame) -> pd.DataFrame:
+    cols = ["impressions", "clicks", "cost_micros", "conversions", "conversions_value_micros"]
+    d = rows.groupby("date")[cols].sum()
+    d["maturity"] = rows.groupby("date")["maturity"].min()
+    return d.reset_index()
+
+
+def analyze_account(
+    perf: pd.DataFrame,
+    snapshots: pd.DataFrame | None,
+    *,
+    as_of: dt.date,
+    config: AnalyticsConfig | None = None,
+    lag_buckets: pd.DataFrame | None = None,
+    changes: pd.DataFrame | None = None,
+    budgets_micros: Mapping[Hashable, int] | None = None,
+    total_budget_micros: int | None = None,
+    bounds_micros: Mapping[Hashable, tuple[int, int]] | None = None,
+    calendar: HolidayCalendar | None = None,
+    campaign_anomalies: bool = True,
+) -> AnalysisResult:
+    """Lag completion, seasonality, tests with FDR, anomalies, change effects and allocation.
+
+    perf: one account's performance_daily rows (see PERF_COLUMNS); snapshots: click_date,
+    report_date, conversions, conversions_value_micros (optional; else lag_buckets; else no
+    completion, with a warning). changes: applied changes (entity_id, change_date) at campaign
+    level. budgets_micros: current daily budgets per campaign (else recent mean spend).
+    """
+    cfg = config or AnalyticsConfig()
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    t0 = time.perf_counter()
+    _check(perf)
+    cal = calendar if calendar is not None else HolidayCalendar.for_market(cfg.seasonality.market)
+    rows = perf.copy()
+    rows["date"] = pd.to_datetime(rows["date"])
+    rows = rows[rows["date"] <= pd.Timestamp(as_of)]
+    if rows.empty:
+        raise AnalysisInputError(f"no performance rows on or before {as_of}")
+    tenant_id = str(rows["tenant_id"].iloc[0])
+    customer_id = int(rows["customer_id"].iloc[0])
+
+    # ---- conversion lag
+    curve = fit_lag_curve(snapshots, lag_buckets, fit_date=as_of, config=cfg.lag)
+    if curve.source == "none":
+        warnings.append("no snapshots or lag buckets: recent conversions are not completed")
+    warnings.extend(curve.notes)
+    window = cfg.lag.window_days
+    recent = rows["date"] >= pd.Timestamp(as_of) - pd.Timedelta(days=window)
+    rows["maturity"] = 1.0
+    completed = nowcast(rows[recent], curve, as_of=as_of, config=cfg.lag)
+    rows.loc[recent, "maturity"] = completed["maturity"]
+    rows["conversions_observed"] = rows["conversions"]
+    rows.loc[recent, "conversions"] = completed["conversions_nowcast"]
+    rows.loc[recent, "conversions_value_micros"] = completed["conversions_value_nowcast_micros"]
+    nowcast_frame = completed.loc[
+        completed["lag_status"] != "mature",
+        [
+            "level", "entity_id", "campaign_id", "date", "age_days", "maturity", "conversions",
+            "conversions_nowcast", "conversions_nowcast_se", "conversions_value_micros",
+            "conversions_value_nowcast_micros", "conversions_value_nowcast_se_micros", "lag_status",
+        ],
+    ].reset_index(drop=True)  # fmt: skip
+    acc_ages = (
+        pd.Timestamp(as_of) - pd.date_range(end=as_of, periods=window + 1, freq="D")
+    ).days.to_numpy()
+    acc_f = curve.maturity(acc_ages)
+    mature_days = pd.date_range(end=as_of, periods=window + 1, freq="D")[
+        acc_f >= cfg.lag.mature_threshold
+    ]
+    conversions_until = (
+        mature_days.max().date()
+        if len(mature_days)
+        else (pd.Timestamp(as_of) - pd.Timedelta(days=window)).date()
+    )
+    timings["lag"] = time.perf_counter() - t0
+
+    # ---- account series and seasonality
+    t1 = time.perf_counter()
+    present = [lv for lv in LEVELS if (rows["level"] == lv).any()]
+    top = present[0] if present else str(rows["level"].iloc[0])
+    account_daily = _daily(rows[rows["level"] == top])
+    seasonal_rows = []
+    for metric in ("clicks", "cost_micros", "conversions"):
+        fit = fit_seasonality(
+            account_daily.set_index("date")[metric].iloc[:-1], calendar=cal, config=cfg.seasonality
+        )
+        wk = np.exp(fit.weekday_profile)
+        seasonal_rows.append(
+            {
+                "metric": metric,
+                "method": fit.method,
+                **{f"weekday_{i}": float(wk[i]) for i in range(7)},
+                "holiday_factors": {
+                    f"{r.window}{int(r.offset):+d}": round(float(r.factor), 4)
+                    for r in fit.holiday_effects.itertuples()
+                },
+            }
+        )
+    seasonal_frame = pd.DataFrame(seasonal_rows)
+    timings["seasonality"] = time.perf_counter() - t1
+
+    # ---- anomalies
+    t2 = time.perf_counter()
+    found = detect_anomalies(
+        account_daily, as_of=as_of, entity_level="account", entity_id=customer_id, calendar=cal,
+        config=cfg.anomalies, seasonality=cfg.seasonality, min_maturity=cfg.lag.min_maturity,
+    )  # fmt: skip
+    if campaign_anomalies and "campaign" in present:
+        camp = rows[rows["level"] == "campaign"]
+        for cid, grp in camp.groupby("entity_id", sort=True):
+            found += detect_anomalies(
+                _daily(grp), as_of=as_of, entity_level="campaign", entity_id=int(cid), calendar=cal,
+                config=cfg.anomalies, seasonality=cfg.seasonality, min_maturity=cfg.lag.min_maturity,
+            )  # fmt: skip
+    anomalies = anomalies_frame(found)
+    timings["anomalies"] = time.perf_counter() - t2
+
+    # ---- significance with FDR across the whole batch
+    t3 = time.perf_counter()
+    tests, win = entity_tests(
+        rows, as_of=as_of, conversions_until=conversions_until, config=cfg, calendar=cal
+    )
+    meta = rows.drop_duplicates(KEY)[[*KEY, "campaign_id", "ad_group_id"]]
+    tests = tests.merge(meta, on=KEY, how="left")
+    verdicts = apply_fdr(tests, alpha=cfg.significance.alpha, method=cfg.significance.fdr_method)
+    timings["significance"] = time.perf_counter() - t3
+
+    # ---- effects of applied changes
+    t4 = time.perf_counter()
+    effects = pd.DataFrame(columns=["metric_family", *EFFECT_COLUMNS])
+    if changes is not None and not changes.empty and "campaign" in present:
+        panel = rows[rows["level"] == "campaign"][
+            ["entity_id", "date", "cost_micros", "conversions"]
+        ]
+        conv = estimate_change_effects(
+            panel,
+            changes,
+            metric="conversions",
+            mature_until=conversions_until,
+            config=cfg.effects,
+            calendar=cal,
+        )
+        cpa = estimate_change_effects(
+            panel, changes, metric="cpa", value="cost_micros", denominator="conversions",
+            mature_until=conversions_until, higher_is_better=False, config=cfg.effects, calendar=cal,
+        )  # fmt: skip
+        effects = pd.concat([conv, cpa], ignore_index=True)
+    timings["effects"] = time.perf_counter() - t4
+
+    # ---- response curves and allocation
+    t5 = time.perf_counter()
+    allocation = pd.DataFrame()
+    if "campaign" in present:
+        hist_start = pd.Timestamp(as_of) - pd.Timedelta(days=cfg.allocation.history_days)
+        camp = rows[
+            (rows["level"] == "campaign")
+            & (rows["date"] > hist_start)
+            & (rows["maturity"] >= cfg.lag.min_maturity)
+        ]
+        curves: dict[Hashable, ResponseCurve | None] = {}
+        for cid, grp in camp.groupby("entity_id", sort=True):
+            try:
+                curves[int(cid)] = fit_response_curve(
+                    grp["cost_micros"] / 1e6, grp["conversions_value_micros"] / 1e6
+                )
+            except ValueError:
+                curves[int(cid)] = None
+        if budgets_micros is None:
+            last7 = camp[camp["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=7)]
+            budgets_micros = {
+                int(k): int(v)
+                for k, v in (last7.groupby("entity_id")["cost_micros"].sum() / 7).items()
+            }
+            warnings.append("no current budgets given: the last 7 days' mean spend stands in")
+        allocation = plan_portfolio(
+            curves, budgets_micros, total_budget_micros=total_budget_micros, bounds_micros=bounds_micros,
+            config=cfg.allocation,
+        )  # fmt: skip
+        fits = pd.DataFrame(
+            {
+                "campaign_id": list(curves),
+                "curve_kind": [c.kind if c else None for c in curves.values()],
+                "curve_params": [c.params if c else None for c in curves.values()],
+                "curve_r2": [c.r2 if c else np.nan for c in curves.values()],
+            }
+        )
+        allocation = allocation.merge(fits, on="campaign_id", how="left")
+    timings["allocation"] = time.perf_counter() - t5
+    timings["total"] = time.perf_counter() - t0
+
+    return AnalysisResult(
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        as_of=as_of,
+        lag_curve=curve,
+        nowcast=nowcast_frame,
+        seasonality=seasonal_frame,
+        anomalies=anomalies,
+        verdicts=verdicts,
+        effects=effects,
+        allocation=allocation,
+        test_window=win.get("traffic_test", (as_of, as_of)),
+        baseline_window=win.get("traffic_baseline", (as_of, as_of)),
+        conversion_test_window=win.get("conversions_test", (as_of, as_of)),
+        warnings=tuple(warnings),
+        timings=timings,
+    )

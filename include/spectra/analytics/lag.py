@@ -1,0 +1,404 @@
+"""Conversion lag: empirical lag CDFs from cohorts, chain-ladder completion of recent days.
+
+Google Ads dates conversions to the click day and keeps restating recent days for the length of
+the conversion window. Two inputs describe how a click day fills in:
+
+* snapshots — the same click day observed at several ages (one row per click_date x report_date,
+  cumulative conversions as reported that day). Chain-ladder link ratios between successive ages
+  (Mack 1993) give F(a), the share of a cohort's final conversions reported by age a.
+* lag-bucket histograms (``segments.conversion_lag_bucket``) — how many conversions arrived
+  0-1, 1-2, ... 60-90 days after the click. A piecewise-linear CDF through the bucket edges.
+
+Completion of a day of age a: C_hat = C_obs / F(a), with prediction variance (Poisson thinning,
+plus the CDF's own uncertainty, notes §1)
+
+    Var(C_hat) ~= C_obs (1 - F) / F^2 + C_obs^2 Var(F) / F^4.
+
+Age of a row is ``report date - click date`` in days (0 = the click day itself).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from spectra.analytics.config import LagConfig
+
+# segments.conversion_lag_bucket -> [lo, hi) in days (google.ads.googleads.v2x enums).
+LAG_BUCKETS: dict[str, tuple[float, float]] = {
+    "LESS_THAN_ONE_DAY": (0, 1),
+    "ONE_TO_TWO_DAYS": (1, 2),
+    "TWO_TO_THREE_DAYS": (2, 3),
+    "THREE_TO_FOUR_DAYS": (3, 4),
+    "FOUR_TO_FIVE_DAYS": (4, 5),
+    "FIVE_TO_SIX_DAYS": (5, 6),
+    "SIX_TO_SEVEN_DAYS": (6, 7),
+    "SEVEN_TO_EIGHT_DAYS": (7, 8),
+    "EIGHT_TO_NINE_DAYS": (8, 9),
+    "NINE_TO_TEN_DAYS": (9, 10),
+    "TEN_TO_ELEVEN_DAYS": (10, 11),
+    "ELEVEN_TO_TWELVE_DAYS": (11, 12),
+    "TWELVE_TO_THIRTEEN_DAYS": (12, 13),
+    "THIRTEEN_TO_FOURTEEN_DAYS": (13, 14),
+    "FOURTEEN_TO_TWENTY_ONE_DAYS": (14, 21),
+    "TWENTY_ONE_TO_THIRTY_DAYS": (21, 30),
+    "THIRTY_TO_FORTY_FIVE_DAYS": (30, 45),
+    "FORTY_FIVE_TO_SIXTY_DAYS": (45, 60),
+    "SIXTY_TO_NINETY_DAYS": (60, 90),
+}
+
+MATURE = "mature"
+COMPLETING = "completing"
+TOO_IMMATURE = "too_immature"
+
+
+class LagDataError(ValueError):
+    """The inputs cannot support a lag curve (missing columns, nothing to fit)."""
+
+
+@dataclass(frozen=True)
+class LagCurve:
+    """F(a) for ages 0..window_days for conversions and conversion value, with variances."""
+
+    fit_date: dt.date
+    source: str  # "snapshots" | "lag_buckets" | "none"
+    window_days: int
+    cdf_conversions: np.ndarray
+    cdf_value: np.ndarray
+    var_cdf_conversions: np.ndarray
+    var_cdf_value: np.ndarray
+    mature_conversions: float  # conversions of the cohorts that inform the tail
+    n_cohorts: int
+    max_age_observed: int  # < window_days: F is relative to that age (history too short)
+    notes: tuple[str, ...] = ()
+
+    def maturity(self, age: np.ndarray | Sequence[int] | int, *, value: bool = False) -> np.ndarray:
+        """F at the given ages (vectorised); age < 0 -> 0, age > window -> 1."""
+        a = np.asarray(age, dtype=np.int64)
+        cdf = self.cdf_value if value else self.cdf_conversions
+        out = cdf[np.clip(a, 0, self.window_days)]
+        return np.where(a < 0, 0.0, out)
+
+    def maturity_variance(
+        self, age: np.ndarray | Sequence[int] | int, *, value: bool = False
+    ) -> np.ndarray:
+        a = np.asarray(age, dtype=np.int64)
+        var = self.var_cdf_value if value else self.var_cdf_conversions
+        return np.where(a < 0, 0.0, var[np.clip(a, 0, self.window_days)])
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per age, for persistence (lag curve per account and its fit date)."""
+        ages = np.arange(self.window_days + 1)
+        return pd.DataFrame(
+            {
+                "fit_date": self.fit_date,
+                "source": self.source,
+                "age_days": ages,
+                "cdf_conversions": self.cdf_conversions,
+                "cdf_value": self.cdf_value,
+                "se_cdf_conversions": np.sqrt(self.var_cdf_conversions),
+                "se_cdf_value": np.sqrt(self.var_cdf_value),
+            }
+        )
+
+
+def no_lag_curve(fit_date: dt.date, window_days: int = 30) -> LagCurve:
+    """F = 1 everywhere: used when neither snapshots nor histograms exist (flagged by source)."""
+    ones = np.ones(window_days + 1)
+    zeros = np.zeros(window_days + 1)
+    return LagCurve(
+        fit_date, "none", window_days, ones, ones, zeros, zeros, 0.0, 0, 0,
+        ("no lag data: recent days are not completed",),
+    )  # fmt: skip
+
+
+def _value_column(df: pd.DataFrame) -> str | None:
+    for name in ("conversions_value_micros", "conversions_value"):
+        if name in df.columns:
+            return name
+    return None
+
+
+def _monotone_cdf(cdf: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] and make non-decreasing (downward restatements can break monotonicity)."""
+    c = np.clip(np.nan_to_num(cdf, nan=1.0), 0.0, 1.0)
+    # F(a) <= F(a+1): sweep from the right keeping the running minimum.
+    return np.minimum.accumulate(c[::-1])[::-1]
+
+
+def _chain_ladder(tri: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, int]:
+    """Weighted volume chain ladder over a cohorts x ages triangle (NaN = not observed).
+
+    ``weights`` may be 1-D (cohorts) or 2-D (replicates x cohorts); returns F of shape
+    (..., ages) and the number of age links that had no data.
+    """
+    w = np.atleast_2d(weights)
+    n_age = tri.shape[1]
+    cur, nxt = tri[:, :-1], tri[:, 1:]
+    both = ~np.isnan(cur) & ~np.isnan(nxt)
+    cur0 = np.where(both, cur, 0.0)
+    nxt0 = np.where(both, nxt, 0.0)
+    num = w @ nxt0  # (reps, ages-1)
+    den = w @ cur0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        link = np.where(den > 0, num / den, np.nan)
+    missing = int(np.sum(~both.any(axis=0)))
+    # A link without data, or from zero conversions, carries no information: treat as 1.
+    link = np.where(np.isfinite(link), np.maximum(link, 1e-9), 1.0)
+    # F(a) = 1 / prod_{j >= a} link(j); F(last) = 1.
+    tail = np.cumprod(link[:, ::-1], axis=1)[:, ::-1]
+    cdf = np.concatenate([1.0 / tail, np.ones((w.shape[0], 1))], axis=1)
+    assert cdf.shape[1] == n_age
+    return cdf, missing
+
+
+def _triangle(snap: pd.DataFrame, column: str, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cohorts x ages (0..window) of cumulative values; ages past the window fold into it."""
+    pivot = snap.pivot_table(index="click_date", columns="age", values=column, aggfunc="last")
+    pivot = pivot.reindex(columns=range(window + 1))
+    return pivot.to_numpy(dtype=float), pivot.index.to_numpy()
+
+
+def _from_snapshots(snapshots: pd.DataFrame, fit_date: dt.date, cfg: LagConfig) -> LagCurve:
+    missing = {"click_date", "report_date", "conversions"} - set(snapshots.columns)
+    if missing:
+        raise LagDataError(f"snapshots lack columns {sorted(missing)}")
+    value_col = _value_column(snapshots)
+    s = snapshots.copy()
+    s["click_date"] = pd.to_datetime(s["click_date"])
+    s["report_date"] = pd.to_datetime(s["report_date"])
+    s = s[s["report_date"] <= pd.Timestamp(fit_date)]
+    s = s[s["report_date"] >= s["click_date"]]
+    if s.empty:
+        raise LagDataError("no snapshot rows on or before the fit date")
+    cols = ["conversions"] + ([value_col] if value_col else [])
+    # Account level: sum entities per (click day, report day); then the latest report per age.
+    s = s.groupby(["click_date", "report_date"], as_index=False)[cols].sum()
+    window = cfg.window_days
+    s["age"] = np.minimum((s["report_date"] - s["click_date"]).dt.days, window)
+    s = s.sort_values(["click_date", "report_date"])
+
+    tri_c, cohorts = _triangle(s, "conversions", window)
+    tri_v = _triangle(s, value_col, window)[0] if value_col else tri_c
+    age_days = (pd.Timestamp(fit_date) - pd.to_datetime(cohorts)).days.to_numpy()
+    if cfg.half_life_days:
+        weights = 0.5 ** (age_days / cfg.half_life_days)
+    else:
+        weights = np.ones(len(cohorts))
+    cdf_c, gaps = _chain_ladder(tri_c, weights)
+    cdf_v, _ = _chain_ladder(tri_v, weights)
+    cdf_c, cdf_v = _monotone_cdf(cdf_c[0]), _monotone_cdf(cdf_v[0])
+
+    observed_ages = np.where(~np.isnan(tri_c).all(axis=0))[0]
+    max_age = int(observed_ages.max()) if observed_ages.size else 0
+    last = np.nan_to_num(tri_c[:, max_age]) if observed_ages.size else np.zeros(0)
+    mature_conv = float(last.sum())
+    n_cohorts = len(cohorts)
+
+    notes: list[str] = []
+    if max_age < window:
+        notes.append(f"history reaches age {max_age} < window {window}: F is relative to it")
+    if gaps:
+        notes.append(f"{gaps} age links without data were taken as 1")
+
+    var_c = cdf_c * (1 - cdf_c) / max(mature_conv, 1.0)
+    var_v = cdf_v * (1 - cdf_v) / max(mature_conv, 1.0)
+    if cfg.bootstrap_samples and n_cohorts >= 10:
+        rng = np.random.default_rng(cfg.seed)
+        counts = rng.multinomial(
+            n_cohorts, np.full(n_cohorts, 1.0 / n_cohorts), cfg.bootstrap_samples
+        )
+        reps_w = counts * weights[None, :]
+        boot_c = np.apply_along_axis(_monotone_cdf, 1, _chain_ladder(tri_c, reps_w)[0])
+        boot_v = np.apply_along_axis(_monotone_cdf, 1, _chain_ladder(tri_v, reps_w)[0])
+        # Keep the larger of the two: the bootstrap sees over-dispersion, the binomial floor
+        # guards against a lucky resample of few cohorts.
+        var_c = np.maximum(var_c, boot_c.var(axis=0, ddof=1))
+        var_v = np.maximum(var_v, boot_v.var(axis=0, ddof=1))
+    return LagCurve(
+        fit_date=fit_date,
+        source="snapshots",
+        window_days=window,
+        cdf_conversions=cdf_c,
+        cdf_value=cdf_v,
+        var_cdf_conversions=var_c,
+        var_cdf_value=var_v,
+        mature_conversions=mature_conv,
+        n_cohorts=n_cohorts,
+        max_age_observed=max_age,
+        notes=tuple(notes),
+    )
+
+
+def _bucket_edges(bucket: object) -> tuple[float, float]:
+    if isinstance(bucket, str):
+        name = bucket.rsplit(".", 1)[-1].upper()
+        if name not in LAG_BUCKETS:
+            raise LagDataError(f"unknown conversion lag bucket {bucket!r}")
+        return LAG_BUCKETS[name]
+    lo, hi = bucket  # type: ignore[misc]
+    return float(lo), float(hi)
+
+
+def _cdf_from_histogram(edges_hi: np.ndarray, mass: np.ndarray, ages: np.ndarray) -> np.ndarray:
+    total = mass.sum()
+    if total <= 0:
+        return np.ones(len(ages))
+    xs = np.concatenate([[0.0], edges_hi])
+    ys = np.concatenate([[0.0], np.cumsum(mass) / total])
+    return np.interp(ages, xs, ys, right=1.0)
+
+
+def _from_lag_buckets(buckets: pd.DataFrame, fit_date: dt.date, cfg: LagConfig) -> LagCurve:
+    if "conversion_lag_bucket" not in buckets.columns or "conversions" not in buckets.columns:
+        raise LagDataError("lag buckets need columns conversion_lag_bucket, conversions")
+    b = buckets[
+        ~buckets["conversion_lag_bucket"].astype(str).str.endswith(("UNKNOWN", "UNSPECIFIED"))
+    ]
+    edges = np.array([_bucket_edges(x) for x in b["conversion_lag_bucket"]], dtype=float)
+    if len(edges) == 0:
+        raise LagDataError("no known lag buckets")
+    value_col = _value_column(b)
+    frame = pd.DataFrame({"hi": edges[:, 1], "c": b["conversions"].to_numpy(dtype=float)})
+    frame["v"] = b[value_col].to_numpy(dtype=float) if value_col else frame["c"]
+    frame = frame.groupby("hi", as_index=False)[["c", "v"]].sum().sort_values("hi")
+    window = cfg.window_days
+    ages = np.arange(window + 1) + cfg.age_offset_days
+    # The conversion window truncates the histogram: conversions later than it never count.
+    inside = frame[frame["hi"] <= max(window, frame["hi"].min())]
+    cdf_c = _cdf_from_histogram(inside["hi"].to_numpy(), inside["c"].to_numpy(), ages)
+    cdf_v = _cdf_from_histogram(inside["hi"].to_numpy(), inside["v"].to_numpy(), ages)
+    cdf_c[-1] = cdf_v[-1] = 1.0
+    m = float(inside["c"].sum())
+    return LagCurve(
+        fit_date=fit_date,
+        source="lag_buckets",
+        window_days=window,
+        cdf_conversions=_monotone_cdf(cdf_c),
+        cdf_value=_monotone_cdf(cdf_v),
+        var_cdf_conversions=cdf_c * (1 - cdf_c) / max(m, 1.0),
+        var_cdf_value=cdf_v * (1 - cdf_v) / max(m, 1.0),
+        mature_conversions=m,
+        n_cohorts=0,
+        max_age_observed=window,
+        notes=(f"from lag buckets, ages at +{cfg.age_offset_days} day",),
+    )
+
+
+def fit_lag_curve(
+    snapshots: pd.DataFrame | None = None,
+    lag_buckets: pd.DataFrame | None = None,
+    *,
+    fit_date: dt.date,
+    config: LagConfig | None = None,
+) -> LagCurve:
+    """Fit an account's lag CDF: from snapshots when they hold mature cohorts, else histograms.
+
+    snapshots: click_date, report_date, conversions[, conversions_value(_micros)] — entity rows
+    are summed per (click_date, report_date). lag_buckets: conversion_lag_bucket (enum name or
+    (lo, hi) days), conversions[, conversions_value(_micros)].
+    """
+    cfg = config or LagConfig()
+    curve: LagCurve | None = None
+    if snapshots is not None and not snapshots.empty:
+        curve = _from_snapshots(snapshots, fit_date, cfg)
+        if curve.max_age_observed >= cfg.window_days or lag_buckets is None:
+            return curve
+    if lag_buckets is not None and not lag_buckets.empty:
+        hist = _from_lag_buckets(lag_buckets, fit_date, cfg)
+        if curve is None:
+            return hist
+        # Snapshots too short for the tail: use them up to the age they reach, the histogram
+        # for the tail beyond it (scaled so the two agree at the joint).
+        k = curve.max_age_observed
+        scale = hist.cdf_conversions[k]
+        scale_v = hist.cdf_value[k]
+        cdf_c = np.concatenate(
+            [curve.cdf_conversions[: k + 1] * scale, hist.cdf_conversions[k + 1 :]]
+        )
+        cdf_v = np.concatenate([curve.cdf_value[: k + 1] * scale_v, hist.cdf_value[k + 1 :]])
+        return LagCurve(
+            fit_date=fit_date,
+            source="snapshots+lag_buckets",
+            window_days=cfg.window_days,
+            cdf_conversions=_monotone_cdf(cdf_c),
+            cdf_value=_monotone_cdf(cdf_v),
+            var_cdf_conversions=np.maximum(curve.var_cdf_conversions, hist.var_cdf_conversions),
+            var_cdf_value=np.maximum(curve.var_cdf_value, hist.var_cdf_value),
+            mature_conversions=curve.mature_conversions,
+            n_cohorts=curve.n_cohorts,
+            max_age_observed=cfg.window_days,
+            notes=(*curve.notes, f"tail beyond age {k} from lag buckets"),
+        )
+    if curve is not None:
+        return curve
+    return no_lag_curve(fit_date, cfg.window_days)
+
+
+def nowcast(
+    daily: pd.DataFrame,
+    curve: LagCurve,
+    *,
+    as_of: dt.date,
+    config: LagConfig | None = None,
+    date_col: str = "date",
+    conversions_col: str = "conversions",
+    value_col: str | None = "conversions_value_micros",
+) -> pd.DataFrame:
+    """Complete each row's conversions (and value) for lag; vectorised over any number of rows.
+
+    A row's age is ``reported_as_of - date`` when that column exists (rows not re-pulled lately
+    were reported long ago), else ``as_of - date``. Adds: age_days, maturity, conversions_nowcast,
+    conversions_nowcast_se, [conversions_value_nowcast_micros, conversions_value_nowcast_se_micros],
+    lag_status (mature | completing | too_immature).
+    """
+    cfg = config or LagConfig()
+    out = daily.copy()
+    dates = pd.to_datetime(out[date_col])
+    if "reported_as_of" in out.columns:
+        reported = pd.to_datetime(out["reported_as_of"]).fillna(pd.Timestamp(as_of))
+        reported = reported.where(reported <= pd.Timestamp(as_of), pd.Timestamp(as_of))
+    else:
+        reported = pd.Series(pd.Timestamp(as_of), index=out.index)
+    age = (reported - dates).dt.days.to_numpy()
+    f = curve.maturity(age)
+    var_f = curve.maturity_variance(age)
+    c_obs = out[conversions_col].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_safe = np.maximum(f, 1e-6)
+        c_hat = c_obs / f_safe
+        var_c = c_obs * (1 - f) / f_safe**2 + c_obs**2 * var_f / f_safe**4
+    out["age_days"] = age
+    out["maturity"] = f
+    out["conversions_nowcast"] = c_hat
+    out["conversions_nowcast_se"] = np.sqrt(var_c)
+    if value_col and value_col in out.columns:
+        fv = curve.maturity(age, value=True)
+        var_fv = curve.maturity_variance(age, value=True)
+        fv_safe = np.maximum(fv, 1e-6)
+        v_obs = out[value_col].to_numpy(dtype=float)
+        mean_value = np.divide(v_obs, c_obs, out=np.zeros_like(v_obs), where=c_obs > 0)
+        v_hat = v_obs / fv_safe
+        # Compound Poisson: the unreported conversions carry the average value of reported ones.
+        var_v = c_obs * (1 - fv) / fv_safe**2 * mean_value**2 + v_obs**2 * var_fv / fv_safe**4
+        out["conversions_value_nowcast_micros"] = np.rint(v_hat).astype(np.int64)
+        out["conversions_value_nowcast_se_micros"] = np.rint(np.sqrt(var_v)).astype(np.int64)
+    out["lag_status"] = np.where(
+        f >= cfg.mature_threshold, MATURE, np.where(f >= cfg.min_maturity, COMPLETING, TOO_IMMATURE)
+    )
+    return out
+
+
+def snapshots_from_perf(perf: pd.DataFrame) -> pd.DataFrame:
+    """Turn warehouse rows that kept every pull (date, reported_as_of) into a snapshots table."""
+    cols = {"date": "click_date", "reported_as_of": "report_date"}
+    s = perf.rename(columns=cols)
+    keep = ["click_date", "report_date", "conversions"]
+    vc = _value_column(s)
+    if vc:
+        keep.append(vc)
+    return s[keep]
