@@ -202,9 +202,7 @@ class PerformanceDaily(Base):
     conversions: Mapped[float] = mapped_column(Float, default=0.0)
     conversions_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     search_impression_share: Mapped[float | None] = mapped_column(Float, nullable=True)
-    search_budget_lost_impression_share: Mapped[float | None] = mapped_column(
-        Float, nullable=True
-    )
+    search_budget_lost_impression_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     search_rank_lost_impression_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     reported_as_of: Mapped[dt.date] = mapped_column(Date)
 

@@ -1,0 +1,134 @@
+"""Shared database fixtures: a migrated warehouse on SQLite and on PostgreSQL.
+
+- ``sqlite_engine``: a fresh migrated SQLite file per test (copied from one migrated
+  template per session, so it costs a file copy, not a migration).
+- ``pg_engine``: one schema per test session (per xdist worker), migrated once and dropped at
+  the end; tables are truncated after each test. Skipped when PostgreSQL is unreachable.
+- ``engine``: parametrized over both; ``database_url``: an *empty* database on each backend.
+
+PostgreSQL defaults to 127.0.0.1:5432, database ``test``, user ``postgres`` or the current
+user (trust auth); set ``SPECTRA_TEST_PG_URL`` to point elsewhere.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, make_url, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
+
+from spectra.warehouse.db import make_engine, migrate
+from spectra.warehouse.models import Base
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _pg_candidates() -> list[str]:
+    if url := os.environ.get("SPECTRA_TEST_PG_URL"):
+        return [url]
+    users = dict.fromkeys(["postgres", getpass.getuser()])
+    return [f"postgresql+psycopg2://{user}@127.0.0.1:5432/test" for user in users]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """A PostgreSQL URL that accepts connections, or skip the test."""
+    errors = []
+    for url in _pg_candidates():
+        engine = make_engine(url, connect_args={"connect_timeout": 3}, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return url
+        except OperationalError as error:
+            errors.append(f"{make_url(url).render_as_string()}: {str(error.orig).strip()}")
+        finally:
+            engine.dispose()
+    pytest.skip("PostgreSQL unreachable: " + "; ".join(errors))
+
+
+def _schema_url(admin_url: str, schema: str) -> str:
+    url = make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def _pg_schema_factory(pg_admin_url: str) -> Iterator[Callable[[], str]]:
+    """Create uniquely named schemas on demand; drop them all at session end."""
+    created: list[str] = []
+    admin = make_engine(pg_admin_url)
+
+    def create() -> str:
+        schema = f"test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        created.append(schema)
+        return _schema_url(pg_admin_url, schema)
+
+    yield create
+    with admin.begin() as conn:
+        for schema in created:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_migrated_engine(_pg_schema_factory: Callable[[], str]) -> Iterator[Engine]:
+    engine = make_engine(_pg_schema_factory())
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_engine(_pg_migrated_engine: Engine) -> Iterator[Engine]:
+    """The session's migrated PostgreSQL schema, emptied after each test."""
+    yield _pg_migrated_engine
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with _pg_migrated_engine.begin() as conn:
+        # A test that leaked a transaction would otherwise hang the whole run here.
+        conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "spectra.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with engine.connect() as conn:
+        # Fold the WAL into the main file so a plain file copy is a complete database.
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_engine(_sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated SQLite warehouse file for this test."""
+    path = tmp_path / "spectra.db"
+    shutil.copyfile(_sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """A migrated, empty warehouse on each backend."""
+    return request.getfixturevalue(f"{request.param.replace('postgres', 'pg')}_engine")
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty (unmigrated) database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return request.getfixturevalue("_pg_schema_factory")()
