@@ -131,12 +131,15 @@ def register_account(
     *,
     tenant_id: str,
     customer_id: int,
-    descriptive_name: str = "",
-    currency_code: str = "USD",
-    time_zone: str = "UTC",
+    descriptive_name: str | None = None,
+    currency_code: str | None = None,
+    time_zone: str | None = None,
     active: bool = True,
 ) -> AdAccount:
     """Register a Google Ads customer id to a tenant, or update it (safe to replay).
+
+    Name, currency and time zone are left as they are unless given: ingest keeps them in step
+    with what Google reports, and re-registering must not reset them.
 
     A customer id belongs to exactly one tenant: registering it for a second tenant raises
     :class:`AccountOwnedByAnotherTenant` (without naming the owner).
@@ -153,9 +156,13 @@ def register_account(
         if account is None:
             account = AdAccount(tenant_id=tenant_id, customer_id=customer_id)
             session.add(account)
-        account.descriptive_name = descriptive_name
-        account.currency_code = currency_code
-        account.time_zone = time_zone
+        for attr, value in (
+            ("descriptive_name", descriptive_name),
+            ("currency_code", currency_code),
+            ("time_zone", time_zone),
+        ):
+            if value is not None:
+                setattr(account, attr, value)
         account.active = active
         session.flush()
         return account
