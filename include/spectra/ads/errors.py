@@ -128,4 +128,16 @@ def classify(exc: BaseException) -> AdsError:
         if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
             return AdsAuthError(f"{name}: {detail}", request_id=rid, codes=(name,))
         return AdsRequestError(f"{name}: {detail}", request_id=rid, codes=(name,))
+    from google.api_core import exceptions as core
+
+    if isinstance(exc, core.GoogleAPICallError):
+        status = exc.grpc_status_code
+        name = status.name if status is not None else type(exc).__name__
+        if status == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return AdsRateLimited(f"{name}: {exc.message}", codes=(name,))
+        if status in _RETRYABLE_STATUS or status == grpc.StatusCode.CANCELLED:
+            return AdsUnavailable(f"{name}: {exc.message}", codes=(name,))
+        if status in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return AdsAuthError(f"{name}: {exc.message}", codes=(name,))
+        return AdsRequestError(f"{name}: {exc.message}", codes=(name,))
     raise TypeError(f"not a Google Ads client error: {exc!r}") from exc

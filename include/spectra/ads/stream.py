@@ -60,26 +60,16 @@ def load_query(name: str, directory: Path | None = None) -> GaqlQuery:
     return GaqlQuery(name, text, fields, resource)
 
 
-def _row_descriptor() -> Any:
-    from google.ads.googleads.v26.services.types import google_ads_service
-
-    return google_ads_service.GoogleAdsRow.pb().DESCRIPTOR
-
-
 @cache
 def _column_reader(path: str) -> Callable[[Any], Any]:
     """A fast getter for one GAQL field of a raw GoogleAdsRow (enum → name, repeated → list)."""
-    desc = _row_descriptor()
-    fd = None
-    for part in path.split("."):
-        if desc is None:
-            raise AdsQueryError(f"unknown field {path}")
-        fd = desc.fields_by_name.get(part)
-        if fd is None:
-            raise AdsQueryError(f"unknown field {path}")
-        desc = fd.message_type
-    assert fd is not None
-    get = attrgetter(path)
+    from spectra.sandbox.gaql import resolve_field  # the same GAQL ↔ protobuf name mapping
+
+    try:
+        attr_path, fd = resolve_field(path)
+    except Exception as exc:
+        raise AdsQueryError(f"unknown field {path}") from exc
+    get = attrgetter(attr_path)
     if fd.is_repeated:
         if fd.message_type is not None:
             from google.protobuf.json_format import MessageToDict
@@ -124,10 +114,11 @@ def _stream(
     if creds.sandbox_clock and as_of is not None:
         metadata.append((CLOCK_HEADER, as_of.isoformat()))
     from google.ads.googleads.errors import GoogleAdsException
+    from google.api_core.exceptions import GoogleAPICallError
 
     try:
         yield from service.search_stream(
             customer_id=str(customer_id), query=text, metadata=metadata
         )
-    except (GoogleAdsException, grpc.RpcError) as exc:
+    except (GoogleAdsException, grpc.RpcError, GoogleAPICallError) as exc:
         raise classify(exc) from exc

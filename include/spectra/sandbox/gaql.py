@@ -303,18 +303,28 @@ class _Parser:
         return tuple(values)
 
 
-def _field_descriptor(path: str) -> Any:
-    """Resolve a dotted GAQL field against GoogleAdsRow; QueryError if it does not exist."""
+def resolve_field(path: str) -> tuple[str, Any]:
+    """Resolve a dotted GAQL field against GoogleAdsRow: (protobuf attribute path, descriptor).
+
+    The package's protos suffix names that clash with Python builtins (``type`` is ``type_``),
+    while GAQL uses the API's names. A field that does not exist is Google's UNRECOGNIZED_FIELD.
+    """
     desc = ROW_DESCRIPTOR
     fd = None
+    parts = []
     for part in path.split("."):
         if desc is None:
             raise query_error("UNRECOGNIZED_FIELD", f"unrecognized field {path!r}", trigger=path)
-        fd = desc.fields_by_name.get(part)
+        fd = desc.fields_by_name.get(part) or desc.fields_by_name.get(part + "_")
         if fd is None:
             raise query_error("UNRECOGNIZED_FIELD", f"unrecognized field {path!r}", trigger=path)
+        parts.append(fd.name)
         desc = fd.message_type
-    return fd
+    return ".".join(parts), fd
+
+
+def _field_descriptor(path: str) -> Any:
+    return resolve_field(path)[1]
 
 
 def _parse_date(value: Any, path: str) -> dt.date:
@@ -449,9 +459,9 @@ class RowBuilder:
 
     @staticmethod
     def _compile(path: str) -> Callable[[Any, Any], None]:
-        parts = path.split(".")
+        attr_path, fd = resolve_field(path)
+        parts = attr_path.split(".")
         parents, leaf = parts[:-1], parts[-1]
-        fd = _field_descriptor(path)
         repeated = fd.is_repeated
         enum_map = (
             {v.name: v.number for v in fd.enum_type.values} if fd.enum_type is not None else None

@@ -104,7 +104,7 @@ class SandboxState:
                 grpc.StatusCode.UNAUTHENTICATED,
                 [ErrorDetail("authentication_error", "OAUTH_TOKEN_INVALID", "missing OAuth token")],
             )
-        if not metadata.get("developer-token"):
+        if not str(metadata.get("developer-token", "")).strip():
             raise AdsFault(
                 grpc.StatusCode.UNAUTHENTICATED,
                 [
