@@ -21,7 +21,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spectra.sandbox.market.calendar import WEEKDAYS
+from spectra.sandbox.market.editing import Editing
+from spectra.sandbox.market.lag import LAG_BUCKETS, lag_bucket
 from spectra.sandbox.market.model import FIRST_PAGE_POSITION, expected
+from spectra.sandbox.market.mutations import CHANGE_RESOURCE_TYPE
 from spectra.sandbox.market.scenario import Event, Scenario, load_scenario
 from spectra.sandbox.market.simulate import DayResult, simulate_day
 from spectra.sandbox.market.state import DayContext, State
@@ -96,7 +99,7 @@ class Snapshot:
         return col
 
 
-class Market:
+class Market(Editing):
     """A seeded, deterministic Google Ads market (see the package docstring for the model)."""
 
     def __init__(self, scenario: Scenario) -> None:
@@ -105,9 +108,22 @@ class Market:
         self.struct: Structure = generate(scenario)
         self._lock = threading.RLock()
         self._customer_index = {int(c): i for i, c in enumerate(self.struct.customer_id.tolist())}
-        self._keyword_created = np.full(
-            self.struct.n_keywords, scenario.history_start.toordinal(), np.int64
-        )
+        start = scenario.history_start.toordinal()
+        self._created = {
+            "campaign": np.full(self.struct.n_campaigns, start, np.int64),
+            "ad_group": np.full(self.struct.n_ad_groups, start, np.int64),
+            "keyword": np.full(self.struct.n_keywords, start, np.int64),
+            "ad": np.full(self.struct.n_ads, start, np.int64),
+        }
+        self._records = []
+        self._changes = []
+        self._negatives = []
+        self._pending_budgets = {}
+        self._seq = 0
+        self._state_cache: OrderedDict[tuple[Any, ...], State] = OrderedDict()
+        self._mask_cache: dict[tuple[int, int], NDArray[np.int64]] = {}
+        self._id_maps: dict[str, dict[int, int]] = {}
+        self.version = 0  # bumped by every accepted mutation (servers drop their query caches)
         self._events = [(ev, self._select(ev, i)) for i, ev in enumerate(scenario.events)]
         self._outage_days = self._resolve_outages()
         self._ctx_cache: OrderedDict[int, DayContext] = OrderedDict()
@@ -175,7 +191,8 @@ class Market:
 
     def state_at(self, ordinal: int) -> State:
         """The advertiser's settings in force on a day (mutations effective on or before it)."""
-        return self._base_state
+        with self._lock:
+            return self._state_for(ordinal)
 
     def _neutral_context(self, ordinal: int) -> DayContext:
         st = self.struct
@@ -205,7 +222,8 @@ class Market:
         ctx = self._neutral_context(ordinal)
         ctx.demand_multiplier = np.full(st.n_accounts, season.demand(day))
         ctx.cvr_multiplier = np.full(st.n_accounts, season.cvr(day))
-        ctx.keyword_exists = self._keyword_created <= ordinal
+        ctx.keyword_exists = self._created["keyword"] <= ordinal
+        ctx.ad_approved = self._created["ad"] <= ordinal
         for ev, sel in self._events:
             if not ev.active(day):
                 continue
@@ -425,6 +443,10 @@ class Market:
         fields: frozenset[str],
     ) -> Iterator[dict[str, Any]]:
         """GAQL-shaped rows (see the package docstring). Raises KeyError for unknown resources."""
+        if resource in SPECIAL_RESOURCES:
+            account = self.account_index(customer_id)
+            yield from getattr(self, f"_rows_{resource}")(account, as_of)
+            return
         if resource not in RESOURCE_LEVEL:
             raise KeyError(resource)
         level = RESOURCE_LEVEL[resource]
@@ -432,30 +454,185 @@ class Market:
         snap = self.snapshot(as_of)
         reachable = REACHABLE[level]
         attrs = [f for f in sorted(fields) if f in ATTRIBUTES and ATTRIBUTE_KIND[f] in reachable]
-        entities = self._entities(level, account)
-        if level == "keyword":
-            entities = entities[snap.ctx.keyword_exists[entities]]
+        entities = self._existing(level, self._entities(level, account), as_of.toordinal())
         if date_from is None or date_to is None:
             yield from _emit(self._attr_columns(snap, level, attrs, entities), len(entities))
+            if resource == "ad_group_criterion":
+                yield from self._negative_rows(account, as_of, "ad_group")
             return
         metrics = [f for f in sorted(fields) if f in METRICS]
         segments = [f for f in sorted(fields) if f in DAY_SEGMENTS]
+        by_lag = "segments.conversion_lag_bucket" in fields
         first = max(date_from, self.history_start)
         last = min(date_to, as_of - dt.timedelta(days=1))
         if first > last:
             return
         for ordinal in range(first.toordinal(), last.toordinal() + 1):
             res = self.day(ordinal)
-            values = self._level_metrics(res, level, as_of.toordinal() - ordinal)
-            idx = entities[values["impressions"][entities] > 0]
-            if idx.size == 0:
-                continue
-            cols = self._attr_columns(snap, level, attrs, idx)
-            cols.update(_metric_columns(values, metrics, idx))
+            age = as_of.toordinal() - ordinal
             day = dt.date.fromordinal(ordinal)
+            if by_lag:
+                cols, n = self._lag_bucket_columns(res, level, age, entities, metrics)
+                if n == 0:
+                    continue
+                idx = cols.pop("__idx__")
+                cols.update(self._attr_columns(snap, level, attrs, idx))
+            else:
+                values = self._level_metrics(res, level, age)
+                idx = entities[values["impressions"][entities] > 0]
+                n = idx.size
+                if n == 0:
+                    continue
+                cols = self._attr_columns(snap, level, attrs, idx)
+                cols.update(_metric_columns(values, metrics, idx))
             for seg in segments:
-                cols[seg] = [_segment(seg, day)] * idx.size
-            yield from _emit(cols, idx.size)
+                cols[seg] = [_segment(seg, day)] * n
+            yield from _emit(cols, n)
+
+    def _existing(self, level: str, idx: NDArray[np.int64], ordinal: int) -> NDArray[np.int64]:
+        """Entities created on or before the day (mutations may add entities later)."""
+        kind = "keyword" if level == "term" else level
+        if kind not in self._created:
+            return idx
+        created = self._created[kind]
+        if level == "term":
+            return idx[created[self.struct.term_keyword[idx]] <= ordinal]
+        return idx[created[idx] <= ordinal]
+
+    def _lag_bucket_columns(
+        self,
+        res: DayResult,
+        level: str,
+        age: int,
+        entities: NDArray[np.int64],
+        metrics: list[str],
+    ) -> tuple[dict[str, Any], int]:
+        """Rows per (entity, conversion lag bucket) with the conversions reported so far."""
+        st = self.struct
+        mask = (res.conversion_lag < age) & ~res.conversion_lost
+        terms = res.conversion_term[mask]
+        to_level = {
+            "account": st.term_account,
+            "campaign": st.term_campaign,
+            "ad_group": st.term_ad_group,
+            "keyword": st.term_keyword,
+            "term": np.arange(st.n_terms),
+        }.get(level)
+        if to_level is None:
+            raise KeyError("segments.conversion_lag_bucket")
+        ent = to_level[terms]
+        bucket = lag_bucket(res.conversion_lag[mask])
+        key = ent * len(LAG_BUCKETS) + bucket
+        uniq, inverse = np.unique(key, return_inverse=True)
+        conv = np.bincount(inverse, minlength=uniq.size).astype(np.float64)
+        value = np.bincount(inverse, weights=res.conversion_value[mask], minlength=uniq.size)
+        ent_u = uniq // len(LAG_BUCKETS)
+        keep = np.isin(ent_u, entities)
+        ent_u, bucket_u, conv, value = (
+            ent_u[keep],
+            (uniq % len(LAG_BUCKETS))[keep],
+            conv[keep],
+            value[keep],
+        )
+        cols: dict[str, Any] = {"__idx__": ent_u}
+        cols["segments.conversion_lag_bucket"] = [LAG_BUCKETS[b][0] for b in bucket_u.tolist()]
+        for name in metrics:
+            if name in ("metrics.conversions", "metrics.all_conversions"):
+                cols[name] = conv.tolist()
+            elif name in ("metrics.conversions_value", "metrics.all_conversions_value"):
+                cols[name] = np.round(value, 2).tolist()
+            else:
+                cols[name] = [0] * ent_u.size
+        return cols, int(ent_u.size)
+
+    def _negative_rows(self, account: int, as_of: dt.date, level: str) -> Iterator[dict[str, Any]]:
+        st = self.struct
+        cid = int(st.customer_id[account])
+        ordinal = as_of.toordinal()
+        for neg in self._negatives:
+            if neg.account != account or neg.level != level or neg.created > ordinal:
+                continue
+            status = "ENABLED" if neg.active(ordinal) else "REMOVED"
+            match = ("EXACT", "PHRASE", "BROAD")[neg.match]
+            if level == "ad_group":
+                g = neg.parent
+                c = int(st.ad_group_campaign[g])
+                prefix = "ad_group_criterion"
+                rn = f"customers/{cid}/adGroupCriteria/{int(st.ad_group_id[g])}~{neg.criterion_id}"
+                extra = {
+                    "ad_group.id": int(st.ad_group_id[g]),
+                    "ad_group_criterion.ad_group": f"customers/{cid}/adGroups/{int(st.ad_group_id[g])}",
+                }
+            else:
+                c = neg.parent
+                prefix = "campaign_criterion"
+                rn = f"customers/{cid}/campaignCriteria/{int(st.campaign_id[c])}~{neg.criterion_id}"
+                extra = {
+                    "campaign_criterion.campaign": f"customers/{cid}/campaigns/{int(st.campaign_id[c])}"
+                }
+            yield {
+                "customer.id": cid,
+                "campaign.id": int(st.campaign_id[c]),
+                f"{prefix}.criterion_id": neg.criterion_id,
+                f"{prefix}.type": "KEYWORD",
+                f"{prefix}.keyword.text": neg.text,
+                f"{prefix}.keyword.match_type": match,
+                f"{prefix}.negative": True,
+                f"{prefix}.status": status,
+                f"{prefix}.resource_name": rn,
+                **extra,
+            }
+
+    def _rows_campaign_criterion(self, account: int, as_of: dt.date) -> Iterator[dict[str, Any]]:
+        yield from self._negative_rows(account, as_of, "campaign")
+
+    def _rows_change_event(self, account: int, as_of: dt.date) -> Iterator[dict[str, Any]]:
+        """Accepted changes up to the clock (Google keeps 30 days; the query must filter dates)."""
+        cid = int(self.struct.customer_id[account])
+        for ch in self._changes:
+            if ch.customer_id != cid or ch.as_of > as_of:
+                continue
+            stamp = _stamp(ch)
+            yield {
+                "customer.id": cid,
+                "change_event.resource_name": f"customers/{cid}/changeEvents/{ch.seq}",
+                "change_event.change_date_time": stamp,
+                "change_event.change_resource_type": CHANGE_RESOURCE_TYPE[ch.resource],
+                "change_event.change_resource_name": ch.resource_name,
+                "change_event.resource_change_operation": ch.operation,
+                "change_event.client_type": ch.client_type,
+                "change_event.user_email": ch.user_email,
+                "change_event.campaign": ch.campaign_rn or "",
+                "change_event.ad_group": ch.ad_group_rn or "",
+                "change_event.changed_fields": {"paths": list(ch.changed_fields)},
+            }
+
+    def _rows_change_status(self, account: int, as_of: dt.date) -> Iterator[dict[str, Any]]:
+        """The latest change per resource (no diffs), like change_status."""
+        cid = int(self.struct.customer_id[account])
+        latest: dict[str, Any] = {}
+        created: set[str] = set()
+        for ch in self._changes:
+            if ch.customer_id != cid or ch.as_of > as_of:
+                continue
+            latest[ch.resource_name] = ch
+            if ch.operation == "CREATE":
+                created.add(ch.resource_name)
+        for rn, ch in latest.items():
+            status = (
+                "REMOVED" if ch.operation == "REMOVE" else ("ADDED" if rn in created else "CHANGED")
+            )
+            row = {
+                "customer.id": cid,
+                "change_status.resource_name": f"customers/{cid}/changeStatus/{ch.seq}",
+                "change_status.last_change_date_time": _stamp(ch),
+                "change_status.resource_type": CHANGE_RESOURCE_TYPE[ch.resource],
+                "change_status.resource_status": status,
+                "change_status.campaign": ch.campaign_rn or "",
+                "change_status.ad_group": ch.ad_group_rn or "",
+            }
+            row[f"change_status.{ch.resource}"] = rn
+            yield row
 
     def _attr_columns(
         self, snap: Snapshot, level: str, attrs: list[str], idx: NDArray[np.int64]
@@ -469,6 +646,15 @@ class Market:
                 kidx = by_kind[kind] = self._to_kind(level, kind, idx)
             cols[name] = snap.column(name)[kidx].tolist()
         return cols
+
+
+SPECIAL_RESOURCES = frozenset({"campaign_criterion", "change_event", "change_status"})
+
+
+def _stamp(ch: Any) -> str:
+    """Changes made on a clock day get increasing times that day (seq keeps their order)."""
+    seconds = 9 * 3600 + ch.seq
+    return f"{ch.as_of.isoformat()} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000000"
 
 
 def _segment(name: str, day: dt.date) -> Any:

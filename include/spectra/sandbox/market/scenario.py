@@ -91,6 +91,18 @@ class NoiseSpec:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Google's documented account structure limits (support.google.com/google-ads/answer/6372658)."""
+
+    campaigns_per_account: int = 10_000
+    ad_groups_per_campaign: int = 20_000
+    keywords_per_ad_group: int = 20_000
+    criteria_per_account: int = 5_000_000
+    negatives_per_campaign: int = 10_000
+    enabled_rsas_per_ad_group: int = 3
+
+
+@dataclass(frozen=True)
 class AccountSpec:
     name: str | None = None
     vertical: str | None = None
@@ -137,6 +149,7 @@ class Scenario:
     lag: LagDistribution = field(default_factory=LagDistribution)
     accounts: tuple[AccountSpec, ...] = ()
     events: tuple[Event, ...] = ()
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def history_start(self) -> dt.date:
@@ -201,6 +214,7 @@ def scenario_from_dict(raw: dict[str, Any]) -> Scenario:
         lag=_simple(LagDistribution, raw.get("lag") or {}),
         accounts=tuple(_account(a) for a in raw.get("accounts") or ()),
         events=tuple(_event(e, reference) for e in raw.get("events") or ()),
+        limits=_simple(Limits, raw.get("limits") or {}),
     )
 
 

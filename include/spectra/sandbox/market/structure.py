@@ -436,3 +436,149 @@ def generate(scenario: Scenario) -> Structure:
         term_cvr_mult=cvr_mult,
         term_relevant=relevant,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Appending entities created by mutations. Latent parameters come from generators seeded by the
+# new entity's id, so a created keyword behaves the same whatever else happened in the market.
+
+
+def _concat(struct: Structure, name: str, values: NDArray[Any] | list[Any]) -> None:
+    current = getattr(struct, name)
+    if isinstance(current, list):
+        current.extend(values)
+    else:
+        setattr(struct, name, np.concatenate([current, np.asarray(values, dtype=current.dtype)]))
+
+
+def next_id(ids: NDArray[np.int64], step: int) -> int:
+    return int(ids.max()) + step if ids.size else step
+
+
+def append_campaign(
+    struct: Structure, *, account: int, name: str, budget_id: int, bidding: int
+) -> int:
+    """Append a campaign; returns its index."""
+    cid = next_id(struct.campaign_id, 7)
+    _concat(struct, "campaign_id", [cid])
+    _concat(struct, "campaign_account", [account])
+    _concat(struct, "campaign_name", [name])
+    _concat(struct, "campaign_budget_id", [budget_id])
+    _concat(struct, "campaign_bidding0", [bidding])
+    struct.refresh()
+    return struct.n_campaigns - 1
+
+
+def append_ad_group(struct: Structure, *, campaign: int, name: str, bid: int) -> int:
+    _concat(struct, "ad_group_id", [next_id(struct.ad_group_id, 11)])
+    _concat(struct, "ad_group_campaign", [campaign])
+    _concat(struct, "ad_group_name", [name])
+    _concat(struct, "ad_group_noun", [name.lower()])
+    _concat(struct, "ad_group_bid0", [bid])
+    struct.refresh()
+    return struct.n_ad_groups - 1
+
+
+def append_ad(
+    struct: Structure,
+    *,
+    ad_group: int,
+    headlines: list[str],
+    descriptions: list[str],
+    final_urls: list[str],
+) -> int:
+    ad_id = next_id(struct.ad_id, 17)
+    rng = np.random.default_rng([ad_id, 0xAD])
+    _concat(struct, "ad_id", [ad_id])
+    _concat(struct, "ad_ad_group", [ad_group])
+    _concat(struct, "ad_headlines", [[{"text": h} for h in headlines]])
+    _concat(struct, "ad_descriptions", [[{"text": d} for d in descriptions]])
+    _concat(struct, "ad_final_urls", [list(final_urls)])
+    _concat(struct, "ad_weight", [float(rng.gamma(4.0, 1.0))])
+    struct.refresh()
+    return struct.n_ads - 1
+
+
+def append_keyword(
+    struct: Structure, scenario: Scenario, *, ad_group: int, text: str, match: int, bid: int
+) -> int:
+    """Append a keyword with latent parameters drawn like the generated ones, and its search terms."""
+    mkt = scenario.market
+    kw_id = next_id(struct.keyword_id, 13)
+    rng = np.random.default_rng([scenario.seed, kw_id, 0x4B])
+    campaign = int(struct.ad_group_campaign[ad_group])
+    # keywords of the same campaign share its price/demand level: reuse the median of its keywords
+    siblings = np.flatnonzero(struct.keyword_campaign == campaign)
+    if siblings.size:
+        price = float(np.median(struct.keyword_cpc_scale[siblings]))
+        searches_med = float(np.median(struct.keyword_searches[siblings]))
+    else:
+        price = mkt.cpc_micros.median
+        searches_med = mkt.searches_per_keyword.median
+    searches = searches_med * float(np.exp(0.6 * rng.standard_normal())) * (0.6, 1.0, 1.6)[match]
+    cpc_scale = price * float(np.exp(0.3 * rng.standard_normal()))
+    ctr = mkt.ctr.median * float(np.exp(mkt.ctr.sigma * rng.standard_normal()))
+    cvr = mkt.cvr.median * float(np.exp(mkt.cvr.sigma * rng.standard_normal()))
+    levels = rng.integers(0, 3, 3)
+    qs = int(np.clip(round(1.5 + 1.75 * levels[0] + 1.25 * levels[1] + 1.75 * levels[2]), 1, 10))
+    _concat(struct, "keyword_id", [kw_id])
+    _concat(struct, "keyword_ad_group", [ad_group])
+    _concat(struct, "keyword_text", [text])
+    _concat(struct, "keyword_match", [match])
+    _concat(struct, "keyword_bid0", [bid])
+    _concat(struct, "keyword_searches", [searches])
+    _concat(struct, "keyword_cpc_scale", [cpc_scale])
+    _concat(
+        struct, "keyword_steepness", [rng.uniform(mkt.rank_steepness.low, mkt.rank_steepness.high)]
+    )
+    _concat(struct, "keyword_ctr", [ctr])
+    _concat(struct, "keyword_cvr", [cvr])
+    _concat(
+        struct,
+        "keyword_value",
+        [
+            mkt.value_per_conversion.median
+            * float(np.exp(mkt.value_per_conversion.sigma * rng.standard_normal()))
+        ],
+    )
+    _concat(struct, "keyword_qs_ctr", [levels[0]])
+    _concat(struct, "keyword_qs_relevance", [levels[1]])
+    _concat(struct, "keyword_qs_landing", [levels[2]])
+    _concat(struct, "keyword_qs", [qs])
+    k = struct.n_keywords - 1
+    noun = struct.ad_group_noun[ad_group]
+    lo, hi = {
+        MATCH_TYPES.index(m): (a, b) for m, a, b in scenario.structure.search_terms_per_keyword
+    }.get(match, (1, 1))
+    n_terms = int(rng.integers(lo, hi + 1))
+    texts, relevant, shares = [text], [True], [3.0]
+    for j in range(1, n_terms):
+        if match == 0:
+            texts.append(
+                CLOSE_VARIANT_TEMPLATES[j % len(CLOSE_VARIANT_TEMPLATES)].format(kw=text).strip()
+            )
+            relevant.append(True)
+            shares.append(float(rng.gamma(1.2)) * 0.4)
+        elif rng.random() < mkt.irrelevant_term_share:
+            tmpl = IRRELEVANT_TERM_TEMPLATES[int(rng.integers(len(IRRELEVANT_TERM_TEMPLATES)))]
+            texts.append(tmpl.format(noun=text if match == 1 else noun))
+            relevant.append(False)
+            shares.append(float(rng.gamma(1.2)))
+        else:
+            tmpl = RELEVANT_TERM_TEMPLATES[int(rng.integers(len(RELEVANT_TERM_TEMPLATES)))]
+            texts.append(tmpl.format(kw=text))
+            relevant.append(True)
+            shares.append(float(rng.gamma(1.2)))
+    texts = [t if t not in texts[:i] else f"{t} {i}" for i, t in enumerate(texts)]
+    share = np.asarray(shares) / sum(shares)
+    rel = np.asarray(relevant)
+    first_term = next_id(struct.term_id, 19)
+    _concat(struct, "term_id", first_term + 19 * np.arange(len(texts), dtype=np.int64))
+    _concat(struct, "term_keyword", np.full(len(texts), k, np.int64))
+    _concat(struct, "term_text", texts)
+    _concat(struct, "term_share", share)
+    _concat(struct, "term_ctr_mult", np.where(rel, 1.0, mkt.irrelevant_ctr_multiplier))
+    _concat(struct, "term_cvr_mult", np.where(rel, 1.0, mkt.irrelevant_cvr_multiplier))
+    _concat(struct, "term_relevant", rel)
+    struct.refresh()
+    return k
