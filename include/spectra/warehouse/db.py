@@ -198,6 +198,10 @@ def _sqlite_raw(conn: Connection, sql: str) -> None:
 class UnitOfWork:
     """One atomic piece of work: nothing persists unless :meth:`commit` is called.
 
+    Objects loaded inside the block can be read after it (``expire_on_commit=False`` and a
+    rollback that does not expire them); an object changed but not committed keeps its
+    in-memory change, though the database does not.
+
     Use via :func:`unit_of_work`; repositories take ``uow.session``, bulk loaders take
     ``uow.connection`` (same transaction). On SQLite the transaction starts with
     ``BEGIN IMMEDIATE``, so read-then-write work (state transitions, version bumps) waits
@@ -238,10 +242,9 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         session, self._session = self.session, None
-        try:
-            session.rollback()
-        finally:
-            session.close()
+        # close() rolls back whatever was not committed, in the database, without expiring
+        # the loaded objects: they stay readable as detached snapshots after the block.
+        session.close()
 
 
 def unit_of_work(engine: Engine) -> UnitOfWork:

@@ -1,0 +1,195 @@
+"""bulk_upsert on SQLite and PostgreSQL: insert, update, idempotence, freshness, edge values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from warehouse_factories import CUSTOMER_A, DAY, PERF_KEYS, TENANT_A, perf_row
+
+from spectra.warehouse.db import unit_of_work
+from spectra.warehouse.models import Ad, Campaign, PerformanceDaily, SearchTermDaily
+from spectra.warehouse.upsert import UpsertError, bulk_upsert, table_checksums
+
+pytestmark = pytest.mark.usefixtures("tenants")
+
+OLD, NEW = dt.date(2026, 3, 5), dt.date(2026, 3, 12)
+
+
+def _load(engine: Engine, rows: list[dict[str, Any]], **kwargs: Any) -> int:
+    kwargs.setdefault("keys", PERF_KEYS)
+    kwargs.setdefault("freshness_column", "reported_as_of")
+    with engine.begin() as conn:
+        return bulk_upsert(conn, PerformanceDaily, rows, **kwargs)
+
+
+def _perf(engine: Engine) -> dict[int, dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(PerformanceDaily).order_by(PerformanceDaily.entity_id))
+        return {r.entity_id: r._asdict() for r in rows}
+
+
+def test_inserts_then_updates(engine: Engine) -> None:
+    assert _load(engine, [perf_row(i) for i in range(3)]) == 3
+    assert _perf(engine)[1]["clicks"] == perf_row(1)["clicks"]
+    changed = [perf_row(1, as_of=NEW, clicks=999), perf_row(7)]
+    assert _load(engine, changed) == 2
+    stored = _perf(engine)
+    assert set(stored) == {0, 1, 2, 7}
+    assert stored[1]["clicks"] == 999
+    assert stored[1]["reported_as_of"] == NEW
+
+
+def test_reloading_the_same_rows_writes_nothing(engine: Engine) -> None:
+    rows = [perf_row(i, day) for i in range(50) for day in (DAY, DAY + dt.timedelta(days=1))]
+    assert _load(engine, rows) == 100
+    with engine.connect() as conn:
+        before = table_checksums(conn, [PerformanceDaily])
+    ids_before = {r["id"] for r in _perf(engine).values()}
+    assert _load(engine, rows) == 0
+    with engine.connect() as conn:
+        assert table_checksums(conn, [PerformanceDaily]) == before
+    assert {r["id"] for r in _perf(engine).values()} == ids_before
+
+
+def test_older_pull_never_regresses_fresher_data(engine: Engine) -> None:
+    _load(engine, [perf_row(1, as_of=NEW, conversions=7.5)])
+    assert _load(engine, [perf_row(1, as_of=OLD, conversions=1.0)]) == 0
+    assert _perf(engine)[1]["conversions"] == 7.5
+    assert _perf(engine)[1]["reported_as_of"] == NEW
+
+
+def test_equally_fresh_pull_overwrites(engine: Engine) -> None:
+    _load(engine, [perf_row(1, as_of=NEW, conversions=7.5)])
+    assert _load(engine, [perf_row(1, as_of=NEW, conversions=8.0)]) == 1
+    assert _perf(engine)[1]["conversions"] == 8.0
+
+
+def test_without_freshness_last_write_wins(engine: Engine) -> None:
+    _load(engine, [perf_row(1, as_of=NEW, clicks=5)])
+    assert _load(engine, [perf_row(1, as_of=OLD, clicks=6)], freshness_column=None) == 1
+    assert _perf(engine)[1]["clicks"] == 6
+
+
+def test_duplicate_keys_in_one_batch_resolve_like_sequential_upserts(engine: Engine) -> None:
+    rows = [
+        perf_row(1, as_of=OLD, clicks=1),
+        perf_row(1, as_of=NEW, clicks=2),
+        perf_row(1, as_of=OLD, clicks=3),  # staler than the row before: ignored
+        perf_row(2, as_of=OLD, clicks=4),
+        perf_row(2, as_of=OLD, clicks=5),  # as fresh: later wins
+    ]
+    _load(engine, rows)
+    stored = _perf(engine)
+    assert (stored[1]["clicks"], stored[2]["clicks"]) == (2, 5)
+
+
+def test_many_rows_cross_statement_chunks(engine: Engine) -> None:
+    rows = [perf_row(i, DAY + dt.timedelta(days=d)) for i in range(401) for d in range(3)]
+    assert _load(engine, rows) == len(rows)
+    rows[777] = {**rows[777], "clicks": 123_456}
+    assert _load(engine, rows) == 1
+    with engine.connect() as conn:
+        total = conn.scalar(
+            select(PerformanceDaily.clicks).where(PerformanceDaily.clicks == 123_456)
+        )
+    assert total == 123_456
+
+
+def test_columns_missing_from_rows_get_defaults_and_survive_updates(engine: Engine) -> None:
+    keys = ("tenant_id", "customer_id", "campaign_id")
+    row = {"tenant_id": TENANT_A, "customer_id": CUSTOMER_A, "campaign_id": 5, "name": "Shoes"}
+    with engine.begin() as conn:
+        assert bulk_upsert(conn, Campaign, [row], keys=keys) == 1
+        conn.execute(Campaign.__table__.update().values(status="ACTIVE", budget_micros=42_000_000))
+        assert bulk_upsert(conn, Campaign, [{**row, "name": "Shoes 2"}], keys=keys) == 1
+    with engine.connect() as conn:
+        stored = conn.execute(select(Campaign)).one()
+    assert stored.name == "Shoes 2"
+    # Not carried by the rows: defaults on insert, untouched on update.
+    assert (stored.status, stored.budget_micros, stored.current_version) == (
+        "ACTIVE",
+        42_000_000,
+        0,
+    )
+
+
+def test_json_and_hostile_text_round_trip(engine: Engine) -> None:
+    text = 'tab\there, newline\nthere, back\\slash, "quotes", \\N, \\., ünïcødé'
+    ad = {
+        "tenant_id": TENANT_A,
+        "customer_id": CUSTOMER_A,
+        "campaign_id": 1,
+        "ad_group_id": 2,
+        "ad_id": 3,
+        "ad_type": "RESPONSIVE_SEARCH_AD",
+        "serving_status": "ENABLED",
+        "headlines": [text, {"pinned": True}],
+        "descriptions": [],
+    }
+    keys = ("tenant_id", "customer_id", "ad_group_id", "ad_id")
+    term = {
+        "tenant_id": TENANT_A,
+        "customer_id": CUSTOMER_A,
+        "campaign_id": 1,
+        "ad_group_id": 2,
+        "search_term": text,
+        "date": DAY,
+        "reported_as_of": NEW,
+    }
+    term_keys = ("tenant_id", "customer_id", "ad_group_id", "search_term", "date")
+    with engine.begin() as conn:
+        assert bulk_upsert(conn, Ad, [ad], keys=keys) == 1
+        assert bulk_upsert(conn, SearchTermDaily, [term], keys=term_keys) == 1
+        assert bulk_upsert(conn, Ad, [ad], keys=keys) == 0  # JSON compares equal
+        assert bulk_upsert(conn, SearchTermDaily, [term], keys=term_keys) == 0
+    with engine.connect() as conn:
+        assert conn.scalar(select(Ad.headlines)) == [text, {"pinned": True}]
+        assert conn.scalar(select(SearchTermDaily.search_term)) == text
+        assert conn.scalar(select(SearchTermDaily.clicks)) == 0
+
+
+def test_null_in_a_required_column_raises_sqlalchemy_integrity_error(engine: Engine) -> None:
+    with pytest.raises(IntegrityError):
+        _load(engine, [perf_row(1, clicks=None)])
+
+
+def test_works_inside_a_unit_of_work_and_rolls_back_with_it(engine: Engine) -> None:
+    with unit_of_work(engine) as uow:
+        assert bulk_upsert(uow.session, PerformanceDaily, [perf_row(1)], keys=PERF_KEYS) == 1
+    assert _perf(engine) == {}
+    with unit_of_work(engine) as uow:
+        bulk_upsert(uow.connection, PerformanceDaily, [perf_row(1)], keys=PERF_KEYS)
+        uow.commit()
+    assert set(_perf(engine)) == {1}
+
+
+def test_commits_with_a_plain_connection(engine: Engine) -> None:
+    with engine.connect() as conn:
+        bulk_upsert(conn, "performance_daily", [perf_row(1)], keys=PERF_KEYS)
+        conn.commit()
+    assert set(_perf(engine)) == {1}
+
+
+def test_empty_batch_is_a_no_op(engine: Engine) -> None:
+    assert _load(engine, []) == 0
+
+
+@pytest.mark.parametrize(
+    ("rows", "kwargs", "message"),
+    [
+        ([{**perf_row(1), "clickz": 1}], {}, "unknown columns"),
+        ([perf_row(1)], {"keys": ("tenant_id", "date")}, "no primary key or unique"),
+        ([perf_row(1)], {"keys": ()}, "must not be empty"),
+        ([perf_row(1)], {"freshness_column": "date"}, "cannot be part of the key"),
+        ([perf_row(1)], {"freshness_column": "nope"}, "lack freshness column"),
+    ],
+)
+def test_misuse_is_reported_before_touching_the_database(
+    engine: Engine, rows: list[dict[str, Any]], kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UpsertError, match=message):
+        _load(engine, rows, **kwargs)
