@@ -110,7 +110,7 @@ class SandboxState:
                 [
                     ErrorDetail(
                         "authentication_error",
-                        "DEVELOPER_TOKEN_NOT_APPROVED",
+                        "DEVELOPER_TOKEN_INVALID",
                         "missing developer-token header",
                     )
                 ],

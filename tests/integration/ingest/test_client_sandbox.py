@@ -135,4 +135,4 @@ def test_missing_developer_token_is_rejected(sandbox: Any, market: Any) -> None:
         )
     err = classify(exc.value)
     assert isinstance(err, AdsAuthError)
-    assert err.codes == ("authentication_error.DEVELOPER_TOKEN_NOT_APPROVED",)
+    assert err.codes == ("authentication_error.DEVELOPER_TOKEN_INVALID",)
