@@ -248,3 +248,186 @@ class IngestRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# =========================================================================== data quality
+# Tables of the quality gate (spectra.quality, issue 5). Appended as one block so the gate's
+# schema reads in one place; every row belongs to a tenant. Statuses and severities are
+# plain strings checked by constraints (pass|warn|block, block|warn).
+
+QUALITY_STATUSES = ("pass", "warn", "block")
+QUALITY_SEVERITIES = ("block", "warn")
+
+
+class QualityRun(Base):
+    """The gate's verdict for one account and logical day; a re-run updates the same row.
+
+    ``blocking`` / ``warnings`` are the human-readable reasons shown in the task log, the
+    alert and the DAG-level report.
+    """
+
+    __tablename__ = "quality_runs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id", "logical_date", name="uq_quality_runs_day"),
+        CheckConstraint("status IN ('pass', 'warn', 'block')", name="status_valid"),
+        Index("ix_quality_runs_tenant_date", "tenant_id", "logical_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    run_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(8))
+    blocking: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rows_validated: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined_rows: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_days: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    data_docs_path: Mapped[str] = mapped_column(Text, default="")
+    dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    validated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QualityResult(Base):
+    """One expectation's outcome in one (account, logical day) validation."""
+
+    __tablename__ = "quality_results"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "logical_date",
+            "suite",
+            "expectation",
+            name="uq_quality_results_expectation",
+        ),
+        CheckConstraint("severity IN ('block', 'warn')", name="severity_valid"),
+        Index("ix_quality_results_tenant_date", "tenant_id", "logical_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    run_id: Mapped[str] = mapped_column(String(128))
+    suite: Mapped[str] = mapped_column(String(64))
+    expectation: Mapped[str] = mapped_column(String(128))  # stable check id, e.g. perf.cost
+    expectation_type: Mapped[str] = mapped_column(String(96))
+    column_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    severity: Mapped[str] = mapped_column(String(8))
+    success: Mapped[bool] = mapped_column(Boolean)
+    observed_value: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON text
+    unexpected_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    element_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    unexpected_sample: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    validated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QualityQuarantine(Base):
+    """A fact row held back from analytics, with the check it failed. Never deleted.
+
+    ``stage`` says who caught it: ``ingest`` (the row could not be written: malformed, NaN,
+    negative, duplicated key; ``payload`` is the row as the API sent it) or ``validate`` (the
+    row is in the fact table but failed a row-level expectation). A stage re-run for the same
+    day marks entries it no longer finds ``active = false`` instead of deleting them. The
+    ``*_clean`` views hide fact rows that have an active entry for the same stored version
+    (``reported_as_of``).
+    """
+
+    __tablename__ = "quality_quarantine"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "stage",
+            "logical_date",
+            "source_table",
+            "row_fingerprint",
+            "check_name",
+            name="uq_quality_quarantine_entry",
+        ),
+        CheckConstraint("stage IN ('ingest', 'validate')", name="stage_valid"),
+        CheckConstraint("severity IN ('block', 'warn')", name="severity_valid"),
+        Index("ix_quality_quarantine_row", "tenant_id", "customer_id", "source_table", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    source_table: Mapped[str] = mapped_column(String(32))
+    source_query: Mapped[str] = mapped_column(String(64), default="")
+    stage: Mapped[str] = mapped_column(String(16))
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    reported_as_of: Mapped[dt.date] = mapped_column(Date)
+    check_name: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(Text)
+    date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    entity_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    search_term: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    row_fingerprint: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)  # JSON text; NaN/inf spelled as strings
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    quarantined_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DataExclusion(Base):
+    """A day whose data the optimizer must not learn from (Google Ads "data exclusions").
+
+    Written by the tracking-outage check (conversions collapsed while clicks held); one row
+    per excluded day and detecting run, so re-running a day only revisits its own findings.
+    """
+
+    __tablename__ = "quality_data_exclusions"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "kind",
+            "date",
+            "logical_date",
+            name="uq_quality_data_exclusions_day",
+        ),
+        Index("ix_quality_data_exclusions_day", "tenant_id", "customer_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))  # tracking_outage
+    date: Mapped[dt.date] = mapped_column(Date)
+    logical_date: Mapped[dt.date] = mapped_column(Date)  # the validation that found it
+    reason: Mapped[str] = mapped_column(Text)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[float] = mapped_column(Float, default=0.0)
+    expected_conversions: Mapped[float] = mapped_column(Float, default=0.0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AccountExpectation(Base):
+    """The currency and time zone an account must keep (Google never changes either).
+
+    Pinned from the first validated pull unless an operator configured it; a later pull
+    that disagrees means the wrong account or a broken mapping, and blocks the account.
+    """
+
+    __tablename__ = "quality_account_expectations"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "customer_id", name="uq_quality_account_expectations_account"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    currency_code: Mapped[str] = mapped_column(String(3))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16), default="pinned")  # pinned | configured
+    pinned_on: Mapped[dt.date] = mapped_column(Date)
