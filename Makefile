@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# The interpreter that bootstraps uv and the venv (never the venv's own python).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
@@ -21,7 +22,6 @@ export AIRFLOW__API__HOST := 127.0.0.1
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL := http://127.0.0.1:8080/execution/
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS := admin:admin
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE := $(AIRFLOW_HOME)/passwords.json
-export PATH := $(BIN):$(PATH)
 
 .PHONY: help install demo test bench up lint format airflow-db clean
 
@@ -47,22 +47,22 @@ install: $(STAMP)
 $(AIRFLOW_HOME)/.migrated: $(STAMP)
 	@mkdir -p $(AIRFLOW_HOME)
 	@test -f $(AIRFLOW_HOME)/passwords.json || echo '{"admin": "admin"}' > $(AIRFLOW_HOME)/passwords.json
-	airflow db migrate >/dev/null
+	$(BIN)/airflow db migrate >/dev/null
 	@touch $@
 
 airflow-db: $(AIRFLOW_HOME)/.migrated
 
 demo: $(STAMP) airflow-db
-	$(BIN)/spectra demo
+	PATH="$(BIN):$$PATH" $(BIN)/spectra demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto -q
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n auto -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 up: $(STAMP) airflow-db
-	$(BIN)/spectra up
+	PATH="$(BIN):$$PATH" $(BIN)/spectra up
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

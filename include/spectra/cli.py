@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import logging
 import os
 import signal
@@ -142,21 +141,17 @@ def cmd_airflow_settings(args: argparse.Namespace) -> int:
 
 
 def load_dag(dag_id: str) -> Any:
-    """Import dags/<dag_id>.py the way Airflow's parser would and return its DAG."""
-    from airflow.sdk import DAG
+    """Parse the DAG folder the way Airflow's DAG processor does and return one DAG."""
+    from airflow.dag_processing.dagbag import DagBag
 
-    path = (
-        Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER", spectra_home() / "dags")) / f"{dag_id}.py"
-    )
-    spec = importlib.util.spec_from_file_location(f"spectra_dag_{dag_id}", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for value in vars(module).values():
-        if isinstance(value, DAG) and value.dag_id == dag_id:
-            return value
-    raise LookupError(f"{path} defines no DAG {dag_id!r}")
+    folder = Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER", spectra_home() / "dags"))
+    bag = DagBag(dag_folder=str(folder))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    dag = bag.dags.get(dag_id)
+    if dag is None:
+        raise LookupError(f"{folder} defines no DAG {dag_id!r}")
+    return dag
 
 
 def run_dag_days(
@@ -217,6 +212,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     home = spectra_home()
     started = time.monotonic()
+    # dag.test() echoes every task log line to the console; the demo shows its own progress.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     print(f"1/5 warehouse: {database_url()} → revision {migrate()}", flush=True)
     port = _sandbox_port(args.port)
     market = Market.from_scenario(args.scenario)
@@ -248,10 +245,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print("Where to look:")
     print(f"  warehouse     {database_url()}")
-    print(
-        f"  task logs     {os.environ.get('AIRFLOW_HOME', home / '.airflow')}/logs/dag_id=spectra_daily/"
-    )
-    print("  Airflow UI    make up   → http://127.0.0.1:8080  (login admin / admin)")
+    print("  Airflow UI    make up  → http://127.0.0.1:8080 (admin / admin): DAG spectra_daily,")
+    print("                the runs above, with each mapped ingest per account and its XCom")
+    print(f"  sandbox log   {home / 'var' / 'sandbox' / 'sandbox.log'}")
     return 1 if failed else 0
 
 

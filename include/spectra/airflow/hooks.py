@@ -17,7 +17,7 @@ from spectra.ads.client import GOOGLE_ENDPOINT, AdsCredentials, build_client
 class GoogleAdsHook(BaseHook):
     conn_name_attr = "gads_conn_id"
     default_conn_name = "google_ads_default"
-    conn_type = "google_ads"
+    conn_type = "googleads"
     hook_name = "Google Ads (Spectra)"
 
     def __init__(self, gads_conn_id: str = default_conn_name) -> None:
