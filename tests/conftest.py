@@ -104,8 +104,12 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
     with engine.connect() as conn:
-        # Fold the WAL into the main file so a plain file copy is a complete database.
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Fold the WAL into the main file so a plain file copy is a complete database. Via
+        # the driver: a checkpoint cannot complete inside the transaction SQLAlchemy opens.
+        busy, _, _ = conn.connection.driver_connection.execute(
+            "PRAGMA wal_checkpoint(TRUNCATE)"
+        ).fetchone()
+        assert busy == 0, "WAL checkpoint of the template database did not complete"
     engine.dispose()
     return path
 

@@ -30,10 +30,10 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 ALEMBIC_INI = Path(__file__).parent / "alembic.ini"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# Execution option read by the SQLite ``begin`` hook: "DEFERRED" (readers) or "IMMEDIATE"
-# (writers take the write lock up front, so the busy timeout applies instead of failing with
-# SQLITE_BUSY when a read transaction later tries to write).
+# Execution option read by the SQLite ``begin`` hook, to override an engine's begin mode per
+# connection: ``engine.execution_options(spectra_sqlite_begin="DEFERRED")`` for a reader.
 SQLITE_BEGIN_OPTION = "spectra_sqlite_begin"
+SQLITE_BEGIN_MODES = ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")
 # Arbitrary constant: concurrent ``migrate()`` calls on PostgreSQL serialise on this lock.
 _PG_MIGRATION_LOCK_KEY = 0x5EC7_0A11
 
@@ -59,9 +59,16 @@ def database_url() -> str:
     return f"sqlite:///{(var_dir / 'spectra.db').resolve()}"
 
 
-def make_engine(url: str | URL | None = None, **engine_kwargs: Any) -> Engine:
+def make_engine(
+    url: str | URL | None = None, *, sqlite_begin: str = "IMMEDIATE", **engine_kwargs: Any
+) -> Engine:
     """Create an engine for ``url`` (default :func:`database_url`) tuned for its backend.
 
+    ``sqlite_begin`` is how SQLite transactions start. IMMEDIATE (default) takes the write
+    lock up front, so concurrent tasks that read then write in one transaction (ingest,
+    state changes) queue on the busy timeout instead of failing with "database is locked"
+    when a read snapshot cannot be upgraded. Readers that must not wait behind a writer
+    (UI pages, long analytics scans) can use DEFERRED and read a WAL snapshot in parallel.
     Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
     """
     sa_url = make_url(url if url is not None else database_url())
@@ -72,19 +79,21 @@ def make_engine(url: str | URL | None = None, **engine_kwargs: Any) -> Engine:
         engine_kwargs.setdefault("pool_pre_ping", True)
         return create_engine(sa_url, **engine_kwargs)
     if backend == "sqlite":
+        if sqlite_begin not in SQLITE_BEGIN_MODES:
+            raise ValueError(f"sqlite_begin must be one of {SQLITE_BEGIN_MODES}")
         engine = create_engine(sa_url, **engine_kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, default_begin=sqlite_begin)
         return engine
     raise ValueError(f"unsupported warehouse backend {backend!r} (use sqlite or postgresql)")
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, default_begin: str) -> None:
     """Set pragmas on every connection and make SQLite transactions real.
 
     Python's sqlite3 driver only emits BEGIN before DML, so DDL (migrations) and reads run
     outside any transaction. We switch the driver to autocommit and emit BEGIN ourselves
     (SQLAlchemy's documented recipe), which gives transactional DDL, SAVEPOINTs and
-    snapshot reads. Writers opt into ``BEGIN IMMEDIATE`` via :data:`SQLITE_BEGIN_OPTION`.
+    snapshot reads; ``BEGIN <mode>`` comes from :data:`SQLITE_BEGIN_OPTION` or the default.
     """
 
     @event.listens_for(engine, "connect")
@@ -102,9 +111,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-        if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
-            raise ValueError(f"{SQLITE_BEGIN_OPTION} must be DEFERRED/IMMEDIATE/EXCLUSIVE")
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, default_begin)
+        if mode not in SQLITE_BEGIN_MODES:
+            raise ValueError(f"{SQLITE_BEGIN_OPTION} must be one of {SQLITE_BEGIN_MODES}")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 

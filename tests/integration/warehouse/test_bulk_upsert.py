@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -193,3 +194,20 @@ def test_misuse_is_reported_before_touching_the_database(
 ) -> None:
     with pytest.raises(UpsertError, match=message):
         _load(engine, rows, **kwargs)
+
+
+def test_concurrent_overlapping_loads_converge_to_the_freshest(engine: Engine) -> None:
+    # Backfilling day D and D+1 at once re-pulls overlapping windows from two tasks.
+    older = [perf_row(i, as_of=OLD, clicks=1) for i in range(300)]
+    newer = [perf_row(i, as_of=NEW, clicks=2) for i in range(150, 450)]
+
+    def load(rows: list[dict[str, Any]]) -> int:
+        return _load(engine, rows)
+
+    for _ in range(3):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(load, [older, newer]))
+    stored = _perf(engine)
+    assert len(stored) == 450
+    assert {stored[i]["clicks"] for i in range(150)} == {1}
+    assert {stored[i]["clicks"] for i in range(150, 450)} == {2}

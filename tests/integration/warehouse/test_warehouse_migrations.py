@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -69,3 +71,11 @@ def test_offline_sql_renders_for_postgres(capsys: pytest.CaptureFixture[str]) ->
     sql = capsys.readouterr().out
     assert "CREATE TABLE performance_daily" in sql
     assert "INSERT INTO alembic_version" in sql
+
+
+def test_concurrent_migrations_serialise(database_url: str) -> None:
+    # Several Airflow tasks may call migrate() at start-up at the same moment.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        revisions = list(pool.map(lambda _: migrate(database_url), range(4)))
+    assert revisions == [head_revision()] * 4
+    assert _diffs(database_url) == []

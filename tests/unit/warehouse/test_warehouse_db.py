@@ -63,6 +63,26 @@ def test_sqlite_pragmas(sqlite_engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == db.SQLITE_BUSY_TIMEOUT_MS
 
 
+def test_make_engine_rejects_unknown_sqlite_begin_mode() -> None:
+    with pytest.raises(ValueError, match="sqlite_begin"):
+        make_engine("sqlite://", sqlite_begin="LATER")
+
+
+def test_deferred_readers_do_not_wait_for_a_writer(sqlite_engine: Engine) -> None:
+    reader = make_engine(sqlite_engine.url, sqlite_begin="DEFERRED")
+    try:
+        with unit_of_work(sqlite_engine) as uow:
+            uow.session.add(Tenant(tenant_id="t1", name="pending"))
+            uow.session.flush()  # the writer now holds SQLite's write lock
+            with reader.connect() as conn:  # reads the last committed snapshot at once
+                assert conn.execute(select(Tenant)).all() == []
+            uow.commit()
+        with reader.connect() as conn:
+            assert conn.scalar(select(Tenant.name)) == "pending"
+    finally:
+        reader.dispose()
+
+
 def test_sqlite_ddl_is_transactional(sqlite_engine: Engine) -> None:
     # Python's sqlite3 would autocommit DDL; make_engine must not let it.
     with sqlite_engine.connect() as conn:
