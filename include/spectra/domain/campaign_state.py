@@ -10,6 +10,8 @@ from enum import StrEnum
 
 
 class CampaignState(StrEnum):
+    """Spectra's own lifecycle of a campaign (not Google's serving status)."""
+
     DRAFT = "DRAFT"
     GENERATING_ASSETS = "GENERATING_ASSETS"
     PENDING_DEPLOYMENT = "PENDING_DEPLOYMENT"
@@ -53,6 +55,7 @@ class IllegalTransition(ValueError):
 
 
 def can_transition(current: CampaignState | str, target: CampaignState | str) -> bool:
+    """Whether the table has the edge ``current -> target`` (staying put is not an edge)."""
     return CampaignState(target) in TRANSITIONS[CampaignState(current)]
 
 
