@@ -24,7 +24,7 @@ class AdsConfigError(ValueError):
 class AdsCredentials:
     """What a Google Ads connection holds. Secrets are never logged (see ``__repr__``)."""
 
-    developer_token: str
+    developer_token: str = ""
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
     refresh_token: str = field(default="", repr=False)
