@@ -210,15 +210,29 @@ class _Run:
                 ],
             )
         as_of: dt.date = self.state.as_of(self.context)
+        chaos = getattr(self.state, "chaos", None)
+        forced = (
+            chaos.forced_failures(self.method, len(resources_ops)) if chaos is not None else set()
+        )
         mutations: list[Mutation | MutationError] = []
-        for resource, op in resources_ops:
+        for index, (resource, op) in enumerate(resources_ops):
+            if index in forced:
+                mutations.append(
+                    MutationError(
+                        _problem(
+                            "database_error",
+                            "CONCURRENT_MODIFICATION",
+                            "Multiple requests were attempting to modify the same resource at once. Retry the request.",
+                        )
+                    )
+                )
+                continue
             try:
                 mutations.append(to_mutation(resource, op))
             except MutationError as exc:
                 mutations.append(exc)
         market: Any = self.state.market
         valid = [m for m in mutations if isinstance(m, Mutation)]
-        chaos = getattr(self.state, "chaos", None)
         results_valid = market.mutate(
             cid,
             valid,

@@ -150,6 +150,7 @@ class Scenario:
     accounts: tuple[AccountSpec, ...] = ()
     events: tuple[Event, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    chaos: dict[str, Any] = field(default_factory=dict)  # see spectra.sandbox.chaos.ChaosConfig
 
     @property
     def history_start(self) -> dt.date:
@@ -215,6 +216,7 @@ def scenario_from_dict(raw: dict[str, Any]) -> Scenario:
         accounts=tuple(_account(a) for a in raw.get("accounts") or ()),
         events=tuple(_event(e, reference) for e in raw.get("events") or ()),
         limits=_simple(Limits, raw.get("limits") or {}),
+        chaos=dict(raw.get("chaos") or {}),
     )
 
 
