@@ -10,8 +10,9 @@ modified z of Iglewicz & Hoaglin (1993):
 (severity low / medium / high at 3.5 / 5 / 8 by default). Small conversion counts use Poisson
 tails instead (the MAD of a handful of conversions is meaningless); the tail probability is
 mapped to the equivalent z. Holiday days whose factor was estimated from past years are judged
-against the holiday-adjusted expectation; holiday days without any history are reported but
-suppressed (not alerts). Each anomaly keeps its evidence: observed, expected, score, windows.
+against the holiday-adjusted expectation; on holiday days without any history, volume anomalies
+(spend, conversions) are reported but suppressed, and rates/prices (CPC, CTR, CPA) alert only
+past ``unknown_holiday_threshold``. Each anomaly keeps its evidence: observed, expected, score, windows.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ METRICS: dict[str, tuple[str, str | None, str, bool]] = {
     "ctr": ("clicks", "impressions", "log", False),
     "cpa": ("cost_micros", "conversions", "log", True),
 }
+VOLUME_METRICS = frozenset({"spend", "conversions"})
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Anomaly:
     window_end: dt.date
     holiday_window: str
     flagged: bool  # an alert: |score| >= threshold and not suppressed
-    suppressed: bool  # over the threshold inside a holiday window that has no history
+    suppressed: bool  # over the threshold, but in a holiday window that has no history
     reason: str = ""
 
 
@@ -110,6 +112,11 @@ def metric_series(daily: pd.DataFrame, metric: str) -> pd.Series:
     """Daily series of a metric from summed counts (ratios as sum/sum, NaN where undefined)."""
     num, den, _, _ = METRICS[metric]
     d = daily.groupby(pd.to_datetime(daily["date"]))[[c for c in (num, den) if c]].sum()
+    return _from_sums(d, metric)
+
+
+def _from_sums(d: pd.DataFrame, metric: str) -> pd.Series:
+    num, den, _, _ = METRICS[metric]
     if den is None:
         return d[num].astype(float)
     return (d[num] / d[den].where(d[den] > 0)).astype(float)
@@ -150,26 +157,26 @@ def detect_anomalies(
         if "maturity" in d.columns
         else pd.Series(1.0, index=eval_idx)
     )
+    needed = sorted({c for m in metrics for c in METRICS[m][:2] if c} | {"clicks", "conversions"})
+    sums = d.groupby("date")[[c for c in needed if c in d.columns]].sum()
+    counts = sums.reindex(eval_idx).fillna(0.0)
     out: list[Anomaly] = []
     for metric in metrics:
         num, den, transform, higher_is_bad = METRICS[metric]
-        series = metric_series(d, metric)
+        series = _from_sums(sums, metric)
         hist = series[series.index < start]
         if hist.notna().sum() < 14:
             continue
         fit = fit_seasonality(hist, calendar=cal, config=s_cfg, transform=transform)
-        resid = fit.log_residuals()
+        resid = fit.forecast_residuals()
         base_mask = (fit.windows["window"] == "").to_numpy()
         base = resid[base_mask].dropna().iloc[-cfg.baseline_days :]
         if len(base) < 14:
             continue
         comps = fit.components_for(eval_idx)
-        exp = fit.expected_for(eval_idx)
+        log_e = comps["level"] + comps["weekly"] + comps["yearly"] + comps["holiday"]
+        exp = (np.exp(log_e) - fit.offset).clip(lower=0.0)
         obs = series.reindex(eval_idx)
-        counts = d.groupby("date")[
-            [c for c in ("clicks", "impressions", "conversions") if c in d]
-        ].sum()
-        counts = counts.reindex(eval_idx).fillna(0.0)
         for day in eval_idx:
             o, e = float(obs.get(day, np.nan)), float(exp[day])
             if not np.isfinite(o):
@@ -203,7 +210,12 @@ def detect_anomalies(
             over = abs(score) >= cfg.threshold
             suppressed = False
             if window and not known:
-                suppressed = over
+                # No past occurrence to size the holiday: volumes are expected to move, so they
+                # do not alert; rates and prices alert only past the "high" bar.
+                if metric in VOLUME_METRICS:
+                    suppressed = over
+                else:
+                    suppressed = over and abs(score) < cfg.unknown_holiday_threshold
                 reason = (
                     f"holiday window {window!r} without history: expectation has no holiday factor"
                 )

@@ -29,9 +29,12 @@ class SeasonalityConfig:
     market: str = "US"
     min_days_mstl: int = 730  # weekly + yearly MSTL needs two full years
     min_days_stl: int = 28  # STL(period=7) needs four weeks
-    level_window_days: int = 28  # trailing robust level (median of deseasonalised log)
+    level_window_days: int = 28  # trailing robust level (medians of deseasonalised log)
+    level_trend: bool = True  # local slope from the two half-windows' medians
+    max_level_slope: float = 0.02  # log units per day
     count_offset: float = 0.5  # log(y + offset) for counts and money
     mstl_robust: bool = True
+    stl_outer_iter: int = 5  # robustness iterations of STL (statsmodels' default 15 is 2.5x slower)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class AnomalyConfig:
     min_conversions_cpa: float = 5.0  # no CPA score when expected conversions are below
     min_clicks: int = 20  # no CPC/CTR score below this many clicks (impressions x20 for CTR)
     min_scale: float = 0.02  # floor of the robust scale (log units)
+    unknown_holiday_threshold: float = 8.0  # rates/prices in a holiday window never seen before
 
 
 @dataclass(frozen=True)

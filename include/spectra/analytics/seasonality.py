@@ -9,8 +9,9 @@ A metric is modelled on the log scale as
 * holiday_t: multiplicative factors per (window, day offset from the anchor) estimated from past
   occurrences (median over years of the log ratio to the baseline); holiday days are removed
   from every baseline (notes §3, Taylor & Letham 2018 windows);
-* level_t: median of the deseasonalised log series over the trailing ``level_window_days``
-  (yesterday and before), so an expectation never contains the day it is compared to.
+* level_t: a robust local-linear level of the deseasonalised log series from the trailing
+  ``level_window_days`` (yesterday and before: medians of its two halves give level and slope),
+  so an expectation never contains the day it is compared to and does not lag a steady trend.
 
 ``expected(series)`` returns the seasonal expectation of each observed day; ``fit_seasonality``
 returns the fit, which also projects expectations for days after the history (``expected_for``).
@@ -19,6 +20,7 @@ returns the fit, which also projects expectations for days after the history (``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -91,29 +93,62 @@ class HolidayCalendar:
 
     def days(self, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Window name and offset from the anchor for each date inside a window ('' outside)."""
-        name = np.full(len(dates), "", dtype=object)
-        offset = np.zeros(len(dates), dtype=np.int64)
-        if len(dates) == 0:
+        day = np.asarray(pd.DatetimeIndex(dates).values.astype("datetime64[D]").astype(np.int64))
+        name = np.full(len(day), "", dtype=object)
+        offset = np.zeros(len(day), dtype=np.int64)
+        if len(day) == 0:
             return pd.DataFrame({"window": name, "offset": offset}, index=dates)
-        norm = dates.normalize()
-        years = range(norm.min().year - 1, norm.max().year + 2)
-        for rule in self.rules:
-            for year in years:
-                try:
-                    anchor = pd.Timestamp(rule.anchor_date(year))
-                except ValueError:
-                    continue
-                lo = anchor + pd.Timedelta(days=rule.start_offset)
-                hi = anchor + pd.Timedelta(days=rule.end_offset)
-                hit = np.asarray((norm >= lo) & (norm <= hi)) & (name == "")
-                name[hit] = rule.name
-                offset[hit] = (norm[hit] - anchor).days
-        for label, start, end in self.explicit:
-            lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-            hit = np.asarray((norm >= lo) & (norm <= hi)) & (name == "")
-            name[hit] = label
-            offset[hit] = (norm[hit] - lo).days
+        lo_year = dt.date.fromordinal(int(day.min()) + _EPOCH_ORDINAL).year
+        hi_year = dt.date.fromordinal(int(day.max()) + _EPOCH_ORDINAL).year
+        for label, anchor, lo, hi in self._spans(lo_year - 1, hi_year + 1):
+            hit = (day >= lo) & (day <= hi) & (name == "")
+            if hit.any():
+                name[hit] = label
+                offset[hit] = day[hit] - anchor
         return pd.DataFrame({"window": name, "offset": offset}, index=dates)
+
+    def _spans(self, first_year: int, last_year: int) -> list[tuple[str, int, int, int]]:
+        """(window, anchor, first day, last day) as days since 1970-01-01."""
+        return _calendar_spans(self, first_year, last_year)
+
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+@functools.lru_cache(maxsize=256)
+def _calendar_spans(
+    cal: HolidayCalendar, first_year: int, last_year: int
+) -> list[tuple[str, int, int, int]]:
+    spans: list[tuple[str, int, int, int]] = []
+    for rule in cal.rules:
+        for year in range(first_year, last_year + 1):
+            try:
+                anchor = rule.anchor_date(year).toordinal() - _EPOCH_ORDINAL
+            except ValueError:
+                continue
+            spans.append((rule.name, anchor, anchor + rule.start_offset, anchor + rule.end_offset))
+    for label, start, end in cal.explicit:
+        lo = start.toordinal() - _EPOCH_ORDINAL
+        spans.append((label, lo, lo, end.toordinal() - _EPOCH_ORDINAL))
+    return spans
+
+
+def _effect_lookup(effects: pd.DataFrame, windows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Log effect (0 where unknown) and whether it is known, for each row of a days() frame."""
+    table = {
+        (str(w), int(o)): float(e)
+        for w, o, e in effects[["window", "offset", "log_effect"]].itertuples(index=False)
+    }
+    names = windows["window"].to_numpy()
+    offsets = windows["offset"].to_numpy()
+    log_eff = np.zeros(len(names))
+    known = np.zeros(len(names), dtype=bool)
+    for i in np.flatnonzero(names != ""):
+        key = (str(names[i]), int(offsets[i]))
+        if key in table:
+            log_eff[i] = table[key]
+            known[i] = True
+    return log_eff, known
 
 
 # --------------------------------------------------------------------------- the fit
@@ -129,7 +164,8 @@ class SeasonalFit:
     holiday: pd.Series  # estimated log holiday effect on holiday days (0 where unknown)
     windows: pd.DataFrame  # window, offset per day ('' outside windows)
     level: pd.Series  # trailing level (day t uses days before t)
-    end_level: float  # level after the last day, for projection
+    end_level: float  # level of the first day after the history, for projection
+    end_slope: float  # log change per day of the level at the end (0 without level_trend)
     weekday_profile: np.ndarray  # (7,) recent weekly component by weekday, Monday = 0
     holiday_effects: pd.DataFrame  # window, offset, log_effect, factor, occurrences
     calendar: HolidayCalendar = field(default_factory=HolidayCalendar)
@@ -140,33 +176,33 @@ class SeasonalFit:
 
     def _holiday_for(self, dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         win = self.calendar.days(dates)
-        eff = self.holiday_effects.set_index(["window", "offset"])["log_effect"]
-        keys = list(zip(win["window"], win["offset"], strict=True))
-        known = np.array([(k in eff.index) for k in keys], dtype=bool)
-        log_eff = np.array([eff.get(k, 0.0) if k[0] else 0.0 for k in keys], dtype=float)
+        log_eff, known = _effect_lookup(self.holiday_effects, win)
         return win["window"].to_numpy(), log_eff, known
 
     def components_for(self, dates: Sequence[dt.date] | pd.DatetimeIndex) -> pd.DataFrame:
         """Level, weekly, yearly and holiday terms (log scale) for any dates.
 
-        Dates inside the history use the fitted terms; later dates use the end level, the
-        recent weekday profile and the yearly term of 364 (or 728) days earlier.
+        Dates inside the history use the fitted terms; later dates use the end level (and its
+        slope), the recent weekday profile and the yearly term of 364 (or 728) days earlier.
         """
-        idx = pd.DatetimeIndex(
-            pd.to_datetime(list(dates) if not isinstance(dates, pd.DatetimeIndex) else dates)
-        )
-        inside = idx.isin(self.dates)
-        level = np.where(inside, self.level.reindex(idx).to_numpy(), self.end_level)
-        weekly = np.where(
-            inside, self.weekly.reindex(idx).to_numpy(), self.weekday_profile[idx.day_of_week]
-        )
-        yearly_back = self.yearly.reindex(idx - pd.Timedelta(days=364)).to_numpy()
-        yearly_back2 = self.yearly.reindex(idx - pd.Timedelta(days=728)).to_numpy()
-        yearly = np.where(
-            inside,
-            self.yearly.reindex(idx).to_numpy(),
-            np.where(np.isnan(yearly_back), np.nan_to_num(yearly_back2), yearly_back),
-        )
+        idx = pd.DatetimeIndex(pd.to_datetime(dates))
+        day = _day_numbers(idx)
+        n = len(self.log_y)
+        first = int(_day_numbers(self.log_y.index[:1])[0])
+        pos = day - first
+        inside = (pos >= 0) & (pos < n)
+
+        def at(series: pd.Series, p: np.ndarray) -> np.ndarray:
+            ok = (p >= 0) & (p < n)
+            vals = series.to_numpy(dtype=float)[np.clip(p, 0, n - 1)]
+            return np.where(ok, vals, np.nan)
+
+        steps = np.maximum(pos - n, 0)
+        level = np.where(inside, at(self.level, pos), self.end_level + self.end_slope * steps)
+        weekly = np.where(inside, at(self.weekly, pos), self.weekday_profile[(day + 3) % 7])
+        back1, back2 = at(self.yearly, pos - 364), at(self.yearly, pos - 728)
+        projected_yearly = np.where(np.isnan(back1), np.nan_to_num(back2), back1)
+        yearly = np.where(inside, at(self.yearly, pos), projected_yearly)
         window, log_eff, known = self._holiday_for(idx)
         return pd.DataFrame(
             {
@@ -195,25 +231,59 @@ class SeasonalFit:
         """Expectation of every day of the history."""
         return self.expected_for(self.dates)
 
+    def forecast_residuals(self) -> pd.Series:
+        """Residuals of the history against the *projected* weekly term (the recent weekday
+        profile rather than the in-sample STL seasonal, which has seen the day): their spread
+        matches what projected days will show, so they set honest anomaly scales."""
+        weekday = (_day_numbers(self.log_y.index) + 3) % 7
+        return self.log_y - (
+            self.level + self.weekday_profile[weekday] + self.yearly + self.holiday
+        )
+
     def log_residuals(self) -> pd.Series:
         """log(y + offset) - log(expected + offset) over the history."""
-        c = self.components_for(self.dates)
-        return self.log_y - (c["level"] + c["weekly"] + c["yearly"] + c["holiday"])
+        return self.log_y - (self.level + self.weekly + self.yearly + self.holiday)
+
+
+def _day_numbers(dates: pd.Index) -> np.ndarray:
+    """Days since 1970-01-01 (1970-01-01 was a Thursday: weekday = (day + 3) % 7)."""
+    return np.asarray(pd.DatetimeIndex(dates).values.astype("datetime64[D]").astype(np.int64))
 
 
 def _as_daily(y: pd.Series) -> pd.Series:
-    s = y.copy()
-    s.index = pd.DatetimeIndex(pd.to_datetime(s.index)).normalize()
-    s = s.groupby(level=0).sum(min_count=1).astype(float)
+    s = y.astype(float)
+    idx = pd.DatetimeIndex(pd.to_datetime(s.index)).normalize()
+    if not (idx.is_unique and idx.is_monotonic_increasing):
+        s = pd.Series(s.to_numpy(), index=idx).groupby(level=0).sum(min_count=1)
+    else:
+        s = pd.Series(s.to_numpy(), index=idx)
     full = pd.date_range(s.index.min(), s.index.max(), freq="D")
-    return s.reindex(full)
+    return s if len(full) == len(s) else s.reindex(full)
 
 
-def _weekday_means(x: pd.Series) -> np.ndarray:
+def _rolling_median(
+    x: np.ndarray, window: int, min_periods: int, *, center: bool = False
+) -> np.ndarray:
+    return pd.Series(x).rolling(window, min_periods=min_periods, center=center).median().to_numpy()
+
+
+def _interpolate(x: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(x)
+    if ok.all():
+        return x
+    if not ok.any():
+        return np.zeros_like(x)
+    i = np.arange(len(x))
+    return np.interp(i, i[ok], x[ok])
+
+
+def _weekday_means(x: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     """Mean log deviation by weekday from a centred weekly median; zero-mean over the week."""
-    dev = x - x.rolling(7, center=True, min_periods=4).median()
-    prof = dev.groupby(pd.DatetimeIndex(dev.index).day_of_week).mean().reindex(range(7))
-    prof = prof.fillna(0.0).to_numpy()
+    dev = x - _rolling_median(x, 7, 4, center=True)
+    ok = np.isfinite(dev)
+    sums = np.bincount(weekday[ok], weights=dev[ok], minlength=7)
+    counts = np.bincount(weekday[ok], minlength=7)
+    prof = np.divide(sums, counts, out=np.zeros(7), where=counts > 0)
     return prof - prof.mean()
 
 
@@ -236,16 +306,18 @@ def fit_seasonality(
     cfg = config or SeasonalityConfig()
     cal = calendar if calendar is not None else HolidayCalendar.for_market(cfg.market)
     s = _as_daily(y)
+    index = pd.DatetimeIndex(s.index)
+    weekday = (_day_numbers(index) + 3) % 7
     offset = cfg.count_offset if transform == "log_offset" else 0.0
-    vals = s.to_numpy() + offset
-    log_y = pd.Series(
-        np.where(vals > 0, np.log(np.where(vals > 0, vals, 1.0)), np.nan), index=s.index
-    )
-    windows = cal.days(pd.DatetimeIndex(s.index))
-    is_holiday = (windows["window"] != "").to_numpy()
-    base = log_y.where(~is_holiday)
+    vals = s.to_numpy(dtype=float) + offset
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_y = np.where(vals > 0, np.log(np.where(vals > 0, vals, 1.0)), np.nan)
+    windows = cal.days(index)
+    names = windows["window"].to_numpy()
+    is_holiday = names != ""
+    base = np.where(is_holiday, np.nan, log_y)
     n = len(base)
-    n_valid = int(base.notna().sum())
+    n_valid = int(np.isfinite(base).sum())
     if method is None:
         if n >= cfg.min_days_mstl and n_valid >= 0.8 * n:
             method = "mstl"
@@ -256,85 +328,91 @@ def fit_seasonality(
         else:
             method = "flat"
 
-    zeros = pd.Series(0.0, index=s.index)
-    weekly, yearly = zeros.copy(), zeros.copy()
+    weekly = np.zeros(n)
+    yearly = np.zeros(n)
     if method in ("mstl", "stl"):
         # Fill holidays and gaps weekday-aware: a plain interpolation would teach the yearly
         # term to cancel the weekly pattern on the (same) holiday dates of every year.
-        weekday = np.asarray(pd.DatetimeIndex(s.index).day_of_week)
-        prof = _weekday_means(base)[weekday]
-        filled = (base - prof).interpolate(limit_direction="both") + prof
+        prof = _weekday_means(base, weekday)[weekday]
+        filled = _interpolate(base - prof) + prof
         if method == "mstl":
             res = MSTL(filled, periods=(7, 365), stl_kwargs={"robust": cfg.mstl_robust}).fit()
-            weekly = res.seasonal["seasonal_7"]
+            seasonal = np.asarray(res.seasonal)
+            weekly = seasonal[:, 0]
             # Two or three cycles leave day-of-year noise in the yearly term; yearly seasonality
             # is smooth once holidays are modelled apart, so smooth it over ~two weeks.
-            yearly = res.seasonal["seasonal_365"].rolling(15, center=True, min_periods=1).mean()
+            yearly = (
+                pd.Series(seasonal[:, 1]).rolling(15, center=True, min_periods=1).mean().to_numpy()
+            )
         else:
-            res = STL(filled, period=7, robust=cfg.mstl_robust).fit()
-            weekly = res.seasonal
+            res = STL(filled, period=7, robust=cfg.mstl_robust).fit(outer_iter=cfg.stl_outer_iter)
+            weekly = np.asarray(res.seasonal)
     elif method == "weekday":
-        prof = _weekday_means(base)
-        weekly = pd.Series(prof[pd.DatetimeIndex(s.index).day_of_week], index=s.index)
+        weekly = _weekday_means(base, weekday)[weekday]
 
     deseason = base - weekly - yearly
-    w = cfg.level_window_days
-    trailing = deseason.rolling(w, min_periods=min(7, w)).median()
-    level = trailing.shift(1)
-    # The first days have no past: use the first full-window median (centred start).
-    first = deseason.iloc[: max(w, 7)].median()
-    level = level.fillna(first if np.isfinite(first) else 0.0)
-    end_level = (
-        float(trailing.dropna().iloc[-1]) if trailing.notna().any() else float(level.iloc[-1])
-    )
+    # Robust local-linear level: medians of the two trailing half-windows give a level and a
+    # slope (a plain trailing median lags a steady trend by half its window).
+    h = max(cfg.level_window_days // 2, 4)
+    half = _rolling_median(deseason, h, max(3, h // 2))
+    if cfg.level_trend:
+        prev = (
+            np.concatenate([np.full(min(h, n), np.nan), half[:-h]]) if n > h else np.full(n, np.nan)
+        )
+        slope = np.clip((half - prev) / h, -cfg.max_level_slope, cfg.max_level_slope)
+    else:
+        slope = np.zeros(n)
+    slope = np.nan_to_num(slope)
+    ahead = (h + 1) / 2  # from the centre of the last half-window to the next day
+    current = half + slope * ahead
+    level = np.concatenate([[np.nan], current[:-1]])
+    # The first days have no past: use the first window's median.
+    head = deseason[: max(cfg.level_window_days, 7)]
+    first = float(np.nanmedian(head)) if np.isfinite(head).any() else 0.0
+    level = np.where(np.isfinite(level), level, first)
+    valid = np.flatnonzero(np.isfinite(half))
+    if valid.size:
+        end_level = float(half[valid[-1]] + slope[-1] * ahead)
+        end_slope = float(slope[-1])
+    else:
+        end_level, end_slope = float(level[-1]), 0.0
 
-    recent = weekly.iloc[-28:]
-    wp = (
-        recent.groupby(pd.DatetimeIndex(recent.index).day_of_week)
-        .mean()
-        .reindex(range(7))
-        .fillna(0.0)
-    )
+    recent = slice(max(n - 28, 0), n)
+    counts = np.bincount(weekday[recent], minlength=7)
+    sums = np.bincount(weekday[recent], weights=weekly[recent], minlength=7)
+    wp = np.divide(sums, counts, out=np.zeros(7), where=counts > 0)
 
     # Holiday factors: median over past occurrences of the log ratio to the baseline.
-    resid_h = (log_y - level - weekly - yearly)[is_holiday]
-    hol = pd.DataFrame(
-        {
-            "window": windows["window"][is_holiday],
-            "offset": windows["offset"][is_holiday],
-            "r": resid_h,
-        }
-    ).dropna()
-    if hol.empty:
-        effects = pd.DataFrame(columns=["window", "offset", "log_effect", "factor", "occurrences"])
-    else:
-        g = hol.groupby(["window", "offset"])["r"]
-        effects = g.median().rename("log_effect").to_frame().join(g.size().rename("occurrences"))
-        effects = effects.reset_index()
-        effects["factor"] = np.exp(effects["log_effect"])
-    eff_map = (
-        effects.set_index(["window", "offset"])["log_effect"]
-        if len(effects)
-        else pd.Series(dtype=float)
-    )
-    holiday = pd.Series(
+    resid = log_y - level - weekly - yearly
+    offsets = windows["offset"].to_numpy()
+    groups: dict[tuple[str, int], list[float]] = {}
+    for i in np.flatnonzero(is_holiday & np.isfinite(resid)):
+        groups.setdefault((str(names[i]), int(offsets[i])), []).append(float(resid[i]))
+    effects = pd.DataFrame(
         [
-            float(eff_map.get((wn, off), 0.0)) if wn else 0.0
-            for wn, off in zip(windows["window"], windows["offset"], strict=True)
+            {"window": w, "offset": o, "log_effect": float(np.median(r)), "occurrences": len(r)}
+            for (w, o), r in sorted(groups.items())
         ],
-        index=s.index,
+        columns=["window", "offset", "log_effect", "occurrences"],
     )
+    effects["factor"] = np.exp(effects["log_effect"].astype(float))
+    holiday = _effect_lookup(effects, windows)[0]
+
+    def series(x: np.ndarray) -> pd.Series:
+        return pd.Series(np.asarray(x, dtype=float), index=index)
+
     return SeasonalFit(
         method=method,
         offset=offset,
-        log_y=log_y,
-        weekly=weekly.astype(float),
-        yearly=yearly.astype(float),
-        holiday=holiday,
+        log_y=series(log_y),
+        weekly=series(weekly),
+        yearly=series(yearly),
+        holiday=series(holiday),
         windows=windows,
-        level=level.astype(float),
+        level=series(level),
         end_level=end_level,
-        weekday_profile=wp.to_numpy(dtype=float),
+        end_slope=end_slope,
+        weekday_profile=wp,
         holiday_effects=effects,
         calendar=cal,
     )
@@ -356,5 +434,5 @@ def expected(
 def weekday_baseline(y: pd.Series, *, weeks: int = 4) -> pd.Series:
     """Same-weekday baseline: mean of the same weekday over the previous ``weeks`` weeks."""
     s = _as_daily(y)
-    lags = [s.shift(7 * k) for k in range(1, weeks + 1)]
-    return pd.concat(lags, axis=1).mean(axis=1).reindex(s.index)
+    lags = pd.concat([s.shift(7 * k) for k in range(1, weeks + 1)], axis=1)
+    return lags.mean(axis=1).where(lags.notna().all(axis=1)).reindex(s.index)
