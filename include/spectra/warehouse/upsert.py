@@ -25,6 +25,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
@@ -40,6 +41,7 @@ from sqlalchemy import (
     Numeric,
     Table,
     Time,
+    UniqueConstraint,
     select,
 )
 from sqlalchemy import exc as sa_exc
@@ -210,16 +212,22 @@ class _Plan:
     # ------------------------------------------------------------------ row functions
 
     def compile_row_function(
-        self, value_expr: Callable[[str, int], str], namespace: dict[str, Any], wrap: str
+        self,
+        value_expr: Callable[[str, int], str],
+        namespace: dict[str, Any],
+        *,
+        wrap: str = "",
+        with_defaults: bool = True,
     ) -> Callable[[Mapping[str, Any]], Any]:
-        """Generate ``def _row(r): return <wrap>((expr(col0), expr(col1), ...))``.
+        """Generate ``def _row(r): return <wrap>((expr(col0), expr(col1), ..., defaults))``.
 
         Column names only enter the source as ``repr()`` string literals, and only after
         they were checked against the table, so nothing untrusted is executed.
         """
         exprs = [value_expr(f"r[{name!r}]", i) for i, name in enumerate(self.row_columns)]
-        exprs += [f"_d{i}" for i in range(len(self.default_columns))]
-        namespace.update({f"_d{i}": v for i, v in enumerate(self.default_columns.values())})
+        if with_defaults:
+            exprs += [f"_d{i}" for i in range(len(self.default_columns))]
+            namespace.update({f"_d{i}": v for i, v in enumerate(self.default_columns.values())})
         source = f"def _row(r):\n    return {wrap}(({', '.join(exprs)},))\n"
         exec(source, namespace)  # generated from validated column names, see docstring
         return namespace["_row"]
@@ -229,9 +237,8 @@ def _is_unique(table: Table, keys: Sequence[str]) -> bool:
     wanted = set(keys)
     candidates = [{c.name for c in table.primary_key.columns}]
     for constraint in table.constraints:
-        columns = getattr(constraint, "columns", None)
-        if columns is not None and constraint.__class__.__name__ == "UniqueConstraint":
-            candidates.append({c.name for c in columns})
+        if isinstance(constraint, UniqueConstraint):
+            candidates.append({c.name for c in constraint.columns})
     candidates += [{c.name for c in ix.columns} for ix in table.indexes if ix.unique]
     candidates += [{c.name} for c in table.columns if c.unique]
     return wanted in candidates
@@ -284,7 +291,7 @@ def _upsert_sqlite(conn: Connection, plan: _Plan, rows: Sequence[Mapping[str, An
         return f"_p{i}({expr})"
 
     processors["_date"] = dt.date
-    row_function = plan.compile_row_function(value_expr, processors, wrap="")
+    row_function = plan.compile_row_function(value_expr, processors)
     n_columns = len(plan.insert_columns)
     driver = conn.connection.driver_connection
     limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if driver else 999
@@ -297,15 +304,27 @@ def _upsert_sqlite(conn: Connection, plan: _Plan, rows: Sequence[Mapping[str, An
 
     written = 0
     values = map(row_function, rows)
-    while batch := list(islice(values, per_statement)):
-        sql = (
-            full_sql
-            if len(batch) == per_statement
-            else (head + ", ".join([placeholders] * len(batch)) + tail)
-        )
-        result = conn.exec_driver_sql(sql, tuple(chain.from_iterable(batch)))
-        written += result.rowcount
+    with _missing_column_is_misuse(plan):
+        while batch := list(islice(values, per_statement)):
+            sql = (
+                full_sql
+                if len(batch) == per_statement
+                else (head + ", ".join([placeholders] * len(batch)) + tail)
+            )
+            result = conn.exec_driver_sql(sql, tuple(chain.from_iterable(batch)))
+            written += result.rowcount
     return written
+
+
+@contextmanager
+def _missing_column_is_misuse(plan: _Plan) -> Iterator[None]:
+    try:
+        yield
+    except KeyError as error:
+        raise UpsertError(
+            f"{plan.table.name}: a row lacks column {error}; "
+            "every row must carry the columns of the first row"
+        ) from error
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -350,11 +369,20 @@ class _LineStream(io.TextIOBase):
     def __init__(self, lines: Iterator[str]) -> None:
         self._lines = lines
         self._buffer = ""
+        # psycopg2 turns an exception raised in read() into QueryCanceled; keep the original.
+        self.error: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int | None = -1) -> str:
+        try:
+            return self._read(size)
+        except BaseException as error:
+            self.error = error
+            raise
+
+    def _read(self, size: int | None) -> str:
         if size is None or size < 0:
             out, self._buffer = self._buffer + "".join(self._lines), ""
             return out
@@ -387,11 +415,9 @@ def _upsert_postgresql(conn: Connection, plan: _Plan, rows: Sequence[Mapping[str
         "\t" + _copy_text_value(plan.table, name, value, namespace)
         for name, value in plan.default_columns.items()
     )
-    saved_defaults, plan.default_columns = plan.default_columns, {}
-    try:
-        render = plan.compile_row_function(value_expr, namespace, wrap="'\\t'.join")
-    finally:
-        plan.default_columns = saved_defaults
+    render = plan.compile_row_function(
+        value_expr, namespace, wrap="'\\t'.join", with_defaults=False
+    )
     lines = (line + defaults_text + "\n" for line in map(render, rows))
 
     stage = quote(f"_spectra_stage_{plan.table.name}")
@@ -406,17 +432,21 @@ def _upsert_postgresql(conn: Connection, plan: _Plan, rows: Sequence[Mapping[str
     ]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     dbapi_error = dialect.loaded_dbapi.Error
+    stream = _LineStream(lines)
     statement = statements[0]
     try:
         cursor.execute(statement)
         statement = statements[1]
-        cursor.copy_expert(statement, _LineStream(lines), size=_COPY_READ_SIZE)
+        cursor.copy_expert(statement, stream, size=_COPY_READ_SIZE)
         statement = statements[2]
         cursor.execute(statement)
         written = cursor.rowcount
         statement = statements[3]
         cursor.execute(statement)
     except dbapi_error as error:
+        if stream.error is not None:  # rendering a row failed, not the database
+            with _missing_column_is_misuse(plan):
+                raise stream.error from error
         # Same exception types as every other SQLAlchemy call (IntegrityError, ...).
         raise sa_exc.DBAPIError.instance(statement, None, error, dbapi_error) from error
     finally:

@@ -175,6 +175,12 @@ def test_commits_with_a_plain_connection(engine: Engine) -> None:
     assert set(_perf(engine)) == {1}
 
 
+def test_rows_must_share_the_first_rows_columns(engine: Engine) -> None:
+    ragged = [perf_row(1), {k: v for k, v in perf_row(2).items() if k != "clicks"}]
+    with pytest.raises(UpsertError, match="lacks column 'clicks'"):
+        _load(engine, ragged)
+
+
 def test_empty_batch_is_a_no_op(engine: Engine) -> None:
     assert _load(engine, []) == 0
 
