@@ -1,0 +1,177 @@
+"""spectra.analytics.allocation: curves, water-filling vs a numerical optimum, envelopes."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from spectra.analytics.allocation import (
+    MICROS,
+    AllocationInfeasible,
+    ResponseCurve,
+    allocate_budget,
+    budget_envelope,
+    curve_trust,
+    fit_response_curve,
+    hill,
+    plan_portfolio,
+)
+from spectra.analytics.config import AllocationConfig
+
+
+def test_hill_reference_values_from_notes() -> None:
+    # notes/statistics.md §7 (Jin et al. 2017 Hill): Hill(50; K=100, S=2, beta=1000) = 200,
+    # Hill(100) = 500 — by hand: 1000 * 2500 / (2500 + 10000) = 200; 1000 * 1e4 / 2e4 = 500.
+    assert float(hill(50, beta=1000, K=100, S=2)) == pytest.approx(200.0)
+    assert float(hill(100, beta=1000, K=100, S=2)) == pytest.approx(500.0)
+    h = ResponseCurve("hill", (1000.0, 100.0, 2.0))
+    # f'(x) = beta S K^S x^(S-1) / (x^S + K^S)^2; at 100: 1000*2*1e4*100/(2e4)^2 = 5.
+    assert float(h.marginal(100)) == pytest.approx(5.0)
+    x = h.spend_at_marginal(2.0)
+    assert float(h.marginal(x)) == pytest.approx(2.0, rel=1e-8)
+    assert x > 100 * (1 / 3) ** 0.5  # on the concave branch, past the inflection point
+
+
+def test_log_and_power_closed_forms() -> None:
+    log = ResponseCurve("log", (1000.0, 50.0))
+    assert float(log.value(50)) == pytest.approx(1000 * np.log(2))
+    assert float(log.marginal(50)) == pytest.approx(10.0)
+    assert log.spend_at_marginal(10.0) == pytest.approx(50.0)
+    assert log.spend_at_marginal(100.0) == 0.0  # even the first unit returns less
+    power = ResponseCurve("power", (10.0, 0.5))
+    assert float(power.value(400)) == pytest.approx(200.0)
+    assert float(power.marginal(400)) == pytest.approx(0.25)
+    assert power.spend_at_marginal(0.25) == pytest.approx(400.0)
+
+
+def _curves(seed: int, n: int) -> dict[int, ResponseCurve]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i in range(n):
+        if i % 2:
+            out[i] = ResponseCurve("log", (rng.uniform(200, 2000), rng.uniform(20, 300)))
+        else:
+            out[i] = ResponseCurve("power", (rng.uniform(5, 40), rng.uniform(0.3, 0.8)))
+    return out
+
+
+def test_allocation_matches_slsqp_optimum_within_one_percent() -> None:
+    curves = _curves(3, 10)
+    total, lo, hi = 2_000, 20, 600
+    alloc = allocate_budget(
+        curves, total * MICROS, bounds_micros={k: (lo * MICROS, hi * MICROS) for k in curves}
+    )
+    budgets = np.array([alloc.budgets_micros[k] for k in curves]) / MICROS
+    assert sum(alloc.budgets_micros.values()) == total * MICROS  # exact, integer micros
+    assert budgets.min() >= lo and budgets.max() <= hi
+
+    def neg(b: np.ndarray) -> float:
+        return -float(sum(curves[k].value(x) for k, x in zip(curves, b, strict=True)))
+
+    ref = optimize.minimize(
+        neg, np.full(10, total / 10), method="SLSQP", bounds=[(lo, hi)] * 10,
+        constraints=[{"type": "eq", "fun": lambda b: b.sum() - total}], options={"ftol": 1e-12, "maxiter": 500},
+    )  # fmt: skip
+    assert ref.success
+    ours = alloc.total_value_micros / MICROS
+    assert ours >= -ref.fun * 0.99
+    assert ours == pytest.approx(-ref.fun, rel=1e-4)
+    # KKT: unconstrained campaigns share one marginal return.
+    free = [k for k, b in zip(curves, budgets, strict=True) if lo + 0.01 < b < hi - 0.01]
+    margins = [alloc.marginal_return[k] for k in free]
+    assert max(margins) == pytest.approx(min(margins), rel=1e-3)
+
+
+def test_allocation_matches_brute_force_grid() -> None:
+    curves = _curves(8, 3)
+    total = 300
+    best = max(
+        (sum(float(curves[i].value(b)) for i, b in enumerate((a, c, total - a - c))), (a, c))
+        for a, c in itertools.product(range(0, total + 1), repeat=2)
+        if a + c <= total
+    )
+    alloc = allocate_budget(curves, total * MICROS)
+    assert alloc.total_value_micros / MICROS >= best[0] * 0.99
+    assert alloc.total_value_micros / MICROS >= best[0] - 1e-6  # the grid cannot beat the optimum
+
+
+def test_infeasible_and_saturated_bounds() -> None:
+    curves = _curves(1, 3)
+    with pytest.raises(AllocationInfeasible):
+        allocate_budget(
+            curves, 100 * MICROS, bounds_micros={k: (50 * MICROS, 80 * MICROS) for k in curves}
+        )
+    alloc = allocate_budget(
+        curves, 1_000 * MICROS, bounds_micros={k: (0, 100 * MICROS) for k in curves}
+    )
+    assert all(v == 100 * MICROS for v in alloc.budgets_micros.values())
+
+
+def test_fit_recovers_curves_and_chooses_the_right_kind() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(20, 400, 90)
+    log = ResponseCurve("log", (1500.0, 120.0))
+    fitted = fit_response_curve(x, log.value(x) * rng.lognormal(0, 0.03, 90))
+    assert fitted.kind == "log"
+    assert fitted.params[1] == pytest.approx(120.0, rel=0.2)
+    assert fitted.r2 > 0.9
+    power = ResponseCurve("power", (12.0, 0.45))
+    fitted = fit_response_curve(x, power.value(x) * rng.lognormal(0, 0.03, 90))
+    assert fitted.kind == "power"
+    assert fitted.params[1] == pytest.approx(0.45, abs=0.05)
+    with pytest.raises(ValueError):
+        fit_response_curve([1.0, 2.0], [1.0, 2.0])
+
+
+def test_envelope_caps_holds_and_guards_extrapolation() -> None:
+    curve = ResponseCurve("log", (1500.0, 120.0), r2=0.9, spend_min=20.0, spend_max=400.0)
+    up = budget_envelope(
+        1, current_budget_micros=100 * MICROS, target_budget_micros=200 * MICROS, curve=curve
+    )
+    assert (up.direction, up.max_change_pct, up.next_budget_micros) == (
+        "increase",
+        pytest.approx(0.2),
+        120 * MICROS,
+    )
+    assert up.expected_value_delta_micros > 0
+    down = budget_envelope(
+        1, current_budget_micros=100 * MICROS, target_budget_micros=90 * MICROS, curve=curve
+    )
+    assert (down.direction, down.next_budget_micros) == ("decrease", 90 * MICROS)
+    hold = budget_envelope(
+        1, current_budget_micros=100 * MICROS, target_budget_micros=103 * MICROS, curve=curve
+    )
+    assert hold.direction == "hold" and hold.next_budget_micros == 100 * MICROS
+    edge = budget_envelope(
+        1, current_budget_micros=550 * MICROS, target_budget_micros=900 * MICROS, curve=curve
+    )
+    assert edge.next_budget_micros == 600 * MICROS  # 1.5 x the largest observed spend
+    weak = ResponseCurve("log", (1500.0, 120.0), r2=0.1, spend_min=20.0, spend_max=400.0)
+    assert (
+        budget_envelope(
+            1, current_budget_micros=100 * MICROS, target_budget_micros=200 * MICROS, curve=weak
+        ).direction
+        == "hold"
+    )
+    linear = ResponseCurve("power", (3.0, 0.99), r2=0.95, spend_min=100.0, spend_max=120.0)
+    assert "diminishing" in curve_trust(linear, AllocationConfig())
+
+
+def test_plan_portfolio_moves_budget_toward_the_better_campaign() -> None:
+    good = ResponseCurve("log", (3000.0, 100.0), r2=0.9, spend_min=20.0, spend_max=400.0)
+    poor = ResponseCurve("log", (600.0, 100.0), r2=0.9, spend_min=20.0, spend_max=400.0)
+    plan = plan_portfolio(
+        {"a": good, "b": poor, "c": None}, {"a": 100 * MICROS, "b": 100 * MICROS, "c": 50 * MICROS}
+    )
+    rows = plan.set_index("campaign_id")
+    assert rows.loc["a", "direction"] == "increase"
+    assert rows.loc["b", "direction"] == "decrease"
+    assert rows.loc["c", "direction"] == "hold"
+    assert rows["max_change_pct"].max() <= 0.2 + 1e-12
+    assert (
+        rows.loc["a", "target_budget_micros"] + rows.loc["b", "target_budget_micros"]
+        == 200 * MICROS
+    )
