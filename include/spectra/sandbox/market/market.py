@@ -278,16 +278,17 @@ class Market(Editing):
             )
         return keywords
 
-    def _resolve_outages(self) -> dict[int, frozenset[int]]:
-        days: dict[int, set[int]] = {}
+    def _resolve_outages(self) -> dict[str, dict[int, frozenset[int]]]:
+        """Outage days per mode ("click_date" / "conversion_date") and account index."""
+        days: dict[str, dict[int, set[int]]] = {"click_date": {}, "conversion_date": {}}
         horizon = self.reference_date.toordinal() + OPEN_EVENT_DAYS
         for ev, sel in self._events:
             if ev.type != "tracking_outage":
                 continue
             end = ev.end.toordinal() if ev.end else horizon
             for a in sel.tolist():
-                days.setdefault(int(a), set()).update(range(ev.start.toordinal(), end + 1))
-        return {a: frozenset(d) for a, d in days.items()}
+                days[ev.mode].setdefault(int(a), set()).update(range(ev.start.toordinal(), end + 1))
+        return {mode: {a: frozenset(d) for a, d in per.items()} for mode, per in days.items()}
 
     # ----------------------------------------------------------------- simulation
     def _cache_days(self) -> int:

@@ -7,7 +7,8 @@ disagree about the market.
 Per search term t of keyword k in campaign c (bid b, quality factor q = QS/7, competitors' price c_k):
 - ad rank position x = b·q / c_k;  impression share from rank  s_max · x^a / (1 + x^a)
   (saturating in bid: diminishing returns), cut to 10% when a manual bid is below first-page bid;
-- CTR rises with position; CPC is second-price-like: b · (0.45 + 0.4·x/(1+x)) ≤ 0.85·b;
+- CTR rises with position; CPC is second-price-like: (c_k/q) · 0.6 · x^0.6, at most 0.92·b, so it
+  rises with competitors' prices, falls with quality score and grows slower than the bid;
 - the campaign's daily budget throttles serving: f_c = min(1, budget / spend at full serving),
   and the throttled part is "impression share lost to budget";
 - conversions = clicks · CVR (irrelevant terms convert at a few percent of the keyword's rate),
@@ -28,6 +29,9 @@ from spectra.sandbox.market.structure import TARGET_CPA, Structure
 FIRST_PAGE_POSITION = 0.35  # the ad-rank position x at which an ad reaches the first page
 BELOW_FIRST_PAGE_SHARE = 0.1  # what is left of impression share under the first-page bid
 MAX_CTR = 0.6
+MAX_CPC_TO_BID = 0.92
+CPC_SCALE = 0.6
+CPC_BID_ELASTICITY = 0.6
 
 
 @dataclass
@@ -100,7 +104,9 @@ def expected(
     is_rank = np.where(below, is_rank * BELOW_FIRST_PAGE_SHARE, is_rank)
     position = x / (1.0 + x)
     ctr = np.minimum(struct.keyword_ctr[tk] * struct.term_ctr_mult * (0.5 + position), MAX_CTR)
-    cpc = bid * (0.45 + 0.4 * position)
+    # second price: the ad below sets the price; rises with competitors' prices (elasticity 0.4),
+    # falls with quality, grows less than the bid (elasticity 0.6) and never exceeds it
+    cpc = np.minimum(MAX_CPC_TO_BID * bid, price[tk] / quality[tk] * CPC_SCALE * x**CPC_BID_ELASTICITY)
     serving = keyword_serving(struct, state, ctx)
     term_on = serving[tk] & ~state.term_blocked
     searches = np.where(

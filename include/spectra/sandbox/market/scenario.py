@@ -131,6 +131,10 @@ class Event:
     cpc_multiplier: float = 1.0
     demand_multiplier: float = 1.0
     name: str = ""
+    # tracking_outage: "click_date" = clicks in the window lose attribution (gclid stripped,
+    # auto-tagging off): their conversions never appear; "conversion_date" = the tag is down, so
+    # conversions happening in the window (from earlier clicks too) are lost
+    mode: str = "click_date"
 
     def active(self, day: dt.date) -> bool:
         return self.start <= day and (self.end is None or day <= self.end)
@@ -364,6 +368,8 @@ def _event(raw: dict[str, Any], reference: dt.date) -> Event:
     for k in ("campaigns", "ad_groups", "keywords"):
         raw.pop(k, None)
     event = _simple(Event, {"type": kind, "start": start, "end": end, **raw, **tuples})
+    if event.mode not in ("click_date", "conversion_date"):
+        raise ScenarioError(f"event mode {event.mode!r} is not click_date or conversion_date")
     if event.end is not None and event.end < event.start:
         raise ScenarioError(f"event {kind} ends before it starts")
     return event

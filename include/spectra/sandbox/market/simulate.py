@@ -7,7 +7,8 @@ Noise (all counter-based, see rng.py):
   impressions are Poisson(imps·G) and clicks given impressions binomial);
 - a keyword-day CVR shock H ~ Gamma(kc, 1/kc); conversions ~ Poisson(clicks·cvr·H), ≤ clicks;
 - each conversion gets its own lag (account's lag distribution) and value (log-normal around the
-  keyword's mean); a conversion recorded on a tracking-outage day is lost for good.
+  keyword's mean); a conversion hit by a tracking outage (its click day, or the day it happens,
+  depending on the outage's mode) is lost for good.
 """
 
 from __future__ import annotations
@@ -64,10 +65,11 @@ def simulate_day(
     ctx: DayContext,
     *,
     seed: int,
-    outage_days: dict[int, frozenset[int]],
+    outage_days: dict[str, dict[int, frozenset[int]]],
     value_sigma: float = 0.6,
 ) -> tuple[DayResult, Expected]:
-    """Realise one day. ``outage_days`` maps account index → ordinals with lost conversions."""
+    """Realise one day. ``outage_days[mode][account]``: ordinals of tracking outages, by click
+    date (conversions of that day's clicks are lost) or by conversion date."""
     day = ctx.ordinal
     exp = expected(struct, state, ctx)
     tk = struct.term_keyword
@@ -112,10 +114,13 @@ def simulate_day(
     zv = ndtri(rng.uniform(seed, rng.VALUE, day, tid, j))
     value = struct.keyword_value[tk[conv_term]] * np.exp(sigma_v * zv - 0.5 * sigma_v**2)
     lost = np.zeros(n_conv, np.bool_)
-    for a, days in outage_days.items():
+    for a, days in outage_days.get("conversion_date", {}).items():
         if days:
             sel = conv_acct == a
             lost[sel] = np.isin(day + lag[sel].astype(np.int64), np.fromiter(days, np.int64))
+    for a, days in outage_days.get("click_date", {}).items():
+        if day in days:
+            lost[conv_acct == a] = True
     ad_serving = (state.ad_status == 0) & ctx.ad_approved & exp.keyword_serving.any()
     result = DayResult(
         ordinal=day,
