@@ -203,9 +203,11 @@ def scenario_from_dict(raw: dict[str, Any]) -> Scenario:
     unknown = set(raw) - known
     if unknown:
         raise ScenarioError(f"unknown scenario keys: {sorted(unknown)}")
-    reference = _date(
-        raw.get("reference_date", Scenario.__dataclass_fields__["reference_date"].default)
+    raw_reference = raw.get(
+        "reference_date", Scenario.__dataclass_fields__["reference_date"].default
     )
+    # "today": events stay inside the last days whenever the demo runs (deterministic per date)
+    reference = dt.datetime.now(dt.UTC).date() if raw_reference == "today" else _date(raw_reference)
     seasonality = _seasonality(raw.get("seasonality") or {})
     return Scenario(
         name=str(raw["name"]),
