@@ -77,7 +77,7 @@ def _check(perf: pd.DataFrame) -> None:
     missing = [c for c in PERF_COLUMNS if c not in perf.columns]
     if missing:
         raise AnalysisInputError(f"performance rows lack columns {missing}")
-    if perf[["tenant_id", "customer_id"]].drop_duplicates().shape[0] > 1:
+    if perf["tenant_id"].nunique() > 1 or perf["customer_id"].nunique() > 1:
         raise AnalysisInputError("analyze_account takes one account's rows at a time")
 
 
@@ -159,7 +159,7 @@ def entity_tests(
     dates = rows["date"]
     hol_days = calendar.days(pd.DatetimeIndex(pd.date_range(dates.min(), dates.max(), freq="D")))
     hol = set(hol_days.index[hol_days["window"] != ""])
-    not_hol = ~dates.isin(hol).to_numpy()
+    not_hol = ~dates.isin(list(hol)).to_numpy()
 
     def n_days(win: tuple[pd.Timestamp, pd.Timestamp]) -> int:
         rng = pd.date_range(win[0], win[1], freq="D")
@@ -221,6 +221,12 @@ def entity_tests(
     if not frames:
         return pd.DataFrame(columns=[*KEY, *VERDICT_COLUMNS]), win_info
     return pd.concat(frames, ignore_index=True), win_info
+
+
+def sc_days(cfg: AnalyticsConfig) -> int:
+    """Days back that the significance windows can reach (both families)."""
+    sc = cfg.significance
+    return sc.test_days + sc.baseline_days + cfg.lag.window_days + 1
 
 
 def _daily(rows: pd.DataFrame) -> pd.DataFrame:
@@ -302,9 +308,13 @@ def analyze_account(
 
     # ---- account series and seasonality
     t1 = time.perf_counter()
-    present = [lv for lv in LEVELS if (rows["level"] == lv).any()]
-    top = present[0] if present else str(rows["level"].iloc[0])
-    account_daily = _daily(rows[rows["level"] == top])
+    # Factorise the level once: string comparisons over millions of rows are not free.
+    level_codes, level_names = pd.factorize(rows["level"])
+    masks = {str(name): level_codes == i for i, name in enumerate(level_names)}
+    present = [lv for lv in LEVELS if lv in masks]
+    top = present[0] if present else str(level_names[0])
+    is_campaign = masks.get("campaign", np.zeros(len(rows), dtype=bool))
+    account_daily = _daily(rows[masks[top]])
     seasonal_rows = []
     for metric in ("clicks", "cost_micros", "conversions"):
         fit = fit_seasonality(
@@ -332,7 +342,7 @@ def analyze_account(
         config=cfg.anomalies, seasonality=cfg.seasonality, min_maturity=cfg.lag.min_maturity,
     )  # fmt: skip
     if campaign_anomalies and "campaign" in present:
-        camp = rows[rows["level"] == "campaign"]
+        camp = rows[is_campaign]
         for cid, grp in camp.groupby("entity_id", sort=True):
             found += detect_anomalies(
                 _daily(grp), as_of=as_of, entity_level="campaign", entity_id=int(cid), calendar=cal,
@@ -343,10 +353,11 @@ def analyze_account(
 
     # ---- significance with FDR across the whole batch
     t3 = time.perf_counter()
+    recent_rows = rows[rows["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=sc_days(cfg))]
     tests, win = entity_tests(
-        rows, as_of=as_of, conversions_until=conversions_until, config=cfg, calendar=cal
+        recent_rows, as_of=as_of, conversions_until=conversions_until, config=cfg, calendar=cal
     )
-    meta = rows.drop_duplicates(KEY)[[*KEY, "campaign_id", "ad_group_id"]]
+    meta = recent_rows.drop_duplicates(KEY)[[*KEY, "campaign_id", "ad_group_id"]]
     tests = tests.merge(meta, on=KEY, how="left")
     verdicts = apply_fdr(tests, alpha=cfg.significance.alpha, method=cfg.significance.fdr_method)
     timings["significance"] = time.perf_counter() - t3
@@ -355,9 +366,7 @@ def analyze_account(
     t4 = time.perf_counter()
     effects = pd.DataFrame(columns=["metric_family", *EFFECT_COLUMNS])
     if changes is not None and not changes.empty and "campaign" in present:
-        panel = rows[rows["level"] == "campaign"][
-            ["entity_id", "date", "cost_micros", "conversions"]
-        ]
+        panel = rows[is_campaign][["entity_id", "date", "cost_micros", "conversions"]]
         conv = estimate_change_effects(
             panel,
             changes,
@@ -379,9 +388,7 @@ def analyze_account(
     if "campaign" in present:
         hist_start = pd.Timestamp(as_of) - pd.Timedelta(days=cfg.allocation.history_days)
         camp = rows[
-            (rows["level"] == "campaign")
-            & (rows["date"] > hist_start)
-            & (rows["maturity"] >= cfg.lag.min_maturity)
+            is_campaign & (rows["date"] > hist_start) & (rows["maturity"] >= cfg.lag.min_maturity)
         ]
         curves: dict[Hashable, ResponseCurve | None] = {}
         for cid, grp in camp.groupby("entity_id", sort=True):
