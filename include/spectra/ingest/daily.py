@@ -21,6 +21,7 @@ from spectra.ads.client import AdsCredentials
 from spectra.ads.stream import load_query, stream_columns
 from spectra.apply.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.domain.campaign_state import CampaignState
+from spectra.quality.screen import quarantine_pulled
 from spectra.warehouse import models as m
 from spectra.warehouse.upsert import bulk_upsert
 
@@ -147,7 +148,12 @@ def ingest_account(
     result = IngestResult(tenant_id, customer_id, logical_date, window_start, window_end, as_of)
     with engine.begin() as conn:
         result.rows = write_pulled(
-            conn, pulled, tenant_id=tenant_id, customer_id=customer_id, as_of=as_of
+            conn,
+            pulled,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            as_of=as_of,
+            logical_date=logical_date,
         )
         bulk_upsert(
             conn,
@@ -378,14 +384,30 @@ def write_pulled(
     tenant_id: str,
     customer_id: int,
     as_of: dt.date,
+    logical_date: dt.date | None = None,
 ) -> dict[str, int]:
-    """Upsert pulled query results (any subset of WRITERS); returns rows per warehouse table."""
+    """Upsert pulled query results (any subset of WRITERS); returns rows per warehouse table.
+
+    Fact rows the API got wrong (malformed, NaN, negative, duplicated key) are held back in
+    ``quality_quarantine`` with their reason, in the same transaction, instead of crashing
+    the load or vanishing in the upsert (spectra.quality.screen).
+    """
     unknown = set(pulled) - set(WRITERS)
     if unknown:
         raise IngestError(f"no writer for queries {sorted(unknown)}")
+    screened = quarantine_pulled(
+        conn,
+        pulled,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        as_of=as_of,
+        logical_date=logical_date,
+    )
     target = _Target(conn, tenant_id, customer_id, as_of)
     counts: dict[str, int] = {}
     for name, writer in WRITERS.items():
-        if name in pulled:
-            counts.update(writer(target, pulled[name]))
+        if name in screened.pulled:
+            counts.update(writer(target, screened.pulled[name]))
+    if screened.quarantined:
+        counts["quality_quarantine"] = screened.quarantined
     return counts

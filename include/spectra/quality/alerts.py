@@ -1,0 +1,63 @@
+"""The gate's alert hook: every warn or block is logged and handed to the registered sinks.
+
+The verdict itself is stored in ``quality_runs`` before any alert goes out, so an alert that
+cannot be delivered loses nothing; a failing sink is logged with its traceback and the next
+sink still runs. Observability (Slack, e-mail, pager) plugs in with
+:func:`register_alert_sink`; by default alerts go to the ``spectra.quality.alerts`` logger,
+which lands in the Airflow task log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger("spectra.quality.alerts")
+
+
+@dataclass(frozen=True)
+class QualityAlert:
+    tenant_id: str
+    customer_id: int
+    logical_date: dt.date
+    status: str  # warn | block
+    reasons: list[str] = field(default_factory=list)
+    data_docs_path: str = ""
+
+    def summary(self) -> str:
+        verdict = "BLOCKED" if self.status == "block" else "WARNING"
+        effect = (
+            "downstream steps skip this account today"
+            if self.status == "block"
+            else "run continues without the quarantined rows / excluded days"
+        )
+        lines = [
+            f"data quality {verdict} for {self.tenant_id}/{self.customer_id} on "
+            f"{self.logical_date.isoformat()}: {effect}",
+            *(f"  - {reason}" for reason in self.reasons),
+        ]
+        if self.data_docs_path:
+            lines.append(f"  report: {self.data_docs_path}")
+        return "\n".join(lines)
+
+
+AlertSink = Callable[[QualityAlert], None]
+_SINKS: list[AlertSink] = []
+
+
+def register_alert_sink(sink: AlertSink) -> Callable[[], None]:
+    """Add a sink; returns a function that removes it again."""
+    _SINKS.append(sink)
+    return lambda: _SINKS.remove(sink) if sink in _SINKS else None
+
+
+def emit(alert: QualityAlert) -> None:
+    """Log the alert and deliver it to every registered sink."""
+    log.log(logging.ERROR if alert.status == "block" else logging.WARNING, alert.summary())
+    for sink in list(_SINKS):
+        try:
+            sink(alert)
+        except Exception:  # one broken channel must not silence the others
+            log.exception("alert sink %r failed", sink)

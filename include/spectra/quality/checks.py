@@ -1,0 +1,136 @@
+"""Every check the quality gate runs: its id, severity and reason for being, in one table.
+
+The ids are shared by everything that reports a failure (ingest's screen, the Great
+Expectations suites, the quarantine table, the stored results, Data Docs, alerts), so a
+quarantined row and the expectation that failed say the same thing. Nothing here imports
+Great Expectations or pandas: ingest imports this module and must stay light.
+
+Severity is a property of the check, not of the run:
+
+- ``block``: the account's data cannot be trusted at all (broken keys, NaN, negative spend
+  or conversions, a missing day, data not fresh, the account's currency or time zone
+  changed). Downstream steps for that account stop for the day.
+- ``warn``: some rows or days are implausible (clicks above impressions, CTR/CPC/CVR outside
+  plausible bounds, a row-count jump, a tracking outage). The run continues; the rows are
+  quarantined and outage days become data exclusions, so analytics never sees them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class Severity(StrEnum):
+    BLOCK = "block"
+    WARN = "warn"
+
+
+class GateStatus(StrEnum):
+    """The verdict for one account and day: the worst severity that failed."""
+
+    PASS = "pass"
+    WARN = "warn"
+    BLOCK = "block"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check. ``column`` is set for checks applied column by column."""
+
+    name: str
+    severity: Severity
+    why: str
+
+    def key(self, column: str | None = None) -> str:
+        """The stable id of one expectation: ``perf.non_negative:cost_micros``."""
+        return f"{self.name}:{column}" if column else self.name
+
+
+B, W = Severity.BLOCK, Severity.WARN
+
+# Tables validated, with the prefix their check ids carry.
+PERFORMANCE = "performance_daily"
+SEARCH_TERMS = "search_terms_daily"
+TABLE_PREFIX = {PERFORMANCE: "perf", SEARCH_TERMS: "st"}
+
+CHECKS: dict[str, Check] = {
+    c.name: c
+    for prefix in TABLE_PREFIX.values()
+    for c in (
+        Check(f"{prefix}.keys_present", B, "a row without its key cannot be placed or joined"),
+        Check(f"{prefix}.keys_unique", B, "two rows for one key: the API repeated or split data"),
+        Check(f"{prefix}.metrics_present", B, "a NaN or missing metric poisons every sum"),
+        Check(f"{prefix}.non_negative", B, "negative spend or conversions is corrupt data"),
+        Check(f"{prefix}.clicks_le_impressions", W, "more clicks than impressions is implausible"),
+        Check(f"{prefix}.ctr_plausible", W, "click-through rate outside plausible bounds"),
+        Check(f"{prefix}.cpc_plausible", W, "cost per click outside plausible bounds"),
+        Check(f"{prefix}.cvr_plausible", W, "conversion rate outside plausible bounds"),
+        Check(
+            f"{prefix}.row_count_stable", W, "a day's row count jumped against the trailing median"
+        ),
+    )
+} | {
+    c.name: c
+    for c in (
+        Check("perf.level_known", B, "an entity level the warehouse does not know"),
+        Check("perf.impression_share_range", W, "an impression share outside [0, 1]"),
+        Check("perf.fresh", B, "the newest day loaded must be the logical date"),
+        Check("perf.day_present", B, "a day missing for the account or a steady campaign"),
+        Check(
+            "perf.tracking_ok",
+            W,
+            "conversions collapsed while clicks held: a tracking outage, not a performance drop",
+        ),
+        Check("st.fresh", W, "no search terms for the logical date (Google omits quiet terms)"),
+        Check("account.currency_expected", B, "the account's currency changed"),
+        Check("account.time_zone_expected", B, "the account's time zone changed"),
+    )
+}
+
+
+def check(name: str) -> Check:
+    """The registered check ``name`` (``perf.non_negative``); accepts ``name:column`` too."""
+    return CHECKS[name.split(":", 1)[0]]
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Thresholds of the gate. Money is in micros of the account's currency.
+
+    The defaults are deliberately loose (they flag what cannot be right, not what is merely
+    unusual) and were checked against the sandbox market, whose clean days all pass.
+    """
+
+    # Plausible ranges, each applied only where the denominator is large enough to mean it.
+    max_ctr: float = 0.6
+    ctr_min_impressions: int = 50
+    max_cpc_micros: int = 500_000_000  # 500 currency units per click
+    max_cvr: float = 1.0
+    cvr_min_clicks: int = 10
+    # Row counts against the median of the previous days.
+    row_count_min_ratio: float = 0.5
+    row_count_max_ratio: float = 2.0
+    row_count_history_days: int = 14
+    row_count_min_history: int = 3
+    # A campaign is "steady" (so a gap is a missing day, not a quiet day) when it has rows on
+    # at least this share of the days of its span, and on at least this many days.
+    steady_share: float = 0.9
+    steady_min_days: int = 7
+    # Tracking outage: conversions at most ``outage_collapse_ratio`` of what the account's
+    # conversion rate predicts, on a day where clicks held (>= ``outage_clicks_hold`` of the
+    # median) and at least ``outage_min_expected`` conversions were due. Young days have only
+    # part of their conversions reported yet (lag); the expectation ramps from
+    # ``outage_young_share`` on day 1 to 1 at ``outage_mature_days``.
+    outage_collapse_ratio: float = 0.2
+    outage_min_expected: float = 5.0
+    outage_clicks_hold: float = 0.5
+    outage_mature_days: int = 14
+    outage_young_share: float = 0.25
+    # Where Data Docs and GX validation results live (default: $SPECTRA_HOME/var/quality).
+    quality_dir: Path | None = None
+
+    def replace(self, **changes: object) -> QualityConfig:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,336 @@
+"""The data the suites validate: one account's window, read back from the warehouse.
+
+The batch is what the API sent for the window, reconstructed: the rows ingest wrote plus the
+rows it held back in quarantine (put back in warehouse columns, replacing any older stored
+version of the same key), so a duplicated key is two rows and a NaN is a NaN when the suites
+look. Besides the row frames, the gate derives small frames for what is not a property of
+one row: per-day coverage (missing days), per-day totals (row counts against the trailing
+median, the tracking-outage score) and the account's settings.
+
+Every frame carries ``_row`` (its position), which the suites report for failing rows so the
+gate can quarantine exactly those.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, func, select
+
+from spectra.quality.checks import PERFORMANCE, SEARCH_TERMS, QualityConfig
+from spectra.quality.outage import score_tracking
+from spectra.quality.screen import warehouse_row
+from spectra.warehouse import models as m
+
+PERF_KEY = ["level", "entity_id", "date"]
+ST_KEY = ["ad_group_id", "search_term", "date"]
+METRICS = ["impressions", "clicks", "cost_micros", "conversions", "conversions_value_micros"]
+LEVELS = ("campaign", "ad_group", "keyword")
+
+# Asset (frame) names; each has one suite of the same name.
+PERF_ROWS = "performance_daily_rows"
+PERF_COVERAGE = "performance_daily_coverage"
+PERF_DAYS = "performance_daily_days"
+ST_ROWS = "search_terms_daily_rows"
+ST_DAYS = "search_terms_daily_days"
+ACCOUNT = "account_settings"
+
+
+@dataclass
+class Batch:
+    """Everything one validation looks at, for one account and logical day."""
+
+    tenant_id: str
+    customer_id: int
+    logical_date: dt.date
+    window_start: dt.date
+    as_of: dt.date
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    first_date: dt.date | None = None  # the account's first day with data, ever
+    expected_currency: str = ""
+    expected_time_zone: str = ""
+    settings_pinned: bool = False  # False: this validation pins the current settings
+
+    @property
+    def rows_validated(self) -> int:
+        return len(self.frames.get(PERF_ROWS, ())) + len(self.frames.get(ST_ROWS, ()))
+
+
+def load_batch(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    logical_date: dt.date,
+    window_start: dt.date,
+    as_of: dt.date,
+    config: QualityConfig,
+) -> Batch:
+    """Read the window back from the warehouse and derive every frame the suites need."""
+    batch = Batch(tenant_id, customer_id, logical_date, window_start, as_of)
+    p = m.PerformanceDaily
+    batch.first_date = conn.execute(
+        select(func.min(p.date)).where(p.tenant_id == tenant_id, p.customer_id == customer_id)
+    ).scalar_one()
+    perf = _rows_frame(conn, batch, PERFORMANCE, config)
+    terms = _rows_frame(conn, batch, SEARCH_TERMS, config)
+    batch.frames[PERF_ROWS] = perf
+    batch.frames[ST_ROWS] = terms
+    batch.frames[PERF_COVERAGE] = _coverage_frame(conn, batch, perf, config)
+    batch.frames[PERF_DAYS] = _days_frame(conn, batch, p, perf, config, outage=True)
+    batch.frames[ST_DAYS] = _days_frame(conn, batch, m.SearchTermDaily, terms, config)
+    batch.frames[ACCOUNT] = _account_frame(conn, batch)
+    return batch
+
+
+# --------------------------------------------------------------------------- row frames
+
+
+def _rows_frame(conn: Connection, batch: Batch, table: str, config: QualityConfig) -> pd.DataFrame:
+    model = m.PerformanceDaily if table == PERFORMANCE else m.SearchTermDaily
+    if table == PERFORMANCE:
+        names = ["level", "entity_id", "campaign_id", "ad_group_id"]
+        extra = ["search_impression_share"]
+        key = PERF_KEY
+    else:
+        names = ["search_term", "campaign_id", "ad_group_id"]
+        extra = []
+        key = ST_KEY
+    columns = [*names, "date", *METRICS, *extra, "reported_as_of"]
+    stmt = select(*(model.__table__.c[c] for c in columns)).where(
+        model.tenant_id == batch.tenant_id,
+        model.customer_id == batch.customer_id,
+        model.date.between(batch.window_start, batch.logical_date),
+    )
+    stored = pd.DataFrame(conn.execute(stmt).all(), columns=columns)
+    stored["_origin"] = "warehouse"
+    held = _ingest_quarantine_frame(conn, batch, table, columns)
+    if len(held):
+        # The fresh pull supersedes what is stored for the same key.
+        held_keys = pd.MultiIndex.from_frame(held[key].dropna())
+        stored = stored[~pd.MultiIndex.from_frame(stored[key]).isin(held_keys)]
+        frame = pd.concat([stored, held], ignore_index=True)
+    else:
+        frame = stored.reset_index(drop=True)
+    frame["date"] = pd.to_datetime(frame["date"])
+    for column in METRICS + extra:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    for column in ("entity_id", "campaign_id", "ad_group_id"):
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    _derive_rates(frame, config)
+    frame["_row"] = np.arange(len(frame))
+    return frame
+
+
+def _ingest_quarantine_frame(
+    conn: Connection, batch: Batch, table: str, columns: list[str]
+) -> pd.DataFrame:
+    """The rows ingest held back for this day, in warehouse columns."""
+    q = m.QualityQuarantine
+    payloads = conn.execute(
+        select(q.row_fingerprint, q.payload)
+        .where(
+            q.tenant_id == batch.tenant_id,
+            q.customer_id == batch.customer_id,
+            q.stage == "ingest",
+            q.logical_date == batch.logical_date,
+            q.source_table == table,
+            q.active.is_(True),
+        )
+        .distinct()
+        .order_by(q.row_fingerprint)
+    ).all()
+    rows = []
+    for _, payload in payloads:
+        data = json.loads(payload)
+        row = warehouse_row(data["query"], data["row"])
+        row["reported_as_of"] = batch.as_of
+        rows.append({c: row.get(c) for c in columns})
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["_origin"] = "ingest"
+    return frame
+
+
+def _derive_rates(frame: pd.DataFrame, config: QualityConfig) -> None:
+    """CTR, CPC and CVR where their denominators are large enough to judge (else NaN).
+
+    NaN is skipped by Great Expectations' column-value expectations, so a keyword with 3
+    impressions and 2 clicks is not called implausible.
+    """
+    impressions = frame["impressions"].to_numpy(dtype=float)
+    clicks = frame["clicks"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["ctr"] = np.where(
+            impressions >= config.ctr_min_impressions, clicks / impressions, np.nan
+        )
+        frame["cpc_micros"] = np.where(
+            clicks >= 1, frame["cost_micros"].to_numpy(dtype=float) / clicks, np.nan
+        )
+        frame["cvr"] = np.where(
+            clicks >= config.cvr_min_clicks,
+            frame["conversions"].to_numpy(dtype=float) / clicks,
+            np.nan,
+        )
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def _window_days(batch: Batch) -> list[dt.date]:
+    start = batch.window_start
+    if batch.first_date is not None and batch.first_date > start:
+        start = batch.first_date
+    return [start + dt.timedelta(days=i) for i in range((batch.logical_date - start).days + 1)]
+
+
+def _coverage_frame(
+    conn: Connection, batch: Batch, perf: pd.DataFrame, config: QualityConfig
+) -> pd.DataFrame:
+    """Rows per day for the account and for each steady campaign (0 means missing)."""
+    columns = ["level", "entity_id", "date", "rows"]
+    if batch.first_date is None:
+        return _with_row(pd.DataFrame(columns=columns))
+    stored = perf[(perf["_origin"] == "warehouse") & perf["date"].notna()]
+    days = pd.to_datetime(pd.Series(_window_days(batch)))
+    per_day = stored.groupby("date").size()
+    parts = [
+        pd.DataFrame(
+            {
+                "level": "account",
+                "entity_id": batch.customer_id,
+                "date": days,
+                "rows": per_day.reindex(days, fill_value=0).to_numpy(),
+            }
+        )
+    ]
+    c = m.Campaign
+    enabled = {
+        int(cid)
+        for cid, status in conn.execute(
+            select(c.campaign_id, c.serving_status).where(
+                c.tenant_id == batch.tenant_id, c.customer_id == batch.customer_id
+            )
+        )
+        if status == "ENABLED"
+    }
+    campaigns = stored[stored["level"] == "campaign"]
+    last_day = pd.Timestamp(batch.logical_date)
+    for campaign_id, seen in campaigns.groupby("entity_id")["date"]:
+        present = set(seen)
+        first = min(present)
+        last = last_day if int(campaign_id) in enabled else max(present)
+        span = pd.date_range(first, last, freq="D")
+        steady = len(present) >= config.steady_min_days and (
+            len(present) / len(span) >= config.steady_share
+        )
+        if not steady or len(present) == len(span):
+            continue
+        parts.append(
+            pd.DataFrame(
+                {
+                    "level": "campaign",
+                    "entity_id": int(campaign_id),
+                    "date": span,
+                    "rows": [int(d in present) for d in span],
+                }
+            )
+        )
+    return _with_row(pd.concat(parts, ignore_index=True))
+
+
+def _with_row(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    frame["_row"] = np.arange(len(frame))
+    return frame
+
+
+# --------------------------------------------------------------------------- per day
+
+
+def _days_frame(
+    conn: Connection,
+    batch: Batch,
+    model: Any,
+    rows: pd.DataFrame,
+    config: QualityConfig,
+    *,
+    outage: bool = False,
+) -> pd.DataFrame:
+    """Per day: rows against the trailing median and, for performance, the outage score."""
+    history_start = batch.window_start - dt.timedelta(days=config.row_count_history_days)
+    counts = dict(
+        conn.execute(
+            select(model.date, func.count())
+            .where(
+                model.tenant_id == batch.tenant_id,
+                model.customer_id == batch.customer_id,
+                model.date.between(history_start, batch.logical_date),
+            )
+            .group_by(model.date)
+        ).all()
+    )
+    counts = {_as_date(d): int(n) for d, n in counts.items()}
+    days = _window_days(batch) if batch.first_date is not None else []
+    records = []
+    for day in days:
+        previous = [
+            counts[d]
+            for k in range(1, config.row_count_history_days + 1)
+            if (d := day - dt.timedelta(days=k)) in counts
+        ]
+        n = counts.get(day, 0)
+        enough = len(previous) >= config.row_count_min_history and n > 0
+        median = float(np.median(previous)) if previous else float("nan")
+        records.append(
+            {
+                "date": pd.Timestamp(day),
+                "rows": n,
+                "trailing_median_rows": median,
+                "row_count_ratio": n / median if enough and median > 0 else float("nan"),
+                "age_days": (batch.as_of - day).days,
+            }
+        )
+    frame = pd.DataFrame(
+        records,
+        columns=["date", "rows", "trailing_median_rows", "row_count_ratio", "age_days"],
+    )
+    if outage:
+        stored = rows[(rows["_origin"] == "warehouse") & (rows["level"] == "campaign")]
+        totals = stored.groupby("date")[["clicks", "conversions"]].sum()
+        frame = frame.join(totals, on="date").fillna({"clicks": 0, "conversions": 0.0})
+        frame = score_tracking(frame, config)
+    return _with_row(frame)
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _account_frame(conn: Connection, batch: Batch) -> pd.DataFrame:
+    a, e = m.AdAccount, m.AccountExpectation
+    currency, time_zone = conn.execute(
+        select(a.currency_code, a.time_zone).where(
+            a.tenant_id == batch.tenant_id, a.customer_id == batch.customer_id
+        )
+    ).one()
+    pinned = conn.execute(
+        select(e.currency_code, e.time_zone).where(
+            e.tenant_id == batch.tenant_id, e.customer_id == batch.customer_id
+        )
+    ).one_or_none()
+    batch.settings_pinned = pinned is not None
+    batch.expected_currency, batch.expected_time_zone = pinned or (currency, time_zone)
+    return _with_row(pd.DataFrame({"currency_code": [currency], "time_zone": [time_zone]}))

@@ -1,0 +1,460 @@
+"""Ingest's quarantine hook: bad rows from the API are held back with their reason.
+
+Google Ads (or anything pretending to be it) can send a malformed row (a key field missing,
+which protobuf reports as 0 or ""; a date that does not parse), a NaN, a negative metric or
+the same key twice. None of these may crash ingest, and none may be dropped silently: the
+upsert would either fail on them (NaN into a NOT NULL column, an unparseable date) or quietly
+collapse duplicates into one row. So before the fact writers run, :func:`quarantine_pulled`
+splits each fact query's columns into the rows that can be written and the rows that cannot,
+and writes the latter to ``quality_quarantine`` (stage ``ingest``) with the failed check and
+the row exactly as the API sent it. The validate step later reports them in its suites.
+
+Speed matters (this runs on every pull, ~200k rows for a large account): every check first
+runs as one C-level pass over a whole column (``min``, ``sum``, ``set``) and only falls back to
+per-row work when that pass finds something.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from spectra.quality.checks import PERFORMANCE, SEARCH_TERMS, TABLE_PREFIX, check
+from spectra.warehouse import models as m
+from spectra.warehouse.upsert import bulk_upsert
+
+MICROS = 1_000_000
+
+
+@dataclass(frozen=True)
+class FactQuery:
+    """How one fact GAQL query maps onto its warehouse table (mirrors ingest's writers)."""
+
+    name: str
+    table: str
+    level: str | None
+    columns: Mapping[str, str]  # GAQL field -> warehouse column
+    ids: tuple[str, ...]  # fields that must be positive integers
+    key: tuple[str, ...]  # fields of the natural key (tenant, customer, level are constant)
+    int_metrics: tuple[str, ...] = (
+        "metrics.impressions",
+        "metrics.clicks",
+        "metrics.cost_micros",
+    )
+    float_metrics: tuple[str, ...] = ("metrics.conversions", "metrics.conversions_value")
+    optional_floats: tuple[str, ...] = ()  # finite when present (impression shares)
+    term: str | None = None  # the search-term field, which must be a non-empty string
+
+    @property
+    def prefix(self) -> str:
+        return TABLE_PREFIX[self.table]
+
+
+_METRICS = {
+    "segments.date": "date",
+    "metrics.impressions": "impressions",
+    "metrics.clicks": "clicks",
+    "metrics.cost_micros": "cost_micros",
+    "metrics.conversions": "conversions",
+    "metrics.conversions_value": "conversions_value_micros",
+}
+_SHARES = tuple(
+    f"metrics.{s}"
+    for s in (
+        "search_impression_share",
+        "search_budget_lost_impression_share",
+        "search_rank_lost_impression_share",
+    )
+)
+
+FACT_QUERIES: dict[str, FactQuery] = {
+    q.name: q
+    for q in (
+        FactQuery(
+            "campaign_performance",
+            PERFORMANCE,
+            "campaign",
+            {"campaign.id": "entity_id", **_METRICS, **{s: s[8:] for s in _SHARES}},
+            ids=("campaign.id",),
+            key=("campaign.id", "segments.date"),
+            optional_floats=_SHARES,
+        ),
+        FactQuery(
+            "ad_group_performance",
+            PERFORMANCE,
+            "ad_group",
+            {"ad_group.id": "entity_id", "campaign.id": "campaign_id", **_METRICS},
+            ids=("ad_group.id", "campaign.id"),
+            key=("ad_group.id", "segments.date"),
+        ),
+        FactQuery(
+            "keyword_performance",
+            PERFORMANCE,
+            "keyword",
+            {
+                "ad_group_criterion.criterion_id": "entity_id",
+                "ad_group.id": "ad_group_id",
+                "campaign.id": "campaign_id",
+                **_METRICS,
+            },
+            ids=("ad_group_criterion.criterion_id", "ad_group.id", "campaign.id"),
+            key=("ad_group_criterion.criterion_id", "segments.date"),
+        ),
+        FactQuery(
+            "search_terms",
+            SEARCH_TERMS,
+            None,
+            {
+                "search_term_view.search_term": "search_term",
+                "ad_group.id": "ad_group_id",
+                "campaign.id": "campaign_id",
+                **_METRICS,
+            },
+            ids=("ad_group.id", "campaign.id"),
+            key=("ad_group.id", "search_term_view.search_term", "segments.date"),
+            term="search_term_view.search_term",
+        ),
+    )
+}
+
+
+@dataclass
+class Rejected:
+    """One row held back: its position in the pull, the checks it failed and its fields."""
+
+    query: str
+    index: int
+    row: dict[str, Any]
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (check key, reason)
+
+
+@dataclass
+class ScreenResult:
+    pulled: dict[str, Mapping[str, list[Any]]]  # the input with rejected rows removed
+    rejected: list[Rejected]
+    quarantined: int = 0  # quarantine entries written (one per failed check)
+
+
+# --------------------------------------------------------------------------- screening
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _is_id(value: Any) -> bool:
+    return type(value) is int and value > 0
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_real(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def screen_columns(q: FactQuery, cols: Mapping[str, list[Any]]) -> tuple[set[int], list[Rejected]]:
+    """Indexes of the rows of one query that cannot be written, each with its failures."""
+    n = len(cols.get("segments.date", ()))
+    failures: dict[int, list[tuple[str, str]]] = {}
+
+    def fail(i: int, name: str, column: str | None, reason: str) -> None:
+        failures.setdefault(i, []).append((check(f"{q.prefix}.{name}").key(column), reason))
+
+    for f in q.ids:
+        col = cols[f]
+        try:  # protobuf ids are ints; a missing one arrives as 0
+            fine = min(col, default=1) > 0
+        except TypeError:
+            fine = False
+        if not fine:
+            for i, v in enumerate(col):
+                if not _is_id(v):
+                    fail(i, "keys_present", q.columns[f], f"{f} is {v!r}: not a valid id")
+    dates = cols["segments.date"]
+    bad_dates = {s for s in set(map(_hashable, dates)) if _parse_date(s) is None}
+    if bad_dates:
+        for i, v in enumerate(dates):
+            if _hashable(v) in bad_dates:
+                fail(i, "keys_present", "date", f"segments.date is {v!r}: not an ISO date")
+    if q.term is not None:
+        terms = cols[q.term]
+        if not all(type(t) is str and t for t in terms):
+            for i, t in enumerate(terms):
+                if not (type(t) is str and t):
+                    fail(i, "keys_present", "search_term", f"{q.term} is {t!r}: empty")
+    for f in q.int_metrics:
+        _screen_metric(cols[f], f, q.columns[f], _is_count, fail)
+    for f in q.float_metrics:
+        _screen_metric(cols[f], f, q.columns[f], _is_real, fail)
+    for f in q.optional_floats:
+        if f in cols:
+            _screen_optional(cols[f], f, q.columns[f], fail)
+    _screen_duplicates(q, cols, n, fail)
+    rejected = [
+        Rejected(q.name, i, {f: cols[f][i] for f in cols}, failures[i]) for i in sorted(failures)
+    ]
+    return set(failures), rejected
+
+
+def _screen_metric(col: Sequence[Any], f: str, column: str, valid: Any, fail: Any) -> None:
+    """Present, finite and non-negative; one pass when all is well."""
+    try:
+        total = math.fsum(col)
+        fine = math.isfinite(total) and min(col, default=0) >= 0
+    except (TypeError, ValueError, OverflowError):  # None, a string, inf - inf, ...
+        fine = False
+    if fine:
+        return
+    for i, v in enumerate(col):
+        if not valid(v):
+            fail(i, "metrics_present", column, f"{f} is {v!r}: not a finite number")
+        elif v < 0:
+            fail(i, "non_negative", column, f"{f} is {v!r}: negative")
+
+
+def _screen_optional(col: Sequence[Any], f: str, column: str, fail: Any) -> None:
+    present = [v for v in col if v is not None]
+    try:
+        fine = math.isfinite(math.fsum(present))
+    except (TypeError, ValueError, OverflowError):
+        fine = False
+    if fine:
+        return
+    for i, v in enumerate(col):
+        if v is not None and not _is_real(v):
+            fail(i, "metrics_present", column, f"{f} is {v!r}: not a finite number")
+
+
+def _screen_duplicates(q: FactQuery, cols: Mapping[str, list[Any]], n: int, fail: Any) -> None:
+    """Every copy of a key that appears twice is held back: we cannot know which is right."""
+    keys = list(zip(*(cols[f] for f in q.key), strict=True))
+    try:
+        if len(set(keys)) == n:
+            return
+    except TypeError:  # an unhashable value where a key belongs
+        pass
+    keys = [tuple(map(_hashable, k)) for k in keys]
+    counts = Counter(keys)
+    for i, key in enumerate(keys):
+        if counts[key] > 1:
+            shown = dict(zip(q.key, key, strict=True))
+            fail(i, "keys_unique", None, f"key {shown} appears {counts[key]} times in the pull")
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(map(_hashable, value))
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"  # NaN != NaN would make every NaN key unique
+    return value
+
+
+# --------------------------------------------------------------------------- the hook
+
+
+def quarantine_pulled(
+    conn: Connection,
+    pulled: Mapping[str, Mapping[str, list[Any]]],
+    *,
+    tenant_id: str,
+    customer_id: int,
+    as_of: dt.date,
+    logical_date: dt.date | None = None,
+) -> ScreenResult:
+    """Remove unwritable rows from the fact queries in ``pulled`` and quarantine them.
+
+    Runs in the caller's transaction, so the quarantine entries commit with the rows that
+    were written. Idempotent per (account, logical date): a re-run upserts the same entries
+    and marks entries it no longer finds inactive. ``logical_date`` defaults to the day
+    before ``as_of`` (ingest pulls day D as Google reported it on D + 1).
+    """
+    logical_date = logical_date or as_of - dt.timedelta(days=1)
+    clean: dict[str, Mapping[str, list[Any]]] = dict(pulled)
+    rejected: list[Rejected] = []
+    screened = [name for name in pulled if name in FACT_QUERIES]
+    for name in screened:
+        cols = pulled[name]
+        if not cols or not cols.get("segments.date"):
+            continue
+        bad, found = screen_columns(FACT_QUERIES[name], cols)
+        if bad:
+            clean[name] = {
+                f: [v for i, v in enumerate(values) if i not in bad] for f, values in cols.items()
+            }
+            rejected.extend(found)
+    result = ScreenResult(clean, rejected)
+    if screened:
+        result.quarantined = record_ingest_quarantine(
+            conn,
+            rejected,
+            screened_queries=screened,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            as_of=as_of,
+            logical_date=logical_date,
+        )
+    return result
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)
+
+
+def payload_of(query: str, row: Mapping[str, Any]) -> str:
+    """The quarantined row as JSON text (NaN and infinities spelled as strings)."""
+    return json.dumps({"query": query, "row": _json_safe(dict(row))}, sort_keys=True)
+
+
+def quarantine_rows(
+    rejected: Iterable[Rejected],
+    *,
+    tenant_id: str,
+    customer_id: int,
+    as_of: dt.date,
+    logical_date: dt.date,
+) -> list[dict[str, Any]]:
+    """Quarantine table rows (one per failed check) for rows held back at ingest."""
+    out: list[dict[str, Any]] = []
+    seen: Counter[str] = Counter()
+    for r in rejected:
+        q = FACT_QUERIES[r.query]
+        payload = payload_of(r.query, r.row)
+        seen[payload] += 1  # identical rows are told apart by their occurrence
+        digest = hashlib.sha1(f"{payload}#{seen[payload]}".encode()).hexdigest()
+        entity_field = next((f for f, c in q.columns.items() if c == "entity_id"), None)
+        entity = r.row.get(entity_field) if entity_field else None
+        ad_group = r.row.get("ad_group.id")
+        term = r.row.get(q.term) if q.term else None
+        for key, reason in r.failures:
+            out.append(
+                {
+                    "tenant_id": tenant_id,
+                    "customer_id": customer_id,
+                    "source_table": q.table,
+                    "source_query": q.name,
+                    "stage": "ingest",
+                    "logical_date": logical_date,
+                    "reported_as_of": as_of,
+                    "check_name": key,
+                    "severity": check(key).severity.value,
+                    "reason": reason,
+                    "date": _parse_date(r.row.get("segments.date")),
+                    "level": q.level,
+                    "entity_id": entity if _is_id(entity) else None,
+                    "ad_group_id": ad_group if _is_id(ad_group) else None,
+                    "search_term": term[:512] if isinstance(term, str) else None,
+                    "row_fingerprint": digest,
+                    "payload": payload,
+                    "active": True,
+                    "resolved_at": None,
+                }
+            )
+    return out
+
+
+QUARANTINE_KEYS = [
+    "tenant_id",
+    "customer_id",
+    "stage",
+    "logical_date",
+    "source_table",
+    "row_fingerprint",
+    "check_name",
+]
+
+
+def record_ingest_quarantine(
+    conn: Connection,
+    rejected: Sequence[Rejected],
+    *,
+    screened_queries: Sequence[str],
+    tenant_id: str,
+    customer_id: int,
+    as_of: dt.date,
+    logical_date: dt.date,
+) -> int:
+    """Upsert this pull's entries; deactivate (never delete) older ones it no longer finds."""
+    rows = quarantine_rows(
+        rejected,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        as_of=as_of,
+        logical_date=logical_date,
+    )
+    if rows:
+        bulk_upsert(conn, m.QualityQuarantine.__table__, rows, keys=QUARANTINE_KEYS)
+    q = m.QualityQuarantine
+    scope = (
+        q.tenant_id == tenant_id,
+        q.customer_id == customer_id,
+        q.stage == "ingest",
+        q.logical_date == logical_date,
+        q.source_query.in_(list(screened_queries)),
+        q.active.is_(True),
+    )
+    current = {(r["row_fingerprint"], r["check_name"]) for r in rows}
+    stale = [
+        entry_id
+        for entry_id, fingerprint, check_name in conn.execute(
+            select(q.id, q.row_fingerprint, q.check_name).where(*scope)
+        )
+        if (fingerprint, check_name) not in current
+    ]
+    if stale:
+        conn.execute(update(q).where(q.id.in_(stale)).values(active=False, resolved_at=m.utcnow()))
+    return len(rows)
+
+
+def warehouse_row(query: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A quarantined API row in warehouse columns, as far as its values allow.
+
+    The validate step puts these rows back beside the written ones, so the suites see the
+    batch as the API sent it (a duplicated key shows up as two rows, a NaN as a NaN).
+    """
+    q = FACT_QUERIES[query]
+    out: dict[str, Any] = {"level": q.level} if q.level else {}
+    for f, column in q.columns.items():
+        value = row.get(f)
+        if isinstance(value, str) and value in ("NaN", "Infinity", "-Infinity"):
+            value = float(value.replace("Infinity", "inf"))
+        if column == "date":
+            value = _parse_date(value)
+        elif column in ("entity_id", "campaign_id", "ad_group_id"):
+            value = value if _is_id(value) else None
+        elif column == "conversions_value_micros":
+            value = round(value * MICROS) if _is_real(value) else _nan_or_none(value)
+        elif column == "search_term":
+            value = value if isinstance(value, str) and value else None
+        elif value is not None and not isinstance(value, int | float):
+            value = None
+        out[column] = value
+    return out
+
+
+def _nan_or_none(value: Any) -> float | None:
+    return value if isinstance(value, float) else None

@@ -1,0 +1,173 @@
+"""Defect injection for quality tests: the real market, served by the real sandbox, with faults.
+
+``DefectMarket`` wraps the sandbox market (anything with ``customer_ids()`` and ``rows()``)
+and rewrites the GAQL-shaped rows it serves, so a defect travels the whole production path:
+sandbox gRPC server → real ``google-ads`` client → raw protobuf decode → ingest → warehouse →
+validate. Each defect class targets one account and one or more days.
+
+``google_search_terms`` (on by default) aggregates ``search_term_view`` rows per
+(ad group, term, day) as Google does; the sandbox market currently emits one row per
+matching keyword, i.e. duplicated keys, which the gate rightly blocks
+(see test_gate_defects.py::test_raw_market_search_term_duplicates_are_blocked).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+METRIC_RESOURCES = frozenset({"campaign", "ad_group", "keyword_view", "search_term_view"})
+Row = dict[str, Any]
+
+
+@dataclass
+class Defect:
+    """Base: applies to one account, some resources and some days."""
+
+    customer_id: int
+    days: tuple[dt.date, ...]
+    resources: frozenset[str] = METRIC_RESOURCES
+
+    def applies(self, resource: str, customer_id: int) -> bool:
+        return resource in self.resources and customer_id == self.customer_id
+
+    def hit(self, row: Mapping[str, Any]) -> bool:
+        return row.get("segments.date") in {d.isoformat() for d in self.days}
+
+    def apply(self, rows: Iterable[Row]) -> Iterator[Row]:
+        raise NotImplementedError
+
+
+@dataclass
+class DuplicateRows(Defect):
+    """The API repeats rows (a paging bug): every row of the day comes twice."""
+
+    resources: frozenset[str] = frozenset({"keyword_view"})
+
+    def apply(self, rows: Iterable[Row]) -> Iterator[Row]:
+        for row in rows:
+            yield row
+            if self.hit(row):
+                yield dict(row)
+
+
+@dataclass
+class DropDay(Defect):
+    """A whole day is missing from every metric report."""
+
+    def apply(self, rows: Iterable[Row]) -> Iterator[Row]:
+        return (row for row in rows if not self.hit(row))
+
+
+@dataclass
+class SetField(Defect):
+    """Rewrite fields of the first ``rows`` matching rows of each day (``None``: all)."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    rows: int | None = 1
+    resources: frozenset[str] = frozenset({"keyword_view"})
+
+    def apply(self, rows: Iterable[Row]) -> Iterator[Row]:
+        done: dict[str, int] = {}
+        for row in rows:
+            if self.hit(row):
+                day = row["segments.date"]
+                if self.rows is None or done.get(day, 0) < self.rows:
+                    done[day] = done.get(day, 0) + 1
+                    row = dict(row)
+                    for name, value in self.values.items():
+                        row[name] = value(row) if callable(value) else value
+            yield row
+
+
+def negative_cost(customer_id: int, day: dt.date) -> SetField:
+    return SetField(customer_id, (day,), values={"metrics.cost_micros": -1_250_000})
+
+
+def clicks_over_impressions(customer_id: int, day: dt.date) -> SetField:
+    return SetField(
+        customer_id,
+        (day,),
+        values={"metrics.clicks": lambda r: r["metrics.impressions"] + 7},
+    )
+
+
+def nan_conversions(customer_id: int, day: dt.date) -> SetField:
+    return SetField(customer_id, (day,), values={"metrics.conversions": math.nan})
+
+
+def missing_key(customer_id: int, day: dt.date) -> SetField:
+    """A row without its keyword id: protobuf sends an unset field as 0."""
+    return SetField(customer_id, (day,), values={"ad_group_criterion.criterion_id": 0})
+
+
+def tracking_outage(customer_id: int, days: Iterable[dt.date]) -> SetField:
+    """The conversion tag is gone: conversions vanish, clicks and cost carry on."""
+    return SetField(
+        customer_id,
+        tuple(days),
+        values={"metrics.conversions": 0.0, "metrics.conversions_value": 0.0},
+        rows=None,
+        resources=METRIC_RESOURCES,
+    )
+
+
+@dataclass
+class CurrencyChange(Defect):
+    """The account reports another currency (wrong account connected, broken mapping)."""
+
+    currency: str = "EUR"
+    days: tuple[dt.date, ...] = ()
+    resources: frozenset[str] = frozenset({"customer"})
+
+    def apply(self, rows: Iterable[Row]) -> Iterator[Row]:
+        for row in rows:
+            yield {**row, "customer.currency_code": self.currency}
+
+
+def aggregate_search_terms(rows: Iterable[Row]) -> list[Row]:
+    """One row per (ad group, term, day) with metrics summed, as Google's search_term_view."""
+    merged: dict[tuple[Any, ...], Row] = {}
+    for row in rows:
+        key = (
+            row.get("ad_group.id"),
+            row.get("search_term_view.search_term"),
+            row.get("segments.date"),
+        )
+        kept = merged.get(key)
+        if kept is None:
+            merged[key] = dict(row)
+            continue
+        for name, value in row.items():
+            if name.startswith("metrics.") and isinstance(value, int | float):
+                kept[name] = (kept.get(name) or 0) + value
+        if row.get("search_term_view.status") == "ADDED":
+            kept["search_term_view.status"] = "ADDED"
+    return list(merged.values())
+
+
+class DefectMarket:
+    """The wrapped market, with ``defects`` applied to what it serves."""
+
+    def __init__(self, market: Any, *, google_search_terms: bool = True) -> None:
+        self.market = market
+        self.google_search_terms = google_search_terms
+        self.defects: list[Defect] = []
+
+    def __getattr__(self, name: str) -> Any:  # mutate services, truth API, ...
+        return getattr(self.market, name)
+
+    def customer_ids(self) -> list[int]:
+        return self.market.customer_ids()
+
+    def rows(self, resource: str, *, customer_id: int, **kwargs: Any) -> Iterator[Row]:
+        rows: Iterable[Row] = self.market.rows(resource, customer_id=customer_id, **kwargs)
+        if resource == "search_term_view" and self.google_search_terms:
+            rows = aggregate_search_terms(rows)
+        for defect in self.defects:
+            if defect.applies(resource, customer_id):
+                rows = defect.apply(rows)
+        yield from rows
