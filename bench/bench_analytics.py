@@ -53,7 +53,11 @@ def _seeds(full: int, quick: int) -> range:
 
 # --------------------------------------------------------------------------- speed
 def bench_speed(results: dict[str, Any]) -> None:
+    import warnings
+
     from statsmodels.stats.proportion import proportions_ztest
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # naive loop: 0/0 on idle keywords
 
     from spectra.analytics import analyze_account
     from spectra.analytics.seasonality import fit_seasonality

@@ -106,3 +106,20 @@ def test_input_validation(small_account: SyntheticAccount) -> None:
         analyze_account(two, None, as_of=small_account.as_of)
     with pytest.raises(AnalysisInputError, match="no performance rows"):
         analyze_account(small_account.perf, None, as_of=dt.date(2000, 1, 1))
+
+
+def test_warehouse_shaped_rows_python_dates_and_nullable_ints(
+    small_account: SyntheticAccount,
+) -> None:
+    """Rows as SQLAlchemy returns them: datetime.date objects, nullable integer columns."""
+    perf = small_account.perf.copy()
+    perf["date"] = pd.to_datetime(perf["date"]).dt.date
+    perf["reported_as_of"] = pd.to_datetime(perf["reported_as_of"]).dt.date
+    for col in ("impressions", "clicks", "cost_micros", "conversions_value_micros"):
+        perf[col] = perf[col].astype("Int64")
+    snaps = small_account.snapshots.assign(
+        click_date=lambda f: f["click_date"].dt.date, report_date=lambda f: f["report_date"].dt.date
+    )
+    r = analyze_account(perf, snaps, as_of=small_account.as_of, campaign_anomalies=False)
+    assert r.lag_curve.source == "snapshots"
+    assert len(r.verdicts) == 5 * 105
