@@ -452,12 +452,15 @@ class Market(Editing):
             raise KeyError(resource)
         level = RESOURCE_LEVEL[resource]
         account = self.account_index(customer_id)
-        snap = self.snapshot(as_of)
         reachable = REACHABLE[level]
         attrs = [f for f in sorted(fields) if f in ATTRIBUTES and ATTRIBUTE_KIND[f] in reachable]
-        entities = self._existing(level, self._entities(level, account), as_of.toordinal())
+        with self._lock:
+            snap = self.snapshot(as_of)
+            entities = self._existing(level, self._entities(level, account), as_of.toordinal())
         if date_from is None or date_to is None:
-            yield from _emit(self._attr_columns(snap, level, attrs, entities), len(entities))
+            with self._lock:
+                cols = self._attr_columns(snap, level, attrs, entities)
+            yield from _emit(cols, len(entities))
             if resource == "ad_group_criterion":
                 yield from self._negative_rows(account, as_of, "ad_group")
             return
@@ -469,26 +472,46 @@ class Market(Editing):
         if first > last:
             return
         for ordinal in range(first.toordinal(), last.toordinal() + 1):
-            res = self.day(ordinal)
-            age = as_of.toordinal() - ordinal
+            # each day's block is built under the lock (a concurrent mutation may grow the
+            # structure); rows are yielded outside it
+            with self._lock:
+                cols, n = self._day_block(
+                    snap, level, attrs, metrics, entities, ordinal, as_of, by_lag
+                )
+            if n == 0:
+                continue
             day = dt.date.fromordinal(ordinal)
-            if by_lag:
-                cols, n = self._lag_bucket_columns(res, level, age, entities, metrics)
-                if n == 0:
-                    continue
-                idx = cols.pop("__idx__")
-                cols.update(self._attr_columns(snap, level, attrs, idx))
-            else:
-                values = self._level_metrics(res, level, age)
-                idx = entities[values["impressions"][entities] > 0]
-                n = idx.size
-                if n == 0:
-                    continue
-                cols = self._attr_columns(snap, level, attrs, idx)
-                cols.update(_metric_columns(values, metrics, idx))
             for seg in segments:
                 cols[seg] = [_segment(seg, day)] * n
             yield from _emit(cols, n)
+
+    def _day_block(
+        self,
+        snap: Snapshot,
+        level: str,
+        attrs: list[str],
+        metrics: list[str],
+        entities: NDArray[np.int64],
+        ordinal: int,
+        as_of: dt.date,
+        by_lag: bool,
+    ) -> tuple[dict[str, Any], int]:
+        res = self.day(ordinal)
+        age = as_of.toordinal() - ordinal
+        if by_lag:
+            cols, n = self._lag_bucket_columns(res, level, age, entities, metrics)
+            if n == 0:
+                return {}, 0
+            idx = cols.pop("__idx__")
+            cols.update(self._attr_columns(snap, level, attrs, idx))
+            return cols, n
+        values = self._level_metrics(res, level, age)
+        idx = entities[values["impressions"][entities] > 0]
+        if idx.size == 0:
+            return {}, 0
+        cols = self._attr_columns(snap, level, attrs, idx)
+        cols.update(_metric_columns(values, metrics, idx))
+        return cols, int(idx.size)
 
     def _existing(self, level: str, idx: NDArray[np.int64], ordinal: int) -> NDArray[np.int64]:
         """Entities created on or before the day (mutations may add entities later)."""
