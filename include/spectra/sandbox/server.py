@@ -152,7 +152,8 @@ class SandboxState:
         self, customer_id: int, text: str, as_of: dt.date, batch_rows: int
     ) -> list[bytes]:
         """Run a query and return serialized SearchGoogleAdsStreamResponse batches (cached)."""
-        key = (customer_id, text, as_of, batch_rows)
+        # The market's version changes with every accepted mutation, however it was made.
+        key = (customer_id, text, as_of, batch_rows, getattr(self.market, "version", 0))
         with self.lock:
             cached = self._cache.get(key)
             if cached is not None:
