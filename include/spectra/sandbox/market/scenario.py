@@ -168,7 +168,9 @@ class Scenario:
 def scenario_path(name_or_path: str | Path) -> Path:
     """A packaged scenario by name (``tiny``) or a YAML file path."""
     candidate = Path(name_or_path)
-    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+    # Only YAML files are paths: a bare name is always a packaged scenario, even when a
+    # folder of that name (e.g. ./bench) happens to be in the working directory.
+    if candidate.suffix in {".yaml", ".yml"} or candidate.is_file():
         if not candidate.exists():
             raise ScenarioError(f"scenario file not found: {candidate}")
         return candidate
