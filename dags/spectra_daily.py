@@ -8,7 +8,17 @@ warehouse state; re-running an old day never overwrites fresher numbers.
 
 * `list_accounts` — active accounts of every tenant (or of `params.tenant_id`).
 * `ingest` — one mapped task per account: GAQL from `sql/gaql/*.gaql`, SearchStream decoded as
-  raw protobuf, bulk upserts.
+  raw protobuf, bulk upserts. Rows the API got wrong (malformed, NaN, negative, duplicated key)
+  are held in `quality_quarantine` with their reason instead of being written.
+* `validate` — the quality gate, one mapped task per ingested account: Great Expectations suites
+  on the window just loaded. **pass**: downstream proceeds. **warn** (implausible rows, a
+  row-count jump, a tracking outage): downstream proceeds; the rows are quarantined and the
+  outage days become data exclusions, both hidden by the `*_clean` views. **block** (broken or
+  duplicated keys, NaN, negative spend, a missing day, stale data, a changed currency/time
+  zone): the task returns nothing for that account, so steps mapped over `validate`'s output
+  skip that account only; the reasons are in the task log and the alert.
+* `quality_report` — pass / warn / block per account for the day (fails the run if an account
+  got no verdict). Data Docs: `var/quality/data_docs/index.html`.
 
 Google Ads credentials: Airflow connection `google_ads_default`.
 Backfill: `airflow backfill create --dag-id spectra_daily --from-date … --to-date …`.
@@ -20,7 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 GOOGLE_ADS_CONN_ID = "google_ads_default"
@@ -34,7 +44,7 @@ GOOGLE_ADS_CONN_ID = "google_ads_default"
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    tags=["spectra", "google-ads", "ingest"],
+    tags=["spectra", "google-ads", "ingest", "quality"],
     default_args={
         "owner": "spectra",
         "retries": 2,
@@ -77,7 +87,32 @@ def spectra_daily() -> None:
             conn_id=GOOGLE_ADS_CONN_ID,
         )
 
-    ingest.expand(account=list_accounts())
+    # all_done: one account's failed ingest must not stop the others' validation.
+    @task(trigger_rule=TriggerRule.ALL_DONE, map_index_template="{{ gate_label }}")
+    def validate(ingested: dict[str, Any]) -> dict[str, Any] | None:
+        """Quality gate: the account when it passes or warns, None (skip it) when blocked."""
+        from spectra.airflow import tasks
+
+        context = get_current_context()
+        verdict = tasks.validate(
+            ingested,
+            day=tasks.report_day(context),
+            repull_days=int(context["params"]["repull_days"]),
+            dag_run_id=context["run_id"],
+        )
+        context["gate_label"] = tasks.gate_label(verdict)  # type: ignore[typeddict-unknown-key]
+        return tasks.gate(verdict)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def quality_report(accounts: list[dict[str, Any]]) -> dict[str, int]:
+        """Pass / warn / block per account for the day (the DAG-level quality report)."""
+        from spectra.airflow import tasks
+
+        return tasks.quality_report(accounts, day=tasks.report_day(get_current_context()))
+
+    accounts = list_accounts()
+    validated = validate.expand(ingested=ingest.expand(account=accounts))
+    validated >> quality_report(accounts)
 
 
 spectra_daily()

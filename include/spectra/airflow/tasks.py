@@ -54,3 +54,113 @@ def ingest(
     finally:
         engine.dispose()
     return result.as_dict()
+
+
+# --------------------------------------------------------------------------- quality gate
+
+
+class QualityReportIncomplete(RuntimeError):
+    """Some accounts have no quality verdict for the day (their ingest or validate failed)."""
+
+
+def validate(
+    ingested: dict[str, Any], *, day: dt.date, repull_days: int, dag_run_id: str | None = None
+) -> dict[str, Any]:
+    """Run the quality gate on the window ingest just loaded; returns the verdict (ids, counts).
+
+    Bad data never raises here: it is what the verdict is for. The reasons go to the task log
+    (ERROR for block, WARNING for warn) and to the alert sinks.
+    """
+    import logging
+
+    from spectra.quality.runner import validate_account
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    try:
+        outcome = validate_account(
+            engine,
+            tenant_id=ingested["tenant_id"],
+            customer_id=int(ingested["customer_id"]),
+            logical_date=day,
+            repull_days=repull_days,
+            dag_run_id=dag_run_id,
+        )
+    finally:
+        engine.dispose()
+    verdict = outcome.as_dict()
+    log = logging.getLogger("spectra.quality.gate")
+    level = {"pass": logging.INFO, "warn": logging.WARNING}.get(verdict["status"], logging.ERROR)
+    log.log(level, "%s", gate_explanation(verdict))
+    return verdict
+
+
+def gate_explanation(verdict: dict[str, Any]) -> str:
+    """What the gate decided for one account, and what that means for the run."""
+    account = f"{verdict['tenant_id']}/{verdict['customer_id']}"
+    effect = {
+        "pass": "downstream steps read this account's data",
+        "warn": "downstream steps continue; quarantined rows and excluded days stay hidden",
+        "block": "downstream steps SKIP this account today (its data cannot be trusted)",
+    }[verdict["status"]]
+    lines = [f"quality gate {verdict['status'].upper()} for {account}: {effect}"]
+    lines += [f"  block: {r}" for r in verdict["blocking"]]
+    lines += [f"  warn:  {r}" for r in verdict["warnings"]]
+    lines.append(
+        f"  {verdict['rows_validated']} rows validated, {verdict['quarantined_rows']} "
+        f"quarantined, excluded days {verdict['excluded_days'] or 'none'}; "
+        f"Data Docs {verdict['data_docs_path'] or '(off)'}"
+    )
+    return "\n".join(lines)
+
+
+def gate(verdict: dict[str, Any]) -> dict[str, Any] | None:
+    """The account for downstream steps when it passed or warned; None when blocked.
+
+    Airflow does not push a None return value, so a task mapped over validate's output gets
+    one instance per account that may proceed: a blocked account stops only itself.
+    """
+    if verdict["status"] == "block":
+        return None
+    return {
+        "tenant_id": verdict["tenant_id"],
+        "customer_id": verdict["customer_id"],
+        "gate": verdict["status"],
+        "quality_run_id": verdict["run_id"],
+    }
+
+
+def gate_label(verdict: dict[str, Any]) -> str:
+    return f"{verdict['tenant_id']}/{verdict['customer_id']} {verdict['status']}"
+
+
+def quality_report(accounts: list[dict[str, Any]], *, day: dt.date) -> dict[str, int]:
+    """The DAG-level report: pass / warn / block per account for the day, in the task log.
+
+    Raises QualityReportIncomplete (after logging the table) when an account has no verdict,
+    so a failed ingest or validate still fails the run.
+    """
+    import logging
+
+    from spectra.quality.report import MISSING, gate_report, render_report
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    try:
+        rows = gate_report(
+            engine,
+            logical_dates=[day],
+            expected_accounts=[(a["tenant_id"], int(a["customer_id"])) for a in accounts],
+        )
+    finally:
+        engine.dispose()
+    logging.getLogger("spectra.quality.report").info(
+        "data quality, %s:\n%s", day.isoformat(), render_report(rows)
+    )
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    missing = [f"{r.tenant_id}/{r.customer_id}" for r in rows if r.status == MISSING]
+    if missing:
+        raise QualityReportIncomplete(f"no quality verdict on {day} for {', '.join(missing)}")
+    return counts

@@ -162,7 +162,8 @@ def validate_account(
         blocking=[o.reason for o in outcomes if not o.success and o.severity is Severity.BLOCK],
         warnings=[o.reason for o in outcomes if not o.success and o.severity is Severity.WARN],
         rows_validated=batch.rows_validated,
-        quarantined_rows=len({(r["source_table"], r["row_fingerprint"]) for r in quarantine}),
+        quarantined_rows=_held_rows(batch)
+        + len({(r["source_table"], r["row_fingerprint"]) for r in quarantine}),
         excluded_days=sorted({r["date"].isoformat() for r in exclusions}),
         data_docs_path=str(docs_path) if data_docs else "",
         expectations=outcomes,
@@ -421,7 +422,7 @@ def _quarantine_rows(batch: Batch, outcomes: list[ExpectationOutcome]) -> list[d
         picked = frame.iloc[o.rows]
         picked = picked[picked["_origin"] == "warehouse"]
         for _, row in picked.iterrows():
-            identity = {c: _plain(row.get(c)) for c in _ROW_COLUMNS[table]}
+            identity = {c: _identity_value(c, row.get(c)) for c in _ROW_COLUMNS[table]}
             identity["date"] = row["date"].date().isoformat()
             identity["reported_as_of"] = _as_iso(row["reported_as_of"])
             payload = json.dumps(
@@ -454,6 +455,19 @@ def _quarantine_rows(batch: Batch, outcomes: list[ExpectationOutcome]) -> list[d
                 }
             )
     return out
+
+
+def _identity_value(column: str, value: Any) -> Any:
+    """Key values as the warehouse types them (pandas holds nullable ids as floats)."""
+    value = _plain(value)
+    if column.endswith("_id") and value is not None:
+        return int(value)
+    return value
+
+
+def _held_rows(batch: Batch) -> int:
+    """Rows ingest held back for this day (they never reached the fact tables)."""
+    return sum(int((batch.frames[name]["_origin"] == "ingest").sum()) for name in ROW_SUITES)
 
 
 def _metrics(row: pd.Series) -> dict[str, Any]:
