@@ -107,7 +107,7 @@ def _rows_frame(conn: Connection, batch: Batch, table: str, config: QualityConfi
         model.customer_id == batch.customer_id,
         model.date.between(batch.window_start, batch.logical_date),
     )
-    stored = pd.DataFrame(conn.execute(stmt).all(), columns=columns)
+    stored = _frame(_fetch_raw(conn, stmt), columns)
     stored["_origin"] = "warehouse"
     held = _ingest_quarantine_frame(conn, batch, table, columns)
     if len(held):
@@ -126,6 +126,29 @@ def _rows_frame(conn: Connection, batch: Batch, table: str, config: QualityConfi
     _derive_rates(frame, config)
     frame["_row"] = np.arange(len(frame))
     return frame
+
+
+def _fetch_raw(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
+    """All rows as plain driver tuples, without SQLAlchemy's per-value result processing.
+
+    For 200k fact rows that processing (dates parsed one by one) and Row objects cost more
+    than the query itself; the frame parses dates in one vectorised pass instead. Parameters
+    are rendered as literals by SQLAlchemy (quoted and escaped); they are our own ids and
+    dates, never user text.
+    """
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame.from_records(rows, columns=columns)
 
 
 def _ingest_quarantine_frame(

@@ -239,9 +239,10 @@ def _run_suites(context: Any, batch: Batch, specs: list[SuiteSpec]) -> list[tupl
         definition = source.add_dataframe_asset(
             name=spec.name
         ).add_batch_definition_whole_dataframe("batch")
-        suite = context.suites.add(gx.ExpectationSuite(name=spec.name))
-        for _, expectation in spec.expectations:
-            suite.add_expectation(expectation)
+        # One add with all expectations: add_expectation() re-saves the suite each time.
+        suite = context.suites.add(
+            gx.ExpectationSuite(name=spec.name, expectations=[e for _, e in spec.expectations])
+        )
         gx_batch = definition.get_batch(batch_parameters={"dataframe": batch.frames[spec.name]})
         results.append((spec.name, gx_batch.validate(suite, result_format=_RESULT_FORMAT)))
     return results

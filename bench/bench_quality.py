@@ -1,0 +1,193 @@
+"""Quality gate cost: validating 200k keyword-day rows, as a ratio to ingesting them.
+
+The same ~200k keyword_performance rows bench_ingest uses (the ``bench`` scenario, 20 days,
+one account) are pulled from a sandbox in its own process and ingested end to end (SearchStream
+decode + ingest's quarantine screen + upsert); then the validate step runs on that window
+(read back, six Great Expectations suites, verdict, results, Data Docs). Great Expectations is
+imported before timing (its ~6 s import is a per-process constant, reported as its own figure).
+SQLite always, PostgreSQL when reachable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SCENARIO = "bench"
+CLOCK = dt.date(2026, 6, 1)
+DAYS = 20
+TENANT = "bench"
+PG_URL = os.environ.get(
+    "SPECTRA_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, out
+
+
+def _gx_import_seconds() -> float:
+    code = "import time; t = time.perf_counter(); import great_expectations; print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def run(results: dict[str, Any]) -> None:
+    from sqlalchemy import text
+
+    from spectra.ads.client import AdsCredentials, build_client
+    from spectra.ads.stream import load_query, stream_columns
+    from spectra.cli import start_sandbox_process, stop_process_group
+    from spectra.ingest.daily import write_pulled
+    from spectra.quality.checks import QualityConfig
+    from spectra.quality.runner import validate_account
+    from spectra.quality.screen import FACT_QUERIES, screen_columns
+    from spectra.sandbox.market import Market
+    from spectra.sandbox.tls import ensure_tls
+    from spectra.settings import spectra_home
+    from spectra.warehouse.db import make_engine, migrate
+    from spectra.warehouse.repositories import register_account, register_tenant
+
+    gx_import = _gx_import_seconds()
+    results["quality: import great_expectations (once per task process)"] = {
+        "value": gx_import,
+        "unit": "s",
+        "baseline": None,
+        "ratio": None,
+    }
+    print(f"   import great_expectations: {gx_import:.1f} s (cold, own process)")
+    import great_expectations  # noqa: F401  (warm for the timed runs)
+
+    customer_id = Market.from_scenario(SCENARIO).customer_ids()[0]
+    logical_date = CLOCK - dt.timedelta(days=1)
+    port = _free_port()
+    log = spectra_home() / "var" / "bench" / "sandbox-quality.log"
+    proc = start_sandbox_process(SCENARIO, port, log, clock=CLOCK)
+    try:
+        creds = AdsCredentials(
+            developer_token="bench",
+            access_token="bench",
+            endpoint=f"localhost:{port}",
+            ca_cert_path=str(ensure_tls().ca_cert),
+            sandbox_clock=True,
+        )
+        client = build_client(creds)
+        query = load_query("keyword_performance")
+        window = {
+            "date_from": (CLOCK - dt.timedelta(days=DAYS)).isoformat(),
+            "date_to": logical_date.isoformat(),
+        }
+
+        def pull() -> dict[str, list[Any]]:
+            return stream_columns(
+                client, creds, customer_id=customer_id, query=query, as_of=CLOCK, **window
+            )
+
+        cols = pull()  # warms the sandbox's cache, as bench_ingest does
+        rows = len(cols["segments.date"])
+        screen_s, _ = _best(
+            lambda: screen_columns(FACT_QUERIES["keyword_performance"], cols), repeat=3
+        )
+
+        tmp = Path(tempfile.mkdtemp(prefix="spectra-bench-quality-"))
+        backends = [("sqlite", f"sqlite:///{tmp / 'bench.db'}")]
+        if _pg_reachable():
+            backends.append(("postgres", PG_URL))
+        for backend, url in backends:
+            schema = None
+            if backend == "postgres":
+                schema = f"bench_{uuid.uuid4().hex[:8]}"
+                admin = make_engine(url)
+                with admin.begin() as conn:
+                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+                admin.dispose()
+                engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+            else:
+                engine = make_engine(url)
+            try:
+                migrate(engine)
+                with engine.begin() as conn:
+                    register_tenant(conn, tenant_id=TENANT, name="bench")
+                    register_account(conn, tenant_id=TENANT, customer_id=customer_id)
+
+                def ingest(engine: Any = engine) -> int:
+                    pulled = pull()
+                    with engine.begin() as conn:
+                        write_pulled(
+                            conn,
+                            {"keyword_performance": pulled},
+                            tenant_id=TENANT,
+                            customer_id=customer_id,
+                            as_of=CLOCK,
+                        )
+                    return len(pulled["segments.date"])
+
+                ingest_s, _ = _best(ingest, repeat=1)  # the first load, as bench_ingest's
+                config = QualityConfig(quality_dir=tmp / f"quality-{backend}")
+
+                def validate(engine: Any = engine, config: QualityConfig = config) -> Any:
+                    return validate_account(
+                        engine,
+                        tenant_id=TENANT,
+                        customer_id=customer_id,
+                        logical_date=logical_date,
+                        repull_days=DAYS,
+                        config=config,
+                    )
+
+                validate_s, outcome = _best(validate, repeat=2)
+                results[f"quality: validate {rows // 1000}k keyword-day rows, {backend}"] = {
+                    "value": validate_s,
+                    "unit": "s",
+                    "baseline": ingest_s,
+                    "ratio": validate_s / ingest_s,
+                }
+                print(
+                    f"   {backend}: ingest {rows} rows {ingest_s:.2f} s, validate {validate_s:.2f} s "
+                    f"= {validate_s / ingest_s:.2f}x ingest (verdict {outcome.status.value}, "
+                    f"{outcome.rows_validated} rows)"
+                )
+            finally:
+                engine.dispose()
+                if schema:
+                    admin = make_engine(url)
+                    with admin.begin() as conn:
+                        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                    admin.dispose()
+        results[f"quality: ingest screen of {rows // 1000}k rows (share of ingest)"] = {
+            "value": screen_s,
+            "unit": "s",
+            "baseline": ingest_s,
+            "ratio": screen_s / ingest_s,
+        }
+        print(f"   ingest's quarantine screen: {screen_s * 1000:.0f} ms for {rows} rows")
+    finally:
+        stop_process_group(proc)
