@@ -1,0 +1,88 @@
+"""The task-level gate contract the DAG relies on: None for block, the account otherwise."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from spectra.airflow import tasks
+from spectra.quality import store
+from spectra.warehouse.repositories import register_account, register_tenant
+
+DAY = dt.date(2026, 11, 20)
+
+
+def verdict(status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "tenant_id": "acme",
+        "customer_id": 42,
+        "logical_date": DAY.isoformat(),
+        "run_id": "acme-42-2026-11-20",
+        "status": status,
+        "blocking": ["perf.day_present [block]: 1 of 30 rows: account 42 has no rows on …"]
+        if status == "block"
+        else [],
+        "warnings": ["perf.tracking_ok [warn]: …"] if status == "warn" else [],
+        "rows_validated": 1000,
+        "quarantined_rows": 0,
+        "excluded_days": [],
+        "data_docs_path": "/x/index.html",
+        **extra,
+    }
+
+
+def test_block_returns_nothing_so_mapped_downstream_skips_the_account() -> None:
+    assert tasks.gate(verdict("block")) is None
+
+
+@pytest.mark.parametrize("status", ["pass", "warn"])
+def test_pass_and_warn_hand_the_account_on(status: str) -> None:
+    assert tasks.gate(verdict(status)) == {
+        "tenant_id": "acme",
+        "customer_id": 42,
+        "gate": status,
+        "quality_run_id": "acme-42-2026-11-20",
+    }
+
+
+def test_the_log_explains_the_decision() -> None:
+    text = tasks.gate_explanation(verdict("block"))
+    assert text.startswith("quality gate BLOCK for acme/42: downstream steps SKIP")
+    assert "perf.day_present [block]" in text
+    assert tasks.gate_label(verdict("warn")) == "acme/42 warn"
+
+
+def _verdict_row(customer_id: int, status: str) -> dict[str, Any]:
+    return {
+        "tenant_id": "acme",
+        "customer_id": customer_id,
+        "logical_date": DAY,
+        "run_id": f"acme-{customer_id}-{DAY}",
+        "status": status,
+        "blocking": [],
+        "warnings": [],
+        "rows_validated": 1,
+        "quarantined_rows": 0,
+        "excluded_days": [],
+        "data_docs_path": "",
+        "dag_run_id": None,
+    }
+
+
+def test_report_counts_verdicts_and_fails_when_an_account_has_none(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPECTRA_DATABASE_URL", str(sqlite_engine.url))
+    with sqlite_engine.begin() as conn:
+        register_tenant(conn, tenant_id="acme", name="Acme")
+        for cid in (1, 2, 3):
+            register_account(conn, tenant_id="acme", customer_id=cid)
+        store.write_run(conn, _verdict_row(1, "pass"))
+        store.write_run(conn, _verdict_row(2, "block"))
+    accounts = [{"tenant_id": "acme", "customer_id": c} for c in (1, 2)]
+    assert tasks.quality_report(accounts, day=DAY) == {"pass": 1, "block": 1}
+    with pytest.raises(tasks.QualityReportIncomplete, match="acme/3"):
+        tasks.quality_report([*accounts, {"tenant_id": "acme", "customer_id": 3}], day=DAY)
