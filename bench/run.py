@@ -33,7 +33,10 @@ def main(argv: list[str]) -> int:
     wanted = argv or MODULES
     out_path = spectra_home() / "var" / "bench" / "results.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}
+    # A full run starts afresh; running some modules updates their figures in place.
+    results: dict[str, Any] = {}
+    if argv and out_path.exists():
+        results = json.loads(out_path.read_text())
     failed = []
     for name in wanted:
         if not (HERE / f"{name}.py").exists():

@@ -56,27 +56,18 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 
 def start_sandbox_process(
-    scenario: str, port: int, log_path: Path
+    scenario: str, port: int, log_path: Path, *, clock: dt.date | None = None
 ) -> subprocess.Popen[bytes] | None:
     """Start `spectra sandbox serve` in its own process group; None if the port is already served."""
     if _port_open(port):
         return None
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "spectra.cli", "sandbox", "serve", "--scenario", scenario]
+    cmd += ["--port", str(port)]
+    if clock is not None:
+        cmd += ["--clock", clock.isoformat()]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "spectra.cli",
-            "sandbox",
-            "serve",
-            "--scenario",
-            scenario,
-            "--port",
-            str(port),
-        ],
-        stdout=log_path.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        cmd, stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
     )
     deadline = time.monotonic() + 60
     while not _port_open(port):

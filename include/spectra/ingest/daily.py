@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +113,62 @@ class _Puller:
         )
 
 
+class _PipelinedWriter:
+    """Writes one query's rows while the next query is being pulled and decoded.
+
+    Decoding is Python work; most of a write is the database's (PostgreSQL's server process,
+    SQLite's C code with the GIL released), so overlapping them uses the second core. Queries
+    are written in submission order (parents before children) on the caller's connection and
+    transaction, by one thread at a time; an error on either side aborts the whole load.
+    """
+
+    _DONE = object()
+
+    def __init__(
+        self,
+        conn: Connection,
+        write: Callable[[Connection, str, Mapping[str, list[Any]]], dict[str, int]],
+    ) -> None:
+        self._conn = conn
+        self._write = write
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._counts: dict[str, int] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+
+    def __enter__(self) -> _PipelinedWriter:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not self._DONE:
+            if self._error is not None:
+                continue  # drain: the load is already failed
+            try:
+                self._counts.update(self._write(self._conn, *item))
+            except BaseException as exc:  # handed to the caller's thread, re-raised there
+                self._error = exc
+
+    def submit(self, name: str, columns: Mapping[str, list[Any]]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((name, columns))
+
+    def finish(self) -> dict[str, int]:
+        """Wait for every submitted write; re-raise the writer's error, if any."""
+        if self._thread.is_alive():
+            self._queue.put(self._DONE)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return dict(self._counts)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._DONE)
+            self._thread.join()
+
+
 def account_tenant(conn: Connection, customer_id: int) -> str:
     tenant = conn.execute(
         select(m.AdAccount.tenant_id).where(m.AdAccount.customer_id == customer_id)
@@ -141,20 +199,23 @@ def ingest_account(
 
     pull = _Puller(client, creds, customer_id, as_of, retry)
     dates = {"date_from": window_start.isoformat(), "date_to": window_end.isoformat()}
-    pulled = {
-        name: pull(name, **(dates if "{date_from}" in load_query(name).text else {}))
-        for name in WRITERS
-    }
     result = IngestResult(tenant_id, customer_id, logical_date, window_start, window_end, as_of)
-    with engine.begin() as conn:
-        result.rows = write_pulled(
+
+    def write(conn: Connection, name: str, columns: Mapping[str, list[Any]]) -> dict[str, int]:
+        return write_pulled(
             conn,
-            pulled,
+            {name: columns},
             tenant_id=tenant_id,
             customer_id=customer_id,
             as_of=as_of,
             logical_date=logical_date,
         )
+
+    with engine.begin() as conn, _PipelinedWriter(conn, write) as writer:
+        for name in WRITERS:
+            params = dates if "{date_from}" in load_query(name).text else {}
+            writer.submit(name, pull(name, **params))
+        result.rows = writer.finish()
         bulk_upsert(
             conn,
             m.IngestRun.__table__,

@@ -80,7 +80,7 @@ class SandboxState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     calls: dict[str, int] = field(default_factory=dict)
     _cache: OrderedDict[tuple[Any, ...], list[bytes]] = field(default_factory=OrderedDict)
-    cache_entries: int = 8
+    cache_entries: int = 32  # > the number of queries one ingest runs, or the LRU thrashes
 
     def as_of(self, context: grpc.ServicerContext) -> dt.date:
         for key, value in context.invocation_metadata():

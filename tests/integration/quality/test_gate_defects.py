@@ -207,13 +207,12 @@ def test_currency_change_blocks(
     assert "account.currency_expected" in failed(outcome)
 
 
-def test_raw_market_search_term_duplicates_are_blocked(
+def test_raw_market_serves_one_search_term_row_per_ad_group_and_term(
     gate: Gate, defect_market: DefectMarket, account: int, ref_day: dt.date
 ) -> None:
-    """The sandbox serves one search-term row per matching keyword; Google serves one per
-    (ad group, term). Upserting those would silently keep only the last copy, so the gate
-    holds them back and blocks the account."""
+    """Google serves one search_term_view row per (ad group, term) unless the query segments by
+    keyword; the sandbox market does the same, so its raw rows pass the key check (a duplicated
+    key is still caught: see the duplicate-rows defect above)."""
     defect_market.google_search_terms = False
     outcome = gate.run(account, ref_day)
-    assert outcome.status is GateStatus.BLOCK
-    assert "st.keys_unique" in failed(outcome)
+    assert "st.keys_unique" not in failed(outcome)

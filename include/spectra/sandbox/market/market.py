@@ -452,6 +452,13 @@ class Market(Editing):
             raise KeyError(resource)
         level = RESOURCE_LEVEL[resource]
         account = self.account_index(customer_id)
+        # Google serves one search_term_view row per (ad group, term) unless the query
+        # segments by keyword; our terms hang off keywords, so merge them per ad group.
+        merge_terms = resource == "search_term_view" and not any(
+            f.startswith("segments.keyword.") for f in fields
+        )
+        if merge_terms:
+            fields = fields | _TERM_KEY
         reachable = REACHABLE[level]
         attrs = [f for f in sorted(fields) if f in ATTRIBUTES and ATTRIBUTE_KIND[f] in reachable]
         with self._lock:
@@ -480,6 +487,8 @@ class Market(Editing):
                 )
             if n == 0:
                 continue
+            if merge_terms:
+                cols, n = _merge_by_key(cols, n, _TERM_KEY)
             day = dt.date.fromordinal(ordinal)
             for seg in segments:
                 cols[seg] = [_segment(seg, day)] * n
@@ -679,6 +688,35 @@ def _stamp(ch: Any) -> str:
     """Changes made on a clock day get increasing times that day (seq keeps their order)."""
     seconds = 9 * 3600 + ch.seq
     return f"{ch.as_of.isoformat()} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000000"
+
+
+_TERM_KEY = frozenset({"ad_group.id", "search_term_view.search_term"})
+
+
+def _merge_by_key(cols: dict[str, Any], n: int, key: frozenset[str]) -> tuple[dict[str, Any], int]:
+    """Sum metric columns over rows sharing ``key`` (first row's attributes win)."""
+    names = sorted(key)
+    keys = list(zip(*(list(cols[k]) for k in names), strict=True))
+    first: dict[tuple[Any, ...], int] = {}
+    group = np.empty(n, dtype=np.int64)
+    for i, k in enumerate(keys):
+        group[i] = first.setdefault(k, len(first))
+    if len(first) == n:
+        return cols, n
+    # group ids follow first appearance, so the leader of group g is its first row
+    leaders = np.zeros(len(first), dtype=np.int64)
+    leaders[group[::-1]] = np.arange(n - 1, -1, -1)
+    merged: dict[str, Any] = {}
+    for name, values in cols.items():
+        if name.startswith("metrics."):
+            arr = np.asarray(values)
+            sums = np.bincount(group, weights=arr.astype(np.float64), minlength=len(first))
+            merged[name] = (
+                sums.round().astype(arr.dtype) if arr.dtype.kind in "iu" else sums
+            ).tolist()
+        else:
+            merged[name] = [values[j] for j in leaders]
+    return merged, len(first)
 
 
 def _segment(name: str, day: dt.date) -> Any:
