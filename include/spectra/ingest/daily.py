@@ -469,6 +469,6 @@ def write_pulled(
     for name, writer in WRITERS.items():
         if name in screened.pulled:
             counts.update(writer(target, screened.pulled[name]))
-    if screened.quarantined:
-        counts["quality_quarantine"] = screened.quarantined
+    for name, held in screened.quarantined_by_query.items():
+        counts[f"quality_quarantine.{name}"] = held
     return counts

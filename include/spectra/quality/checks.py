@@ -120,12 +120,13 @@ class QualityConfig:
     steady_share: float = 0.9
     steady_min_days: int = 7
     # Tracking outage: conversions at most ``outage_collapse_ratio`` of what the account's
-    # conversion rate predicts, on a day where clicks held (>= ``outage_clicks_hold`` of the
-    # median) and at least ``outage_min_expected`` conversions were due. Young days have only
+    # conversion rate predicts, on days where clicks held (>= ``outage_clicks_hold`` of the
+    # median), with enough conversions due to rule out noise (see outage.py). Young days have only
     # part of their conversions reported yet (lag); the expectation ramps from
     # ``outage_young_share`` on day 1 to 1 at ``outage_mature_days``.
-    outage_collapse_ratio: float = 0.2
-    outage_min_expected: float = 5.0
+    outage_collapse_ratio: float = 0.1
+    outage_min_expected: float = 5.0  # summed over a run of two or more collapsed days
+    outage_min_expected_one_day: float = 10.0
     outage_clicks_hold: float = 0.5
     outage_mature_days: int = 14
     outage_young_share: float = 0.25

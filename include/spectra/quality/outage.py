@@ -8,8 +8,8 @@ that collapsed, and the gate turns them into exclusions.
 
 A day collapsed when, with clicks holding (at least ``outage_clicks_hold`` of the window's
 median), it reported at most ``outage_collapse_ratio`` of the conversions the account's own
-conversion rate predicts, and that prediction is big enough to mean something
-(``outage_min_expected``). Conversions are reported with a lag, so a young day is only held
+conversion rate predicts; a run of such days is flagged when the conversions it was due add
+up to something that cannot be noise (``outage_min_expected``). Conversions are reported with a lag, so a young day is only held
 to a share of its expectation that ramps from ``outage_young_share`` (day 1) to 1
 (``outage_mature_days``); that share is a deliberate lower bound, so young days are judged
 leniently rather than flagged for conversions that simply have not arrived yet.
@@ -36,9 +36,13 @@ def reported_share(age_days: pd.Series | np.ndarray, config: QualityConfig) -> n
 def score_tracking(days: pd.DataFrame, config: QualityConfig) -> pd.DataFrame:
     """Add ``expected_conversions`` and ``conversion_ratio`` to a per-day frame.
 
-    ``days`` has ``clicks``, ``conversions`` and ``age_days`` (as_of − date). The ratio is
-    NaN where the test does not apply (too few conversions due, or clicks did not hold), so
-    the expectation only judges days where a collapse is distinguishable from noise.
+    ``days`` has one row per consecutive day with ``clicks``, ``conversions`` and
+    ``age_days`` (as_of − date). A day is a candidate when clicks held and it reported at most
+    ``outage_collapse_ratio`` of its expectation; consecutive candidates form a run, judged on
+    its summed expectation (a two-day outage of a small account is as clear as a one-day
+    outage of a big one). Days of a run due at least ``outage_min_expected`` conversions get
+    the run's ratio (below the threshold: the expectation fails on them); other days with
+    enough conversions due get their own ratio; the rest get NaN (not judged).
     """
     out = days.copy()
     clicks = out["clicks"].astype(float).to_numpy()
@@ -53,11 +57,35 @@ def score_tracking(days: pd.DataFrame, config: QualityConfig) -> pd.DataFrame:
     expected = baseline * clicks * share
     busy = clicks[clicks > 0]
     median_clicks = float(np.median(busy)) if busy.size else 0.0
-    applies = (expected >= config.outage_min_expected) & (
-        clicks >= config.outage_clicks_hold * median_clicks
-    )
+    holds = (clicks > 0) & (clicks >= config.outage_clicks_hold * median_clicks)
+    collapse = config.outage_collapse_ratio
+    candidate = holds & (expected > 0) & (conversions <= collapse * expected)
+    ratio = np.full(len(out), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(applies, conversions / expected, np.nan)
+        judged = holds & ~candidate & (expected >= config.outage_min_expected_one_day)
+        ratio[judged] = conversions[judged] / expected[judged]
+    for run in _runs(candidate):
+        due, seen = expected[run].sum(), conversions[run].sum()
+        # One quiet day happens (over-dispersed noise); two in a row with clicks holding
+        # rarely do, so a lone day must be due more conversions than a run.
+        alone = run.stop - run.start == 1
+        needed = config.outage_min_expected_one_day if alone else config.outage_min_expected
+        if due >= needed:
+            ratio[run] = seen / due
     out["expected_conversions"] = expected
     out["conversion_ratio"] = ratio
     return out
+
+
+def _runs(mask: np.ndarray) -> list[slice]:
+    """Slices of consecutive True values."""
+    runs, start = [], None
+    for i, flag in enumerate(mask.tolist()):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append(slice(start, i))
+            start = None
+    if start is not None:
+        runs.append(slice(start, len(mask)))
+    return runs

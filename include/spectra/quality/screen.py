@@ -140,7 +140,12 @@ class Rejected:
 class ScreenResult:
     pulled: dict[str, Mapping[str, list[Any]]]  # the input with rejected rows removed
     rejected: list[Rejected]
-    quarantined: int = 0  # quarantine entries written (one per failed check)
+    # Quarantine entries written (one per failed check), by query.
+    quarantined_by_query: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(self.quarantined_by_query.values())
 
 
 # --------------------------------------------------------------------------- screening
@@ -301,7 +306,7 @@ def quarantine_pulled(
             rejected.extend(found)
     result = ScreenResult(clean, rejected)
     if screened:
-        result.quarantined = record_ingest_quarantine(
+        result.quarantined_by_query = record_ingest_quarantine(
             conn,
             rejected,
             screened_queries=screened,
@@ -397,8 +402,11 @@ def record_ingest_quarantine(
     customer_id: int,
     as_of: dt.date,
     logical_date: dt.date,
-) -> int:
-    """Upsert this pull's entries; deactivate (never delete) older ones it no longer finds."""
+) -> dict[str, int]:
+    """Upsert this pull's entries; deactivate (never delete) older ones it no longer finds.
+
+    Returns the number of entries written per query.
+    """
     rows = quarantine_rows(
         rejected,
         tenant_id=tenant_id,
@@ -427,7 +435,7 @@ def record_ingest_quarantine(
     ]
     if stale:
         conn.execute(update(q).where(q.id.in_(stale)).values(active=False, resolved_at=m.utcnow()))
-    return len(rows)
+    return dict(Counter(r["source_query"] for r in rows))
 
 
 def warehouse_row(query: str, row: Mapping[str, Any]) -> dict[str, Any]:

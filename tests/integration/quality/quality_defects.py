@@ -4,11 +4,6 @@
 and rewrites the GAQL-shaped rows it serves, so a defect travels the whole production path:
 sandbox gRPC server → real ``google-ads`` client → raw protobuf decode → ingest → warehouse →
 validate. Each defect class targets one account and one or more days.
-
-``google_search_terms`` (on by default) aggregates ``search_term_view`` rows per
-(ad group, term, day) as Google does; the sandbox market currently emits one row per
-matching keyword, i.e. duplicated keys, which the gate rightly blocks
-(see test_gate_defects.py::test_raw_market_search_term_duplicates_are_blocked).
 """
 
 from __future__ import annotations
@@ -128,33 +123,11 @@ class CurrencyChange(Defect):
             yield {**row, "customer.currency_code": self.currency}
 
 
-def aggregate_search_terms(rows: Iterable[Row]) -> list[Row]:
-    """One row per (ad group, term, day) with metrics summed, as Google's search_term_view."""
-    merged: dict[tuple[Any, ...], Row] = {}
-    for row in rows:
-        key = (
-            row.get("ad_group.id"),
-            row.get("search_term_view.search_term"),
-            row.get("segments.date"),
-        )
-        kept = merged.get(key)
-        if kept is None:
-            merged[key] = dict(row)
-            continue
-        for name, value in row.items():
-            if name.startswith("metrics.") and isinstance(value, int | float):
-                kept[name] = (kept.get(name) or 0) + value
-        if row.get("search_term_view.status") == "ADDED":
-            kept["search_term_view.status"] = "ADDED"
-    return list(merged.values())
-
-
 class DefectMarket:
     """The wrapped market, with ``defects`` applied to what it serves."""
 
-    def __init__(self, market: Any, *, google_search_terms: bool = True) -> None:
+    def __init__(self, market: Any) -> None:
         self.market = market
-        self.google_search_terms = google_search_terms
         self.defects: list[Defect] = []
 
     def __getattr__(self, name: str) -> Any:  # mutate services, truth API, ...
@@ -165,8 +138,6 @@ class DefectMarket:
 
     def rows(self, resource: str, *, customer_id: int, **kwargs: Any) -> Iterator[Row]:
         rows: Iterable[Row] = self.market.rows(resource, customer_id=customer_id, **kwargs)
-        if resource == "search_term_view" and self.google_search_terms:
-            rows = aggregate_search_terms(rows)
         for defect in self.defects:
             if defect.applies(resource, customer_id):
                 rows = defect.apply(rows)

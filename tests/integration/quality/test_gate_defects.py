@@ -123,7 +123,7 @@ def test_bad_api_rows_are_quarantined_with_their_reason(
     bad_day = ref_day - dt.timedelta(days=2)
     defect_market.defects += [negative_cost(account, bad_day), nan_conversions(account, bad_day)]
     result = gate.ingest(account, ref_day)
-    assert result.rows["quality_quarantine"] == 2
+    assert result.rows["quality_quarantine.keyword_performance"] == 2
     entries = quarantine(gate, stage="ingest", customer_id=account)
     assert {e.check_name for e in entries} == {
         "perf.non_negative:cost_micros",
@@ -212,7 +212,21 @@ def test_raw_market_serves_one_search_term_row_per_ad_group_and_term(
 ) -> None:
     """Google serves one search_term_view row per (ad group, term) unless the query segments by
     keyword; the sandbox market does the same, so its raw rows pass the key check (a duplicated
-    key is still caught: see the duplicate-rows defect above)."""
-    defect_market.google_search_terms = False
+    key is still caught: see below)."""
     outcome = gate.run(account, ref_day)
     assert "st.keys_unique" not in failed(outcome)
+
+
+def test_duplicated_search_terms_are_blocked(
+    gate: Gate, defect_market: DefectMarket, account: int, ref_day: dt.date
+) -> None:
+    """Upserting duplicated search-term rows would silently keep only the last copy; the
+    screen holds every copy back and the gate blocks the account."""
+    day = ref_day - dt.timedelta(days=3)
+    defect_market.defects.append(
+        DuplicateRows(account, (day,), resources=frozenset({"search_term_view"}))
+    )
+    outcome = gate.run(account, ref_day)
+    assert outcome.status is GateStatus.BLOCK
+    assert "st.keys_unique" in failed(outcome)
+    assert outcome.quarantined_rows > 0
