@@ -230,3 +230,20 @@ def test_duplicated_search_terms_are_blocked(
     assert outcome.status is GateStatus.BLOCK
     assert "st.keys_unique" in failed(outcome)
     assert outcome.quarantined_rows > 0
+
+
+def test_the_markets_own_tracking_outage_becomes_data_exclusions(
+    gate: Gate, market: Any, ref_day: dt.date
+) -> None:
+    """The tiny scenario breaks auto-tagging for its second account for three days (clicks
+    lose attribution, so their conversions never arrive): no injection, the market itself."""
+    outages = [ev for ev in market.scenario.events if ev.type == "tracking_outage"]
+    (event,) = outages
+    account = int(market.customer_ids()[event.account])
+    days = {event.start + dt.timedelta(days=k) for k in range((event.end - event.start).days + 1)}
+    assert ref_day - dt.timedelta(days=29) <= min(days)  # inside the validated window
+    outcome = gate.run(account, ref_day)
+    assert outcome.status is GateStatus.WARN, outcome.blocking + outcome.warnings
+    assert "perf.tracking_ok" in failed(outcome)
+    excluded = {dt.date.fromisoformat(d) for d in outcome.excluded_days}
+    assert excluded and excluded <= days
