@@ -256,11 +256,6 @@ class _Target:
         ]
 
 
-def _dates(values: Sequence[str]) -> list[dt.date]:
-    parse = dt.date.fromisoformat
-    return [parse(v) for v in values]
-
-
 def _write_account(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
     if not cols.get("customer.id"):
         return {}
@@ -359,7 +354,9 @@ def _write_ads(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
 
 def _metric_columns(cols: Mapping[str, list[Any]]) -> dict[str, Sequence[Any]]:
     return {
-        "date": _dates(cols["segments.date"]),
+        # ISO strings as the API sent them: the screen has parsed each one, and the upsert
+        # writes them as they are instead of parsing and re-formatting 10^5-10^6 dates.
+        "date": cols["segments.date"],
         "impressions": cols["metrics.impressions"],
         "clicks": cols["metrics.clicks"],
         "cost_micros": cols["metrics.cost_micros"],

@@ -286,8 +286,12 @@ def _upsert_sqlite(conn: Connection, plan: _Plan, rows: Sequence[Mapping[str, An
         if isinstance(column.type, Date) and not isinstance(column.type, DateTime):
             # SQLAlchemy stores SQLite dates as 'YYYY-MM-DD', which is date.isoformat(); its
             # generic processor costs ~1 us a value, a third of the whole upsert. Exact
-            # dates take the C fast path, anything else (datetimes, None) the processor.
-            return f"(v{i}.isoformat() if (v{i} := {expr}).__class__ is _date else _p{i}(v{i}))"
+            # dates take the C fast path, ISO strings (as the Google Ads API sends them, already
+            # checked by ingest's screen) pass through, anything else goes to the processor.
+            return (
+                f"(v{i}.isoformat() if (v{i} := {expr}).__class__ is _date "
+                f"else v{i} if v{i}.__class__ is str else _p{i}(v{i}))"
+            )
         return f"_p{i}({expr})"
 
     processors["_date"] = dt.date
@@ -338,7 +342,7 @@ def _copy_text_template(table: Table, name: str) -> str:
     if isinstance(column_type, Integer | Float | Numeric):
         return "str({v})"
     if isinstance(column_type, Date | DateTime | Time):
-        return "{v}.isoformat()"
+        return "({v} if {v}.__class__ is str else {v}.isoformat())"
     if isinstance(column_type, JSON):
         return "_esc(_json({v}))"
     return "_esc(str({v}))"
