@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -141,13 +142,37 @@ def publish(
             )
         )
     root = quality_dir(config)
-    with _docs_lock(root):
+    with _docs_lock(root), _render_errors() as errors:
         for key in keys:
             if isinstance(key, ValidationResultIdentifier):
                 result = dict(results)[key.expectation_suite_identifier.name]
                 context.validation_results_store.set(key, result)
         context.build_data_docs(site_names=[SITE], resource_identifiers=keys)
+    if errors:
+        raise DataDocsError(f"Data Docs rendered with {len(errors)} error(s): {errors[0]}")
     return data_docs_index(config)
+
+
+class DataDocsError(RuntimeError):
+    """Great Expectations failed to render part of the report (it only logs such errors)."""
+
+
+@contextmanager
+def _render_errors() -> Iterator[list[str]]:
+    """Collect the errors GX's site builder logs instead of raising, so none goes unseen."""
+    errors: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            errors.append(record.getMessage()[:500])
+
+    handler = _Collect(level=logging.ERROR)
+    logger = logging.getLogger("great_expectations.render")
+    logger.addHandler(handler)
+    try:
+        yield errors
+    finally:
+        logger.removeHandler(handler)
 
 
 _HEAVY = ("unexpected_index_list", "unexpected_index_query", "unexpected_list")

@@ -17,7 +17,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,7 +148,11 @@ def validate_account(
     for outcome in outcomes:
         outcome.reason = describe(outcome, batch)
     run = run_name(tenant_id, customer_id, logical_date)
-    docs_path = publish(context, results, run=run, logical_date=logical_date, config=config)
+    docs_path = (
+        publish(context, results, run=run, logical_date=logical_date, config=config)
+        if data_docs
+        else None
+    )
     quarantine = _quarantine_rows(batch, outcomes)
     exclusions = _exclusion_rows(batch, outcomes)
     status = _status(outcomes)
@@ -165,7 +168,7 @@ def validate_account(
         quarantined_rows=_held_rows(batch)
         + len({(r["source_table"], r["row_fingerprint"]) for r in quarantine}),
         excluded_days=sorted({r["date"].isoformat() for r in exclusions}),
-        data_docs_path=str(docs_path) if data_docs else "",
+        data_docs_path=str(docs_path) if docs_path else "",
         expectations=outcomes,
     )
     with engine.begin() as conn:
@@ -544,12 +547,3 @@ def _as_iso(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
-
-
-def data_docs_page_for(
-    outcome: GateOutcome, suite: str, config: QualityConfig | None = None
-) -> Path | None:
-    """The Data Docs page of one suite for this outcome (for linking from reports)."""
-    from spectra.quality.docs import validation_page
-
-    return validation_page(suite, outcome.run_id, outcome.logical_date, config)
