@@ -5,6 +5,16 @@ Curves (notes §7), spend x and value in currency units per day:
 * log:   f(x) = a ln(1 + x / c),          f'(x) = a / (c + x),             x(mu) = a / mu - c
 * power: f(x) = a x^k (0 < k < 1),        f'(x) = a k x^(k-1),             x(mu) = (a k / mu)^(1/(1-k))
 * Hill:  f(x) = beta x^S / (x^S + K^S)    (Jin et al. 2017; S-shaped for S > 1)
+* budget: f(x) = r E[min(x, S)], S ~ LogNormal(m, s) — the budget-limited ("censored demand")
+  curve at fixed bids. S is the spend a campaign would make on a day without a budget cap,
+  read from Google's impression share lost to budget: the budget serves the share
+  f = IS / (IS + budget-lost IS) of the auctions the campaign could win, so S = spend / f.
+  r is the campaign's value per unit of spend (lag-completed). Then
+  f(x) = r [e^(m + s^2/2) Phi((ln x - m - s^2)/s) + x (1 - Phi((ln x - m)/s))],
+  f'(x) = r P(S > x) (extra budget only buys the days demand exceeds it),
+  x(mu) = exp(m + s Phi^-1(1 - mu / r)). This is the reasoning behind Google's own
+  "limited by budget" status and budget simulator, and it needs no budget experiments: the
+  curvature comes from the day-to-day spread of demand that the impression shares reveal.
 
 Fitting profiles the scale parameter out (it is linear given the shape) and searches the shape
 in one dimension; the kind with the smaller squared error wins. Allocation maximises
@@ -20,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, stats
 
 from spectra.analytics.config import AllocationConfig
 
@@ -36,15 +46,22 @@ class AllocationInfeasible(ValueError):
 class ResponseCurve:
     """A concave spend -> value curve; spend and value in currency units per day."""
 
-    kind: str  # "log" | "power" | "hill"
+    kind: str  # "log" | "power" | "hill" | "budget"
     params: tuple[float, ...]
     r2: float = float("nan")
     n_days: int = 0
     spend_min: float = 0.0
     spend_max: float = float("inf")
+    rel_se: float = float("nan")  # budget curves: relative standard error of the return r
 
     def value(self, x: np.ndarray | float) -> np.ndarray:
         x = np.maximum(np.asarray(x, dtype=float), 0.0)
+        if self.kind == "budget":
+            r, m, sd = self.params
+            with np.errstate(divide="ignore"):
+                lx = np.log(np.maximum(x, 1e-300))
+            capped = np.exp(m + sd * sd / 2) * stats.norm.cdf((lx - m - sd * sd) / sd)
+            return r * (capped + x * stats.norm.sf((lx - m) / sd))
         if self.kind == "log":
             a, c = self.params
             return a * np.log1p(x / c)
@@ -58,6 +75,9 @@ class ResponseCurve:
 
     def marginal(self, x: np.ndarray | float) -> np.ndarray:
         x = np.maximum(np.asarray(x, dtype=float), 1e-12)
+        if self.kind == "budget":
+            r, m, sd = self.params
+            return r * stats.norm.sf((np.log(x) - m) / sd)
         if self.kind == "log":
             a, c = self.params
             return a / (c + x)
@@ -71,6 +91,12 @@ class ResponseCurve:
 
     def spend_at_marginal(self, mu: float) -> float:
         """The spend where the marginal return equals mu (0 when even the first unit is worse)."""
+        if self.kind == "budget":
+            r, m, sd = self.params
+            if mu >= r:
+                return 0.0
+            z = float(stats.norm.isf(mu / r))
+            return float(min(np.exp(m + sd * z), _MAX_SPEND))
         if self.kind == "log":
             a, c = self.params
             return float(min(max(a / mu - c, 0.0), _MAX_SPEND))
@@ -98,6 +124,12 @@ def curve_trust(curve: ResponseCurve | None, config: AllocationConfig | None = N
     cfg = config or AllocationConfig()
     if curve is None:
         return "no response curve"
+    if curve.kind == "budget":
+        if curve.n_days < cfg.min_days:
+            return f"{curve.n_days} days with impression shares (< {cfg.min_days})"
+        if not np.isfinite(curve.rel_se) or curve.rel_se > cfg.max_return_rel_se:
+            return f"return per unit of spend too uncertain (rel. SE {curve.rel_se:.2f})"
+        return ""
     if not np.isfinite(curve.r2) or curve.r2 < cfg.min_r2:
         return f"response curve fit R2 {curve.r2:.2f} < {cfg.min_r2}"
     if curve.spend_max > curve.spend_min > 0:
@@ -161,6 +193,48 @@ def fit_response_curve(
     return ResponseCurve(
         kind, params, r2=r2, n_days=len(x), spend_min=float(x.min()), spend_max=float(x.max())
     )
+
+
+def fit_budget_curve(
+    spend: np.ndarray | pd.Series,
+    value: np.ndarray | pd.Series,
+    impression_share: np.ndarray | pd.Series,
+    budget_lost_share: np.ndarray | pd.Series,
+    *,
+    min_sigma: float = 0.05,
+) -> ResponseCurve:
+    """The budget-limited curve from daily spend, value and impression shares (see module doc).
+
+    Days without impression-share data are skipped. r and its relative SE come from the
+    day-level delta method (value and spend summed over the same days).
+    """
+    x = np.asarray(spend, dtype=float)
+    v = np.asarray(value, dtype=float)
+    share = np.asarray(impression_share, dtype=float)
+    lost = np.asarray(budget_lost_share, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(v) & np.isfinite(share) & np.isfinite(lost) & (x > 0)
+    keep &= share > 0
+    x, v, share, lost = x[keep], v[keep], share[keep], lost[keep]
+    if len(x) < 3:
+        raise ValueError("a budget curve needs at least three days with spend and shares")
+    served = share / np.maximum(share + np.maximum(lost, 0.0), 1e-12)
+    potential = x / np.maximum(served, 1e-3)
+    logs = np.log(potential)
+    m = float(logs.mean())
+    sd = float(max(logs.std(ddof=1), min_sigma))
+    n = len(x)
+    r = float(v.sum() / x.sum())
+    my, mx = v.mean(), x.mean()
+    var = (
+        v.var(ddof=1) / mx**2
+        - 2 * my * np.cov(v, x, ddof=1)[0, 1] / mx**3
+        + my**2 * x.var(ddof=1) / mx**4
+    ) / n
+    rel_se = float(np.sqrt(max(var, 0.0)) / r) if r > 0 else float("inf")
+    return ResponseCurve(
+        "budget", (r, m, sd), n_days=n, spend_min=float(x.min()),
+        spend_max=float(potential.max()), rel_se=rel_se,
+    )  # fmt: skip
 
 
 def _round_micros(amounts: np.ndarray, total: int, hi: np.ndarray) -> np.ndarray:

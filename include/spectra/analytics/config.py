@@ -20,6 +20,14 @@ class LagConfig:
     bootstrap_samples: int = 200  # cohort bootstrap for the CDF's uncertainty (0 = binomial)
     age_offset_days: float = 0.5  # lag-bucket histograms: clicks are mid-day on average
     seed: int = 20140824  # bootstrap seed: results are deterministic
+    # Ingest re-pulls 30 days, so later conversions never reach the warehouse; the tail past
+    # the window is extrapolated (inverse power curve) up to Google's longest window, 90 days.
+    tail_horizon_days: int = 90
+    tail_fit_from_age: int = 7
+    tail_min: float = 0.002  # a smaller extrapolated tail is noise: taken as none
+    tail_max: float = 1.5
+    # Completion needs link ratios from successive pulls: a week of daily runs at least.
+    min_snapshot_runs: int = 7
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,11 @@ class EffectConfig:
     pre_days: int = 28
     post_days: int = 14
     min_controls: int = 3
+    # Interim looks (post-period still filling): mSPRT with mixing sd tau (log scale, ~ the
+    # size of effect a change plausibly has) at half the alpha, so daily re-estimates cannot
+    # inflate false alarms (the final fixed-horizon look spends the rest).
+    sequential_tau: float = 0.10
+    sequential_alpha: float = 0.025
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,27 @@ class AllocationConfig:
     max_marginal_ratio: float = 0.9
     extrapolation: float = 1.5  # never target beyond 1.5 x the largest observed daily spend
     history_days: int = 90
+    # Budget-limited curves (from impression share lost to budget): enough days, and a return
+    # per unit of spend known to +-25 % (one SE) before money moves on it.
+    min_days: int = 28
+    max_return_rel_se: float = 0.25
+
+
+@dataclass(frozen=True)
+class BidConfig:
+    """Keyword bid envelopes (spectra.analytics.bids)."""
+
+    evidence_days: int = 28  # keyword days (conversions mature or completed) behind a verdict
+    min_clicks: int = 50
+    # Raise only when conversions beat this multiple of break-even: a higher bid's extra clicks
+    # cost more than the average click (measured on the market oracle: ROAS > 2 -> raise).
+    increase_roas: float = 2.0
+    value_prior_conversions: float = 5.0  # shrink value/conversion toward the campaign's
+    max_dispersion: float = 10.0
+    alpha: float = 0.05
+    fdr_method: str = "fdr_bh"
+    max_step: float = 0.20  # one bid change moves at most +-20 %
+    max_bid_micros: int = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -102,3 +136,4 @@ class AnalyticsConfig:
     anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
     effects: EffectConfig = field(default_factory=EffectConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
+    bids: BidConfig = field(default_factory=BidConfig)

@@ -13,6 +13,14 @@ Two estimates for every change (notes §4):
   J - 1 degrees of freedom) is used for the verdict and both are reported.
 
 A pre-trend check repeats the DiD inside the pre-period (second half vs first half).
+
+The daily batch re-estimates every change each day while its post-period fills in; re-testing a
+fixed-horizon test daily inflates its false-alarm rate well above alpha (Johari et al. 2017).
+So each estimate also carries an always-valid p-value and interval from the normal-mixture mSPRT
+over the post days' differences (treated minus controls, minus the pre-period mean; or the
+residuals against the own seasonal expectation without controls): interim looks decide on it
+(at ``sequential_alpha``), and only the final look, once ``post_days`` mature days exist, uses the
+fixed-horizon test above.
 Controls must not share budget or auctions with the treated entity (spillover); choosing them
 is the caller's job (``comparable_controls`` offers a default).
 """
@@ -29,6 +37,7 @@ from scipy import stats
 
 from spectra.analytics.config import EffectConfig, SeasonalityConfig
 from spectra.analytics.seasonality import HolidayCalendar, fit_seasonality
+from spectra.analytics.significance import msprt
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,10 @@ class ChangeEffect:
     pretrend_z: float
     verdict: str  # improved | worsened | no_detectable_effect | insufficient_data
     reason: str = ""
+    look: str = "final"  # interim (post-period still filling) | final
+    sequential_p: float = float("nan")  # always-valid (mSPRT) p over the post days so far
+    sequential_ci_low: float = float("nan")  # always-valid interval of the % effect
+    sequential_ci_high: float = float("nan")
 
 
 EFFECT_COLUMNS = list(ChangeEffect.__dataclass_fields__)
@@ -95,6 +108,35 @@ def comparable_controls(
     ref = np.log(max(float(pre.loc[pre["entity_id"] == treated_id, value].sum()), 1.0))
     dist = (np.log(vol.astype(float)) - ref).abs().sort_values()
     return [int(i) for i in dist.index[:max_controls]]
+
+
+def _daily_log(
+    panel: pd.DataFrame, ids: Sequence[int], value: str, denominator: str | None, offset: float
+) -> pd.DataFrame:
+    """Dates x entities of the daily log metric (NaN where undefined)."""
+    sub = panel[panel["entity_id"].isin(list(ids))]
+    num = sub.pivot_table(index="date", columns="entity_id", values=value, aggfunc="sum")
+    if denominator:
+        den = sub.pivot_table(index="date", columns="entity_id", values=denominator, aggfunc="sum")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.log(num / den.where(den > 0))
+        return out.replace([np.inf, -np.inf], np.nan)
+    return np.log(num.astype(float) + offset)
+
+
+def _sequential(
+    pre: np.ndarray, post: np.ndarray, *, tau: float, alpha: float
+) -> tuple[float, float, float]:
+    """Always-valid p and % interval of the mean shift of ``post`` against ``pre`` (mSPRT)."""
+    pre = pre[np.isfinite(pre)]
+    post = post[np.isfinite(post)]
+    if len(pre) < 7 or len(post) < 1:
+        return float("nan"), float("nan"), float("nan")
+    var = float(np.var(pre, ddof=1)) * (1 + len(post) / len(pre))
+    if not var > 0:
+        return float("nan"), float("nan"), float("nan")
+    res = msprt(post - pre.mean(), variance=var, tau2=tau * tau, alpha=alpha)
+    return res.p_always_valid, float(np.expm1(res.ci_low)), float(np.expm1(res.ci_high))
 
 
 def _did(d: pd.Series, treated_id: int, controls: Sequence[int]) -> tuple[float, np.ndarray]:
@@ -152,12 +194,13 @@ def estimate_change_effect(
     )  # fmt: skip
     n_post = (post_end - change).days + 1
     treated = p[p["entity_id"] == treated_id]
+    look = "final" if n_post >= cfg.post_days else "interim"
     if n_post < 7 or treated[(treated["date"] >= pre_start) & (treated["date"] <= pre_end)].empty:
         return ChangeEffect(
             **base, vs_expectation_pct=nan, vs_expectation_ci_low=nan, vs_expectation_ci_high=nan,
             vs_expectation_p=nan, did_log=nan, did_pct=nan, did_ci_low=nan, did_ci_high=nan, did_p=nan,
             placebo_p=nan, n_controls=len(controls), pretrend_z=nan, verdict="insufficient_data",
-            reason=f"{n_post} mature post days (< 7) or no pre-period",
+            reason=f"{n_post} mature post days (< 7) or no pre-period", look=look,
         )  # fmt: skip
 
     # ---- own seasonal expectation (pre-period model, projected)
@@ -214,9 +257,28 @@ def estimate_change_effect(
         p_for_verdict = vs_p
         est = vs
         reason = f"{n_c} controls (< {cfg.min_controls}): verdict from the seasonal expectation"
+    # ---- always-valid (sequential) view of the same comparison, for the daily interim looks
+    off = fit.offset
+    in_pre = (post_idx[0] - pd.Timedelta(days=cfg.pre_days), pre_end)
+    if n_c >= cfg.min_controls:
+        daily = _daily_log(p, [treated_id, *controls], value, denominator, off)
+        diff = daily[treated_id] - daily.drop(columns=[treated_id]).mean(axis=1)
+        seq_pre = diff[(diff.index >= in_pre[0]) & (diff.index <= in_pre[1])].to_numpy()
+        seq_post = diff.reindex(post_idx).to_numpy()
+    else:
+        seq_pre = r_pre.to_numpy()
+        seq_post = r_post.to_numpy()
+    seq_p, seq_lo, seq_hi = _sequential(
+        seq_pre, seq_post, tau=cfg.sequential_tau, alpha=cfg.sequential_alpha
+    )
+    if look == "interim":
+        p_for_verdict, verdict_alpha = seq_p, cfg.sequential_alpha
+        reason = (reason + "; " if reason else "") + "interim look: always-valid p decides"
+    else:
+        verdict_alpha = alpha
     if not np.isfinite(p_for_verdict):
         verdict = "insufficient_data"
-    elif p_for_verdict <= alpha:
+    elif p_for_verdict <= verdict_alpha:
         better = (est > 0) == higher_is_better
         verdict = "improved" if better else "worsened"
     else:
@@ -241,6 +303,10 @@ def estimate_change_effect(
         pretrend_z=float(pretrend_z),
         verdict=verdict,
         reason=reason,
+        look=look,
+        sequential_p=seq_p,
+        sequential_ci_low=seq_lo,
+        sequential_ci_high=seq_hi,
     )
 
 

@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from spectra.analytics.allocation import ResponseCurve, fit_response_curve, plan_portfolio
+from spectra.analytics.allocation import (
+    ResponseCurve,
+    fit_budget_curve,
+    fit_response_curve,
+    plan_portfolio,
+)
 from spectra.analytics.anomalies import anomalies_frame, detect_anomalies
+from spectra.analytics.bids import ENVELOPE_COLUMNS, keyword_bid_envelopes
 from spectra.analytics.config import AnalyticsConfig
 from spectra.analytics.effects import EFFECT_COLUMNS, estimate_change_effects
 from spectra.analytics.lag import LagCurve, fit_lag_curve, nowcast
 from spectra.analytics.seasonality import HolidayCalendar, fit_seasonality
 from spectra.analytics.significance import (
+    INSUFFICIENT,
     VERDICT_COLUMNS,
     apply_fdr,
-    day_level_dispersion,
+    count_rate_tests,
+    dispersion_terms,
     proportion_tests,
     ratio_tests_from_sums,
 )
@@ -45,6 +53,21 @@ PERF_COLUMNS = (
     "reported_as_of",
 )
 LEVELS = ("campaign", "ad_group", "keyword")
+SHARE_COLUMNS = ("search_impression_share", "search_budget_lost_impression_share")
+ALLOCATION_COLUMNS = [
+    "campaign_id",
+    "current_budget_micros",
+    "target_budget_micros",
+    "direction",
+    "max_change_pct",
+    "next_budget_micros",
+    "expected_value_delta_micros",
+    "reason",
+    "curve_kind",
+    "curve_params",
+    "curve_r2",
+    "curve_rel_se",
+]
 KEY = ["level", "entity_id"]
 
 
@@ -65,7 +88,8 @@ class AnalysisResult:
     anomalies: pd.DataFrame
     verdicts: pd.DataFrame  # one row per (entity, metric) test, BH-adjusted across the batch
     effects: pd.DataFrame
-    allocation: pd.DataFrame  # one envelope per campaign
+    allocation: pd.DataFrame  # one budget envelope per campaign
+    bid_envelopes: pd.DataFrame  # one bid envelope per manual-CPC keyword with evidence
     test_window: tuple[dt.date, dt.date]
     baseline_window: tuple[dt.date, dt.date]
     conversion_test_window: tuple[dt.date, dt.date]
@@ -79,6 +103,32 @@ def _check(perf: pd.DataFrame) -> None:
         raise AnalysisInputError(f"performance rows lack columns {missing}")
     if perf["tenant_id"].nunique() > 1 or perf["customer_id"].nunique() > 1:
         raise AnalysisInputError("analyze_account takes one account's rows at a time")
+
+
+def _insufficient(frame: pd.DataFrame, mask: np.ndarray, reason: str) -> pd.DataFrame:
+    """Mark rows as no-verdict (minimum-volume rule) after the fact."""
+    out = frame.copy()
+    hit = mask & (out["verdict"] != INSUFFICIENT).to_numpy()
+    for col in ("effect", "relative_effect", "ci_low", "ci_high", "p_value", "p_adjusted"):
+        out.loc[hit, col] = np.nan
+    out.loc[hit, "verdict"] = INSUFFICIENT
+    out.loc[hit, "reason"] = reason
+    return out
+
+
+def _pooled_dispersion(
+    sub: pd.DataFrame, index: pd.MultiIndex, successes: str, trials: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Day-level dispersion per entity, pooled over both arms (each around its own rate), and
+    the degrees of freedom behind it."""
+    terms = dispersion_terms(
+        sub, keys=["level", "entity_id", "arm"], successes=successes, trials=trials
+    )
+    pooled = terms.groupby(level=[0, 1]).sum().reindex(index)
+    df = pooled["df"].fillna(0.0).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phi = np.where(df > 0, pooled["pearson"].fillna(0.0).to_numpy() / np.maximum(df, 1), 1.0)
+    return np.maximum(phi, 1.0), np.maximum(df, 1.0)
 
 
 def _window_sums(rows: pd.DataFrame, arm: np.ndarray) -> pd.DataFrame:
@@ -185,13 +235,10 @@ def entity_tests(
         ids = wide.index.to_frame(index=False)
         if family == "traffic":
             sub = rows[sel].assign(arm=arm[sel])
-            phi = day_level_dispersion(
-                sub, keys=["level", "entity_id", "arm"], successes="clicks", trials="impressions"
-            )
-            phi = phi.groupby(level=[0, 1]).mean().reindex(wide.index).fillna(1.0).to_numpy()
+            phi, phi_df = _pooled_dispersion(sub, wide.index, "clicks", "impressions")
             ctr = proportion_tests(
                 sa["clicks"], sa["impressions"], sb["clicks"], sb["impressions"], metric="ctr",
-                alpha=sc.alpha, min_trials=mv.impressions, dispersion=phi,
+                alpha=sc.alpha, min_trials=mv.impressions, dispersion=phi, dispersion_df=phi_df,
             )  # fmt: skip
             cpc = ratio_tests_from_sums(
                 _ratio_sums(sa, na, "cost", "clicks", "cost2", "clicks2", "cost_clicks", "clicks"),
@@ -200,10 +247,19 @@ def entity_tests(
             )  # fmt: skip
             parts = [ctr, cpc]
         else:
-            cvr = proportion_tests(
+            # CVR as a count model: conversions with clicks as exposure (exact conditional
+            # Poisson), over-dispersion from the day-to-day spread of each entity's CVR.
+            sub = rows[sel].assign(arm=arm[sel])
+            phi_c, phi_c_df = _pooled_dispersion(sub, wide.index, "conversions", "clicks")
+            cvr = count_rate_tests(
                 sa["conversions"], sa["clicks"], sb["conversions"], sb["clicks"], metric="cvr",
-                alpha=sc.alpha, min_trials=mv.clicks,
+                alpha=sc.alpha, min_total=mv.conversions_count_test, dispersion=phi_c,
+                dispersion_df=phi_c_df,
             )  # fmt: skip
+            few_clicks = (sa["clicks"].to_numpy() < mv.clicks) | (
+                sb["clicks"].to_numpy() < mv.clicks
+            )
+            cvr = _insufficient(cvr, few_clicks, f"fewer than {mv.clicks} clicks in an arm")
             cpa = ratio_tests_from_sums(
                 _ratio_sums(sa, na, "cost", "conversions", "cost2", "conv2", "cost_conv", "conversions"),
                 _ratio_sums(sb, nb, "cost", "conversions", "cost2", "conv2", "cost_conv", "conversions"),
@@ -249,13 +305,19 @@ def analyze_account(
     bounds_micros: Mapping[Hashable, tuple[int, int]] | None = None,
     calendar: HolidayCalendar | None = None,
     campaign_anomalies: bool = True,
+    keyword_bids_micros: Mapping[int, int] | None = None,
+    smart_bidding_campaigns: Collection[int] = (),
 ) -> AnalysisResult:
-    """Lag completion, seasonality, tests with FDR, anomalies, change effects and allocation.
+    """Lag completion, seasonality, tests with FDR, anomalies, change effects, allocation and
+    keyword bid envelopes.
 
-    perf: one account's performance_daily rows (see PERF_COLUMNS); snapshots: click_date,
-    report_date, conversions, conversions_value_micros (optional; else lag_buckets; else no
-    completion, with a warning). changes: applied changes (entity_id, change_date) at campaign
-    level. budgets_micros: current daily budgets per campaign (else recent mean spend).
+    perf: one account's performance_daily rows (see PERF_COLUMNS; campaign rows may carry the
+    impression-share columns, which enable budget-limited response curves); snapshots:
+    click_date, report_date, conversions, conversions_value_micros (optional; else lag_buckets;
+    else no completion, with a warning). changes: applied changes (entity_id, change_date) at
+    campaign level. budgets_micros: current daily budgets per campaign (else recent mean spend).
+    keyword_bids_micros: effective max CPC per keyword (enables bid envelopes);
+    smart_bidding_campaigns: campaign ids whose keywords have no manual bid.
     """
     cfg = config or AnalyticsConfig()
     timings: dict[str, float] = {}
@@ -270,20 +332,38 @@ def analyze_account(
         raise AnalysisInputError(f"no performance rows on or before {as_of}")
     tenant_id = str(rows["tenant_id"].iloc[0])
     customer_id = int(rows["customer_id"].iloc[0])
+    span = pd.DatetimeIndex(pd.date_range(rows["date"].min(), as_of, freq="D"))
+    windows = cal.days(span)
+    holiday_days = list(span[(windows["window"] != "").to_numpy()])
 
     # ---- conversion lag
-    curve = fit_lag_curve(snapshots, lag_buckets, fit_date=as_of, config=cfg.lag)
+    # The runs' report day: the pipeline pulls day D on D+1, so rows carry reported_as_of
+    # after as_of; snapshots up to that day are what this run knows.
+    fit_date = as_of
+    if "reported_as_of" in rows.columns and rows["reported_as_of"].notna().any():
+        fit_date = max(as_of, pd.to_datetime(rows["reported_as_of"]).max().date())
+    curve = fit_lag_curve(snapshots, lag_buckets, fit_date=fit_date, config=cfg.lag)
     if curve.source == "none":
         warnings.append("no snapshots or lag buckets: recent conversions are not completed")
     warnings.extend(curve.notes)
     window = cfg.lag.window_days
-    recent = rows["date"] >= pd.Timestamp(as_of) - pd.Timedelta(days=window)
+    recent = (rows["date"] >= pd.Timestamp(as_of) - pd.Timedelta(days=window + 1)).to_numpy()
     rows["maturity"] = 1.0
-    completed = nowcast(rows[recent], curve, as_of=as_of, config=cfg.lag)
-    rows.loc[recent, "maturity"] = completed["maturity"]
     rows["conversions_observed"] = rows["conversions"]
-    rows.loc[recent, "conversions"] = completed["conversions_nowcast"]
-    rows.loc[recent, "conversions_value_micros"] = completed["conversions_value_nowcast_micros"]
+    completed = nowcast(rows[recent], curve, as_of=as_of, config=cfg.lag)
+    rows.loc[recent, "maturity"] = completed["maturity"].to_numpy()
+    rows.loc[recent, "conversions"] = completed["conversions_nowcast"].to_numpy()
+    rows.loc[recent, "conversions_value_micros"] = completed[
+        "conversions_value_nowcast_micros"
+    ].to_numpy()
+    if curve.usable and (curve.tail_factor != 1.0 or curve.tail_factor_value != 1.0):
+        # Days past the window carry the tail too (a constant factor, so it never moves a
+        # comparison between windows, only the level the allocation sees).
+        old = ~recent
+        rows.loc[old, "conversions"] = rows.loc[old, "conversions"] * curve.tail_factor
+        rows.loc[old, "conversions_value_micros"] = np.rint(
+            rows.loc[old, "conversions_value_micros"].astype(float) * curve.tail_factor_value
+        )
     nowcast_frame = completed.loc[
         completed["lag_status"] != "mature",
         [
@@ -292,18 +372,13 @@ def analyze_account(
             "conversions_value_nowcast_micros", "conversions_value_nowcast_se_micros", "lag_status",
         ],
     ].reset_index(drop=True)  # fmt: skip
-    acc_ages = (
-        pd.Timestamp(as_of) - pd.date_range(end=as_of, periods=window + 1, freq="D")
-    ).days.to_numpy()
-    acc_f = curve.maturity(acc_ages)
-    mature_days = pd.date_range(end=as_of, periods=window + 1, freq="D")[
-        acc_f >= cfg.lag.mature_threshold
-    ]
-    conversions_until = (
-        mature_days.max().date()
-        if len(mature_days)
-        else (pd.Timestamp(as_of) - pd.Timedelta(days=window)).date()
-    )
+    # Conversion metrics are judged only on days every entity has (nearly) fully reported.
+    day_maturity = rows.loc[recent].groupby("date")["maturity"].min().sort_index()
+    immature = day_maturity[day_maturity < cfg.lag.mature_threshold]
+    if len(immature):
+        conversions_until = (immature.index.min() - pd.Timedelta(days=1)).date()
+    else:
+        conversions_until = as_of
     timings["lag"] = time.perf_counter() - t0
 
     # ---- account series and seasonality
@@ -384,40 +459,68 @@ def analyze_account(
 
     # ---- response curves and allocation
     t5 = time.perf_counter()
-    allocation = pd.DataFrame()
+    allocation = pd.DataFrame(columns=ALLOCATION_COLUMNS)
     if "campaign" in present:
         hist_start = pd.Timestamp(as_of) - pd.Timedelta(days=cfg.allocation.history_days)
-        camp = rows[
-            is_campaign & (rows["date"] > hist_start) & (rows["maturity"] >= cfg.lag.min_maturity)
-        ]
+        camp_all = rows[is_campaign & (rows["date"] > hist_start)]
+        # Value needs completed conversions; holiday days are not what the next weeks look like.
+        ordinary = ~camp_all["date"].isin(holiday_days)
+        camp = camp_all[ordinary & (camp_all["maturity"] >= cfg.lag.min_maturity)]
+        with_shares = all(c in camp.columns for c in SHARE_COLUMNS)
         curves: dict[Hashable, ResponseCurve | None] = {}
         for cid, grp in camp.groupby("entity_id", sort=True):
+            spend = grp["cost_micros"].to_numpy(dtype=float) / 1e6
+            value = grp["conversions_value_micros"].to_numpy(dtype=float) / 1e6
             try:
-                curves[int(cid)] = fit_response_curve(
-                    grp["cost_micros"] / 1e6, grp["conversions_value_micros"] / 1e6
-                )
+                if with_shares and grp[SHARE_COLUMNS[0]].notna().mean() >= 0.5:
+                    curves[int(cid)] = fit_budget_curve(
+                        spend,
+                        value,
+                        grp[SHARE_COLUMNS[0]].to_numpy(dtype=float),
+                        grp[SHARE_COLUMNS[1]].to_numpy(dtype=float),
+                    )
+                else:
+                    curves[int(cid)] = fit_response_curve(spend, value)
             except ValueError:
                 curves[int(cid)] = None
         if budgets_micros is None:
-            last7 = camp[camp["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=7)]
+            # Spend is not lag-affected: every recent day counts.
+            last7 = camp_all[camp_all["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=7)]
             budgets_micros = {
                 int(k): int(v)
                 for k, v in (last7.groupby("entity_id")["cost_micros"].sum() / 7).items()
             }
             warnings.append("no current budgets given: the last 7 days' mean spend stands in")
-        allocation = plan_portfolio(
-            curves, budgets_micros, total_budget_micros=total_budget_micros, bounds_micros=bounds_micros,
-            config=cfg.allocation,
+        if budgets_micros:
+            allocation = plan_portfolio(
+                curves, budgets_micros, total_budget_micros=total_budget_micros,
+                bounds_micros=bounds_micros, config=cfg.allocation,
+            )  # fmt: skip
+            fits = pd.DataFrame(
+                {
+                    "campaign_id": list(curves),
+                    "curve_kind": [c.kind if c else None for c in curves.values()],
+                    "curve_params": [c.params if c else None for c in curves.values()],
+                    "curve_r2": [c.r2 if c else np.nan for c in curves.values()],
+                    "curve_rel_se": [c.rel_se if c else np.nan for c in curves.values()],
+                }
+            )
+            allocation = allocation.merge(fits, on="campaign_id", how="left")
+
+    # ---- keyword bid envelopes (manual CPC keywords)
+    bid_envelopes = pd.DataFrame(columns=ENVELOPE_COLUMNS)
+    if keyword_bids_micros and "keyword" in present:
+        ev_start = pd.Timestamp(conversions_until) - pd.Timedelta(days=cfg.bids.evidence_days - 1)
+        kw = rows[masks["keyword"]]
+        kw = kw[
+            (kw["date"] >= ev_start)
+            & (kw["date"] <= pd.Timestamp(conversions_until))
+            & ~kw["date"].isin(holiday_days)
+        ]
+        bid_envelopes = keyword_bid_envelopes(
+            kw, keyword_bids_micros, smart_bidding_campaigns=smart_bidding_campaigns,
+            config=cfg.bids,
         )  # fmt: skip
-        fits = pd.DataFrame(
-            {
-                "campaign_id": list(curves),
-                "curve_kind": [c.kind if c else None for c in curves.values()],
-                "curve_params": [c.params if c else None for c in curves.values()],
-                "curve_r2": [c.r2 if c else np.nan for c in curves.values()],
-            }
-        )
-        allocation = allocation.merge(fits, on="campaign_id", how="left")
     timings["allocation"] = time.perf_counter() - t5
     timings["total"] = time.perf_counter() - t0
 
@@ -432,6 +535,7 @@ def analyze_account(
         verdicts=verdicts,
         effects=effects,
         allocation=allocation,
+        bid_envelopes=bid_envelopes,
         test_window=win.get("traffic_test", (as_of, as_of)),
         baseline_window=win.get("traffic_baseline", (as_of, as_of)),
         conversion_test_window=win.get("conversions_test", (as_of, as_of)),

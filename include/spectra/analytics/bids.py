@@ -1,0 +1,161 @@
+"""Keyword bid envelopes: which manual-CPC keywords may move their bid, which way, how far.
+
+The question per keyword is whether its clicks pay for themselves. A keyword's lag-completed
+conversions are compared with the number it needs to break even at its cost:
+
+    break-even conversions  = cost / value per conversion,
+    decrease allowed  when  conversions are significantly below break-even (ROAS < 1),
+    increase allowed  when  conversions are significantly above ``increase_roas`` x break-even.
+
+Why these two lines and the gap between them: raising a bid buys extra clicks at a *marginal*
+cost above the average CPC (the auction's price rises with the bid), so a keyword earning just
+above break-even on average loses money on the clicks a higher bid would add. Measured on the
+market simulator against its profit-optimal bids (``Truth.oracle``): keywords with a true ROAS
+below 1.2 should nearly all bid lower, above 2 nearly all higher, and between the two it goes
+either way — the envelope holds there.
+
+Statistics: the count of conversions is tested with an exact one-sided Poisson tail, on the
+effective counts x / phi where phi is the keyword's day-level over-dispersion (conversions of one
+keyword-day share a shock); value per conversion is the keyword's own, shrunk toward its
+campaign's (empirical Bayes, ``value_prior_conversions`` pseudo-conversions), because one keyword's
+handful of conversion values is too noisy to trust alone. Benjamini-Hochberg runs over every
+keyword's test of the day. Keywords in Smart Bidding campaigns have no manual bid and are left
+out; keywords without a significant result hold (the envelope allows no bid change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from spectra.analytics.config import BidConfig
+from spectra.analytics.significance import adjust_pvalues, day_level_dispersion
+
+BILLABLE_UNIT_MICROS = 10_000
+
+ENVELOPE_COLUMNS = [
+    "keyword_id",
+    "campaign_id",
+    "ad_group_id",
+    "current_bid_micros",
+    "next_bid_micros",
+    "direction",
+    "max_change_pct",
+    "clicks",
+    "cost_micros",
+    "conversions",
+    "value_per_conversion_micros",
+    "roas",
+    "break_even_conversions",
+    "dispersion",
+    "p_value",
+    "p_adjusted",
+    "reason",
+]
+
+
+def _round_bid(micros: np.ndarray) -> np.ndarray:
+    units = np.maximum(np.rint(micros / BILLABLE_UNIT_MICROS), 1)
+    return (units * BILLABLE_UNIT_MICROS).astype(np.int64)
+
+
+def keyword_bid_envelopes(
+    keyword_days: pd.DataFrame,
+    current_bids_micros: Mapping[int, int],
+    *,
+    smart_bidding_campaigns: Collection[int] = (),
+    config: BidConfig | None = None,
+) -> pd.DataFrame:
+    """One envelope per keyword with a manual bid (see module docstring).
+
+    keyword_days: keyword rows of the evidence window — entity_id, campaign_id, ad_group_id,
+    date, clicks, cost_micros, conversions and conversions_value_micros (lag-completed).
+    current_bids_micros: effective max CPC per keyword id (keyword bid, else its ad group's).
+    """
+    cfg = config or BidConfig()
+    if keyword_days.empty:
+        return pd.DataFrame(columns=ENVELOPE_COLUMNS)
+    rows = keyword_days[~keyword_days["campaign_id"].isin(list(smart_bidding_campaigns))]
+    rows = rows[rows["entity_id"].isin(list(current_bids_micros))]
+    if rows.empty:
+        return pd.DataFrame(columns=ENVELOPE_COLUMNS)
+    cols = ["clicks", "cost_micros", "conversions", "conversions_value_micros"]
+    g = rows.groupby("entity_id", sort=True)
+    sums = g[cols].sum().astype(float)
+    meta = g[["campaign_id", "ad_group_id"]].first()
+    camp = rows.groupby("campaign_id")[["conversions", "conversions_value_micros"]].sum()
+    camp_vpc = camp["conversions_value_micros"] / camp["conversions"].where(camp["conversions"] > 0)
+    prior_vpc = meta["campaign_id"].map(camp_vpc).to_numpy(dtype=float)
+    k = cfg.value_prior_conversions
+    conv = sums["conversions"].to_numpy()
+    value = sums["conversions_value_micros"].to_numpy()
+    cost = sums["cost_micros"].to_numpy()
+    clicks = sums["clicks"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vpc = np.where(np.isfinite(prior_vpc), (value + k * prior_vpc) / (conv + k), value / conv)
+        break_even = cost / vpc
+        roas = value / cost
+    phi = (
+        day_level_dispersion(rows, keys=["entity_id"], successes="conversions", trials="clicks")
+        .reindex(sums.index)
+        .fillna(1.0)
+        .clip(upper=cfg.max_dispersion)
+        .to_numpy()
+    )
+    x_eff = np.rint(conv / phi)
+    lo_eff = break_even / phi
+    hi_eff = cfg.increase_roas * break_even / phi
+    ok = (clicks >= cfg.min_clicks) & (cost > 0) & np.isfinite(break_even) & (break_even > 0)
+    p_dec = np.where(ok, stats.poisson.cdf(x_eff, np.where(ok, lo_eff, 1.0)), np.nan)
+    p_inc = np.where(ok, stats.poisson.sf(x_eff - 1, np.where(ok, hi_eff, 1.0)), np.nan)
+    # One family for the whole account and day: both directions of every keyword.
+    adj = adjust_pvalues(np.concatenate([p_dec, p_inc]), method=cfg.fdr_method)
+    n = len(sums)
+    adj_dec, adj_inc = adj[:n], adj[n:]
+    down = ok & (adj_dec <= cfg.alpha)
+    up = ok & (adj_inc <= cfg.alpha) & ~down
+    current = np.array([int(current_bids_micros[int(i)]) for i in sums.index], dtype=np.int64)
+    step = np.where(up, cfg.max_step, np.where(down, -cfg.max_step, 0.0))
+    nxt = np.where(step != 0, _round_bid(current * (1 + step)), current)
+    nxt = np.where(up, np.minimum(nxt, cfg.max_bid_micros), nxt)
+    direction = np.where(up, "increase", np.where(down, "decrease", "hold"))
+    reason = np.where(
+        ~ok,
+        f"fewer than {cfg.min_clicks} clicks or no cost in the window",
+        np.where(
+            down,
+            "conversions significantly below break-even (ROAS < 1)",
+            np.where(
+                up,
+                f"conversions significantly above {cfg.increase_roas:g}x break-even",
+                "no significant evidence either way",
+            ),
+        ),
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(current > 0, np.abs(nxt / current - 1), 0.0)
+    return pd.DataFrame(
+        {
+            "keyword_id": sums.index.to_numpy(dtype=np.int64),
+            "campaign_id": meta["campaign_id"].to_numpy(dtype=np.int64),
+            "ad_group_id": pd.array(meta["ad_group_id"].to_numpy(), dtype="Int64"),
+            "current_bid_micros": current,
+            "next_bid_micros": nxt.astype(np.int64),
+            "direction": direction,
+            "max_change_pct": np.where(direction == "hold", 0.0, pct),
+            "clicks": clicks,
+            "cost_micros": cost,
+            "conversions": conv,
+            "value_per_conversion_micros": vpc,
+            "roas": roas,
+            "break_even_conversions": break_even,
+            "dispersion": phi,
+            "p_value": np.where(up, p_inc, np.where(down, p_dec, np.fmin(p_dec, p_inc))),
+            "p_adjusted": np.where(up, adj_inc, np.where(down, adj_dec, np.fmin(adj_dec, adj_inc))),
+            "reason": reason,
+        },
+        columns=ENVELOPE_COLUMNS,
+    )
