@@ -431,3 +431,288 @@ class AccountExpectation(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(16), default="pinned")  # pinned | configured
     pinned_on: Mapped[dt.date] = mapped_column(Date)
+
+
+# =========================================================================== analytics
+# Tables of the analyze step (spectra.analytics, issue 6). Appended as one block so the
+# analytics schema reads in one place. Every row belongs to a tenant; money is integer micros.
+# All per-day tables are keyed by (tenant, account, logical_date, ...): the analyze step
+# deletes an account's rows for the day and writes them again in one transaction, so
+# re-running or backfilling a day replaces its results (no duplicates, nothing stale).
+# ``analytics_lag_snapshots`` is the one cumulative table: what each pull reported for each
+# campaign-day (one diagonal of the click-day x report-day triangle per daily run).
+
+
+class AnalyticsRun(Base):
+    """One account's analysis for one logical day: what it read, found and how long it took."""
+
+    __tablename__ = "analytics_runs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id", "logical_date", name="uq_analytics_runs_day"),
+        Index("ix_analytics_runs_tenant_date", "tenant_id", "logical_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    gate: Mapped[str] = mapped_column(String(8), default="")  # quality verdict it ran under
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    lag_source: Mapped[str] = mapped_column(String(32), default="none")
+    lag_usable: Mapped[bool] = mapped_column(Boolean, default=False)
+    tail_factor: Mapped[float] = mapped_column(Float, default=1.0)
+    conversions_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    windows: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seasonality: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    analyzed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LagSnapshot(Base):
+    """A campaign-day's conversions as one pull reported them (``report_date`` = its clock)."""
+
+    __tablename__ = "analytics_lag_snapshots"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "campaign_id",
+            "click_date",
+            "report_date",
+            name="uq_analytics_lag_snapshots_cell",
+        ),
+        Index("ix_analytics_lag_snapshots_account", "tenant_id", "customer_id", "report_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    click_date: Mapped[dt.date] = mapped_column(Date)
+    report_date: Mapped[dt.date] = mapped_column(Date)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[float] = mapped_column(Float, default=0.0)
+    conversions_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LagCurveRow(Base):
+    """The account's lag CDF at one age, as fitted on ``fit_date`` (one row per age)."""
+
+    __tablename__ = "analytics_lag_curves"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "logical_date",
+            "age_days",
+            name="uq_analytics_lag_curves_age",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    fit_date: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(32))
+    usable: Mapped[bool] = mapped_column(Boolean, default=True)
+    age_days: Mapped[int] = mapped_column(Integer)
+    cdf_conversions: Mapped[float] = mapped_column(Float)
+    cdf_value: Mapped[float] = mapped_column(Float)
+    se_cdf_conversions: Mapped[float] = mapped_column(Float, default=0.0)
+    se_cdf_value: Mapped[float] = mapped_column(Float, default=0.0)
+    tail_factor: Mapped[float] = mapped_column(Float, default=1.0)
+    tail_factor_value: Mapped[float] = mapped_column(Float, default=1.0)
+
+
+class Nowcast(Base):
+    """A recent campaign-day's conversions completed for lag, with uncertainty and status."""
+
+    __tablename__ = "analytics_nowcasts"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "logical_date",
+            "campaign_id",
+            "date",
+            name="uq_analytics_nowcasts_day",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    date: Mapped[dt.date] = mapped_column(Date)
+    age_days: Mapped[int] = mapped_column(Integer)
+    maturity: Mapped[float] = mapped_column(Float)
+    lag_status: Mapped[str] = mapped_column(String(16))  # completing | too_immature
+    conversions_observed: Mapped[float] = mapped_column(Float)
+    conversions_nowcast: Mapped[float] = mapped_column(Float)
+    conversions_nowcast_se: Mapped[float] = mapped_column(Float)
+    conversions_value_observed_micros: Mapped[int] = mapped_column(BigInteger)
+    conversions_value_nowcast_micros: Mapped[int] = mapped_column(BigInteger)
+    conversions_value_nowcast_se_micros: Mapped[int] = mapped_column(BigInteger)
+
+
+class Verdict(Base):
+    """One significance test of the day (recent window vs the one before), BH-adjusted across
+    the account's whole batch. Only tests are stored: an entity-metric without a row had too
+    little volume for a verdict (the run's ``counts`` say how many)."""
+
+    __tablename__ = "analytics_verdicts"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "logical_date",
+            "level",
+            "entity_id",
+            "metric",
+            name="uq_analytics_verdicts_test",
+        ),
+        Index("ix_analytics_verdicts_tenant_date", "tenant_id", "logical_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    level: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    metric: Mapped[str] = mapped_column(String(16))  # ctr | cpc | cvr | cpa | roas
+    test: Mapped[str] = mapped_column(String(48))
+    baseline_start: Mapped[dt.date] = mapped_column(Date)
+    baseline_end: Mapped[dt.date] = mapped_column(Date)
+    test_start: Mapped[dt.date] = mapped_column(Date)
+    test_end: Mapped[dt.date] = mapped_column(Date)
+    estimate_baseline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    estimate_test: Mapped[float | None] = mapped_column(Float, nullable=True)
+    effect: Mapped[float | None] = mapped_column(Float, nullable=True)
+    effect_kind: Mapped[str] = mapped_column(String(16))
+    relative_effect: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ci_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ci_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_value: Mapped[float] = mapped_column(Float)
+    p_adjusted: Mapped[float] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(32))
+
+
+class AnomalyRow(Base):
+    """A metric of an entity far from its seasonal expectation, with the evidence."""
+
+    __tablename__ = "analytics_anomalies"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "logical_date",
+            "entity_level",
+            "entity_id",
+            "metric",
+            "date",
+            name="uq_analytics_anomalies_metric",
+        ),
+        Index("ix_analytics_anomalies_tenant_date", "tenant_id", "logical_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    entity_level: Mapped[str] = mapped_column(String(16))  # account | campaign
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    metric: Mapped[str] = mapped_column(String(16))  # spend | conversions | cpc | ctr | cpa
+    date: Mapped[dt.date] = mapped_column(Date)
+    observed: Mapped[float] = mapped_column(Float)
+    expected: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(8))
+    direction: Mapped[str] = mapped_column(String(8))
+    adverse: Mapped[bool] = mapped_column(Boolean)
+    flagged: Mapped[bool] = mapped_column(Boolean)  # an alert (False: suppressed, see reason)
+    method: Mapped[str] = mapped_column(String(16))
+    holiday_window: Mapped[str] = mapped_column(String(32), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ChangeEffectRow(Base):
+    """The estimated effect of one applied change on one metric, as judged on this day."""
+
+    __tablename__ = "analytics_change_effects"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "logical_date",
+            "campaign_id",
+            "change_date",
+            "metric",
+            name="uq_analytics_change_effects_change",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    change_date: Mapped[dt.date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(16))
+    look: Mapped[str] = mapped_column(String(8))  # interim | final
+    did_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    did_ci_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    did_ci_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    did_p: Mapped[float | None] = mapped_column(Float, nullable=True)
+    vs_expectation_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sequential_p: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n_controls: Mapped[int] = mapped_column(Integer, default=0)
+    verdict: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Envelope(Base):
+    """What the next change to one entity may do: direction and maximum magnitude, with the
+    absolute target for a replay-safe mutation. Campaign budgets: every campaign; keyword
+    bids: only keywords the evidence lets move (no row = hold)."""
+
+    __tablename__ = "analytics_envelopes"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "customer_id",
+            "logical_date",
+            "kind",
+            "entity_id",
+            name="uq_analytics_envelopes_entity",
+        ),
+        CheckConstraint("kind IN ('budget', 'bid')", name="kind_valid"),
+        CheckConstraint("direction IN ('increase', 'decrease', 'hold')", name="direction_valid"),
+        Index("ix_analytics_envelopes_tenant_date", "tenant_id", "logical_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(8))  # budget (campaign) | bid (keyword)
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    current_micros: Mapped[int] = mapped_column(BigInteger)
+    target_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    next_micros: Mapped[int] = mapped_column(BigInteger)
+    direction: Mapped[str] = mapped_column(String(8))
+    max_change_pct: Mapped[float] = mapped_column(Float, default=0.0)
+    expected_value_delta_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
