@@ -54,11 +54,13 @@ B, W = Severity.BLOCK, Severity.WARN
 # Tables validated, with the prefix their check ids carry.
 PERFORMANCE = "performance_daily"
 SEARCH_TERMS = "search_terms_daily"
-TABLE_PREFIX = {PERFORMANCE: "perf", SEARCH_TERMS: "st"}
+STRUCTURE_TABLES = ("campaigns", "ad_groups", "keywords", "ads")
+TABLE_PREFIX = {PERFORMANCE: "perf", SEARCH_TERMS: "st"} | dict.fromkeys(STRUCTURE_TABLES, "struct")
+FACT_PREFIXES = ("perf", "st")
 
 CHECKS: dict[str, Check] = {
     c.name: c
-    for prefix in TABLE_PREFIX.values()
+    for prefix in FACT_PREFIXES
     for c in (
         Check(f"{prefix}.keys_present", B, "a row without its key cannot be placed or joined"),
         Check(f"{prefix}.keys_unique", B, "two rows for one key: the API repeated or split data"),
@@ -85,6 +87,11 @@ CHECKS: dict[str, Check] = {
             "conversions collapsed while clicks held: a tracking outage, not a performance drop",
         ),
         Check("st.fresh", W, "no search terms for the logical date (Google omits quiet terms)"),
+        Check("struct.keys_present", B, "an entity without its id cannot be placed or joined"),
+        Check("struct.keys_unique", B, "one entity twice: the API repeated or split data"),
+        Check("struct.metrics_present", B, "a budget or bid that is not a number"),
+        Check("struct.non_negative", B, "a negative budget or bid is corrupt data"),
+        Check("struct.parent_known", B, "an ad group, keyword or ad whose parent is missing"),
         Check("account.currency_expected", B, "the account's currency changed"),
         Check("account.time_zone_expected", B, "the account's time zone changed"),
     )

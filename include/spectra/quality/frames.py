@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, literal, select
 
-from spectra.quality.checks import PERFORMANCE, SEARCH_TERMS, QualityConfig
+from spectra.quality.checks import PERFORMANCE, SEARCH_TERMS, STRUCTURE_TABLES, QualityConfig
 from spectra.quality.outage import score_tracking
 from spectra.quality.screen import warehouse_row
 from spectra.warehouse import models as m
@@ -39,6 +39,7 @@ PERF_DAYS = "performance_daily_days"
 ST_ROWS = "search_terms_daily_rows"
 ST_DAYS = "search_terms_daily_days"
 ACCOUNT = "account_settings"
+STRUCTURE = "structure_entities"
 
 
 @dataclass
@@ -85,6 +86,7 @@ def load_batch(
     batch.frames[PERF_DAYS] = _days_frame(conn, batch, p, perf, config, outage=True)
     batch.frames[ST_DAYS] = _days_frame(conn, batch, m.SearchTermDaily, terms, config)
     batch.frames[ACCOUNT] = _account_frame(conn, batch)
+    batch.frames[STRUCTURE] = _structure_frame(conn, batch)
     return batch
 
 
@@ -337,6 +339,92 @@ def _as_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value))
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def _structure_frame(conn: Connection, batch: Batch) -> pd.DataFrame:
+    """Campaigns, ad groups, keywords and ads of the account as one frame of entities.
+
+    ``key`` is each entity's warehouse key as text (keywords and ads are keyed within their
+    ad group); ``parent_known`` says whether the parent entity is there too. Rows ingest held
+    back today replace stored rows of the same key, as for the facts.
+    """
+    c, g, k, a = m.Campaign, m.AdGroup, m.Keyword, m.Ad
+    mine = {"tenant_id": batch.tenant_id, "customer_id": batch.customer_id}
+
+    def stored(stmt: Any, level: str) -> pd.DataFrame:
+        frame = _frame(
+            _fetch_raw(conn, stmt.filter_by(**mine)), ["entity_id", "parent_id", "money_micros"]
+        )
+        frame["level"], frame["_origin"] = level, "warehouse"
+        return frame
+
+    parts = [
+        stored(select(c.campaign_id, c.customer_id, c.budget_micros), "campaign"),
+        stored(select(g.ad_group_id, g.campaign_id, g.cpc_bid_micros), "ad_group"),
+        stored(select(k.criterion_id, k.ad_group_id, k.cpc_bid_micros), "keyword"),
+        stored(select(a.ad_id, a.ad_group_id, literal(0)), "ad"),
+    ]
+    q = m.QualityQuarantine
+    held_rows = []
+    # One row per held row (a row failing two checks has two entries, one fingerprint).
+    for _fingerprint, payload in conn.execute(
+        select(q.row_fingerprint, q.payload)
+        .where(
+            q.tenant_id == batch.tenant_id,
+            q.customer_id == batch.customer_id,
+            q.stage == "ingest",
+            q.logical_date == batch.logical_date,
+            q.source_table.in_(STRUCTURE_TABLES),
+            q.active.is_(True),
+        )
+        .distinct()
+        .order_by(q.row_fingerprint)
+    ):
+        data = json.loads(payload)
+        row = warehouse_row(data["query"], data["row"])
+        if row["level"] == "campaign":
+            row["parent_id"] = batch.customer_id
+        held_rows.append({**row, "_origin": "ingest"})
+    present = [p for p in parts if len(p)]
+    frame = pd.concat(present, ignore_index=True) if present else parts[0]
+    for column in ("entity_id", "parent_id", "money_micros"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame["key"] = _structure_keys(frame)
+    if held_rows:
+        held = pd.DataFrame(held_rows)
+        for column in ("entity_id", "parent_id", "money_micros"):
+            held[column] = pd.to_numeric(held.get(column), errors="coerce")
+        held["key"] = _structure_keys(held)
+        frame = frame[~frame["key"].isin(set(held["key"].dropna()))]
+        frame = pd.concat([frame, held[frame.columns]], ignore_index=True)
+    campaigns = set(frame.loc[frame["level"] == "campaign", "entity_id"].dropna())
+    ad_groups = set(frame.loc[frame["level"] == "ad_group", "entity_id"].dropna())
+    parents = {"ad_group": campaigns, "keyword": ad_groups, "ad": ad_groups}
+    frame["parent_known"] = [
+        level == "campaign" or pid in parents.get(level, ())
+        for level, pid in zip(frame["level"], frame["parent_id"], strict=True)
+    ]
+    return _with_row(frame)
+
+
+def _structure_keys(frame: pd.DataFrame) -> pd.Series:
+    """The warehouse key of each entity as text (None when an id is missing)."""
+
+    def key(level: str, entity: Any, parent: Any) -> str | None:
+        if pd.isna(entity) or (level in ("keyword", "ad") and pd.isna(parent)):
+            return None
+        if level in ("keyword", "ad"):
+            return f"{level}:{int(parent)}:{int(entity)}"
+        return f"{level}:{int(entity)}"
+
+    return pd.Series(
+        [key(*v) for v in zip(frame["level"], frame["entity_id"], frame["parent_id"], strict=True)],
+        index=frame.index,
+        dtype=object,
+    )
 
 
 # --------------------------------------------------------------------------- settings

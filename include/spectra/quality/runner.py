@@ -33,6 +33,7 @@ from spectra.quality.frames import (
     PERF_ROWS,
     ST_DAYS,
     ST_ROWS,
+    STRUCTURE,
     Batch,
     load_batch,
 )
@@ -320,7 +321,7 @@ def _describe_row(row: pd.Series, o: ExpectationOutcome) -> str:
     day = row.get("date")
     day_text = day.date().isoformat() if isinstance(day, pd.Timestamp) else str(day)
     base = o.key.split(":", 1)[0]
-    columns = _DETAIL.get(base.split(".", 1)[1], ()) or ((o.column,) if o.column else ())
+    columns = (o.column,) if o.column else _DETAIL.get(base.split(".", 1)[1], ())
     values = ", ".join(f"{c}={_fmt(row.get(c))}" for c in columns if c in row)
     if o.suite == PERF_ROWS:
         who = f"{row['level']} {_fmt(row['entity_id'])} on {day_text}"
@@ -330,6 +331,8 @@ def _describe_row(row: pd.Series, o: ExpectationOutcome) -> str:
         return f"{row['level']} {_fmt(row['entity_id'])} has no rows on {day_text}"
     elif o.suite in (PERF_DAYS, ST_DAYS):
         who = day_text
+    elif o.suite == STRUCTURE:
+        who = f"{row['level']} {_fmt(row['entity_id'])} (parent {_fmt(row['parent_id'])})"
     else:
         return values
     return f"{who} ({values})" if values else who
@@ -341,9 +344,9 @@ _DETAIL = {
     "ctr_plausible": ("ctr", "clicks", "impressions"),
     "cpc_plausible": ("cpc_micros", "cost_micros", "clicks"),
     "cvr_plausible": ("cvr", "conversions", "clicks"),
-    "keys_unique": ("reported_as_of",),
     "tracking_ok": ("clicks", "conversions", "expected_conversions"),
     "row_count_stable": ("rows", "trailing_median_rows"),
+    "keys_unique": ("key", "reported_as_of"),
 }
 
 

@@ -4,8 +4,8 @@ Google Ads (or anything pretending to be it) can send a malformed row (a key fie
 which protobuf reports as 0 or ""; a date that does not parse), a NaN, a negative metric or
 the same key twice. None of these may crash ingest, and none may be dropped silently: the
 upsert would either fail on them (NaN into a NOT NULL column, an unparseable date) or quietly
-collapse duplicates into one row. So before the fact writers run, :func:`quarantine_pulled`
-splits each fact query's columns into the rows that can be written and the rows that cannot,
+collapse duplicates into one row. So before the writers run, :func:`quarantine_pulled` splits
+each fact and structure query's columns into the rows that can be written and those that cannot,
 and writes the latter to ``quality_quarantine`` (stage ``ingest``) with the failed check and
 the row exactly as the API sent it. The validate step later reports them in its suites.
 
@@ -35,8 +35,8 @@ MICROS = 1_000_000
 
 
 @dataclass(frozen=True)
-class FactQuery:
-    """How one fact GAQL query maps onto its warehouse table (mirrors ingest's writers)."""
+class ScreenedQuery:
+    """How one GAQL query maps onto its warehouse table (mirrors ingest's writers)."""
 
     name: str
     table: str
@@ -52,6 +52,7 @@ class FactQuery:
     float_metrics: tuple[str, ...] = ("metrics.conversions", "metrics.conversions_value")
     optional_floats: tuple[str, ...] = ()  # finite when present (impression shares)
     term: str | None = None  # the search-term field, which must be a non-empty string
+    date: str | None = "segments.date"  # None for structure (no date segment)
 
     @property
     def prefix(self) -> str:
@@ -75,10 +76,10 @@ _SHARES = tuple(
     )
 )
 
-FACT_QUERIES: dict[str, FactQuery] = {
+FACT_QUERIES: dict[str, ScreenedQuery] = {
     q.name: q
     for q in (
-        FactQuery(
+        ScreenedQuery(
             "campaign_performance",
             PERFORMANCE,
             "campaign",
@@ -87,7 +88,7 @@ FACT_QUERIES: dict[str, FactQuery] = {
             key=("campaign.id", "segments.date"),
             optional_floats=_SHARES,
         ),
-        FactQuery(
+        ScreenedQuery(
             "ad_group_performance",
             PERFORMANCE,
             "ad_group",
@@ -95,7 +96,7 @@ FACT_QUERIES: dict[str, FactQuery] = {
             ids=("ad_group.id", "campaign.id"),
             key=("ad_group.id", "segments.date"),
         ),
-        FactQuery(
+        ScreenedQuery(
             "keyword_performance",
             PERFORMANCE,
             "keyword",
@@ -108,7 +109,7 @@ FACT_QUERIES: dict[str, FactQuery] = {
             ids=("ad_group_criterion.criterion_id", "ad_group.id", "campaign.id"),
             key=("ad_group_criterion.criterion_id", "segments.date"),
         ),
-        FactQuery(
+        ScreenedQuery(
             "search_terms",
             SEARCH_TERMS,
             None,
@@ -124,6 +125,59 @@ FACT_QUERIES: dict[str, FactQuery] = {
         ),
     )
 }
+
+
+_STRUCTURE = {"int_metrics": (), "float_metrics": (), "date": None}
+STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
+    q.name: q
+    for q in (
+        ScreenedQuery(
+            "campaigns",
+            "campaigns",
+            "campaign",
+            {"campaign.id": "entity_id", "campaign_budget.amount_micros": "money_micros"},
+            ids=("campaign.id",),
+            key=("campaign.id",),
+            **{**_STRUCTURE, "int_metrics": ("campaign_budget.amount_micros",)},
+        ),
+        ScreenedQuery(
+            "ad_groups",
+            "ad_groups",
+            "ad_group",
+            {
+                "ad_group.id": "entity_id",
+                "campaign.id": "parent_id",
+                "ad_group.cpc_bid_micros": "money_micros",
+            },
+            ids=("ad_group.id", "campaign.id"),
+            key=("ad_group.id",),
+            **{**_STRUCTURE, "int_metrics": ("ad_group.cpc_bid_micros",)},
+        ),
+        ScreenedQuery(
+            "keywords",
+            "keywords",
+            "keyword",
+            {
+                "ad_group_criterion.criterion_id": "entity_id",
+                "ad_group.id": "parent_id",
+                "ad_group_criterion.cpc_bid_micros": "money_micros",
+            },
+            ids=("ad_group_criterion.criterion_id", "ad_group.id", "campaign.id"),
+            key=("ad_group.id", "ad_group_criterion.criterion_id"),
+            **{**_STRUCTURE, "int_metrics": ("ad_group_criterion.cpc_bid_micros",)},
+        ),
+        ScreenedQuery(
+            "ads",
+            "ads",
+            "ad",
+            {"ad_group_ad.ad.id": "entity_id", "ad_group.id": "parent_id"},
+            ids=("ad_group_ad.ad.id", "ad_group.id", "campaign.id"),
+            key=("ad_group.id", "ad_group_ad.ad.id"),
+            **_STRUCTURE,
+        ),
+    )
+}
+SCREENED_QUERIES: dict[str, ScreenedQuery] = FACT_QUERIES | STRUCTURE_QUERIES
 
 
 @dataclass
@@ -172,9 +226,11 @@ def _is_real(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
-def screen_columns(q: FactQuery, cols: Mapping[str, list[Any]]) -> tuple[set[int], list[Rejected]]:
+def screen_columns(
+    q: ScreenedQuery, cols: Mapping[str, list[Any]]
+) -> tuple[set[int], list[Rejected]]:
     """Indexes of the rows of one query that cannot be written, each with its failures."""
-    n = len(cols.get("segments.date", ()))
+    n = len(next(iter(cols.values()), ()))
     failures: dict[int, list[tuple[str, str]]] = {}
 
     def fail(i: int, name: str, column: str | None, reason: str) -> None:
@@ -190,12 +246,12 @@ def screen_columns(q: FactQuery, cols: Mapping[str, list[Any]]) -> tuple[set[int
             for i, v in enumerate(col):
                 if not _is_id(v):
                     fail(i, "keys_present", q.columns[f], f"{f} is {v!r}: not a valid id")
-    dates = cols["segments.date"]
+    dates = cols[q.date] if q.date else ()
     bad_dates = {s for s in set(map(_hashable, dates)) if _parse_date(s) is None}
     if bad_dates:
         for i, v in enumerate(dates):
             if _hashable(v) in bad_dates:
-                fail(i, "keys_present", "date", f"segments.date is {v!r}: not an ISO date")
+                fail(i, "keys_present", "date", f"{q.date} is {v!r}: not an ISO date")
     if q.term is not None:
         terms = cols[q.term]
         if not all(type(t) is str and t for t in terms):
@@ -245,7 +301,7 @@ def _screen_optional(col: Sequence[Any], f: str, column: str, fail: Any) -> None
             fail(i, "metrics_present", column, f"{f} is {v!r}: not a finite number")
 
 
-def _screen_duplicates(q: FactQuery, cols: Mapping[str, list[Any]], n: int, fail: Any) -> None:
+def _screen_duplicates(q: ScreenedQuery, cols: Mapping[str, list[Any]], n: int, fail: Any) -> None:
     """Every copy of a key that appears twice is held back: we cannot know which is right."""
     keys = list(zip(*(cols[f] for f in q.key), strict=True))
     try:
@@ -293,12 +349,12 @@ def quarantine_pulled(
     logical_date = logical_date or as_of - dt.timedelta(days=1)
     clean: dict[str, Mapping[str, list[Any]]] = dict(pulled)
     rejected: list[Rejected] = []
-    screened = [name for name in pulled if name in FACT_QUERIES]
+    screened = [name for name in pulled if name in SCREENED_QUERIES]
     for name in screened:
         cols = pulled[name]
-        if not cols or not cols.get("segments.date"):
+        if not cols or not next(iter(cols.values())):
             continue
-        bad, found = screen_columns(FACT_QUERIES[name], cols)
+        bad, found = screen_columns(SCREENED_QUERIES[name], cols)
         if bad:
             clean[name] = {
                 f: [v for i, v in enumerate(values) if i not in bad] for f, values in cols.items()
@@ -347,7 +403,7 @@ def quarantine_rows(
     out: list[dict[str, Any]] = []
     seen: Counter[str] = Counter()
     for r in rejected:
-        q = FACT_QUERIES[r.query]
+        q = SCREENED_QUERIES[r.query]
         payload = payload_of(r.query, r.row)
         seen[payload] += 1  # identical rows are told apart by their occurrence
         digest = hashlib.sha1(f"{payload}#{seen[payload]}".encode()).hexdigest()
@@ -368,7 +424,7 @@ def quarantine_rows(
                     "check_name": key,
                     "severity": check(key).severity.value,
                     "reason": reason,
-                    "date": _parse_date(r.row.get("segments.date")),
+                    "date": _parse_date(r.row.get(q.date)) if q.date else None,
                     "level": q.level,
                     "entity_id": entity if _is_id(entity) else None,
                     "ad_group_id": ad_group if _is_id(ad_group) else None,
@@ -444,7 +500,7 @@ def warehouse_row(query: str, row: Mapping[str, Any]) -> dict[str, Any]:
     The validate step puts these rows back beside the written ones, so the suites see the
     batch as the API sent it (a duplicated key shows up as two rows, a NaN as a NaN).
     """
-    q = FACT_QUERIES[query]
+    q = SCREENED_QUERIES[query]
     out: dict[str, Any] = {"level": q.level} if q.level else {}
     for f, column in q.columns.items():
         value = row.get(f)
@@ -452,7 +508,7 @@ def warehouse_row(query: str, row: Mapping[str, Any]) -> dict[str, Any]:
             value = float(value.replace("Infinity", "inf"))
         if column == "date":
             value = _parse_date(value)
-        elif column in ("entity_id", "campaign_id", "ad_group_id"):
+        elif column in ("entity_id", "campaign_id", "ad_group_id", "parent_id"):
             value = value if _is_id(value) else None
         elif column == "conversions_value_micros":
             value = round(value * MICROS) if _is_real(value) else _nan_or_none(value)

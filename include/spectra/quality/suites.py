@@ -29,6 +29,7 @@ from spectra.quality.frames import (
     ST_DAYS,
     ST_KEY,
     ST_ROWS,
+    STRUCTURE,
     Batch,
 )
 
@@ -165,6 +166,34 @@ def build_suites(batch: Batch, config: QualityConfig) -> list[SuiteSpec]:
 
     add = suite(ST_DAYS)
     _row_count_stable(add, "st", config, gxe)
+
+    add = suite(STRUCTURE)
+    for column in ("entity_id", "parent_id"):
+        add(
+            "struct.keys_present",
+            column,
+            lambda column=column, **kw: gxe.ExpectColumnValuesToNotBeNull(column=column, **kw),
+        )
+    add(
+        "struct.keys_unique",
+        None,
+        lambda **kw: gxe.ExpectColumnValuesToBeUnique(column="key", **kw),
+    )
+    add(
+        "struct.metrics_present",
+        "money_micros",
+        lambda **kw: gxe.ExpectColumnValuesToNotBeNull(column="money_micros", **kw),
+    )
+    add(
+        "struct.non_negative",
+        "money_micros",
+        lambda **kw: gxe.ExpectColumnValuesToBeBetween(column="money_micros", min_value=0, **kw),
+    )
+    add(
+        "struct.parent_known",
+        None,
+        lambda **kw: gxe.ExpectColumnValuesToBeInSet(column="parent_known", value_set=[True], **kw),
+    )
 
     add = suite(ACCOUNT)
     add(

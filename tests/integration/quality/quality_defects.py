@@ -30,7 +30,8 @@ class Defect:
         return resource in self.resources and customer_id == self.customer_id
 
     def hit(self, row: Mapping[str, Any]) -> bool:
-        return row.get("segments.date") in {d.isoformat() for d in self.days}
+        """The row is on one of the defect's days (no days: every row, e.g. structure)."""
+        return not self.days or row.get("segments.date") in {d.isoformat() for d in self.days}
 
     def apply(self, rows: Iterable[Row]) -> Iterator[Row]:
         raise NotImplementedError
@@ -69,7 +70,7 @@ class SetField(Defect):
         done: dict[str, int] = {}
         for row in rows:
             if self.hit(row):
-                day = row["segments.date"]
+                day = row.get("segments.date", "")
                 if self.rows is None or done.get(day, 0) < self.rows:
                     done[day] = done.get(day, 0) + 1
                     row = dict(row)

@@ -13,6 +13,7 @@ from quality_defects import (
     DefectMarket,
     DropDay,
     DuplicateRows,
+    SetField,
     clicks_over_impressions,
     missing_key,
     nan_conversions,
@@ -21,7 +22,7 @@ from quality_defects import (
 )
 from sqlalchemy import func, select
 
-from spectra.quality.checks import GateStatus
+from spectra.quality.checks import STRUCTURE_TABLES, GateStatus
 from spectra.quality.views import clean_performance_query
 from spectra.warehouse import models as m
 
@@ -247,3 +248,48 @@ def test_the_markets_own_tracking_outage_becomes_data_exclusions(
     assert "perf.tracking_ok" in failed(outcome)
     excluded = {dt.date.fromisoformat(d) for d in outcome.excluded_days}
     assert excluded and excluded <= days
+
+
+@pytest.mark.parametrize(
+    ("make_defect", "check_key"),
+    [
+        pytest.param(
+            lambda c: DuplicateRows(c, (), resources=frozenset({"ad_group_criterion"})),
+            "struct.keys_unique",
+            id="duplicated-keywords",
+        ),
+        pytest.param(
+            lambda c: SetField(
+                c,
+                (),
+                values={"campaign_budget.amount_micros": -10_000_000},
+                resources=frozenset({"campaign"}),
+            ),
+            "struct.non_negative:money_micros",
+            id="negative-budget",
+        ),
+        pytest.param(
+            lambda c: SetField(
+                c, (), values={"ad_group.id": 0}, resources=frozenset({"ad_group_ad"})
+            ),
+            "struct.keys_present:parent_id",
+            id="ad-without-ad-group",
+        ),
+    ],
+)
+def test_structure_defects_block(
+    gate: Gate,
+    defect_market: DefectMarket,
+    account: int,
+    ref_day: dt.date,
+    make_defect: Any,
+    check_key: str,
+) -> None:
+    """Campaigns, ad groups, keywords and ads go through the same screen and a suite of their
+    own: a structure the optimizer cannot trust blocks the account."""
+    defect_market.defects.append(make_defect(account))
+    outcome = gate.run(account, ref_day)
+    assert outcome.status is GateStatus.BLOCK
+    assert check_key in failed(outcome), outcome.blocking
+    held = quarantine(gate, stage="ingest", customer_id=account)
+    assert held and all(e.date is None and e.source_table in STRUCTURE_TABLES for e in held)

@@ -17,6 +17,7 @@ from spectra.quality.frames import (
     PERF_ROWS,
     ST_DAYS,
     ST_ROWS,
+    STRUCTURE,
     Batch,
     _derive_rates,
 )
@@ -81,6 +82,25 @@ def days_frame(**overrides: Any) -> pd.DataFrame:
     return frame
 
 
+def structure(**overrides: Any) -> pd.DataFrame:
+    """A campaign, its ad group, a keyword and an ad: a consistent account structure."""
+    frame = pd.DataFrame(
+        {
+            "entity_id": [1.0, 10.0, 100.0, 500.0],
+            "parent_id": [7.0, 1.0, 10.0, 10.0],
+            "money_micros": [50_000_000.0, 1_000_000.0, 1_200_000.0, 0.0],
+            "level": ["campaign", "ad_group", "keyword", "ad"],
+            "_origin": ["warehouse"] * 4,
+            "key": ["campaign:1", "ad_group:10", "keyword:10:100", "ad:10:500"],
+            "parent_known": [True] * 4,
+        }
+    )
+    for column, value in overrides.items():
+        frame[column] = value
+    frame["_row"] = np.arange(len(frame))
+    return frame
+
+
 def batch(**frames: pd.DataFrame) -> Batch:
     b = Batch("acme", 1, DAY, DAY - dt.timedelta(days=29), DAY + dt.timedelta(days=1))
     coverage = pd.DataFrame(
@@ -94,6 +114,7 @@ def batch(**frames: pd.DataFrame) -> Batch:
         ST_ROWS: term_rows(),
         ST_DAYS: days_frame().drop(columns=["clicks", "conversions"]),
         ACCOUNT: pd.DataFrame({"currency_code": ["USD"], "time_zone": ["UTC"], "_row": [0]}),
+        STRUCTURE: structure(),
     }
     b.frames.update(frames)
     b.expected_currency, b.expected_time_zone = "USD", "UTC"
@@ -153,6 +174,10 @@ def test_warning_checks(frame: str, make: Any, expected: str) -> None:
         (PERF_ROWS, lambda: perf_rows(level=["keyword"] * 5 + ["banner"]), "perf.level_known"),
         (ACCOUNT, lambda: pd.DataFrame({"currency_code": ["EUR"], "time_zone": ["UTC"], "_row": [0]}), "account.currency_expected"),
         (ACCOUNT, lambda: pd.DataFrame({"currency_code": ["USD"], "time_zone": ["Europe/Paris"], "_row": [0]}), "account.time_zone_expected"),
+        (STRUCTURE, lambda: structure(key=["campaign:1", "ad_group:10", "ad_group:10", "ad:10:500"]), "struct.keys_unique"),
+        (STRUCTURE, lambda: structure(money_micros=[50_000_000.0, -1.0, 1_200_000.0, 0.0]), "struct.non_negative:money_micros"),
+        (STRUCTURE, lambda: structure(parent_known=[True, True, False, True]), "struct.parent_known"),
+        (STRUCTURE, lambda: structure(entity_id=[1.0, np.nan, 100.0, 500.0]), "struct.keys_present:entity_id"),
     ],
 )  # fmt: skip
 def test_blocking_checks(frame: str, make: Any, expected: str) -> None:
