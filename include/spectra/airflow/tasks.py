@@ -69,7 +69,7 @@ def validate(
     """Run the quality gate on the window ingest just loaded; returns the verdict (ids, counts).
 
     Bad data never raises here: it is what the verdict is for. The reasons go to the task log
-    (ERROR for block, WARNING for warn) and to the alert sinks.
+    (ERROR for block, WARNING for warn) and to the alert sinks (spectra.quality.alerts).
     """
     import logging
 
@@ -164,3 +164,32 @@ def quality_report(accounts: list[dict[str, Any]], *, day: dt.date) -> dict[str,
     if missing:
         raise QualityReportIncomplete(f"no quality verdict on {day} for {', '.join(missing)}")
     return counts
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+def analyze(
+    account: dict[str, Any], *, day: dt.date, dag_run_id: str | None = None
+) -> dict[str, Any]:
+    """Analyze one account that passed (or warned at) the quality gate; returns counts.
+
+    Reads the account's clean rows, stores its lag snapshots and replaces the day's results
+    (lag curve, nowcasts, verdicts, anomalies, change effects, envelopes) in the warehouse.
+    """
+    from spectra.analytics.service import analyze_and_store
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    try:
+        outcome = analyze_and_store(
+            engine,
+            tenant_id=account["tenant_id"],
+            customer_id=int(account["customer_id"]),
+            logical_date=day,
+            gate=str(account.get("gate", "")),
+            dag_run_id=dag_run_id,
+        )
+    finally:
+        engine.dispose()
+    return outcome.as_dict()

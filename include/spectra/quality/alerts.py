@@ -54,8 +54,12 @@ def register_alert_sink(sink: AlertSink) -> Callable[[], None]:
 
 
 def emit(alert: QualityAlert) -> None:
-    """Log the alert and deliver it to every registered sink."""
-    log.log(logging.ERROR if alert.status == "block" else logging.WARNING, alert.summary())
+    """Deliver the alert to every registered sink; without sinks, log it in full."""
+    level = logging.ERROR if alert.status == "block" else logging.WARNING
+    if _SINKS:
+        log.log(level, "alert sent to %d sink(s): %s", len(_SINKS), alert.summary().splitlines()[0])
+    else:
+        log.log(level, "%s", alert.summary())
     for sink in list(_SINKS):
         try:
             sink(alert)
