@@ -19,6 +19,12 @@ warehouse state; re-running an old day never overwrites fresher numbers.
   skip that account only; the reasons are in the task log and the alert.
 * `quality_report` — pass / warn / block per account for the day (fails the run if an account
   got no verdict). Data Docs: `var/quality/data_docs/index.html`.
+* `analyze` — one mapped task per account that passed or warned at the gate (blocked accounts
+  get none): reads the clean rows, stores the run's conversion-lag snapshots, completes recent
+  conversions for lag, tests every entity's metrics (Benjamini–Hochberg across the batch),
+  scores anomalies against seasonal expectation, estimates applied changes' effects and writes
+  the budget and keyword-bid envelopes. Re-running the day replaces its results
+  (`analytics_*` tables).
 
 Google Ads credentials: Airflow connection `google_ads_default`.
 Backfill: `airflow backfill create --dag-id spectra_daily --from-date … --to-date …`.
@@ -44,7 +50,7 @@ GOOGLE_ADS_CONN_ID = "google_ads_default"
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    tags=["spectra", "google-ads", "ingest", "quality"],
+    tags=["spectra", "google-ads", "ingest", "quality", "analytics"],
     default_args={
         "owner": "spectra",
         "retries": 2,
@@ -110,9 +116,21 @@ def spectra_daily() -> None:
 
         return tasks.quality_report(accounts, day=tasks.report_day(get_current_context()))
 
+    # all_done: one account's failed validation must not stop the others' analysis; a blocked
+    # or failed account has no validate output, so it gets no analyze instance.
+    @task(trigger_rule=TriggerRule.ALL_DONE, map_index_template="{{ analyze_label }}")
+    def analyze(account: dict[str, Any]) -> dict[str, Any]:
+        """Lag completion, tests with FDR, anomalies, effects and envelopes for one account."""
+        from spectra.airflow import tasks
+
+        context = get_current_context()
+        context["analyze_label"] = f"{account['tenant_id']}/{account['customer_id']}"  # type: ignore[typeddict-unknown-key]
+        return tasks.analyze(account, day=tasks.report_day(context), dag_run_id=context["run_id"])
+
     accounts = list_accounts()
     validated = validate.expand(ingested=ingest.expand(account=accounts))
     validated >> quality_report(accounts)
+    analyze.expand(account=validated)
 
 
 spectra_daily()

@@ -35,6 +35,7 @@ from scipy import optimize, stats
 from spectra.analytics.config import AllocationConfig
 
 MICROS = 1_000_000
+BILLABLE_UNIT_MICROS = 10_000
 _MAX_SPEND = 1e12  # currency units per day: a cap that keeps the bisection finite
 
 
@@ -341,6 +342,14 @@ def allocate_budget(
     )
 
 
+def _toward_cents(target: float, current: int) -> int:
+    """Budgets are set in billable units (one cent = 10 000 micros); round on the current
+    budget's side so the step never exceeds the envelope."""
+    units = target / BILLABLE_UNIT_MICROS
+    units = np.floor(units) if target >= current else np.ceil(units)
+    return int(max(units, 1) * BILLABLE_UNIT_MICROS)
+
+
 @dataclass(frozen=True)
 class Envelope:
     """What the next change to one campaign's daily budget may do."""
@@ -380,10 +389,10 @@ def budget_envelope(
     if abs(gap) < cfg.deadband:
         return hold(f"within {cfg.deadband:.0%} of the target")
     step = float(np.sign(gap) * min(abs(gap), cfg.max_step))
-    nxt = int(round(cur * (1 + step)))
+    nxt = _toward_cents(cur * (1 + step), cur)
     reason = f"toward target {tgt} micros, step capped at {cfg.max_step:.0%}"
     if step > 0:
-        cap = int(cfg.extrapolation * curve.spend_max * MICROS)
+        cap = _toward_cents(cfg.extrapolation * curve.spend_max * MICROS, 0)
         if cap <= cur:
             return hold("target beyond the spend the curve has seen")
         if nxt > cap:

@@ -57,9 +57,12 @@ ENVELOPE_COLUMNS = [
 ]
 
 
-def _round_bid(micros: np.ndarray) -> np.ndarray:
-    units = np.maximum(np.rint(micros / BILLABLE_UNIT_MICROS), 1)
-    return (units * BILLABLE_UNIT_MICROS).astype(np.int64)
+def _round_toward(target: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Billable units (one cent) on the current bid's side of the target: rounding never
+    makes a step larger than the envelope allows."""
+    units = target / BILLABLE_UNIT_MICROS
+    units = np.where(target >= current, np.floor(units), np.ceil(units))
+    return (np.maximum(units, 1) * BILLABLE_UNIT_MICROS).astype(np.int64)
 
 
 def keyword_bid_envelopes(
@@ -119,7 +122,7 @@ def keyword_bid_envelopes(
     up = ok & (adj_inc <= cfg.alpha) & ~down
     current = np.array([int(current_bids_micros[int(i)]) for i in sums.index], dtype=np.int64)
     step = np.where(up, cfg.max_step, np.where(down, -cfg.max_step, 0.0))
-    nxt = np.where(step != 0, _round_bid(current * (1 + step)), current)
+    nxt = np.where(step != 0, _round_toward(current * (1 + step), current), current)
     nxt = np.where(up, np.minimum(nxt, cfg.max_bid_micros), nxt)
     direction = np.where(up, "increase", np.where(down, "decrease", "hold"))
     reason = np.where(

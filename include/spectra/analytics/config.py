@@ -26,6 +26,7 @@ class LagConfig:
     tail_fit_from_age: int = 7
     tail_min: float = 0.002  # a smaller extrapolated tail is noise: taken as none
     tail_max: float = 1.5
+    tail_min_conversions: float = 1000.0  # mature conversions needed to read a tail at all
     # Completion needs link ratios from successive pulls: a week of daily runs at least.
     min_snapshot_runs: int = 7
 

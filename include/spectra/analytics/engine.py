@@ -93,6 +93,8 @@ class AnalysisResult:
     test_window: tuple[dt.date, dt.date]
     baseline_window: tuple[dt.date, dt.date]
     conversion_test_window: tuple[dt.date, dt.date]
+    conversion_baseline_window: tuple[dt.date, dt.date]
+    conversions_until: dt.date  # the last day every entity had (nearly) fully reported
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -282,7 +284,9 @@ def entity_tests(
 def sc_days(cfg: AnalyticsConfig) -> int:
     """Days back that the significance windows can reach (both families)."""
     sc = cfg.significance
-    return sc.test_days + sc.baseline_days + cfg.lag.window_days + 1
+    # +3: the conversion windows end before the first immature day, which is at most
+    # window + 1 days back (reported_as_of runs a day ahead of the data).
+    return sc.test_days + sc.baseline_days + cfg.lag.window_days + 3
 
 
 def _daily(rows: pd.DataFrame) -> pd.DataFrame:
@@ -539,6 +543,8 @@ def analyze_account(
         test_window=win.get("traffic_test", (as_of, as_of)),
         baseline_window=win.get("traffic_baseline", (as_of, as_of)),
         conversion_test_window=win.get("conversions_test", (as_of, as_of)),
+        conversion_baseline_window=win.get("conversions_baseline", (as_of, as_of)),
+        conversions_until=conversions_until,
         warnings=tuple(warnings),
         timings=timings,
     )

@@ -237,7 +237,7 @@ def _from_snapshots(snapshots: pd.DataFrame, fit_date: dt.date, cfg: LagConfig) 
         weights = 0.5 ** (age_days / cfg.half_life_days)
     else:
         weights = np.ones(len(cohorts))
-    cdf_c, gaps = _chain_ladder(tri_c, weights)
+    cdf_c, _ = _chain_ladder(tri_c, weights)
     cdf_v, _ = _chain_ladder(tri_v, weights)
     cdf_c, cdf_v = _monotone_cdf(cdf_c[0]), _monotone_cdf(cdf_v[0])
 
@@ -247,26 +247,31 @@ def _from_snapshots(snapshots: pd.DataFrame, fit_date: dt.date, cfg: LagConfig) 
     last = np.nan_to_num(tri_c[:, max_age]) if observed_ages.size else np.zeros(0)
     mature_conv = float(last.sum())
     n_cohorts = len(cohorts)
-    n_runs = int(s["report_date"].nunique())
+    # Pulls, not report dates: a daily run re-reports a whole window of click days, while a
+    # stray old row (a day last pulled at the window's end) is one cell.
+    per_report = s.groupby("report_date")["click_date"].nunique()
+    n_runs = int((per_report >= min(7, window)).sum())
 
     notes: list[str] = []
     if max_age < window:
         notes.append(f"history reaches age {max_age} < window {window}: F is relative to it")
-    if gaps:
-        notes.append(f"{gaps} age links without data were taken as 1")
-    # Links below the youngest age ever reported are never needed (no row is that young);
-    # a link without data above it would silently claim maturity.
+    # Links below the youngest age ever reported are never needed (no row is that young, e.g.
+    # age 0 when every pull runs the morning after); a link without data above it would
+    # silently claim maturity.
     link_c, _ = _link_ratios(tri_c, weights)
     blind = int(np.sum(np.isnan(link_c[min_age:])))
+    if blind:
+        notes.append(f"{blind} age links without data were taken as 1")
     usable = n_runs >= cfg.min_snapshot_runs and blind == 0 and mature_conv > 0
     if not usable:
         notes.append(
             f"lag curve not usable for completion ({n_runs} pulls, {blind} ages without links)"
         )
-    tail_c = _tail_factor(link_c, cfg) if usable and max_age >= window else 1.0
-    tail_v = (
-        _tail_factor(_link_ratios(tri_v, weights)[0], cfg) if usable and max_age >= window else 1.0
-    )
+    # The tail is extrapolated from the older ages' links, which only a steady volume of
+    # conversions makes readable: with a few hundred, single conversions swing it by 20 %+.
+    with_tail = usable and max_age >= window and mature_conv >= cfg.tail_min_conversions
+    tail_c = _tail_factor(link_c, cfg) if with_tail else 1.0
+    tail_v = _tail_factor(_link_ratios(tri_v, weights)[0], cfg) if with_tail else 1.0
     if tail_c > 1.0:
         notes.append(
             f"tail beyond age {window}: x{tail_c:.3f} (inverse power to day {cfg.tail_horizon_days})"

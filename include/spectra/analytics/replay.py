@@ -243,3 +243,119 @@ def as_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain dicts with Python scalars (for warehouse inserts in tests)."""
     out = frame.astype(object).where(frame.notna(), None)
     return out.to_dict("records")
+
+
+def structure_rows(
+    market: Market, customer_id: int, *, as_of: dt.date, tenant_id: str = "t-replay"
+) -> dict[str, list[dict[str, Any]]]:
+    """Campaigns, ad groups and keywords as ingest stores them (``campaigns``, ``ad_groups``,
+    ``keywords`` tables), from the same GAQL fields the ingest queries read."""
+    fixed = {"tenant_id": tenant_id, "customer_id": int(customer_id)}
+
+    def rows(resource: str, fields: set[str]) -> list[dict[str, Any]]:
+        return list(
+            market.rows(
+                resource,
+                customer_id=customer_id,
+                date_from=None,
+                date_to=None,
+                as_of=as_of,
+                fields=frozenset(fields),
+            )
+        )
+
+    campaigns = [
+        {
+            **fixed,
+            "campaign_id": int(r["campaign.id"]),
+            "name": r["campaign.name"],
+            "status": "ACTIVE",
+            "serving_status": r["campaign.status"],
+            "advertising_channel_type": r["campaign.advertising_channel_type"],
+            "bidding_strategy_type": r["campaign.bidding_strategy_type"],
+            "budget_micros": int(r["campaign_budget.amount_micros"]),
+        }
+        for r in rows(
+            "campaign",
+            {
+                "campaign.id",
+                "campaign.name",
+                "campaign.status",
+                "campaign.advertising_channel_type",
+                "campaign.bidding_strategy_type",
+                "campaign_budget.amount_micros",
+            },
+        )
+    ]
+    groups = [
+        {
+            **fixed,
+            "campaign_id": int(r["campaign.id"]),
+            "ad_group_id": int(r["ad_group.id"]),
+            "name": r["ad_group.name"],
+            "serving_status": r["ad_group.status"],
+            "cpc_bid_micros": int(r["ad_group.cpc_bid_micros"]),
+        }
+        for r in rows(
+            "ad_group",
+            {
+                "ad_group.id",
+                "ad_group.name",
+                "ad_group.status",
+                "ad_group.cpc_bid_micros",
+                "campaign.id",
+            },
+        )
+    ]
+    keywords = [
+        {
+            **fixed,
+            "campaign_id": int(r["campaign.id"]),
+            "ad_group_id": int(r["ad_group.id"]),
+            "criterion_id": int(r["ad_group_criterion.criterion_id"]),
+            "text": r["ad_group_criterion.keyword.text"],
+            "match_type": r["ad_group_criterion.keyword.match_type"],
+            "serving_status": r["ad_group_criterion.status"],
+            "negative": bool(r["ad_group_criterion.negative"]),
+            "cpc_bid_micros": int(r["ad_group_criterion.cpc_bid_micros"]),
+            "quality_score": int(r["ad_group_criterion.quality_info.quality_score"]) or None,
+        }
+        for r in rows(
+            "ad_group_criterion",
+            {
+                "ad_group_criterion.criterion_id",
+                "ad_group_criterion.keyword.text",
+                "ad_group_criterion.keyword.match_type",
+                "ad_group_criterion.status",
+                "ad_group_criterion.negative",
+                "ad_group_criterion.cpc_bid_micros",
+                "ad_group_criterion.quality_info.quality_score",
+                "ad_group.id",
+                "campaign.id",
+            },
+        )
+    ]
+    return {"campaigns": campaigns, "ad_groups": groups, "keywords": keywords}
+
+
+def keyword_bids(market: Market, customer_id: int, day: dt.date) -> dict[int, int]:
+    """Effective max CPC per keyword in force on ``day`` (keyword bid, else its ad group's)."""
+    st = market.struct
+    state = market.state_at(day.toordinal())
+    account = market.account_index(customer_id)
+    idx = np.flatnonzero(st.keyword_account == account)
+    eff = np.where(
+        state.keyword_bid > 0, state.keyword_bid, state.ad_group_bid[st.keyword_ad_group]
+    )
+    return {int(st.keyword_id[i]): int(eff[i]) for i in idx}
+
+
+def smart_bidding_campaigns(market: Market, customer_id: int, day: dt.date) -> set[int]:
+    """Campaigns whose bids Smart Bidding sets (target CPA) on ``day``."""
+    from spectra.sandbox.market.structure import TARGET_CPA
+
+    st = market.struct
+    state = market.state_at(day.toordinal())
+    account = market.account_index(customer_id)
+    idx = np.flatnonzero(st.campaign_account == account)
+    return {int(st.campaign_id[i]) for i in idx if state.campaign_bidding[i] == TARGET_CPA}

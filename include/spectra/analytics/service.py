@@ -1,0 +1,653 @@
+"""The analyze step: one account's day, from the warehouse's clean rows to stored results.
+
+``analyze_and_store(engine, tenant_id=..., customer_id=..., logical_date=...)`` is what the DAG's
+``analyze`` task calls. It
+
+1. reads the account's rows from ``performance_daily_clean`` (quarantined rows and
+   tracking-outage days are not evidence): campaign rows for ``campaign_history_days`` (a year
+   back, so last year's holidays size this year's), ad-group and keyword rows only as far back
+   as the tests reach;
+2. stores this run's lag snapshots — every clean campaign row of the re-pull window with the
+   ``reported_as_of`` it carries. ``performance_daily`` keeps only the latest pull of a day, so
+   the click-day x report-day triangle the lag curve needs exists only if each run keeps its
+   diagonal; one run adds ~30 cells per campaign, and two runs already give every age link;
+3. reads the account's snapshots, its campaigns (budgets, bidding strategy, spend limits), its
+   keyword bids and the changes applied to it (campaign versions), and runs
+   ``engine.analyze_account``;
+4. replaces the day's results in one transaction: the rows of (tenant, account, logical day) in
+   every per-day analytics table are deleted and written again, so a re-run or a backfill of
+   the day leaves exactly one set of results.
+
+Returns counts (ids and numbers only, for XCom).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, delete, insert, select
+
+from spectra.analytics.config import AnalyticsConfig
+from spectra.analytics.engine import AnalysisResult, analyze_account, sc_days
+from spectra.analytics.significance import DECREASE, INCREASE
+from spectra.warehouse import models as m
+from spectra.warehouse.upsert import bulk_upsert
+
+log = logging.getLogger(__name__)
+
+PERF_READ_COLUMNS = (
+    "tenant_id",
+    "customer_id",
+    "level",
+    "entity_id",
+    "campaign_id",
+    "ad_group_id",
+    "date",
+    "impressions",
+    "clicks",
+    "cost_micros",
+    "conversions",
+    "conversions_value_micros",
+    "search_impression_share",
+    "search_budget_lost_impression_share",
+    "reported_as_of",
+)
+# Every bidding strategy but manual CPC sets its own auction-time bids (no keyword bid to move).
+MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
+DAY_TABLES: tuple[type[m.Base], ...] = (
+    m.LagCurveRow,
+    m.Nowcast,
+    m.Verdict,
+    m.AnomalyRow,
+    m.ChangeEffectRow,
+    m.Envelope,
+)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """How much history the step reads (the engine's thresholds live in AnalyticsConfig)."""
+
+    campaign_history_days: int = 400  # a year back: holiday factors from last year's windows
+    snapshot_days: int = 180  # lag cohorts older than this weigh < 1/4 (90-day half-life)
+
+
+@dataclass
+class AnalyzeOutcome:
+    tenant_id: str
+    customer_id: int
+    logical_date: dt.date
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "customer_id": self.customer_id,
+            "logical_date": self.logical_date.isoformat(),
+            "counts": dict(self.counts),
+            "warnings": list(self.warnings),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class NothingToAnalyze(LookupError):
+    """The account has no clean performance rows on or before the day (nothing was ingested)."""
+
+
+# --------------------------------------------------------------------------- reading
+def _frame(conn: Connection, stmt: Any, columns: Sequence[str]) -> pd.DataFrame:
+    rows = conn.execute(stmt).all()
+    return pd.DataFrame.from_records(rows, columns=list(columns))
+
+
+def read_clean_performance(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    as_of: dt.date,
+    campaign_from: dt.date,
+    detail_from: dt.date,
+) -> pd.DataFrame:
+    """Campaign rows from ``campaign_from``, ad-group and keyword rows from ``detail_from``."""
+    from spectra.quality.views import performance_daily_clean as v
+
+    cols = [v.c[name] for name in PERF_READ_COLUMNS]
+    base = select(*cols).where(
+        v.c.tenant_id == tenant_id, v.c.customer_id == customer_id, v.c.date <= as_of
+    )
+    campaign = _frame(
+        conn,
+        base.where(v.c.level == "campaign", v.c.date >= campaign_from),
+        PERF_READ_COLUMNS,
+    )
+    detail = _frame(
+        conn,
+        base.where(v.c.level.in_(("ad_group", "keyword")), v.c.date >= detail_from),
+        PERF_READ_COLUMNS,
+    )
+    frames = [f for f in (campaign, detail) if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=list(PERF_READ_COLUMNS))
+    perf = pd.concat(frames, ignore_index=True)
+    for col in ("impressions", "clicks", "cost_micros", "conversions_value_micros"):
+        perf[col] = perf[col].fillna(0).astype(np.int64)
+    perf["conversions"] = perf["conversions"].astype(float)
+    perf["ad_group_id"] = perf["ad_group_id"].astype("Int64")
+    for col in ("search_impression_share", "search_budget_lost_impression_share"):
+        perf[col] = pd.to_numeric(perf[col], errors="coerce")
+    return perf
+
+
+def store_snapshots(conn: Connection, perf: pd.DataFrame, *, since: dt.date, until: dt.date) -> int:
+    """Upsert the campaign rows of [since, until] as lag snapshots (same values, same cell)."""
+    camp = perf[(perf["level"] == "campaign") & (perf["date"] >= since) & (perf["date"] <= until)]
+    rows = [
+        {
+            "tenant_id": r.tenant_id,
+            "customer_id": int(r.customer_id),
+            "campaign_id": int(r.entity_id),
+            "click_date": r.date,
+            "report_date": r.reported_as_of,
+            "clicks": int(r.clicks),
+            "conversions": float(r.conversions),
+            "conversions_value_micros": int(r.conversions_value_micros),
+        }
+        for r in camp.itertuples(index=False)
+    ]
+    if not rows:
+        return 0
+    bulk_upsert(
+        conn,
+        m.LagSnapshot.__table__,
+        rows,
+        keys=["tenant_id", "customer_id", "campaign_id", "click_date", "report_date"],
+    )
+    return len(rows)
+
+
+def read_snapshots(
+    conn: Connection, *, tenant_id: str, customer_id: int, since: dt.date, until: dt.date
+) -> pd.DataFrame:
+    t = m.LagSnapshot
+    cols = ("campaign_id", "click_date", "report_date", "clicks", "conversions")
+    stmt = select(
+        t.campaign_id,
+        t.click_date,
+        t.report_date,
+        t.clicks,
+        t.conversions,
+        t.conversions_value_micros,
+    ).where(
+        t.tenant_id == tenant_id,
+        t.customer_id == customer_id,
+        t.report_date >= since,
+        t.report_date <= until,
+    )
+    return _frame(conn, stmt, (*cols, "conversions_value_micros"))
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """What the account's entities are set to now (from the ingested structure tables)."""
+
+    budgets_micros: dict[int, int]
+    bounds_micros: dict[int, tuple[int, int]]
+    smart_bidding_campaigns: frozenset[int]
+    keyword_bids_micros: dict[int, int]
+
+
+def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> AccountSettings:
+    """Budgets and bounds of enabled campaigns, bidding strategies, effective keyword bids."""
+    c = m.Campaign
+    camps = conn.execute(
+        select(
+            c.campaign_id,
+            c.serving_status,
+            c.bidding_strategy_type,
+            c.budget_micros,
+            c.max_daily_spend_micros,
+        ).where(c.tenant_id == tenant_id, c.customer_id == customer_id)
+    ).all()
+    budgets: dict[int, int] = {}
+    bounds: dict[int, tuple[int, int]] = {}
+    smart: set[int] = set()
+    for cid, serving, bidding, budget, max_spend in camps:
+        if (bidding or "MANUAL_CPC") not in MANUAL_BIDDING:
+            smart.add(int(cid))
+        if serving != "ENABLED" or not budget:
+            continue
+        budgets[int(cid)] = int(budget)
+        if max_spend:
+            bounds[int(cid)] = (0, int(max_spend))
+    g, k = m.AdGroup, m.Keyword
+    group_bid = dict(
+        conn.execute(
+            select(g.ad_group_id, g.cpc_bid_micros).where(
+                g.tenant_id == tenant_id, g.customer_id == customer_id
+            )
+        ).all()
+    )
+    bids: dict[int, int] = {}
+    for criterion_id, ad_group_id, bid, negative, serving in conn.execute(
+        select(k.criterion_id, k.ad_group_id, k.cpc_bid_micros, k.negative, k.serving_status).where(
+            k.tenant_id == tenant_id, k.customer_id == customer_id
+        )
+    ).all():
+        if negative or serving != "ENABLED":
+            continue
+        effective = int(bid or 0) or int(group_bid.get(ad_group_id) or 0)
+        if effective > 0:
+            bids[int(criterion_id)] = effective
+    return AccountSettings(budgets, bounds, frozenset(smart), bids)
+
+
+def read_changes(
+    conn: Connection, *, tenant_id: str, customer_id: int, since: dt.date, until: dt.date
+) -> pd.DataFrame:
+    """Applied changes: every campaign version after a campaign's first marks a change on the
+    day it was created (the apply step snapshots a version per applied change)."""
+    v = m.CampaignVersion
+    rows = conn.execute(
+        select(v.campaign_id, v.version, v.created_at).where(
+            v.tenant_id == tenant_id, v.customer_id == customer_id, v.version > 1
+        )
+    ).all()
+    out = [
+        {"entity_id": int(cid), "change_date": created.date()}
+        for cid, _, created in rows
+        if created is not None and since <= created.date() <= until
+    ]
+    frame = pd.DataFrame(out, columns=["entity_id", "change_date"])
+    return frame.drop_duplicates().reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- writing
+def _py(value: Any) -> Any:
+    """numpy / pandas scalars -> plain Python; NaN, NA and NaT -> None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    return value
+
+
+def _json(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        v = _py(value)
+        if isinstance(v, dt.date):
+            v = v.isoformat()
+        elif isinstance(v, tuple | list):
+            v = [_py(x) for x in v]
+        out[key] = v
+    return out
+
+
+def _day(value: Any) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def result_rows(res: AnalysisResult, *, logical_date: dt.date) -> dict[Table, list[dict[str, Any]]]:
+    """The analysis as rows of the per-day tables (every row keyed to tenant, account, day)."""
+    key = {"tenant_id": res.tenant_id, "customer_id": res.customer_id, "logical_date": logical_date}
+    out: dict[Table, list[dict[str, Any]]] = {}
+
+    curve = res.lag_curve.to_frame()
+    out[m.LagCurveRow.__table__] = [
+        {
+            **key,
+            "fit_date": res.lag_curve.fit_date,
+            "source": res.lag_curve.source,
+            "usable": bool(res.lag_curve.usable),
+            "age_days": int(r.age_days),
+            "cdf_conversions": float(r.cdf_conversions),
+            "cdf_value": float(r.cdf_value),
+            "se_cdf_conversions": float(r.se_cdf_conversions),
+            "se_cdf_value": float(r.se_cdf_value),
+            "tail_factor": float(res.lag_curve.tail_factor),
+            "tail_factor_value": float(res.lag_curve.tail_factor_value),
+        }
+        for r in curve.itertuples(index=False)
+    ]
+
+    now = res.nowcast[res.nowcast["level"] == "campaign"]
+    out[m.Nowcast.__table__] = [
+        {
+            **key,
+            "campaign_id": int(r.entity_id),
+            "date": _day(r.date),
+            "age_days": int(r.age_days),
+            "maturity": float(r.maturity),
+            "lag_status": str(r.lag_status),
+            "conversions_observed": float(r.conversions),
+            "conversions_nowcast": float(r.conversions_nowcast),
+            "conversions_nowcast_se": float(r.conversions_nowcast_se),
+            "conversions_value_observed_micros": int(r.conversions_value_micros),
+            "conversions_value_nowcast_micros": int(r.conversions_value_nowcast_micros),
+            "conversions_value_nowcast_se_micros": int(r.conversions_value_nowcast_se_micros),
+        }
+        for r in now.itertuples(index=False)
+    ]
+
+    tests = res.verdicts[res.verdicts["p_value"].notna()]
+    windows = {
+        "traffic": (res.baseline_window, res.test_window),
+        "conversions": (res.conversion_baseline_window, res.conversion_test_window),
+    }
+    verdict_rows = []
+    for r in tests.itertuples(index=False):
+        (b0, b1), (t0, t1) = windows["traffic" if r.metric in ("ctr", "cpc") else "conversions"]
+        verdict_rows.append(
+            {
+                **key,
+                "level": str(r.level),
+                "entity_id": int(r.entity_id),
+                "campaign_id": _py(r.campaign_id),
+                "ad_group_id": _py(r.ad_group_id),
+                "metric": str(r.metric),
+                "test": str(r.test),
+                "baseline_start": b0,
+                "baseline_end": b1,
+                "test_start": t0,
+                "test_end": t1,
+                "estimate_baseline": _py(r.estimate_a),
+                "estimate_test": _py(r.estimate_b),
+                "effect": _py(r.effect),
+                "effect_kind": str(r.effect_kind),
+                "relative_effect": _py(r.relative_effect),
+                "ci_low": _py(r.ci_low),
+                "ci_high": _py(r.ci_high),
+                "p_value": float(r.p_value),
+                "p_adjusted": float(r.p_adjusted),
+                "verdict": str(r.verdict),
+            }
+        )
+    out[m.Verdict.__table__] = verdict_rows
+
+    out[m.AnomalyRow.__table__] = [
+        {
+            **key,
+            "entity_level": str(a.entity_level),
+            "entity_id": int(a.entity_id),
+            "metric": str(a.metric),
+            "date": _day(a.date),
+            "observed": float(a.observed),
+            "expected": float(a.expected),
+            "score": float(a.score),
+            "severity": str(a.severity),
+            "direction": str(a.direction),
+            "adverse": bool(a.adverse),
+            "flagged": bool(a.flagged),
+            "method": str(a.method),
+            "holiday_window": str(a.holiday_window),
+            "reason": str(a.reason),
+            "evidence": _json(
+                {
+                    "log_residual": a.log_residual,
+                    "baseline_start": a.baseline_start,
+                    "baseline_end": a.baseline_end,
+                    "window_start": a.window_start,
+                    "window_end": a.window_end,
+                    "suppressed": a.suppressed,
+                }
+            ),
+        }
+        for a in res.anomalies.itertuples(index=False)
+    ]
+
+    out[m.ChangeEffectRow.__table__] = [
+        {
+            **key,
+            "campaign_id": int(e.entity_id),
+            "change_date": _day(e.change_date),
+            "metric": str(e.metric),
+            "look": str(e.look),
+            "did_pct": _py(e.did_pct),
+            "did_ci_low": _py(e.did_ci_low),
+            "did_ci_high": _py(e.did_ci_high),
+            "did_p": _py(e.did_p),
+            "vs_expectation_pct": _py(e.vs_expectation_pct),
+            "sequential_p": _py(e.sequential_p),
+            "n_controls": int(e.n_controls),
+            "verdict": str(e.verdict),
+            "reason": str(e.reason),
+            "evidence": _json(
+                {
+                    "pre_start": e.pre_start,
+                    "pre_end": e.pre_end,
+                    "post_start": e.post_start,
+                    "post_end": e.post_end,
+                    "vs_expectation_ci_low": e.vs_expectation_ci_low,
+                    "vs_expectation_ci_high": e.vs_expectation_ci_high,
+                    "vs_expectation_p": e.vs_expectation_p,
+                    "placebo_p": e.placebo_p,
+                    "pretrend_z": e.pretrend_z,
+                    "sequential_ci_low": e.sequential_ci_low,
+                    "sequential_ci_high": e.sequential_ci_high,
+                }
+            ),
+        }
+        for e in res.effects.itertuples(index=False)
+    ]
+
+    envelopes = []
+    for r in res.allocation.itertuples(index=False):
+        envelopes.append(
+            {
+                **key,
+                "kind": "budget",
+                "entity_id": int(r.campaign_id),
+                "campaign_id": int(r.campaign_id),
+                "ad_group_id": None,
+                "current_micros": int(r.current_budget_micros),
+                "target_micros": int(r.target_budget_micros),
+                "next_micros": int(r.next_budget_micros),
+                "direction": str(r.direction),
+                "max_change_pct": float(r.max_change_pct),
+                "expected_value_delta_micros": int(r.expected_value_delta_micros),
+                "reason": str(r.reason),
+                "evidence": _json(
+                    {
+                        "curve_kind": r.curve_kind,
+                        "curve_params": list(r.curve_params) if r.curve_params else None,
+                        "curve_r2": r.curve_r2,
+                        "curve_rel_se": r.curve_rel_se,
+                    }
+                ),
+            }
+        )
+    bids = res.bid_envelopes[res.bid_envelopes["direction"] != "hold"]
+    for r in bids.itertuples(index=False):
+        envelopes.append(
+            {
+                **key,
+                "kind": "bid",
+                "entity_id": int(r.keyword_id),
+                "campaign_id": int(r.campaign_id),
+                "ad_group_id": _py(r.ad_group_id),
+                "current_micros": int(r.current_bid_micros),
+                "target_micros": None,
+                "next_micros": int(r.next_bid_micros),
+                "direction": str(r.direction),
+                "max_change_pct": float(r.max_change_pct),
+                "expected_value_delta_micros": None,
+                "reason": str(r.reason),
+                "evidence": _json(
+                    {
+                        "clicks": r.clicks,
+                        "cost_micros": r.cost_micros,
+                        "conversions": r.conversions,
+                        "roas": r.roas,
+                        "break_even_conversions": r.break_even_conversions,
+                        "value_per_conversion_micros": r.value_per_conversion_micros,
+                        "dispersion": r.dispersion,
+                        "p_value": r.p_value,
+                        "p_adjusted": r.p_adjusted,
+                    }
+                ),
+            }
+        )
+    out[m.Envelope.__table__] = envelopes
+    return out
+
+
+def result_counts(res: AnalysisResult, rows: Mapping[Table, Sequence[Any]]) -> dict[str, int]:
+    v = res.verdicts
+    a = res.anomalies
+    alloc = res.allocation
+    bids = res.bid_envelopes
+    return {
+        "tests": int(v["p_value"].notna().sum()),
+        "significant": int(v["verdict"].isin([INCREASE, DECREASE]).sum()),
+        "insufficient": int((v["verdict"] == "insufficient_data").sum()),
+        "anomalies_flagged": int(a["flagged"].sum()) if len(a) else 0,
+        "anomalies_suppressed": int(a["suppressed"].sum()) if len(a) else 0,
+        "change_effects": len(res.effects),
+        "nowcast_days": len(rows.get(m.Nowcast.__table__, ())),
+        "budget_moves": int((alloc["direction"] != "hold").sum()) if len(alloc) else 0,
+        "bid_increases": int((bids["direction"] == "increase").sum()) if len(bids) else 0,
+        "bid_decreases": int((bids["direction"] == "decrease").sum()) if len(bids) else 0,
+    }
+
+
+def replace_day(
+    conn: Connection,
+    rows: Mapping[Table, Sequence[Mapping[str, Any]]],
+    *,
+    tenant_id: str,
+    customer_id: int,
+    logical_date: dt.date,
+    tables: Iterable[Table] | None = None,
+) -> None:
+    """Delete the day's rows of the account in every per-day table, then insert ``rows``."""
+    for table in tables or [t.__table__ for t in DAY_TABLES]:
+        conn.execute(
+            delete(table).where(
+                table.c.tenant_id == tenant_id,
+                table.c.customer_id == customer_id,
+                table.c.logical_date == logical_date,
+            )
+        )
+        batch = rows.get(table)
+        if batch:
+            conn.execute(insert(table), list(batch))
+
+
+# --------------------------------------------------------------------------- the step
+def analyze_and_store(
+    engine: Engine,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    logical_date: dt.date,
+    gate: str = "",
+    dag_run_id: str | None = None,
+    config: AnalyticsConfig | None = None,
+    service: ServiceConfig | None = None,
+) -> AnalyzeOutcome:
+    """Analyze one account's day from the warehouse and replace its stored results.
+
+    Raises NothingToAnalyze when the account has no clean rows up to the day.
+    """
+    cfg = config or AnalyticsConfig()
+    svc = service or ServiceConfig()
+    started = time.perf_counter()
+    as_of = logical_date
+    window = cfg.lag.window_days
+    detail_from = as_of - dt.timedelta(days=sc_days(cfg) + 1)
+    campaign_from = as_of - dt.timedelta(days=svc.campaign_history_days)
+    reader = engine.execution_options(spectra_sqlite_begin="DEFERRED")
+
+    with reader.connect() as conn:
+        perf = read_clean_performance(
+            conn, tenant_id=tenant_id, customer_id=customer_id, as_of=as_of,
+            campaign_from=campaign_from, detail_from=detail_from,
+        )  # fmt: skip
+    if perf.empty:
+        raise NothingToAnalyze(
+            f"no clean performance rows for {tenant_id}/{customer_id} <= {as_of}"
+        )
+
+    with engine.begin() as conn:
+        stored = store_snapshots(
+            conn, perf, since=as_of - dt.timedelta(days=window + 1), until=as_of
+        )
+    fit_date = max(as_of, max(perf["reported_as_of"]))
+    with reader.connect() as conn:
+        snapshots = read_snapshots(
+            conn, tenant_id=tenant_id, customer_id=customer_id,
+            since=fit_date - dt.timedelta(days=svc.snapshot_days), until=fit_date,
+        )  # fmt: skip
+        settings = read_settings(conn, tenant_id=tenant_id, customer_id=customer_id)
+        changes = read_changes(
+            conn, tenant_id=tenant_id, customer_id=customer_id,
+            since=as_of - dt.timedelta(days=cfg.effects.post_days + window + 7), until=as_of,
+        )  # fmt: skip
+
+    res = analyze_account(
+        perf,
+        snapshots if not snapshots.empty else None,
+        as_of=as_of,
+        config=cfg,
+        changes=changes if not changes.empty else None,
+        budgets_micros=settings.budgets_micros or None,
+        bounds_micros=settings.bounds_micros or None,
+        keyword_bids_micros=settings.keyword_bids_micros or None,
+        smart_bidding_campaigns=settings.smart_bidding_campaigns,
+    )
+    rows = result_rows(res, logical_date=logical_date)
+    counts = {"rows_read": len(perf), "snapshots_stored": stored, **result_counts(res, rows)}
+    run = {
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "logical_date": logical_date,
+        "gate": gate,
+        "rows_read": len(perf),
+        "lag_source": res.lag_curve.source,
+        "lag_usable": bool(res.lag_curve.usable),
+        "tail_factor": float(res.lag_curve.tail_factor),
+        "conversions_until": res.conversions_until,
+        "windows": {
+            name: [d.isoformat() for d in window_days]
+            for name, window_days in {
+                "traffic_baseline": res.baseline_window,
+                "traffic_test": res.test_window,
+                "conversions_baseline": res.conversion_baseline_window,
+                "conversions_test": res.conversion_test_window,
+            }.items()
+        },
+        "seasonality": [_json(r) for r in res.seasonality.to_dict("records")],
+        "counts": counts,
+        "warnings": list(res.warnings),
+        "timings": {k: round(float(v), 3) for k, v in res.timings.items()},
+        "dag_run_id": dag_run_id,
+        "analyzed_at": m.utcnow(),
+    }
+    with engine.begin() as conn:
+        replace_day(
+            conn, rows, tenant_id=tenant_id, customer_id=customer_id, logical_date=logical_date
+        )
+        bulk_upsert(
+            conn, m.AnalyticsRun.__table__, [run], keys=["tenant_id", "customer_id", "logical_date"]
+        )
+    outcome = AnalyzeOutcome(
+        tenant_id, customer_id, logical_date, counts, list(res.warnings),
+        time.perf_counter() - started,
+    )  # fmt: skip
+    log.info("analyzed %s", outcome.as_dict())
+    return outcome
