@@ -325,6 +325,7 @@ def _days_frame(
         records,
         columns=["date", "rows", "trailing_median_rows", "row_count_ratio", "age_days"],
     )
+    frame["date"] = pd.to_datetime(frame["date"])  # also when empty (a new account)
     if outage:
         stored = rows[(rows["_origin"] == "warehouse") & (rows["level"] == "campaign")]
         totals = stored.groupby("date")[["clicks", "conversions"]].sum()

@@ -168,3 +168,11 @@ def test_a_broken_alert_sink_does_not_hide_the_verdict(
         unregister()
     with gate.engine.connect() as conn:
         assert conn.execute(select(m.QualityRun.status)).scalar_one() == "block"
+
+
+def test_an_account_without_any_data_blocks_instead_of_crashing(
+    gate: Gate, account: int, ref_day: dt.date
+) -> None:
+    outcome = gate.validate(account, ref_day)  # registered, never ingested
+    assert outcome.status is GateStatus.BLOCK
+    assert outcome.blocking == [f"perf.fresh [block]: newest day is none, expected {ref_day}"]
