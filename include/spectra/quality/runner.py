@@ -38,6 +38,7 @@ from spectra.quality.frames import (
     load_batch,
 )
 from spectra.quality.suites import ROW_SUITES, SuiteSpec, build_suites
+from spectra.warehouse.db import unit_of_work
 from spectra.warehouse.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,10 @@ def validate_account(
         data_docs_path=str(docs_path) if docs_path else "",
         expectations=outcomes,
     )
-    with engine.begin() as conn:
+    # A writer's unit of work: on SQLite it takes the write lock up front (BEGIN IMMEDIATE), so
+    # parallel validate tasks queue on the busy timeout instead of failing half-way.
+    with unit_of_work(engine) as uow:
+        conn = uow.connection
         scope = {"tenant_id": tenant_id, "customer_id": customer_id, "logical_date": logical_date}
         store.write_results(conn, _result_rows(outcome), **scope)
         store.write_quarantine(conn, quarantine, **scope)
@@ -188,6 +192,7 @@ def validate_account(
                 logical_date=logical_date,
             )
         store.write_run(conn, _run_row(outcome, dag_run_id))
+        uow.commit()
     outcome.seconds = time.perf_counter() - started
     if status is not GateStatus.PASS:
         emit(
