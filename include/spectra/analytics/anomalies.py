@@ -9,7 +9,10 @@ modified z of Iglewicz & Hoaglin (1993):
 
 (severity low / medium / high at 3.5 / 5 / 8 by default). The baseline residuals have seen
 their own days (the weekly term is fitted on them), so their spread understates that of a
-projected day by ~20 % (measured in bench/bench_analytics.py); ``scale_inflation`` corrects it. Small conversion counts use Poisson
+projected day by ~20 % (measured in bench/bench_analytics.py); ``scale_inflation`` corrects it.
+On a holiday day the expectation carries the estimated holiday factor, the median of n past
+occurrences each as noisy as a day: the score is divided by sqrt(1 + 1/n) (with one past Black
+Friday, by 1.41), or every big day would alarm at twice the ordinary-day rate. Small conversion counts use Poisson
 tails instead (the MAD of a handful of conversions is meaningless); the tail probability is
 mapped to the equivalent z. Holiday days whose factor was estimated from past years are judged
 against the holiday-adjusted expectation; on holiday days without any history, volume anomalies
@@ -28,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from spectra.analytics.config import AnomalyConfig, SeasonalityConfig
-from spectra.analytics.seasonality import HolidayCalendar, fit_seasonality
+from spectra.analytics.seasonality import HolidayCalendar, SeasonalFit, fit_seasonality
 
 # metric -> (numerator, denominator or None, transform, higher is bad)
 METRICS: dict[str, tuple[str, str | None, str, bool]] = {
@@ -124,6 +127,15 @@ def _from_sums(d: pd.DataFrame, metric: str) -> pd.Series:
     return (d[num] / d[den].where(d[den] > 0)).astype(float)
 
 
+def _occurrences(fit: SeasonalFit, day: pd.Timestamp) -> int:
+    """How many past occurrences sized the holiday factor that applies on ``day``."""
+    where = fit.calendar.days(pd.DatetimeIndex([day]))
+    name, offset = str(where["window"].iloc[0]), int(where["offset"].iloc[0])
+    eff = fit.holiday_effects
+    hit = eff[(eff["window"] == name) & (eff["offset"] == offset)]
+    return int(hit["occurrences"].iloc[0]) if len(hit) else 0
+
+
 def detect_anomalies(
     daily: pd.DataFrame,
     *,
@@ -210,6 +222,11 @@ def detect_anomalies(
                 score = float(z / cfg.scale_inflation)
             if not np.isfinite(score):
                 continue
+            if window and known:
+                # The holiday factor is itself an estimate: the median of n past occurrences,
+                # each as noisy as one day, so the expectation carries that noise too.
+                n_occ = _occurrences(fit, day)
+                score = score / float(np.sqrt(1.0 + 1.0 / max(n_occ, 1)))
             over = abs(score) >= cfg.threshold
             suppressed = False
             if window and not known:

@@ -325,11 +325,13 @@ def ratio_tests_from_sums(
         ),
     )
     rel = np.exp(log_ratio) - 1
-    return _frame(
+    out = _frame(
         "delta_method_ratio", metric, ra, rb, rel, "relative", rel,
         np.exp(log_ratio - zc * se) - 1, np.exp(log_ratio + zc * se) - 1, p,
         insufficient, reason, alpha, np.sign(log_ratio),
     )  # fmt: skip
+    out["df"] = df  # the t reference's degrees of freedom (power calculations use it)
+    return out
 
 
 def _sums(num: np.ndarray, den: np.ndarray, volume: np.ndarray) -> pd.DataFrame:

@@ -1,0 +1,436 @@
+"""The analytics engine measured against the market simulator's truth.
+
+Each check builds a seeded market, replays what the daily pipeline would have stored
+(``replay``), runs the engine on exactly that, and compares with what the market knows
+(``Truth``): matured conversions, the expected effect of a planted change, the events it
+planted, the best budget split and the profit-optimal bids. Tests run one or two seeds of each
+(tests/integration/analytics/test_market_truth.py); bench/bench_analytics.py runs many.
+
+Stated tolerances (asserted in the tests, measured over many seeds in the bench):
+
+* lag completion: the completed last 7 days of an account (ages 1-7 days) within 10 % of their
+  matured truth (``Truth.matured``), per seed;
+* A/A: no true change, BH at 5 % across the day's whole batch -> the share of seeds with any
+  discovery (= FDR under the complete null) at most 5 %;
+* planted effect: detection rate of the planted CPC rise within 0.15 of the power expected from
+  the true effect size and each test's own standard error at the batch's BH cutoff (noncentral
+  t), per seed;
+* Black Friday: no anomaly flagged on campaigns the holiday merely lifts (at most 1 % of their
+  scores over the Thanksgiving - Cyber Monday window); the planted CPC shock (a competitor
+  tripling the price on Black Friday, CPC +55 % expected) flagged in at least 3 of 4 seeds;
+* allocation: the planned budget split's expected value within 2 % of the best split of the
+  same total (the oracle allocation);
+* keyword bids: at least 90 % of the bid moves the envelopes allow point the way the
+  profit-optimal bid (``Truth.oracle``) lies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from spectra.analytics.config import AnalyticsConfig
+from spectra.analytics.engine import AnalysisResult, analyze_account
+from spectra.analytics.lag import fit_lag_curve, nowcast
+from spectra.analytics.replay import (
+    MICROS,
+    current_budgets,
+    keyword_bids,
+    matured_by_campaign,
+    replay_account,
+    smart_bidding_campaigns,
+)
+
+if TYPE_CHECKING:
+    from spectra.sandbox.market import Market
+
+REFERENCE = dt.date(2026, 6, 1)  # far from holidays: the A/A windows see no seasonal event
+DENTAL_LAG = {"same_day": 0.25, "median_days": 6.0, "sigma": 1.0, "max_days": 60}
+
+
+def market(
+    seed: int,
+    *,
+    reference_date: dt.date = REFERENCE,
+    history_days: int = 200,
+    campaigns: int = 6,
+    ad_groups: int = 4,
+    keywords: int = 10,
+    searches: float = 400.0,
+    lag: Mapping[str, Any] | None = None,
+    events: Sequence[Mapping[str, Any]] = (),
+    target_cpa_share: float = 0.25,
+    headroom: tuple[float, float] | None = None,
+) -> Market:
+    """A one-account market (6 campaigns x 40 keywords by default, ~150 conversions a day)."""
+    from spectra.sandbox.market import Market
+    from spectra.sandbox.market.scenario import scenario_from_dict
+
+    raw: dict[str, Any] = {
+        "name": f"truth-check-{seed}",
+        "seed": seed,
+        "reference_date": reference_date.isoformat(),
+        "history_days": history_days,
+        "structure": {
+            "accounts": 1,
+            "campaigns_per_account": campaigns,
+            "ad_groups_per_campaign": ad_groups,
+            "keywords_per_ad_group": keywords,
+            "target_cpa_share": target_cpa_share,
+        },
+        "market": {"searches_per_keyword": {"median": searches, "sigma": 0.9}},
+        "events": [dict(e) for e in events],
+    }
+    if headroom is not None:
+        raw["market"]["budget_headroom"] = list(headroom)
+    if lag is not None:
+        raw["lag"] = dict(lag)
+    return Market(scenario_from_dict(raw))
+
+
+def _analyze(
+    m: Market,
+    *,
+    last_day: dt.date,
+    detail_days: int = 80,
+    snapshot_runs: int = 90,
+    config: AnalyticsConfig | None = None,
+    campaign_anomalies: bool = False,
+    with_bids: bool = False,
+) -> tuple[AnalysisResult, Any]:
+    cid = m.customer_ids()[0]
+    acc = replay_account(
+        m, cid, last_day=last_day, detail_days=detail_days, snapshot_runs=snapshot_runs
+    )
+    res = analyze_account(
+        acc.perf,
+        acc.snapshots,
+        as_of=last_day,
+        config=config,
+        budgets_micros=current_budgets(m, cid, last_day),
+        campaign_anomalies=campaign_anomalies,
+        keyword_bids_micros=keyword_bids(m, cid, last_day) if with_bids else None,
+        smart_bidding_campaigns=smart_bidding_campaigns(m, cid, last_day),
+    )
+    return res, acc
+
+
+# --------------------------------------------------------------------------- lag completion
+@dataclass(frozen=True)
+class LagCheck:
+    completed_error: float  # completed / matured - 1, account total of the last 7 days
+    raw_error: float  # reported / matured - 1 (what an uncompleted view would use)
+    coverage: float  # share of campaign-days (F >= 0.5) whose 95 % interval holds the truth
+    tail_factor: float
+
+
+def lag_completion(seed: int, *, lag: Mapping[str, Any] | None = None) -> LagCheck:
+    """Complete the last days from the pipeline's own snapshots; compare with matured truth."""
+    m = market(seed, lag=lag)
+    cid = m.customer_ids()[0]
+    last = REFERENCE - dt.timedelta(days=1)
+    acc = replay_account(m, cid, last_day=last, levels=("campaign",), snapshot_runs=120)
+    report_day = last + dt.timedelta(days=1)
+    curve = fit_lag_curve(acc.snapshots, fit_date=report_day)
+    recent = acc.perf[acc.perf["date"] >= last - dt.timedelta(days=29)]
+    done = nowcast(recent, curve, as_of=last)
+    truth = matured_by_campaign(m, cid, last - dt.timedelta(days=29), last)
+    merged = done.merge(
+        truth.rename(columns={"campaign_id": "entity_id", "conversions": "truth"})[
+            ["entity_id", "date", "truth"]
+        ],
+        on=["entity_id", "date"],
+    )
+    week = merged[merged["age_days"] <= 7]
+    judged = merged[(merged["maturity"] >= 0.5) & (merged["maturity"] < 0.999)]
+    z = (judged["conversions_nowcast"] - judged["truth"]) / judged["conversions_nowcast_se"]
+    return LagCheck(
+        completed_error=float(week["conversions_nowcast"].sum() / week["truth"].sum() - 1),
+        raw_error=float(week["conversions"].sum() / week["truth"].sum() - 1),
+        coverage=float((z.abs() <= 1.96).mean()),
+        tail_factor=curve.tail_factor,
+    )
+
+
+# --------------------------------------------------------------------------- A/A
+@dataclass(frozen=True)
+class AACheck:
+    tests: int
+    discoveries: int
+    false_positive_share: float  # share of tests with raw p < 0.05 (calibration)
+    p_values: np.ndarray
+
+
+def aa(seed: int) -> AACheck:
+    """No event, no change: every discovery is false."""
+    m = market(seed)
+    res, _ = _analyze(m, last_day=REFERENCE - dt.timedelta(days=1))
+    v = res.verdicts
+    p = v["p_value"].dropna().to_numpy()
+    return AACheck(
+        tests=len(p),
+        discoveries=int(v["verdict"].str.startswith("significant").sum()),
+        false_positive_share=float(np.mean(p < 0.05)) if len(p) else float("nan"),
+        p_values=p,
+    )
+
+
+# --------------------------------------------------------------------------- planted effect
+@dataclass(frozen=True)
+class PowerCheck:
+    planted_tests: int  # planted keywords with a CPC verdict (enough volume)
+    detected: int
+    expected_power: float  # mean over planted tests at the batch's BH cutoff
+    false_discoveries: int  # discoveries on entities the event did not touch
+    discoveries: int
+    true_effect: float  # mean true relative CPC change of the planted keywords
+
+
+def planted_cpc_effect(
+    seed: int, *, cpc_multiplier: float = 1.25, campaigns: Sequence[int] = (0, 1)
+) -> PowerCheck:
+    """A competitor enters two campaigns' auctions on the first day of the test window: their
+    price x1.25 raises those keywords' CPC by ~9 % (second price, elasticity 0.4) — an effect
+    the day-level tests find about two times in three, so power is measurable, not saturated."""
+    last = REFERENCE - dt.timedelta(days=1)
+    cfg = AnalyticsConfig()
+    start = last - dt.timedelta(days=cfg.significance.test_days - 1)
+    event = {
+        "type": "competitor_entry",
+        "start": start.isoformat(),
+        "campaigns": list(campaigns),
+        "cpc_multiplier": cpc_multiplier,
+    }
+    m = market(seed, events=[event])
+    from spectra.sandbox.market import Truth
+
+    res, _ = _analyze(m, last_day=last, config=cfg)
+    st = m.struct
+    planted_campaigns = {int(st.campaign_id[c]) for c in campaigns}
+    truth = Truth(m)
+    before = truth.keywords(start - dt.timedelta(days=7))
+    after = truth.keywords(start + dt.timedelta(days=6))
+    cpc = lambda f: f["cost_micros"] / f["clicks"].where(f["clicks"] > 0)  # noqa: E731
+    effect = (cpc(after) / cpc(before)).set_axis(after["criterion_id"])
+
+    v = res.verdicts
+    sig = v["verdict"].str.startswith("significant")
+    touched = v["campaign_id"].isin(planted_campaigns) | (v["level"] == "account")
+    kw_cpc = v[(v["level"] == "keyword") & (v["metric"] == "cpc") & v["campaign_id"].isin(
+        planted_campaigns
+    ) & v["p_value"].notna()]  # fmt: skip
+    p_all = np.sort(v["p_value"].dropna().to_numpy())
+    n = len(p_all)
+    alpha = cfg.significance.alpha
+    passed = np.nonzero(p_all <= alpha * np.arange(1, n + 1) / n)[0]
+    cutoff = alpha * (passed[-1] + 1) / n if passed.size else alpha / n
+    true_log = np.log(effect.reindex(kw_cpc["entity_id"]).to_numpy(dtype=float))
+    # The test's own standard error, read back from its interval (t quantile at its df); the
+    # test rejects when |T| >= the t quantile of the BH cutoff, T ~ noncentral t.
+    df = kw_cpc["df"].to_numpy(dtype=float)
+    width = np.log1p(kw_cpc["ci_high"].to_numpy()) - np.log1p(kw_cpc["ci_low"].to_numpy())
+    se = width / (2 * stats.t.isf(alpha / 2, df))
+    tq = stats.t.isf(cutoff / 2, df)
+    shift = np.abs(true_log) / se
+    power = stats.nct.sf(tq, df, shift) + stats.nct.cdf(-tq, df, shift)
+    detected = kw_cpc["verdict"] == "significant_increase"
+    return PowerCheck(
+        planted_tests=len(kw_cpc),
+        detected=int(detected.sum()),
+        expected_power=float(np.nanmean(power)) if len(power) else float("nan"),
+        false_discoveries=int((sig & ~touched).sum()),
+        discoveries=int(sig.sum()),
+        true_effect=float(np.nanmean(np.expm1(true_log))) if len(true_log) else float("nan"),
+    )
+
+
+# --------------------------------------------------------------------------- Black Friday
+BLACK_FRIDAY = dt.date(2026, 11, 27)
+
+
+@dataclass(frozen=True)
+class HolidayCheck:
+    shock_flagged: bool  # the planted CPC shock's campaign flagged on cpc
+    lifted_flags: int  # flagged anomalies on campaigns only the holiday touched
+    lifted_scores: int  # anomaly scores computed for those campaigns
+    account_flags: tuple[str, ...]  # account-level metrics flagged
+    shock_cpc_lift: float  # observed / expected CPC of the shocked campaign
+
+
+def black_friday(
+    seed: int, *, shock: bool = True, cpc_multiplier: float = 3.0, day: dt.date = BLACK_FRIDAY
+) -> HolidayCheck:
+    """Analyze ``day`` (in the Black Friday - Cyber Monday window); one campaign's auctions get a
+    new competitor that very day. Last year's window is in the history."""
+    events = []
+    if shock:
+        events.append(
+            {
+                "type": "competitor_entry",
+                "start": day.isoformat(),
+                "end": day.isoformat(),
+                "campaigns": [2],
+                "cpc_multiplier": cpc_multiplier,
+            }
+        )
+    m = market(
+        seed, reference_date=dt.date(2026, 12, 1), history_days=420, events=events,
+        campaigns=5, ad_groups=3, keywords=8,
+    )  # fmt: skip
+    from spectra.analytics.anomalies import detect_anomalies
+    from spectra.analytics.engine import _daily
+
+    cid = m.customer_ids()[0]
+    acc = replay_account(m, cid, last_day=day, levels=("campaign",), snapshot_runs=90)
+    curve = fit_lag_curve(acc.snapshots, fit_date=day + dt.timedelta(days=1))
+    camp = acc.perf.copy()
+    done = nowcast(camp, curve, as_of=day)
+    camp["conversions"] = done["conversions_nowcast"].to_numpy()
+    camp["maturity"] = done["maturity"].to_numpy()
+    camp["date"] = pd.to_datetime(camp["date"])
+    shocked = int(m.struct.campaign_id[2])
+    found = []
+    lifted_scores = 0
+    for entity, grp in camp.groupby("entity_id"):
+        out = detect_anomalies(
+            _daily(grp), as_of=day, entity_level="campaign", entity_id=int(entity),
+            include_normal=True,
+        )  # fmt: skip
+        found += out
+        if int(entity) != shocked:
+            lifted_scores += len(out)
+    account = detect_anomalies(_daily(camp), as_of=day, entity_id=cid, include_normal=True)
+    flagged = [a for a in found if a.flagged]
+    shock_cpc = [a for a in found if a.entity_id == shocked and a.metric == "cpc"]
+    return HolidayCheck(
+        shock_flagged=any(a.flagged for a in shock_cpc),
+        lifted_flags=sum(1 for a in flagged if a.entity_id != shocked),
+        lifted_scores=lifted_scores,
+        account_flags=tuple(sorted(a.metric for a in account if a.flagged)),
+        shock_cpc_lift=float(shock_cpc[0].observed / shock_cpc[0].expected) if shock_cpc else 0.0,
+    )
+
+
+# --------------------------------------------------------------------------- allocation
+@dataclass(frozen=True)
+class AllocationCheck:
+    planned_share: float  # value of the planned split / the oracle split's
+    next_step_share: float  # value after one capped step toward the plan / oracle's
+    current_share: float  # value of the current budgets / oracle's
+    moved: int  # campaigns whose envelope allows a move
+
+
+def _true_curves(
+    m: Market, customer_id: int, days: Sequence[dt.date]
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Expected value V and unthrottled spend S (currency units) per day x campaign: a budget b
+    serves min(1, b / S) of the day's auctions (the market throttles proportionally)."""
+    from spectra.sandbox.market import Truth
+
+    truth = Truth(m)
+    ids = sorted(current_budgets(m, customer_id, days[0]))
+    huge = {c: 10**15 for c in ids}
+    value, spend = [], []
+    for day in days:
+        kw = truth.keywords(day, budgets=huge, customer_id=customer_id)
+        per = kw.groupby("campaign_id")[["conversions_value", "cost_micros"]].sum().reindex(ids)
+        value.append(per["conversions_value"].to_numpy())
+        spend.append(per["cost_micros"].to_numpy() / MICROS)
+    return np.array(value), np.array(spend), ids
+
+
+def _split_value(budget: np.ndarray, value: np.ndarray, spend: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        served = np.where(spend > 0, np.minimum(1.0, budget[None, :] / spend), 1.0)
+    return float(np.sum(value * served))
+
+
+def oracle_split(value: np.ndarray, spend: np.ndarray, total: float) -> np.ndarray:
+    """The budget split of ``total`` with the most expected value over the days (a linear
+    program: x_dc <= S_dc, x_dc <= b_c, sum b = total, maximise sum V/S x)."""
+    n_days, n_c = value.shape
+    rate = np.where(spend > 0, value / np.maximum(spend, 1e-12), 0.0)
+    n_x = n_days * n_c
+    c = np.concatenate([-rate.ravel(), np.zeros(n_c)])
+    a_ub = np.zeros((n_x, n_x + n_c))
+    a_ub[np.arange(n_x), np.arange(n_x)] = 1.0
+    a_ub[np.arange(n_x), n_x + np.tile(np.arange(n_c), n_days)] = -1.0
+    a_eq = np.concatenate([np.zeros(n_x), np.ones(n_c)])[None, :]
+    bounds = [(0.0, float(s)) for s in spend.ravel()] + [(0.0, None)] * n_c
+    res = optimize.linprog(
+        c, A_ub=a_ub, b_ub=np.zeros(n_x), A_eq=a_eq, b_eq=[total], bounds=bounds, method="highs"
+    )
+    return np.asarray(res.x[n_x:])
+
+
+def allocation(seed: int, *, horizon_days: int = 7) -> AllocationCheck:
+    """Plan budgets from the pipeline's view; score plan, step and status quo with the truth
+    over the next week against the best split of the same total."""
+    m = market(seed, campaigns=8, ad_groups=3, keywords=8, headroom=(0.5, 1.6))
+    cid = m.customer_ids()[0]
+    last = REFERENCE - dt.timedelta(days=1)
+    res, _ = _analyze(m, last_day=last, detail_days=1)
+    days = [last + dt.timedelta(days=k) for k in range(1, horizon_days + 1)]
+    value, spend, ids = _true_curves(m, cid, days)
+    plan = res.allocation.set_index("campaign_id").reindex(ids)
+    current = plan["current_budget_micros"].to_numpy(dtype=float) / MICROS
+    planned = plan["target_budget_micros"].to_numpy(dtype=float) / MICROS
+    stepped = plan["next_budget_micros"].to_numpy(dtype=float) / MICROS
+    best = oracle_split(value, spend, float(current.sum()))
+    top = _split_value(best, value, spend)
+    return AllocationCheck(
+        planned_share=_split_value(planned, value, spend) / top,
+        next_step_share=_split_value(stepped, value, spend) / top,
+        current_share=_split_value(current, value, spend) / top,
+        moved=int((plan["direction"] != "hold").sum()),
+    )
+
+
+# --------------------------------------------------------------------------- keyword bids
+@dataclass(frozen=True)
+class BidCheck:
+    moves: int  # keywords whose envelope allows a bid change
+    agree: int  # ... toward the profit-optimal bid
+    keywords: int  # manual-CPC keywords with an envelope row
+    profit_gain: float  # expected daily profit after the allowed steps - current (truth)
+    oracle_gain: float  # profit-optimal bids - current (truth), same keywords' campaigns
+
+
+def bid_envelopes(seed: int) -> BidCheck:
+    """The envelopes' bid moves against ``Truth.oracle``'s profit-optimal bids."""
+    from spectra.sandbox.market import Truth
+
+    m = market(seed, target_cpa_share=0.0)
+    last = REFERENCE - dt.timedelta(days=1)
+    res, _ = _analyze(m, last_day=last, with_bids=True)
+    env = res.bid_envelopes
+    truth = Truth(m)
+    oracle = truth.oracle(last).keyword_bids.set_index("criterion_id")
+    moves = env[env["direction"] != "hold"]
+    optimal = oracle.loc[moves["keyword_id"], "optimal_bid_micros"].to_numpy()
+    current = moves["current_bid_micros"].to_numpy()
+    up = moves["direction"].to_numpy() == "increase"
+    agree = np.where(up, optimal > current, optimal < current)
+    new_bids = dict(
+        zip(moves["keyword_id"].astype(int), moves["next_bid_micros"].astype(int), strict=True)
+    )
+
+    def profit(frame: pd.DataFrame) -> float:
+        return float((frame["conversions_value"] - frame["cost_micros"] / MICROS).sum())
+
+    base = profit(truth.keywords(last))
+    stepped = profit(truth.keywords(last, bids=new_bids)) if new_bids else base
+    oracle_gain = truth.oracle(last).regret
+    return BidCheck(
+        moves=len(moves),
+        agree=int(agree.sum()),
+        keywords=len(env),
+        profit_gain=stepped - base,
+        oracle_gain=float(oracle_gain),
+    )
