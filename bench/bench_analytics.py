@@ -1,19 +1,25 @@
 """Analytics engine: speed at scale and the many-seed statistical properties.
 
-Figures (all on spectra.analytics.synthetic accounts, whose truth is known; the realistic market
-simulator's truth API is the next validation step):
+Synthetic accounts (spectra.analytics.synthetic, vectorised, truth known):
 
 * analyze time for 20k keywords x 365 days — ``analyze_account`` end to end (lag, seasonality,
-  anomalies per campaign, ~100k tests + BH, allocation); baseline: a per-keyword Python loop
-  with statsmodels calls, timed on 200 keywords and scaled to 20k;
-* A/A false-discovery rate (complete null: FWER = FDR) over many seeds, baseline 5 %;
-* planted CTR lifts: power vs the power expected at each seed's BH cutoff, and the FDR;
-* lag completion: error of the completed last 7 days vs matured truth (baseline: uncompleted),
-  and the coverage of 95 % nowcast intervals;
-* anomalies: planted CPC shock on Black Friday detected; Black Friday volume false alarms with
-  and without the holiday calendar; false alarms per score on ordinary days;
-* allocation: water-filling vs an SLSQP optimum on known curves; value of the allocation from
-  curves fitted on noisy history vs the oracle (baseline: keeping current budgets).
+  anomalies per campaign, ~100k tests + BH, allocation, keyword bid envelopes); baseline: a
+  per-keyword Python loop with statsmodels calls, timed on 200 keywords and scaled to 20k;
+* the analyze step end to end on SQLite for the same account (clean-view read of what it needs,
+  engine, results replaced in one transaction);
+* A/A false-discovery rate, planted CTR lifts vs expected power, nowcast error and coverage,
+  anomaly false alarms, water-filling vs SLSQP, fitted-curve allocation vs known curves.
+
+The realistic market simulator (spectra.analytics.truth_checks: the pipeline's view replayed
+through ``Market.rows``, judged by ``Truth``), many seeds each, run in a process pool:
+
+* lag completion of the last 7 days vs ``Truth.matured`` (two lag profiles); tolerance 10 %;
+* A/A false-discovery rate (share of seeds with any BH discovery) vs the nominal 5 %;
+* a planted CPC rise: detection rate vs the power expected at each batch's BH cutoff;
+* Black Friday: planted CPC shock detected; false alarms per score on holiday-lifted campaigns
+  over Thanksgiving - Cyber Monday, vs the same detector without the holiday calendar;
+* budget allocation: planned split's value vs the oracle split (baseline: current budgets);
+* keyword bid envelopes: moves pointing toward ``Truth.oracle``'s optimal bid.
 
 ``python bench/bench_analytics.py [--quick]`` prints the table.
 """
@@ -68,8 +74,12 @@ def bench_speed(results: dict[str, Any]) -> None:
         n_campaigns=100, keywords_per_campaign=200, days=365, seed=3, impressions_per_keyword=300
     )
     n_kw = int((acc.perf["level"] == "keyword").sum() / 365)
+    kw = acc.keywords
+    bids = {
+        int(k): int(round(c * 1.4e6, -4)) for k, c in zip(kw["entity_id"], kw["cpc"], strict=True)
+    }
     started = time.perf_counter()
-    res = analyze_account(acc.perf, acc.snapshots, as_of=acc.as_of)
+    res = analyze_account(acc.perf, acc.snapshots, as_of=acc.as_of, keyword_bids_micros=bids)
     elapsed = time.perf_counter() - started
     print(
         f"   {len(acc.perf):,} rows, {len(res.verdicts):,} tests; timings { ({k: round(v, 2) for k, v in res.timings.items()}) }"
@@ -110,6 +120,66 @@ def bench_speed(results: dict[str, Any]) -> None:
         fit_seasonality(frame.set_index("date")["clicks"])
     naive = (time.perf_counter() - started) * n_kw / sample
     _figure(results, f"analyze time for {n_kw // 1000}k keywords x 365 days", elapsed, "s", naive)
+    _bench_step(results, acc, elapsed)
+
+
+def _bench_step(results: dict[str, Any], acc: Any, engine_seconds: float) -> None:
+    """The analyze step on SQLite: what it reads (campaign year, keyword test windows)."""
+    import tempfile
+    from pathlib import Path
+
+    from spectra.analytics.config import AnalyticsConfig
+    from spectra.analytics.engine import sc_days
+    from spectra.analytics.replay import as_records
+    from spectra.analytics.service import analyze_and_store
+    from spectra.warehouse import models as m
+    from spectra.warehouse.db import make_engine, migrate
+    from spectra.warehouse.repositories import register_account, register_tenant
+    from spectra.warehouse.upsert import bulk_upsert
+
+    perf = acc.perf.copy()
+    perf["date"] = pd.to_datetime(perf["date"]).dt.date
+    perf["reported_as_of"] = pd.to_datetime(perf["reported_as_of"]).dt.date
+    first_detail = acc.as_of - dt.timedelta(days=sc_days(AnalyticsConfig()) + 1)
+    perf = perf[(perf["level"] == "campaign") | (perf["date"] >= first_detail)]
+    snaps = acc.snapshots.assign(
+        tenant_id=perf["tenant_id"].iloc[0],
+        customer_id=int(perf["customer_id"].iloc[0]),
+        campaign_id=1000,  # the synthetic snapshots are account level: one pseudo campaign
+        click_date=lambda f: pd.to_datetime(f["click_date"]).dt.date,
+        report_date=lambda f: pd.to_datetime(f["report_date"]).dt.date,
+        clicks=0,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        migrate(engine)
+        tenant, cid = str(perf["tenant_id"].iloc[0]), int(perf["customer_id"].iloc[0])
+        with engine.begin() as conn:
+            register_tenant(conn, tenant_id=tenant, name="bench")
+            register_account(conn, tenant_id=tenant, customer_id=cid)
+        loaded = time.perf_counter()
+        for start in range(0, len(perf), 200_000):
+            with engine.begin() as conn:
+                bulk_upsert(
+                    conn, m.PerformanceDaily.__table__,
+                    as_records(perf.iloc[start : start + 200_000]),
+                    keys=["tenant_id", "customer_id", "level", "entity_id", "date"],
+                )  # fmt: skip
+        with engine.begin() as conn:
+            bulk_upsert(
+                conn, m.LagSnapshot.__table__, as_records(snaps),
+                keys=["tenant_id", "customer_id", "campaign_id", "click_date", "report_date"],
+            )  # fmt: skip
+        print(f"   loaded {len(perf):,} rows into SQLite in {time.perf_counter() - loaded:.1f} s")
+        started = time.perf_counter()
+        out = analyze_and_store(engine, tenant_id=tenant, customer_id=cid, logical_date=acc.as_of)
+        step = time.perf_counter() - started
+        engine.dispose()
+    print(f"   step counts {out.counts}")
+    _figure(
+        results, "analyze step on SQLite (read + engine + write), 20k keywords", step, "s",
+        engine_seconds,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- significance
@@ -385,6 +455,148 @@ def bench_allocation(results: dict[str, Any]) -> None:
     )
 
 
+# --------------------------------------------------------------------------- market truth
+def _pool_map(fn: Any, args: list[Any]) -> list[Any]:
+    """Seeds in parallel (each builds its own market); results in order."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = max(1, min(len(args), os.cpu_count() or 1))
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(fn, args))
+
+
+def _lag_task(arg: tuple[int, bool]) -> Any:
+    from spectra.analytics import truth_checks as tc
+
+    seed, slow = arg
+    return tc.lag_completion(seed, lag=tc.DENTAL_LAG if slow else None)
+
+
+def _bf_task(arg: tuple[int, bool, str, str]) -> Any:
+    from spectra.analytics import truth_checks as tc
+
+    seed, shock, day, calendar = arg
+    return tc.black_friday(seed, shock=shock, day=dt.date.fromisoformat(day), calendar=calendar)
+
+
+def _call(arg: tuple[str, int]) -> Any:
+    from spectra.analytics import truth_checks as tc
+
+    name, seed = arg
+    return getattr(tc, name)(seed)
+
+
+def bench_market_lag(results: dict[str, Any]) -> None:
+    seeds = list(_seeds(20, 4))
+    for slow, label in ((False, "median 3 d"), (True, "median 6 d, 60 d tail")):
+        checks = _pool_map(_lag_task, [(s, slow) for s in seeds])
+        err = np.array([abs(c.completed_error) for c in checks])
+        raw = np.array([abs(c.raw_error) for c in checks])
+        print(
+            f"   {label}: max |error| {err.max():.3f}, tail x{np.mean([c.tail_factor for c in checks]):.3f},"
+            f" coverage {np.mean([c.coverage for c in checks]):.2f}"
+        )
+        _figure(
+            results, f"market: lag completion error, last 7 days ({label})", float(err.mean()),
+            "rel. error", float(raw.mean()),
+        )  # fmt: skip
+        _figure(
+            results, f"market: lag completion worst seed ({label}), tolerance 0.10",
+            float(err.max()), "rel. error", 0.10,
+        )  # fmt: skip
+
+
+def bench_market_aa(results: dict[str, Any]) -> None:
+    seeds = list(_seeds(100, 10))
+    checks = _pool_map(_call, [("aa", s) for s in seeds])
+    anyd = np.array([c.discoveries > 0 for c in checks])
+    p = np.concatenate([c.p_values for c in checks])
+    lo, hi = _binomial_ci(int(anyd.sum()), len(anyd))
+    print(
+        f"   {len(seeds)} A/A markets, {len(p):,} tests, {int(anyd.sum())} with a discovery "
+        f"(95 % CI {lo:.3f}-{hi:.3f}); raw p<0.005 share {np.mean(p < 0.005):.4f}"
+    )
+    _figure(results, "market: A/A false-discovery rate (BH 5 %)", float(anyd.mean()), "share", 0.05)
+    _figure(results, "market: A/A raw p < 0.05 share", float(np.mean(p < 0.05)), "share", 0.05)
+
+
+def _binomial_ci(k: int, n: int) -> tuple[float, float]:
+    from scipy import stats
+
+    lo = stats.beta.ppf(0.025, k, n - k + 1) if k > 0 else 0.0
+    hi = stats.beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+    return float(lo), float(hi)
+
+
+def bench_market_power(results: dict[str, Any]) -> None:
+    checks = _pool_map(_call, [("planted_cpc_effect", s) for s in _seeds(30, 4)])
+    observed = np.array([c.detected / c.planted_tests for c in checks if c.planted_tests])
+    expected = np.array([c.expected_power for c in checks if c.planted_tests])
+    fdp = np.array([c.false_discoveries / max(c.discoveries, 1) for c in checks])
+    print(
+        f"   true CPC effect +{np.mean([c.true_effect for c in checks]):.1%}; per-seed "
+        f"|observed - expected| max {np.max(np.abs(observed - expected)):.3f}"
+    )
+    _figure(
+        results, "market: planted CPC rise detected (vs expected power)", float(observed.mean()),
+        "share", float(expected.mean()),
+    )  # fmt: skip
+    _figure(results, "market: FDR with a planted effect (BH 5 %)", float(fdp.mean()), "share", 0.05)
+
+
+def bench_market_black_friday(results: dict[str, Any]) -> None:
+    seeds = list(_seeds(12, 3))
+    shocks = _pool_map(_bf_task, [(s, True, "2026-11-27", "US") for s in seeds])
+    window = ["2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"]
+    quiet_seeds = seeds[: max(2, len(seeds) // 2)]
+    args = [(s, False, d, cal) for s in quiet_seeds for d in window for cal in ("US", "NONE")]
+    quiet = _pool_map(_bf_task, args)
+    us = [q for a, q in zip(args, quiet, strict=True) if a[3] == "US"]
+    blind = [q for a, q in zip(args, quiet, strict=True) if a[3] == "NONE"]
+
+    def rate(checks: list[Any]) -> float:
+        return sum(c.lifted_flags for c in checks) / max(sum(c.lifted_scores for c in checks), 1)
+
+    print(
+        f"   shock CPC observed/expected {np.mean([c.shock_cpc_lift for c in shocks]):.2f}; "
+        f"account-level flags {sum(bool(c.account_flags) for c in us)} of {len(us)} quiet days"
+    )
+    _figure(
+        results, "market: Black Friday CPC shock (competitor x3) detected",
+        float(np.mean([c.shock_flagged for c in shocks])), "share", 1.0,
+    )  # fmt: skip
+    _figure(
+        results, "market: BFCM false alarms per score (vs no holiday calendar)", rate(us),
+        "share", rate(blind),
+    )  # fmt: skip
+
+
+def bench_market_allocation(results: dict[str, Any]) -> None:
+    checks = _pool_map(_call, [("allocation", s) for s in _seeds(20, 4)])
+    planned = np.array([c.planned_share for c in checks])
+    print(
+        f"   worst seed {planned.min():.4f}; one capped step {np.mean([c.next_step_share for c in checks]):.4f}"
+    )
+    _figure(
+        results, "market: allocation value vs oracle split", float(planned.mean()),
+        "share of oracle", float(np.mean([c.current_share for c in checks])),
+    )  # fmt: skip
+
+
+def bench_market_bids(results: dict[str, Any]) -> None:
+    checks = _pool_map(_call, [("bid_envelopes", s) for s in _seeds(20, 4)])
+    moves = sum(c.moves for c in checks)
+    agree = sum(c.agree for c in checks)
+    gain = float(np.mean([c.profit_gain / c.oracle_gain for c in checks if c.oracle_gain > 0]))
+    print(
+        f"   {moves} bid moves over {sum(c.keywords for c in checks)} keywords; one step closes {gain:.1%} of the regret"
+    )
+    _figure(
+        results, "market: bid moves toward Truth.oracle's bid", agree / max(moves, 1), "share", 0.5
+    )
+
+
 def run(results: dict[str, Any]) -> None:
     for part in (
         bench_speed,
@@ -393,6 +605,12 @@ def run(results: dict[str, Any]) -> None:
         bench_nowcast,
         bench_anomalies,
         bench_allocation,
+        bench_market_lag,
+        bench_market_aa,
+        bench_market_power,
+        bench_market_black_friday,
+        bench_market_allocation,
+        bench_market_bids,
     ):
         started = time.perf_counter()
         print(f"-- {part.__name__}", flush=True)

@@ -391,7 +391,7 @@ def budget_envelope(
     step = float(np.sign(gap) * min(abs(gap), cfg.max_step))
     nxt = _toward_cents(cur * (1 + step), cur)
     reason = f"toward target {tgt} micros, step capped at {cfg.max_step:.0%}"
-    if step > 0:
+    if step > 0 and np.isfinite(curve.spend_max):
         cap = _toward_cents(cfg.extrapolation * curve.spend_max * MICROS, 0)
         if cap <= cur:
             return hold("target beyond the spend the curve has seen")

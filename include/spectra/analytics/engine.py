@@ -511,21 +511,29 @@ def analyze_account(
             )
             allocation = allocation.merge(fits, on="campaign_id", how="left")
 
+    timings["allocation"] = time.perf_counter() - t5
+
     # ---- keyword bid envelopes (manual CPC keywords)
+    t6 = time.perf_counter()
     bid_envelopes = pd.DataFrame(columns=ENVELOPE_COLUMNS)
     if keyword_bids_micros and "keyword" in present:
         ev_start = pd.Timestamp(conversions_until) - pd.Timedelta(days=cfg.bids.evidence_days - 1)
-        kw = rows[masks["keyword"]]
-        kw = kw[
-            (kw["date"] >= ev_start)
-            & (kw["date"] <= pd.Timestamp(conversions_until))
-            & ~kw["date"].isin(holiday_days)
-        ]
+        day = rows["date"].to_numpy()
+        keep = (
+            masks["keyword"]
+            & (day >= ev_start.to_datetime64())
+            & (day <= pd.Timestamp(conversions_until).to_datetime64())
+            & ~np.isin(day, np.array(holiday_days, dtype="datetime64[ns]"))
+        )
+        cols = [
+            "entity_id", "campaign_id", "ad_group_id", "date", "clicks", "cost_micros",
+            "conversions", "conversions_value_micros",
+        ]  # fmt: skip
         bid_envelopes = keyword_bid_envelopes(
-            kw, keyword_bids_micros, smart_bidding_campaigns=smart_bidding_campaigns,
-            config=cfg.bids,
+            rows.loc[keep, cols], keyword_bids_micros,
+            smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
         )  # fmt: skip
-    timings["allocation"] = time.perf_counter() - t5
+    timings["bids"] = time.perf_counter() - t6
     timings["total"] = time.perf_counter() - t0
 
     return AnalysisResult(

@@ -264,10 +264,16 @@ class HolidayCheck:
 
 
 def black_friday(
-    seed: int, *, shock: bool = True, cpc_multiplier: float = 3.0, day: dt.date = BLACK_FRIDAY
+    seed: int,
+    *,
+    shock: bool = True,
+    cpc_multiplier: float = 3.0,
+    day: dt.date = BLACK_FRIDAY,
+    calendar: str = "US",
 ) -> HolidayCheck:
     """Analyze ``day`` (in the Black Friday - Cyber Monday window); one campaign's auctions get a
-    new competitor that very day. Last year's window is in the history."""
+    new competitor that very day. Last year's window is in the history. ``calendar="NONE"``
+    shows what a holiday-blind detector would make of the same days."""
     events = []
     if shock:
         events.append(
@@ -285,6 +291,9 @@ def black_friday(
     )  # fmt: skip
     from spectra.analytics.anomalies import detect_anomalies
     from spectra.analytics.engine import _daily
+    from spectra.analytics.seasonality import HolidayCalendar
+
+    cal = HolidayCalendar.for_market(calendar)
 
     cid = m.customer_ids()[0]
     acc = replay_account(m, cid, last_day=day, levels=("campaign",), snapshot_runs=90)
@@ -300,12 +309,14 @@ def black_friday(
     for entity, grp in camp.groupby("entity_id"):
         out = detect_anomalies(
             _daily(grp), as_of=day, entity_level="campaign", entity_id=int(entity),
-            include_normal=True,
+            include_normal=True, calendar=cal,
         )  # fmt: skip
         found += out
         if int(entity) != shocked:
             lifted_scores += len(out)
-    account = detect_anomalies(_daily(camp), as_of=day, entity_id=cid, include_normal=True)
+    account = detect_anomalies(
+        _daily(camp), as_of=day, entity_id=cid, include_normal=True, calendar=cal
+    )
     flagged = [a for a in found if a.flagged]
     shock_cpc = [a for a in found if a.entity_id == shocked and a.metric == "cpc"]
     return HolidayCheck(

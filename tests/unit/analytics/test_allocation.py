@@ -175,3 +175,67 @@ def test_plan_portfolio_moves_budget_toward_the_better_campaign() -> None:
         rows.loc["a", "target_budget_micros"] + rows.loc["b", "target_budget_micros"]
         == 200 * MICROS
     )
+
+
+# --------------------------------------------------------------------------- budget-limited
+def test_budget_curve_matches_monte_carlo_and_inverts() -> None:
+    from spectra.analytics.allocation import ResponseCurve
+
+    curve = ResponseCurve("budget", (3.0, np.log(200.0), 0.3))
+    rng = np.random.default_rng(0)
+    demand = np.exp(rng.normal(np.log(200.0), 0.3, 400_000))
+    for budget in (100.0, 200.0, 300.0):
+        # value = r E[min(b, S)]; marginal = r P(S > b)
+        assert float(curve.value(budget)) == pytest.approx(
+            3.0 * np.minimum(budget, demand).mean(), rel=2e-3
+        )
+        assert float(curve.marginal(budget)) == pytest.approx(
+            3.0 * (demand > budget).mean(), abs=3e-3
+        )
+        mu = float(curve.marginal(budget))
+        assert curve.spend_at_marginal(mu) == pytest.approx(budget, rel=1e-9)
+    assert curve.spend_at_marginal(3.0) == 0.0  # nothing returns more than r
+    assert float(curve.value(1e6)) == pytest.approx(3.0 * 200.0 * np.exp(0.045), rel=1e-9)
+
+
+def test_budget_curve_is_read_from_impression_share_lost_to_budget() -> None:
+    from spectra.analytics.allocation import fit_budget_curve
+
+    rng = np.random.default_rng(1)
+    demand = np.exp(rng.normal(np.log(150.0), 0.2, 60))  # what the campaign could spend
+    budget = 130.0
+    spend = np.minimum(demand, budget)
+    served = spend / demand
+    share = 0.6 * served  # impression share: rank share 0.6, throttled by the budget
+    lost = 0.6 * (1 - served)
+    value = 2.5 * spend * rng.lognormal(0, 0.05, 60)
+    curve = fit_budget_curve(spend, value, share, lost)
+    r, m, s = curve.params
+    assert r == pytest.approx(2.5, rel=0.03)
+    assert np.exp(m) == pytest.approx(150.0, rel=0.05)
+    assert s == pytest.approx(0.2, rel=0.25)
+    assert curve.rel_se < 0.05 and curve_trust(curve) == ""
+    # More budget buys demand only on the days it exceeds the budget.
+    assert 0 < float(curve.marginal(budget)) < r
+
+
+def test_budget_curves_move_money_to_the_limited_campaign() -> None:
+    from spectra.analytics.allocation import ResponseCurve
+
+    limited = ResponseCurve("budget", (4.0, np.log(300.0), 0.15), n_days=60, rel_se=0.05)
+    slack = ResponseCurve("budget", (2.0, np.log(100.0), 0.15), n_days=60, rel_se=0.05)
+    noisy = ResponseCurve("budget", (9.0, np.log(300.0), 0.15), n_days=60, rel_se=0.6)
+    assert "uncertain" in curve_trust(noisy)
+    assert "days" in curve_trust(ResponseCurve("budget", (4.0, 5.0, 0.2), n_days=10, rel_se=0.01))
+    plan = plan_portfolio(
+        {"a": limited, "b": slack, "c": noisy},
+        {"a": 200 * MICROS, "b": 200 * MICROS, "c": 100 * MICROS},
+    ).set_index("campaign_id")
+    assert plan.loc["a", "direction"] == "increase"
+    assert plan.loc["b", "direction"] == "decrease"  # half its budget is never spent
+    assert plan.loc["c", "direction"] == "hold"
+    assert (
+        plan.loc["a", "target_budget_micros"] + plan.loc["b", "target_budget_micros"]
+        == 400 * MICROS
+    )
+    assert (plan["next_budget_micros"] % 10_000 == 0).all()

@@ -117,3 +117,30 @@ def test_changed_entities_are_not_controls_and_batch_runs() -> None:
     assert list(frame["entity_id"]) == [0, 3]
     assert frame.loc[0, "verdict"] == "improved"
     assert frame.loc[0, "n_controls"] == 23
+
+
+def test_interim_looks_use_the_always_valid_p_and_stay_honest() -> None:
+    """Re-judging a change every day while its post-period fills: with the always-valid
+    (mSPRT) p the chance of ever calling a non-effect "improved" stays under its alpha."""
+    calls = 0
+    for seed in range(40):
+        panel = _panel(100 + seed, lift=1.0)
+        for days in (7, 9, 11, 13):
+            eff = estimate_change_effect(
+                panel, treated_id=0, change_date=CHANGE, calendar=NO_HOLIDAYS,
+                mature_until=CHANGE + dt.timedelta(days=days - 1),
+            )  # fmt: skip
+            assert eff.look == "interim"
+            assert 0.0 <= eff.sequential_p <= 1.0
+            if eff.verdict in ("improved", "worsened"):
+                calls += 1
+                break
+    assert calls / 40 <= 0.05
+
+
+def test_final_look_uses_the_fixed_horizon_test() -> None:
+    eff = estimate_change_effect(
+        _panel(1, lift=1.3), treated_id=0, change_date=CHANGE, calendar=NO_HOLIDAYS
+    )
+    assert eff.look == "final" and eff.verdict == "improved"
+    assert eff.sequential_ci_low < 0.3 < eff.sequential_ci_high

@@ -189,3 +189,61 @@ def test_snapshots_shorter_than_window_borrow_the_tail_from_buckets() -> None:
     assert any("tail" in n for n in curve.notes)
     assert np.all(np.diff(curve.cdf_conversions) >= -1e-12)
     assert curve.cdf_conversions[5] == pytest.approx(cdf[5], abs=0.03)
+
+
+def _pipeline_snapshots(cdf: np.ndarray, runs: int, daily: float = 400.0) -> pd.DataFrame:
+    """Daily pulls of a 30-day window, the morning after: ages 1..30, exact expected values."""
+    rows = []
+    first = pd.Timestamp("2025-01-01")
+    for r in range(runs):
+        report = first + pd.Timedelta(days=60 + r)
+        for age in range(1, 31):
+            rows.append(
+                {
+                    "click_date": report - pd.Timedelta(days=age),
+                    "report_date": report,
+                    "conversions": daily * cdf[min(age, len(cdf) - 1)],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_tail_past_the_window_is_extrapolated_from_the_link_ratios() -> None:
+    # Ultimate CDF with a power-law tail: 1 - G(a) = 0.5 a^-1.2 (a >= 1).
+    ages = np.arange(0, 31)
+    g = 1 - 0.5 * np.maximum(ages, 1) ** -1.2
+    g[0] = 0.2
+    observed = g / g[30]  # what a 30-day re-pull ever sees, relative to age 30
+    snaps = _pipeline_snapshots(observed, runs=30)
+    curve = fit_lag_curve(snaps, fit_date=dt.date(2025, 4, 1))
+    assert curve.usable and curve.max_age_observed == 30
+    truth = (1 - 0.5 * 90.0**-1.2) / g[30]  # G(90) / G(30)
+    assert curve.tail_factor == pytest.approx(truth, rel=0.01)
+    out = nowcast(
+        pd.DataFrame({"date": [pd.Timestamp("2025-03-01")], "conversions": [100.0]}),
+        curve,
+        as_of=dt.date(2025, 3, 1) + dt.timedelta(days=40),
+        value_col=None,
+    )
+    assert out["conversions_nowcast"].iloc[0] == pytest.approx(100.0 * curve.tail_factor)
+
+
+def test_few_pulls_or_low_volume_give_no_completion_claims() -> None:
+    cdf = np.minimum(np.cumsum(geometric_lag_pmf(3.0, 30)), 1.0)
+    early = fit_lag_curve(_pipeline_snapshots(cdf, runs=3), fit_date=dt.date(2025, 4, 1))
+    assert not early.usable and any("not usable" in n for n in early.notes)
+    young = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-03-05", "2025-01-01"]),
+            "reported_as_of": pd.to_datetime(["2025-03-06", "2025-03-06"]),
+            "conversions": [5.0, 50.0],
+        }
+    )
+    out = nowcast(young, early, as_of=dt.date(2025, 3, 5), value_col=None)
+    # Nothing completed; the young day is marked too immature instead of "mature at F = 1".
+    assert list(out["conversions_nowcast"]) == [5.0, 50.0]
+    assert list(out["lag_status"]) == [TOO_IMMATURE, MATURE]
+    sparse = fit_lag_curve(
+        _pipeline_snapshots(cdf, runs=30, daily=3.0), fit_date=dt.date(2025, 4, 1)
+    )
+    assert sparse.usable and sparse.tail_factor == 1.0  # too few conversions to read a tail

@@ -344,3 +344,46 @@ def test_msprt_controls_type_one_error_under_daily_peeking() -> None:
     effect = msprt(rng.normal(0.5, np.sqrt(v), looks), variance=v, tau2=tau2)
     assert effect.reject
     assert effect.ci_low < 0.5 < effect.ci_high
+
+
+# --------------------------------------------------------------------------- over-dispersion
+def test_count_test_with_dispersion_runs_on_effective_counts() -> None:
+    plain = count_rate_tests([300], [10_000], [360], [10_000])
+    same = count_rate_tests([300], [10_000], [360], [10_000], dispersion=1.0)
+    assert same["p_value"].iloc[0] == plain["p_value"].iloc[0]
+    # phi = 2: the exact test of 180 vs 150 (the information the counts carry).
+    wide = count_rate_tests([300], [10_000], [360], [10_000], dispersion=2.0)
+    ref = stats.binomtest(180, 330, 0.5).pvalue
+    assert wide["p_value"].iloc[0] == pytest.approx(ref, rel=1e-12)
+    assert wide["relative_effect"].iloc[0] == pytest.approx(0.2)  # rates stay the raw ones
+    assert wide["p_value"].iloc[0] > plain["p_value"].iloc[0]
+
+
+def test_estimated_dispersion_uses_a_t_reference_on_its_degrees_of_freedom() -> None:
+    # Quasi-likelihood (McCullagh & Nelder 1989): z with the estimated phi, Student t on the
+    # days behind phi. Hand: pooled 0.0135, z = 1.838192 / sqrt(1.5) = 1.500887.
+    v = proportion_tests([120], [10_000], [150], [10_000], dispersion=1.5, dispersion_df=40)
+    z = 1.838192 / np.sqrt(1.5)
+    assert v["p_value"].iloc[0] == pytest.approx(2 * stats.t.sf(z, 40), rel=1e-5)
+    c = count_rate_tests([300], [10_000], [360], [10_000], dispersion=1.5, dispersion_df=12)
+    score = (360 - 660 * 0.5) / np.sqrt(1.5 * 660 * 0.25)
+    exact = stats.binomtest(240, 440, 0.5).pvalue
+    assert c["p_value"].iloc[0] == pytest.approx(max(exact, 2 * stats.t.sf(score, 12)), rel=1e-9)
+
+
+def test_ratio_test_counts_effective_days_when_a_few_days_carry_the_ratio() -> None:
+    # Same days, but in the second case one day holds most of the denominator: Kish's n_eff
+    # = (sum x)^2 / sum x^2 shrinks the Welch degrees of freedom and widens the interval.
+    rng = np.random.default_rng(3)
+    even = rng.uniform(90, 110, 14)
+    skew = even.copy()
+    skew[0] *= 20
+    cpc = rng.lognormal(0, 0.05, 14)
+    base = ratio_test(even * cpc, even, even * cpc * 1.05, even, metric="cpc", min_volume=0)
+    lumpy = ratio_test(skew * cpc, skew, skew * cpc * 1.05, skew, metric="cpc", min_volume=0)
+    assert lumpy.ci_high - lumpy.ci_low > base.ci_high - base.ci_low
+    from spectra.analytics.significance import _effective_units
+
+    sums = pd.DataFrame({"n": [14.0], "sx": [skew.sum()], "sxx": [(skew**2).sum()]})
+    assert _effective_units(sums)[0] == pytest.approx(skew.sum() ** 2 / (skew**2).sum())
+    assert _effective_units(sums)[0] < 4

@@ -1,0 +1,97 @@
+"""spectra.analytics.bids: keyword bid envelopes from break-even tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from spectra.analytics.bids import keyword_bid_envelopes
+from spectra.analytics.config import BidConfig
+
+DAYS = pd.date_range("2026-04-01", periods=28, freq="D")
+
+
+def _keyword(
+    kid: int, *, clicks: int, cpc: float, cvr: float, value: float, campaign: int = 1, seed: int = 0
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed + kid)
+    n = len(DAYS)
+    c = rng.poisson(clicks, n)
+    conv = rng.binomial(c, cvr).astype(float)
+    return pd.DataFrame(
+        {
+            "entity_id": kid,
+            "campaign_id": campaign,
+            "ad_group_id": 10 * campaign,
+            "date": DAYS,
+            "clicks": c,
+            "cost_micros": np.rint(c * cpc * 1e6).astype(np.int64),
+            "conversions": conv,
+            "conversions_value_micros": np.rint(conv * value * 1e6).astype(np.int64),
+        }
+    )
+
+
+@pytest.fixture
+def rows() -> pd.DataFrame:
+    return pd.concat(
+        [
+            _keyword(1, clicks=20, cpc=1.0, cvr=0.002, value=50.0),  # ROAS ~0.1: losing money
+            _keyword(2, clicks=20, cpc=1.0, cvr=0.10, value=50.0),  # ROAS ~5: raise
+            _keyword(3, clicks=20, cpc=1.0, cvr=0.03, value=50.0),  # ROAS ~1.5: in the gap
+            _keyword(4, clicks=1, cpc=1.0, cvr=0.0, value=50.0),  # too few clicks
+            _keyword(5, clicks=20, cpc=1.0, cvr=0.10, value=50.0, campaign=2),  # Smart Bidding
+        ],
+        ignore_index=True,
+    )
+
+
+def test_directions_follow_break_even_evidence(rows: pd.DataFrame) -> None:
+    bids = {k: 1_500_000 for k in range(1, 6)}
+    env = keyword_bid_envelopes(rows, bids, smart_bidding_campaigns={2}).set_index("keyword_id")
+    assert list(env.index) == [1, 2, 3, 4]  # the Smart Bidding keyword has no manual bid
+    assert env.loc[1, "direction"] == "decrease"
+    assert env.loc[2, "direction"] == "increase"
+    assert env.loc[3, "direction"] == "hold" and env.loc[3, "max_change_pct"] == 0
+    assert env.loc[4, "direction"] == "hold" and "clicks" in env.loc[4, "reason"]
+    assert env.loc[2, "next_bid_micros"] == 1_800_000  # +20 %, whole cents
+    assert env.loc[1, "next_bid_micros"] == 1_200_000
+    assert (env["p_adjusted"].dropna() >= env["p_value"].dropna() - 1e-15).all()
+
+
+def test_steps_never_exceed_the_cap_after_rounding_to_cents(rows: pd.DataFrame) -> None:
+    bids = {k: 1_234_567 for k in range(1, 6)}
+    env = keyword_bid_envelopes(rows, bids, config=BidConfig(max_step=0.1))
+    moved = env[env["direction"] != "hold"]
+    assert len(moved) >= 2
+    assert (moved["next_bid_micros"] % 10_000 == 0).all()
+    change = (moved["next_bid_micros"] / moved["current_bid_micros"] - 1).abs()
+    assert (change <= 0.1 + 1e-12).all() and (change > 0.09).all()
+
+
+def test_poisson_tail_matches_scipy_for_an_undispersed_keyword() -> None:
+    # One keyword, Poisson-like days: phi = 1, so p = P(X <= x | break-even) exactly.
+    day = pd.DataFrame(
+        {
+            "entity_id": 7,
+            "campaign_id": 1,
+            "ad_group_id": 10,
+            "date": DAYS[:4],
+            "clicks": [100, 100, 100, 100],
+            "cost_micros": [100_000_000] * 4,
+            "conversions": [1.0, 1.0, 1.0, 1.0],
+            "conversions_value_micros": [20_000_000] * 4,
+        }
+    )
+    env = keyword_bid_envelopes(day, {7: 1_000_000}, config=BidConfig(value_prior_conversions=0))
+    row = env.iloc[0]
+    # value per conversion 20, cost 400 -> break-even 20 conversions; 4 observed.
+    assert row["break_even_conversions"] == pytest.approx(20.0)
+    assert row["p_value"] == pytest.approx(stats.poisson.cdf(4, 20.0))
+    assert row["direction"] == "decrease"
+
+
+def test_empty_inputs_give_an_empty_frame() -> None:
+    assert keyword_bid_envelopes(pd.DataFrame(), {1: 1}).empty
