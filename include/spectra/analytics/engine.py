@@ -25,7 +25,7 @@ from spectra.analytics.anomalies import anomalies_frame, detect_anomalies
 from spectra.analytics.bids import ENVELOPE_COLUMNS, keyword_bid_envelopes
 from spectra.analytics.config import AnalyticsConfig
 from spectra.analytics.effects import EFFECT_COLUMNS, estimate_change_effects
-from spectra.analytics.lag import LagCurve, fit_lag_curve, nowcast
+from spectra.analytics.lag import LagCurve, conversion_dispersion, fit_lag_curve, nowcast
 from spectra.analytics.seasonality import HolidayCalendar, fit_seasonality
 from spectra.analytics.significance import (
     INSUFFICIENT,
@@ -354,7 +354,16 @@ def analyze_account(
     recent = (rows["date"] >= pd.Timestamp(as_of) - pd.Timedelta(days=window + 1)).to_numpy()
     rows["maturity"] = 1.0
     rows["conversions_observed"] = rows["conversions"]
-    completed = nowcast(rows[recent], curve, as_of=as_of, config=cfg.lag)
+    # Day-level over-dispersion per campaign, from its last mature weeks.
+    mature_rows = rows[
+        ~recent & (rows["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=window + 57))
+    ]
+    top_level = "campaign" if (rows["level"] == "campaign").any() else rows["level"].iloc[0]
+    phi_by_campaign = conversion_dispersion(
+        mature_rows[mature_rows["level"] == top_level], by="campaign_id"
+    )
+    phi_rows = rows.loc[recent, "campaign_id"].map(phi_by_campaign).fillna(1.0).to_numpy()
+    completed = nowcast(rows[recent], curve, as_of=as_of, config=cfg.lag, dispersion=phi_rows)
     rows.loc[recent, "maturity"] = completed["maturity"].to_numpy()
     rows.loc[recent, "conversions"] = completed["conversions_nowcast"].to_numpy()
     rows.loc[recent, "conversions_value_micros"] = completed[

@@ -424,6 +424,7 @@ def nowcast(
     date_col: str = "date",
     conversions_col: str = "conversions",
     value_col: str | None = "conversions_value_micros",
+    dispersion: np.ndarray | float = 1.0,
 ) -> pd.DataFrame:
     """Complete each row's conversions (and value) for lag; vectorised over any number of rows.
 
@@ -436,6 +437,11 @@ def nowcast(
 
     An unusable curve (``curve.usable`` False) completes nothing and marks every row younger
     than the window too immature: F = 1 there would be a claim, not a measurement.
+
+    dispersion (>= 1, per row or one value): conversions of a day share shocks (a good day
+    for the landing page converts more of *all* its clicks), so the unreported remainder
+    varies more than Poisson thinning says; the first variance term is scaled by it (see
+    ``conversion_dispersion``).
     """
     cfg = config or LagConfig()
     out = daily.copy()
@@ -458,7 +464,8 @@ def nowcast(
         # Unusable curve: leave the observed numbers (f = 0 only flags the row).
         f_div = np.maximum(f, 1e-6) if curve.usable else np.ones(len(age))
         c_hat = c_obs / f_div * tail
-        var_c = (c_obs * (1 - f) / f_div**2 + c_obs**2 * var_f / f_div**4) * tail**2
+        phi = np.maximum(np.asarray(dispersion, dtype=float), 1.0)
+        var_c = (phi * c_obs * (1 - f) / f_div**2 + c_obs**2 * var_f / f_div**4) * tail**2
         if not curve.usable:
             var_c = np.zeros(len(age))
     out["age_days"] = age
@@ -477,7 +484,7 @@ def nowcast(
         v_hat = v_obs / fv_div * tail_v
         # Compound Poisson: the unreported conversions carry the average value of reported ones.
         var_v = (
-            c_obs * (1 - fv) / fv_div**2 * mean_value**2 + v_obs**2 * var_fv / fv_div**4
+            phi * c_obs * (1 - fv) / fv_div**2 * mean_value**2 + v_obs**2 * var_fv / fv_div**4
         ) * tail_v**2
         out["conversions_value_nowcast_micros"] = np.rint(v_hat).astype(np.int64)
         out["conversions_value_nowcast_se_micros"] = np.rint(np.sqrt(var_v)).astype(np.int64)
@@ -485,6 +492,19 @@ def nowcast(
         f >= cfg.mature_threshold, MATURE, np.where(f >= cfg.min_maturity, COMPLETING, TOO_IMMATURE)
     )
     return out
+
+
+def conversion_dispersion(
+    rows: pd.DataFrame, *, by: str = "campaign_id", max_phi: float = 10.0
+) -> pd.Series:
+    """Day-level over-dispersion of conversions per ``by`` group (Pearson, CVR around each
+    group's mean; >= 1): how much wider than Poisson a day's conversions scatter. Pass mature
+    days only (immature ones scatter for another reason)."""
+    from spectra.analytics.significance import day_level_dispersion
+
+    daily = rows.groupby([by, "date"], as_index=False)[["conversions", "clicks"]].sum()
+    phi = day_level_dispersion(daily, keys=[by], successes="conversions", trials="clicks")
+    return phi.clip(upper=max_phi)
 
 
 def snapshots_from_perf(perf: pd.DataFrame) -> pd.DataFrame:

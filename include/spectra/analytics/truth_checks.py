@@ -37,7 +37,7 @@ from scipy import optimize, stats
 
 from spectra.analytics.config import AnalyticsConfig
 from spectra.analytics.engine import AnalysisResult, analyze_account
-from spectra.analytics.lag import fit_lag_curve, nowcast
+from spectra.analytics.lag import conversion_dispersion, fit_lag_curve, nowcast
 from spectra.analytics.replay import (
     MICROS,
     current_budgets,
@@ -138,8 +138,17 @@ def lag_completion(seed: int, *, lag: Mapping[str, Any] | None = None) -> LagChe
     acc = replay_account(m, cid, last_day=last, levels=("campaign",), snapshot_runs=120)
     report_day = last + dt.timedelta(days=1)
     curve = fit_lag_curve(acc.snapshots, fit_date=report_day)
-    recent = acc.perf[acc.perf["date"] >= last - dt.timedelta(days=29)]
-    done = nowcast(recent, curve, as_of=last)
+    dates = pd.to_datetime(acc.perf["date"])
+    recent = acc.perf[dates >= pd.Timestamp(last - dt.timedelta(days=29))]
+    mature = acc.perf[
+        (dates < pd.Timestamp(last - dt.timedelta(days=30)))
+        & (dates >= pd.Timestamp(last - dt.timedelta(days=86)))
+    ]
+    phi = conversion_dispersion(mature.assign(campaign_id=mature["entity_id"]))
+    done = nowcast(
+        recent, curve, as_of=last,
+        dispersion=recent["entity_id"].map(phi).fillna(1.0).to_numpy(),
+    )  # fmt: skip
     truth = matured_by_campaign(m, cid, last - dt.timedelta(days=29), last)
     merged = done.merge(
         truth.rename(columns={"campaign_id": "entity_id", "conversions": "truth"})[
