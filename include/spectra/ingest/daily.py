@@ -25,7 +25,7 @@ from spectra.apply.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.domain.campaign_state import CampaignState
 from spectra.quality.screen import quarantine_pulled
 from spectra.warehouse import models as m
-from spectra.warehouse.upsert import bulk_upsert
+from spectra.warehouse.upsert import Columns, bulk_upsert
 
 log = logging.getLogger(__name__)
 
@@ -245,15 +245,11 @@ class _Target:
     customer_id: int
     as_of: dt.date
 
-    def rows(self, columns: Mapping[str, Sequence[Any]], **const: Any) -> list[dict[str, Any]]:
-        """Column lists → row dicts carrying the tenant, the account and constant columns."""
+    def rows(self, columns: Mapping[str, Sequence[Any]], **const: Any) -> Columns:
+        """Column lists plus the tenant, the account and constant columns, for bulk_upsert."""
+        n = len(next(iter(columns.values()))) if columns else 0
         fixed = {"tenant_id": self.tenant_id, "customer_id": self.customer_id, **const}
-        names = (*fixed, *columns)
-        head = tuple(fixed.values())
-        return [
-            dict(zip(names, head + values, strict=True))
-            for values in zip(*columns.values(), strict=True)
-        ]
+        return Columns({**{k: [v] * n for k, v in fixed.items()}, **columns})
 
 
 def _write_account(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:

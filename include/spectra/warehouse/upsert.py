@@ -62,15 +62,39 @@ class UpsertError(ValueError):
     """The call itself is wrong (unknown column, keys without a unique constraint, ...)."""
 
 
+class Columns:
+    """Rows given column by column (``{"clicks": [...], ...}``), as API decoders produce them.
+
+    Hundreds of thousands of per-row dicts cost more than the write itself; with columns the
+    rows are C-level tuples (``zip``) addressed by position. Every column has the same length.
+    """
+
+    def __init__(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        self.names = tuple(columns)
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise UpsertError(f"columns differ in length: {sorted(lengths)}")
+        self.length = lengths.pop() if lengths else 0
+        self.values = tuple(columns.values())
+
+    def __len__(self) -> int:
+        return self.length
+
+    def tuples(self) -> list[tuple[Any, ...]]:
+        return list(zip(*self.values, strict=True))
+
+
 def bulk_upsert(
     conn: Connection | Session,
     table: TableLike,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]] | Columns,
     *,
     keys: Sequence[str],
     freshness_column: str | None = None,
 ) -> int:
     """Insert ``rows`` or update them on conflict over ``keys``; return rows inserted or changed.
+
+    ``rows`` is a sequence of mappings, or :class:`Columns` (the fast path for large loads).
 
     All rows must carry the same columns (those of the first row). Non-key columns are
     overwritten from the row; columns the rows do not carry keep their stored value on update
@@ -82,9 +106,19 @@ def bulk_upsert(
     if isinstance(conn, Session):
         conn = conn.connection()
     target = resolve_table(table)
-    if not rows:
+    if not len(rows):
         return 0
-    plan = _Plan.build(target, rows[0], keys=keys, freshness_column=freshness_column)
+    if isinstance(rows, Columns):
+        plan = _Plan.build(
+            target,
+            dict.fromkeys(rows.names),
+            keys=keys,
+            freshness_column=freshness_column,
+            positional=True,
+        )
+        rows = rows.tuples()
+    else:
+        plan = _Plan.build(target, rows[0], keys=keys, freshness_column=freshness_column)
     if not conn.in_transaction():
         # The rows go through the driver; make sure they land in a transaction the caller's
         # conn.commit() will commit (and that SQLite's BEGIN hook has run).
@@ -123,7 +157,9 @@ class _Plan:
         keys: list[str],
         update_columns: list[str],
         freshness_column: str | None,
+        positional: bool = False,
     ) -> None:
+        self.positional = positional  # rows are tuples in row_columns order, not mappings
         self.table = table
         self.row_columns = row_columns
         self.default_columns = default_columns
@@ -140,6 +176,7 @@ class _Plan:
         *,
         keys: Sequence[str],
         freshness_column: str | None,
+        positional: bool = False,
     ) -> _Plan:
         row_columns = list(first_row)
         unknown = [c for c in row_columns if c not in table.c]
@@ -172,7 +209,13 @@ class _Plan:
                 # One value per call: a batch is one load, e.g. one created_at for all rows.
                 default_columns[column.name] = default.arg(None)  # type: ignore[attr-defined]
         update_columns = [c for c in row_columns if c not in keys]
-        return cls(table, row_columns, default_columns, keys, update_columns, freshness_column)
+        return cls(
+            table, row_columns, default_columns, keys, update_columns, freshness_column, positional
+        )
+
+    def field(self, name: str) -> Any:
+        """How a row is indexed for column ``name``: its position, or its name."""
+        return self.row_columns.index(name) if self.positional else name
 
     # ------------------------------------------------------------------ SQL pieces
 
@@ -224,7 +267,9 @@ class _Plan:
         Column names only enter the source as ``repr()`` string literals, and only after
         they were checked against the table, so nothing untrusted is executed.
         """
-        exprs = [value_expr(f"r[{name!r}]", i) for i, name in enumerate(self.row_columns)]
+        exprs = [
+            value_expr(f"r[{self.field(name)!r}]", i) for i, name in enumerate(self.row_columns)
+        ]
         if with_defaults:
             exprs += [f"_d{i}" for i in range(len(self.default_columns))]
             namespace.update({f"_d{i}": v for i, v in enumerate(self.default_columns.values())})
@@ -244,17 +289,17 @@ def _is_unique(table: Table, keys: Sequence[str]) -> bool:
     return wanted in candidates
 
 
-def _dedupe(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+def _dedupe(plan: _Plan, rows: Sequence[Any]) -> Sequence[Any]:
     """Drop rows superseded by a later row with the same key (as sequential upserts would).
 
     PostgreSQL refuses to touch one row twice in a single statement, so duplicates must go
     before the INSERT ... SELECT. Fast path: one C-level pass to detect that there are none.
     """
-    key_of = itemgetter(*plan.keys)
+    key_of = itemgetter(*(plan.field(k) for k in plan.keys))
     if len(set(map(key_of, rows))) == len(rows):
         return rows
-    winners: dict[Any, Mapping[str, Any]] = {}
-    fresh = plan.freshness_column
+    winners: dict[Any, Any] = {}
+    fresh = plan.field(plan.freshness_column) if plan.freshness_column is not None else None
     for row in rows:
         key = key_of(row)
         kept = winners.get(key)
@@ -271,7 +316,7 @@ def _dedupe(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[
 # --------------------------------------------------------------------------- SQLite
 
 
-def _upsert_sqlite(conn: Connection, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> int:
+def _upsert_sqlite(conn: Connection, plan: _Plan, rows: Sequence[Any]) -> int:
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     target = dialect.identifier_preparer.format_table(plan.table)
@@ -402,7 +447,7 @@ class _LineStream(io.TextIOBase):
         return out
 
 
-def _upsert_postgresql(conn: Connection, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> int:
+def _upsert_postgresql(conn: Connection, plan: _Plan, rows: Sequence[Any]) -> int:
     dialect = conn.dialect
     preparer = dialect.identifier_preparer
     quote = preparer.quote

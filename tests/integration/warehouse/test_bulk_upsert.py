@@ -13,7 +13,7 @@ from warehouse_factories import CUSTOMER_A, DAY, PERF_KEYS, TENANT_A, perf_row
 
 from spectra.warehouse.db import unit_of_work
 from spectra.warehouse.models import Ad, Campaign, PerformanceDaily, SearchTermDaily
-from spectra.warehouse.upsert import UpsertError, bulk_upsert, table_checksums
+from spectra.warehouse.upsert import Columns, UpsertError, bulk_upsert, table_checksums
 
 pytestmark = pytest.mark.usefixtures("tenants")
 
@@ -225,3 +225,39 @@ def test_concurrent_overlapping_loads_converge_to_the_freshest(engine: Engine) -
     assert len(stored) == 450
     assert {stored[i]["clicks"] for i in range(150)} == {1}
     assert {stored[i]["clicks"] for i in range(150, 450)} == {2}
+
+
+def _columns(rows: list[dict[str, Any]]) -> Columns:
+    return Columns({name: [r[name] for r in rows] for name in rows[0]})
+
+
+def test_columns_input_writes_what_row_mappings_write(engine: Engine) -> None:
+    """The columnar fast path (ingest's) and the mapping path give the same table, including
+    updates, the freshness guard and in-batch duplicates (last one wins)."""
+    first = [perf_row(i, DAY, as_of=OLD) for i in range(20)]
+    assert _load(engine, _columns(first)) == 20  # type: ignore[arg-type]
+    assert _load(engine, first) == 0  # the same content through the mapping path: no change
+    restated = [
+        {**r, "conversions": r["conversions"] + 1, "reported_as_of": NEW} for r in first[:5]
+    ]
+    changed = [{**r, "clicks": 0} for r in first[5:10]]  # same as_of: fresh enough, but changed
+    assert _load(engine, _columns(restated + changed)) == 10  # type: ignore[arg-type]
+    duplicate = [
+        {**first[0], "conversions": 50.0, "reported_as_of": NEW},
+        {**first[0], "conversions": 99.0, "reported_as_of": NEW},
+    ]
+    assert _load(engine, _columns(duplicate)) >= 1  # type: ignore[arg-type]
+    older = [{**r, "clicks": 12345, "reported_as_of": dt.date(2026, 1, 1)} for r in first[:3]]
+    assert _load(engine, _columns(older)) == 0  # type: ignore[arg-type]
+    stored = _perf(engine)
+    assert stored[0]["conversions"] == 99.0 and stored[0]["reported_as_of"] == NEW
+    assert [stored[i]["conversions"] for i in (1, 2, 3, 4)] == [
+        first[i]["conversions"] + 1 for i in (1, 2, 3, 4)
+    ]
+    assert all(stored[i]["clicks"] == 0 for i in range(5, 10))
+    assert all(stored[i]["clicks"] == first[i]["clicks"] for i in range(10, 20))
+
+
+def test_columns_of_unequal_length_are_refused() -> None:
+    with pytest.raises(UpsertError, match="columns differ in length"):
+        Columns({"clicks": [1, 2], "impressions": [3]})
