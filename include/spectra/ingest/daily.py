@@ -23,13 +23,20 @@ from spectra.ads.client import AdsCredentials
 from spectra.ads.stream import load_query, stream_columns
 from spectra.apply.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.domain.campaign_state import CampaignState
-from spectra.quality.screen import quarantine_pulled
+from spectra.quality.screen import (
+    SCREENED_QUERIES,
+    Rejected,
+    quarantine_pulled,
+    record_ingest_quarantine,
+    screen_pulled,
+)
 from spectra.warehouse import models as m
 from spectra.warehouse.upsert import Columns, bulk_upsert
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REPULL_DAYS = 30
+DEFAULT_SLICE_DAYS = 7
 MICROS = 1_000_000
 
 # Google's serving status → Spectra's lifecycle state, for campaigns first seen by ingest.
@@ -65,6 +72,18 @@ class IngestResult:
             "rows": dict(self.rows),
             "seconds": round(self.seconds, 3),
         }
+
+
+def date_slices(first: dt.date, last: dt.date, days: int) -> list[tuple[dt.date, dt.date]]:
+    """[first, last] cut into consecutive inclusive slices of at most ``days`` days."""
+    if days < 1:
+        raise ValueError(f"slice days must be at least 1, got {days}")
+    out = []
+    while first <= last:
+        end = min(last, first + dt.timedelta(days=days - 1))
+        out.append((first, end))
+        first = end + dt.timedelta(days=1)
+    return out
 
 
 def ingest_window(logical_date: dt.date, repull_days: int) -> tuple[dt.date, dt.date, dt.date]:
@@ -145,7 +164,8 @@ class _PipelinedWriter:
             if self._error is not None:
                 continue  # drain: the load is already failed
             try:
-                self._counts.update(self._write(self._conn, *item))
+                for table, count in self._write(self._conn, *item).items():
+                    self._counts[table] = self._counts.get(table, 0) + count
             except BaseException as exc:  # handed to the caller's thread, re-raised there
                 self._error = exc
 
@@ -188,8 +208,14 @@ def ingest_account(
     logical_date: dt.date,
     repull_days: int = DEFAULT_REPULL_DAYS,
     retry: RetryPolicy = DEFAULT_RETRY,
+    slice_days: int = DEFAULT_SLICE_DAYS,
 ) -> IngestResult:
-    """Pull one account's structure and daily metrics for the window, and upsert them."""
+    """Pull one account's structure and daily metrics for the window, and upsert them.
+
+    Daily metrics are pulled in date slices of ``slice_days``: each slice is written while the
+    next one streams in, and a slice's keys (which include the date) never meet another's, so
+    each is screened and upserted on its own.
+    """
     started = time.perf_counter()
     window_start, window_end, as_of = ingest_window(logical_date, repull_days)
     with engine.connect() as conn:
@@ -198,8 +224,9 @@ def ingest_account(
         raise IngestError(f"account {customer_id} belongs to tenant {owner!r}, not {tenant_id!r}")
 
     pull = _Puller(client, creds, customer_id, as_of, retry)
-    dates = {"date_from": window_start.isoformat(), "date_to": window_end.isoformat()}
     result = IngestResult(tenant_id, customer_id, logical_date, window_start, window_end, as_of)
+
+    rejected: list[Rejected] = []  # by every slice; recorded once, after the last
 
     def write(conn: Connection, name: str, columns: Mapping[str, list[Any]]) -> dict[str, int]:
         return write_pulled(
@@ -209,13 +236,30 @@ def ingest_account(
             customer_id=customer_id,
             as_of=as_of,
             logical_date=logical_date,
+            rejected=rejected,
         )
 
     with engine.begin() as conn, _PipelinedWriter(conn, write) as writer:
         for name in WRITERS:
-            params = dates if "{date_from}" in load_query(name).text else {}
-            writer.submit(name, pull(name, **params))
+            if "{date_from}" not in load_query(name).text:
+                writer.submit(name, pull(name))
+                continue
+            for first, last in date_slices(window_start, window_end, slice_days):
+                writer.submit(
+                    name, pull(name, date_from=first.isoformat(), date_to=last.isoformat())
+                )
         result.rows = writer.finish()
+        held = record_ingest_quarantine(
+            conn,
+            rejected,
+            screened_queries=[name for name in WRITERS if name in SCREENED_QUERIES],
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            as_of=as_of,
+            logical_date=logical_date,
+        )
+        for name, count in held.items():
+            result.rows[f"quality_quarantine.{name}"] = count
         bulk_upsert(
             conn,
             m.IngestRun.__table__,
@@ -439,24 +483,30 @@ def write_pulled(
     customer_id: int,
     as_of: dt.date,
     logical_date: dt.date | None = None,
+    rejected: list[Rejected] | None = None,
 ) -> dict[str, int]:
     """Upsert pulled query results (any subset of WRITERS); returns rows per warehouse table.
 
     Fact rows the API got wrong (malformed, NaN, negative, duplicated key) are held back in
     ``quality_quarantine`` with their reason, in the same transaction, instead of crashing
-    the load or vanishing in the upsert (spectra.quality.screen).
+    the load or vanishing in the upsert (spectra.quality.screen). With ``rejected``, they
+    are only collected there, for the caller to record once for several partial pulls.
     """
     unknown = set(pulled) - set(WRITERS)
     if unknown:
         raise IngestError(f"no writer for queries {sorted(unknown)}")
-    screened = quarantine_pulled(
-        conn,
-        pulled,
-        tenant_id=tenant_id,
-        customer_id=customer_id,
-        as_of=as_of,
-        logical_date=logical_date,
-    )
+    if rejected is not None:
+        screened = screen_pulled(pulled)
+        rejected.extend(screened.rejected)
+    else:
+        screened = quarantine_pulled(
+            conn,
+            pulled,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            as_of=as_of,
+            logical_date=logical_date,
+        )
     target = _Target(conn, tenant_id, customer_id, as_of)
     counts: dict[str, int] = {}
     for name, writer in WRITERS.items():

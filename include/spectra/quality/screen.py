@@ -330,6 +330,27 @@ def _hashable(value: Any) -> Any:
 # --------------------------------------------------------------------------- the hook
 
 
+def screen_pulled(pulled: Mapping[str, Mapping[str, list[Any]]]) -> ScreenResult:
+    """Split the fact queries in ``pulled`` into writable rows and rejected rows (no I/O).
+
+    Ingest that pulls in date slices screens each slice and records all rejections once
+    (:func:`record_ingest_quarantine`), so one slice never deactivates another's entries.
+    """
+    clean: dict[str, Mapping[str, list[Any]]] = dict(pulled)
+    rejected: list[Rejected] = []
+    for name in (n for n in pulled if n in SCREENED_QUERIES):
+        cols = pulled[name]
+        if not cols or not next(iter(cols.values())):
+            continue
+        bad, found = screen_columns(SCREENED_QUERIES[name], cols)
+        if bad:
+            clean[name] = {
+                f: [v for i, v in enumerate(values) if i not in bad] for f, values in cols.items()
+            }
+            rejected.extend(found)
+    return ScreenResult(clean, rejected)
+
+
 def quarantine_pulled(
     conn: Connection,
     pulled: Mapping[str, Mapping[str, list[Any]]],
@@ -347,24 +368,12 @@ def quarantine_pulled(
     before ``as_of`` (ingest pulls day D as Google reported it on D + 1).
     """
     logical_date = logical_date or as_of - dt.timedelta(days=1)
-    clean: dict[str, Mapping[str, list[Any]]] = dict(pulled)
-    rejected: list[Rejected] = []
+    result = screen_pulled(pulled)
     screened = [name for name in pulled if name in SCREENED_QUERIES]
-    for name in screened:
-        cols = pulled[name]
-        if not cols or not next(iter(cols.values())):
-            continue
-        bad, found = screen_columns(SCREENED_QUERIES[name], cols)
-        if bad:
-            clean[name] = {
-                f: [v for i, v in enumerate(values) if i not in bad] for f, values in cols.items()
-            }
-            rejected.extend(found)
-    result = ScreenResult(clean, rejected)
     if screened:
         result.quarantined_by_query = record_ingest_quarantine(
             conn,
-            rejected,
+            result.rejected,
             screened_queries=screened,
             tenant_id=tenant_id,
             customer_id=customer_id,
