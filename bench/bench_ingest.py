@@ -58,7 +58,7 @@ def run(results: dict[str, Any]) -> None:
     from spectra.ads.client import AdsCredentials, build_client
     from spectra.ads.stream import load_query, stream_columns
     from spectra.cli import start_sandbox_process, stop_process_group
-    from spectra.ingest.daily import WRITERS, ingest_account
+    from spectra.ingest.daily import ingest_account, ingest_window, planned_pulls
     from spectra.sandbox.market import Market
     from spectra.sandbox.tls import ensure_tls
     from spectra.settings import spectra_home
@@ -77,16 +77,13 @@ def run(results: dict[str, Any]) -> None:
             sandbox_clock=True,
         )
         client = build_client(creds)
-        window = {
-            "date_from": (CLOCK - dt.timedelta(days=DAYS)).isoformat(),
-            "date_to": (CLOCK - dt.timedelta(days=1)).isoformat(),
-        }
+        logical = CLOCK - dt.timedelta(days=1)
+        first_day, last_day, _ = ingest_window(logical, DAYS)
 
         def decode_only() -> int:
             rows = 0
-            for name in WRITERS:
+            for name, params in planned_pulls(first_day, last_day):
                 query = load_query(name)
-                params = window if "{date_from}" in query.text else {}
                 cols = stream_columns(
                     client, creds, customer_id=customer_id, query=query, as_of=CLOCK, **params
                 )
@@ -96,15 +93,14 @@ def run(results: dict[str, Any]) -> None:
         decode_only()  # warm the sandbox's query cache: both paths then read the same streams
         decode_s, rows = _best(decode_only, repeat=3)
         decode_rate = rows / decode_s
-        keyword_rows = len(
-            stream_columns(
-                client,
-                creds,
-                customer_id=customer_id,
-                query=load_query("keyword_performance"),
-                as_of=CLOCK,
-                **window,
-            )["segments.date"]
+        keyword_rows = sum(
+            len(
+                stream_columns(
+                    client, creds, customer_id=customer_id, query=load_query(name), as_of=CLOCK, **p
+                )["segments.date"]
+            )
+            for name, p in planned_pulls(first_day, last_day)
+            if name == "keyword_performance"
         )
         results["ingest: SearchStream decode-only, all ingest queries"] = {
             "value": decode_rate,
@@ -148,7 +144,7 @@ def run(results: dict[str, Any]) -> None:
                         creds,
                         tenant_id=TENANT,
                         customer_id=customer_id,
-                        logical_date=CLOCK - dt.timedelta(days=1),
+                        logical_date=logical,
                         repull_days=DAYS,
                     )
                     return sum(

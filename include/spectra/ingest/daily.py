@@ -86,6 +86,20 @@ def date_slices(first: dt.date, last: dt.date, days: int) -> list[tuple[dt.date,
     return out
 
 
+def planned_pulls(
+    window_start: dt.date, window_end: dt.date, slice_days: int = DEFAULT_SLICE_DAYS
+) -> list[tuple[str, dict[str, str]]]:
+    """Every (query, parameters) one ingest runs, in write order: structure, then metrics by slice."""
+    pulls: list[tuple[str, dict[str, str]]] = []
+    for name in WRITERS:
+        if "{date_from}" not in load_query(name).text:
+            pulls.append((name, {}))
+            continue
+        for first, last in date_slices(window_start, window_end, slice_days):
+            pulls.append((name, {"date_from": first.isoformat(), "date_to": last.isoformat()}))
+    return pulls
+
+
 def ingest_window(logical_date: dt.date, repull_days: int) -> tuple[dt.date, dt.date, dt.date]:
     """(window_start, window_end, as_of) for the run of ``logical_date``."""
     if repull_days < 1:
@@ -240,14 +254,8 @@ def ingest_account(
         )
 
     with engine.begin() as conn, _PipelinedWriter(conn, write) as writer:
-        for name in WRITERS:
-            if "{date_from}" not in load_query(name).text:
-                writer.submit(name, pull(name))
-                continue
-            for first, last in date_slices(window_start, window_end, slice_days):
-                writer.submit(
-                    name, pull(name, date_from=first.isoformat(), date_to=last.isoformat())
-                )
+        for name, params in planned_pulls(window_start, window_end, slice_days):
+            writer.submit(name, pull(name, **params))
         result.rows = writer.finish()
         held = record_ingest_quarantine(
             conn,
