@@ -6,22 +6,31 @@ Each check builds a seeded market, replays what the daily pipeline would have st
 planted, the best budget split and the profit-optimal bids. Tests run one or two seeds of each
 (tests/integration/analytics/test_market_truth.py); bench/bench_analytics.py runs many.
 
-Stated tolerances (asserted in the tests, measured over many seeds in the bench):
+Stated tolerances (the tests assert them on one or two seeds; the bench measures them over
+many, numbers from ``make bench`` on this machine in brackets):
 
-* lag completion: the completed last 7 days of an account (ages 1-7 days) within 10 % of their
-  matured truth (``Truth.matured``), per seed;
-* A/A: no true change, BH at 5 % across the day's whole batch -> the share of seeds with any
-  discovery (= FDR under the complete null) at most 5 %;
-* planted effect: detection rate of the planted CPC rise within 0.15 of the power expected from
-  the true effect size and each test's own standard error at the batch's BH cutoff (noncentral
-  t), per seed;
-* Black Friday: no anomaly flagged on campaigns the holiday merely lifts (at most 1 % of their
-  scores over the Thanksgiving - Cyber Monday window); the planted CPC shock (a competitor
-  tripling the price on Black Friday, CPC +55 % expected) flagged in at least 3 of 4 seeds;
-* allocation: the planned budget split's expected value within 2 % of the best split of the
-  same total (the oracle allocation);
-* keyword bids: at least 90 % of the bid moves the envelopes allow point the way the
-  profit-optimal bid (``Truth.oracle``) lies.
+* lag completion: the completed last 7 days of an account (ages 1-7 days) against their matured
+  truth (``Truth.matured``, conversions after the 30-day re-pull included): mean |error| <= 5 %,
+  and <= 10 % in at least 95 % of seeds [2.1 % / worst 6.1 % with a 3-day median lag; 4.3 % /
+  worst 10.2 %, 1 seed of 20 over, with a 6-day median and a 60-day tail; uncompleted: 30 % and
+  53 % low];
+* A/A: no true change, BH at 5 % across the day's whole batch (~520 tests) -> share of seeds
+  with any discovery (= FDR under the complete null) <= 5 % [5 of 100 seeds, 95 % CI 1.6-11 %;
+  raw p < 0.05 in 4.4 % of tests];
+* planted effect: a +9 % CPC rise on two of six campaigns; detection rate of its keywords' tests
+  within 0.05 of the power expected from the true effect and each test's own standard error at
+  the batch's BH cutoff (noncentral t), on average over seeds [0.595 vs 0.566 over 30 seeds;
+  one seed's rate scatters +-0.3 around its expectation, so the test allows 0.15];
+* Black Friday: at most 1 % of the anomaly scores of campaigns the holiday merely lifts flagged
+  over the Thanksgiving - Cyber Monday window [0.28 %; 1.1 % without the holiday calendar]; the
+  planted CPC shock (a competitor tripling the auction price on Black Friday: CPC +55 %)
+  flagged in at least 70 % of seeds [9 of 12: the misses are Smart Bidding campaigns whose CPC
+  swings 10-15 % from day to day, where +35-50 % on one day is within 3 sd];
+* allocation: the planned split's expected value over the next week >= 98 % of the best split
+  of the same total (the oracle allocation) [99.8 %, worst seed 99.0 %; current budgets 94.1 %;
+  one capped step 97.0 %];
+* keyword bids: >= 90 % of the bid moves the envelopes allow point the way the profit-optimal
+  bid (``Truth.oracle``) lies [99.85 % of 1346 moves; one step closes 12 % of the regret].
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ real chain — ingest over gRPC, the quality gate, analyze — for a day.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,7 +16,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from spectra.analytics.replay import as_records, pull, replay_account, structure_rows
+from spectra.analytics.replay import (
+    ReplayedAccount,
+    as_records,
+    pull,
+    replay_account,
+    structure_rows,
+)
 from spectra.analytics.service import DAY_TABLES, analyze_and_store
 from spectra.warehouse import models as m
 from spectra.warehouse.repositories import register_account, register_tenant
@@ -47,10 +54,7 @@ def load_history(
     snapshot_runs: int = 40,
 ) -> None:
     """The warehouse after daily runs up to ``last_day``: facts, structure, lag snapshots."""
-    acc = replay_account(
-        market, customer_id, last_day=last_day, first_day=last_day - dt.timedelta(days=400),
-        detail_days=90, snapshot_runs=snapshot_runs, tenant_id=tenant_id,
-    )  # fmt: skip
+    acc = _replayed(market, customer_id, last_day, snapshot_runs, tenant_id)
     structure = structure_rows(
         market, customer_id, as_of=last_day + dt.timedelta(days=1), tenant_id=tenant_id
     )
@@ -68,6 +72,17 @@ def load_history(
         snaps = acc.snapshots.assign(tenant_id=tenant_id, customer_id=customer_id)
         if not snaps.empty:
             bulk_upsert(conn, m.LagSnapshot.__table__, as_records(snaps), keys=SNAP_KEYS)
+
+
+@functools.lru_cache(maxsize=16)
+def _replayed(
+    market: Any, customer_id: int, last_day: dt.date, snapshot_runs: int, tenant_id: str
+) -> ReplayedAccount:
+    """Replays are pure functions of the (session-wide, never mutated) market: reuse them."""
+    return replay_account(
+        market, customer_id, last_day=last_day, first_day=last_day - dt.timedelta(days=400),
+        detail_days=90, snapshot_runs=snapshot_runs, tenant_id=tenant_id,
+    )  # fmt: skip
 
 
 def ingest_like(
