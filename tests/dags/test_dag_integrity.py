@@ -23,7 +23,9 @@ def _bag(path: Path) -> tuple[object, float]:
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=[p.name for p in DAG_FILES])
-def test_dag_file_imports_with_tags_retries_owner(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dag_file_imports_with_tags_retries_owner(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bag, seconds = _bag(path)
     assert not bag.import_errors, bag.import_errors  # type: ignore[attr-defined]
     dags = bag.dags  # type: ignore[attr-defined]
