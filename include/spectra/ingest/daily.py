@@ -89,15 +89,27 @@ def date_slices(first: dt.date, last: dt.date, days: int) -> list[tuple[dt.date,
 def planned_pulls(
     window_start: dt.date, window_end: dt.date, slice_days: int = DEFAULT_SLICE_DAYS
 ) -> list[tuple[str, dict[str, str]]]:
-    """Every (query, parameters) one ingest runs, in write order: structure, then metrics by slice."""
-    pulls: list[tuple[str, dict[str, str]]] = []
-    for name in WRITERS:
-        if "{date_from}" not in load_query(name).text:
-            pulls.append((name, {}))
-            continue
+    """Every (query, parameters) one ingest runs, in write order.
+
+    Structure first (parents before children), then the daily metrics by date slice, the
+    biggest query first: the last write is the one nothing overlaps, so it should be small.
+    """
+    structure = [n for n in WRITERS if "{date_from}" not in load_query(n).text]
+    facts = [n for n in WRITERS if n not in structure]
+    pulls: list[tuple[str, dict[str, str]]] = [(name, {}) for name in structure]
+    for name in sorted(facts, key=lambda n: FACT_SIZE_ORDER.get(n, 0), reverse=True):
         for first, last in date_slices(window_start, window_end, slice_days):
             pulls.append((name, {"date_from": first.isoformat(), "date_to": last.isoformat()}))
     return pulls
+
+
+# Typical rows per account-day, relative: search terms outnumber keywords, keywords ad groups.
+FACT_SIZE_ORDER = {
+    "search_terms": 4,
+    "keyword_performance": 3,
+    "ad_group_performance": 2,
+    "campaign_performance": 1,
+}
 
 
 def ingest_window(logical_date: dt.date, repull_days: int) -> tuple[dt.date, dt.date, dt.date]:
