@@ -185,6 +185,14 @@ def warehouse_summary() -> list[tuple[str, int, str]]:
                 m.PerformanceDaily,
                 m.SearchTermDaily,
                 m.IngestRun,
+                m.QualityRun,
+                m.QualityQuarantine,
+                m.DataExclusion,
+                m.AnalyticsRun,
+                m.Nowcast,
+                m.Verdict,
+                m.AnomalyRow,
+                m.Envelope,
             ):
                 count = conn.execute(select(func.count()).select_from(model)).scalar_one()
                 span = ""
@@ -197,7 +205,19 @@ def warehouse_summary() -> list[tuple[str, int, str]]:
     return out
 
 
+def quality_summary(days: Sequence[dt.date]) -> str:
+    from spectra.quality.report import gate_report, render_report
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    try:
+        return render_report(gate_report(engine, logical_dates=list(days)))
+    finally:
+        engine.dispose()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from spectra.quality.docs import data_docs_index
     from spectra.sandbox.market import Market
     from spectra.warehouse.db import database_url, migrate
 
@@ -230,6 +250,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\nWarehouse after the demo:")
     for table, count, span in warehouse_summary():
         print(f"  {table:<20} {count:>8} rows  {span}")
+    print("\nData quality gate (pass / warn / block per day and account):")
+    print(quality_summary(days))
     failed = [d for d, s in zip(days, states, strict=True) if s != "success"]
     print(
         f"\n{len(days) - len(failed)}/{len(days)} runs succeeded in {time.monotonic() - started:.0f} s."
@@ -238,6 +260,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  warehouse     {database_url()}")
     print("  Airflow UI    make up  → http://127.0.0.1:8080 (admin / admin): DAG spectra_daily,")
     print("                the runs above, with each mapped ingest per account and its XCom")
+    print(f"  Data Docs     {data_docs_index()}  (Great Expectations, one page per validation)")
     print(f"  sandbox log   {home / 'var' / 'sandbox' / 'sandbox.log'}")
     return 1 if failed else 0
 
