@@ -178,41 +178,62 @@ def test_an_account_without_any_data_blocks_instead_of_crashing(
     assert outcome.blocking == [f"perf.fresh [block]: newest day is none, expected {ref_day}"]
 
 
-def _validate_in_process(args: tuple[str, int, str, str]) -> str:
-    url, customer_id, day, quality_dir = args
-    from pathlib import Path
-
-    from spectra.quality.checks import QualityConfig
-    from spectra.quality.runner import validate_account
-    from spectra.warehouse.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        outcome = validate_account(
-            engine,
-            tenant_id=TENANT,
-            customer_id=customer_id,
-            logical_date=dt.date.fromisoformat(day),
-            config=QualityConfig(quality_dir=Path(quality_dir)),
-        )
-    finally:
-        engine.dispose()
-    return outcome.status.value
+_VALIDATE_IN_PROCESS = """
+import datetime as dt, sys
+from pathlib import Path
+from spectra.quality.checks import QualityConfig
+from spectra.quality.runner import validate_account
+from spectra.warehouse.db import make_engine
+url, tenant, customer_id, day, quality_dir = sys.argv[1:]
+engine = make_engine(url)
+try:
+    outcome = validate_account(
+        engine, tenant_id=tenant, customer_id=int(customer_id),
+        logical_date=dt.date.fromisoformat(day), config=QualityConfig(quality_dir=Path(quality_dir)),
+    )
+finally:
+    engine.dispose()
+print(outcome.status.value)
+"""
 
 
 def test_parallel_validations_share_the_warehouse_and_the_docs(
     gate: Gate, market: Any, ref_day: dt.date
 ) -> None:
-    """Mapped validate tasks run as separate processes: both verdicts land, both are listed."""
-    import multiprocessing
+    """Mapped validate tasks run as separate processes: both verdicts land, both are listed.
+
+    Plain subprocesses, like Airflow's task runners (a multiprocessing pool inside an xdist
+    worker can lose a task to a dead worker and then wait forever)."""
+    import subprocess
+    import sys
 
     accounts = [int(c) for c in market.customer_ids()]
     for cid in accounts:
         gate.ingest(cid, ref_day)
     url = gate.engine.url.render_as_string(hide_password=False)
-    jobs = [(url, cid, ref_day.isoformat(), str(gate.config.quality_dir)) for cid in accounts]
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        statuses = pool.map(_validate_in_process, jobs)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _VALIDATE_IN_PROCESS,
+                url,
+                TENANT,
+                str(cid),
+                ref_day.isoformat(),
+                str(gate.config.quality_dir),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for cid in accounts
+    ]
+    statuses = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+        statuses.append(out.strip().splitlines()[-1])
     assert set(statuses) <= {"pass", "warn"}
     with gate.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(m.QualityRun)).scalar_one() == 2
