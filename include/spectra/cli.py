@@ -284,6 +284,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         flush=True,
     )
     airflow = subprocess.Popen(["airflow", "standalone"], start_new_session=True)
+
+    def terminate(*_: object) -> None:
+        raise KeyboardInterrupt  # so `finally` stops Airflow's and the sandbox's process groups
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         return airflow.wait()
     except KeyboardInterrupt:
