@@ -43,7 +43,7 @@ class MigrationError(RuntimeError):
 
 
 def database_url() -> str:
-    """Return ``$SPECTRA_DATABASE_URL``, else a SQLite file in ``$SPECTRA_HOME/var`` (or ./var).
+    """Return ``$SPECTRA_DATABASE_URL``, else a SQLite file in ``<spectra home>/var``.
 
     The ``var/`` directory is created so a fresh checkout works without setup.
     """
@@ -53,7 +53,9 @@ def database_url() -> str:
         if url.startswith("postgres://"):
             url = "postgresql://" + url.removeprefix("postgres://")
         return url
-    home = Path(os.environ.get(ENV_HOME) or Path.cwd())
+    from spectra.settings import spectra_home  # the one place SPECTRA_HOME is resolved
+
+    home = spectra_home()
     var_dir = home / "var"
     var_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(var_dir / 'spectra.db').resolve()}"

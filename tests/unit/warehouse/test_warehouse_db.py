@@ -39,11 +39,19 @@ def test_database_url_defaults_to_sqlite_under_spectra_home(
     assert (tmp_path / "home" / "var").is_dir()
 
 
-def test_database_url_falls_back_to_cwd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_database_url_falls_back_to_the_spectra_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without SPECTRA_HOME the warehouse sits beside Data Docs and the sandbox's TLS files
+    (the checkout, for an editable install), whatever the working directory is."""
+    from spectra.settings import spectra_home
+
     monkeypatch.delenv("SPECTRA_DATABASE_URL", raising=False)
     monkeypatch.delenv("SPECTRA_HOME", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert database_url() == f"sqlite:///{tmp_path.resolve() / 'var' / 'spectra.db'}"
+    expected = f"sqlite:///{spectra_home() / 'var' / 'spectra.db'}"
+    assert database_url() == expected
+    assert str(tmp_path) not in expected
 
 
 def test_make_engine_rejects_other_backends() -> None:
