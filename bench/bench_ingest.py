@@ -10,50 +10,18 @@ PostgreSQL when reachable. Target: end-to-end at least 50% of decode-only.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
-import tempfile
-import time
-import uuid
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 SCENARIO = "bench"
 CLOCK = dt.date(2026, 6, 1)
 DAYS = 20
 TENANT = "bench"
-PG_URL = os.environ.get(
-    "SPECTRA_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
-    best = float("inf")
-    n = 0
-    for _ in range(repeat):
-        started = time.perf_counter()
-        n = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, n
-
-
-def _pg_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
+from bench_common import best, free_port, warehouses  # noqa: E402
 
 
 def run(results: dict[str, Any]) -> None:
-    from sqlalchemy import text
 
     from spectra.ads.client import AdsCredentials, build_client
     from spectra.ads.stream import load_query, stream_columns
@@ -62,10 +30,9 @@ def run(results: dict[str, Any]) -> None:
     from spectra.sandbox.market import Market
     from spectra.sandbox.tls import ensure_tls
     from spectra.settings import spectra_home
-    from spectra.warehouse.db import make_engine, migrate
 
     customer_id = Market.from_scenario(SCENARIO).customer_ids()[0]
-    port = _free_port()
+    port = free_port()
     log = spectra_home() / "var" / "bench" / "sandbox.log"
     proc = start_sandbox_process(SCENARIO, port, log, clock=CLOCK)
     try:
@@ -91,7 +58,7 @@ def run(results: dict[str, Any]) -> None:
             return rows
 
         decode_only()  # warm the sandbox's query cache: both paths then read the same streams
-        decode_s, rows = _best(decode_only, repeat=3)
+        decode_s, rows = best(decode_only, repeat=3)
         decode_rate = rows / decode_s
         keyword_rows = sum(
             len(
@@ -112,65 +79,36 @@ def run(results: dict[str, Any]) -> None:
             f"   decode-only: {rows} rows ({keyword_rows} keyword-days) in {decode_s:.2f} s = {decode_rate:,.0f} rows/s"
         )
 
-        backends: list[tuple[str, str]] = []
-        tmp = tempfile.mkdtemp(prefix="spectra-bench-")
-        backends.append(("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}"))
-        if _pg_reachable():
-            backends.append(("postgres", PG_URL))
-        for backend, url in backends:
-            schema = None
-            if backend == "postgres":
-                schema = f"bench_{uuid.uuid4().hex[:8]}"
-                admin = make_engine(url)
-                with admin.begin() as conn:
-                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-                admin.dispose()
-                engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-            else:
-                engine = make_engine(url)
-            try:
-                migrate(engine)
-                os.environ["SPECTRA_DATABASE_URL"] = str(url)
-                with engine.begin() as conn:
-                    from spectra.warehouse.repositories import register_account, register_tenant
+        for backend, engine in warehouses(
+            tenant_id=TENANT, customer_id=customer_id, prefix="spectra-bench-"
+        ):
 
-                    register_tenant(conn, tenant_id=TENANT, name="bench")
-                    register_account(conn, tenant_id=TENANT, customer_id=customer_id)
+            def end_to_end(engine: Any = engine) -> int:
+                result = ingest_account(
+                    engine,
+                    client,
+                    creds,
+                    tenant_id=TENANT,
+                    customer_id=customer_id,
+                    logical_date=logical,
+                    repull_days=DAYS,
+                )
+                return sum(
+                    v for k, v in result.rows.items() if k.startswith(("performance", "search"))
+                )
 
-                def end_to_end(engine: Any = engine) -> int:
-                    result = ingest_account(
-                        engine,
-                        client,
-                        creds,
-                        tenant_id=TENANT,
-                        customer_id=customer_id,
-                        logical_date=logical,
-                        repull_days=DAYS,
-                    )
-                    return sum(
-                        v for k, v in result.rows.items() if k.startswith(("performance", "search"))
-                    )
-
-                for label, repeat in (("first load", 1), ("re-run (upsert over existing rows)", 2)):
-                    seconds, _ = _best(end_to_end, repeat=repeat)
-                    rate = rows / seconds
-                    results[f"ingest: end-to-end {backend}, {label}"] = {
-                        "value": rate,
-                        "unit": "rows/s",
-                        "baseline": decode_rate,
-                        "ratio": rate / decode_rate,
-                    }
-                    print(
-                        f"   {backend} {label}: {rows} rows in {seconds:.2f} s = {rate:,.0f} rows/s "
-                        f"({rate / decode_rate:.0%} of decode-only)"
-                    )
-            finally:
-                os.environ.pop("SPECTRA_DATABASE_URL", None)
-                engine.dispose()
-                if schema:
-                    admin = make_engine(url)
-                    with admin.begin() as conn:
-                        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                    admin.dispose()
+            for label, repeat in (("first load", 1), ("re-run (upsert over existing rows)", 2)):
+                seconds, _ = best(end_to_end, repeat=repeat)
+                rate = rows / seconds
+                results[f"ingest: end-to-end {backend}, {label}"] = {
+                    "value": rate,
+                    "unit": "rows/s",
+                    "baseline": decode_rate,
+                    "ratio": rate / decode_rate,
+                }
+                print(
+                    f"   {backend} {label}: {rows} rows in {seconds:.2f} s = {rate:,.0f} rows/s "
+                    f"({rate / decode_rate:.0%} of decode-only)"
+                )
     finally:
         stop_process_group(proc)

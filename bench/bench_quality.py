@@ -11,14 +11,9 @@ SQLite always, PostgreSQL when reachable.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,32 +21,6 @@ SCENARIO = "bench"
 CLOCK = dt.date(2026, 6, 1)
 DAYS = 20
 TENANT = "bench"
-PG_URL = os.environ.get(
-    "SPECTRA_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pg_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, out
 
 
 def _gx_import_seconds() -> float:
@@ -60,8 +29,10 @@ def _gx_import_seconds() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+from bench_common import best, free_port, warehouses  # noqa: E402
+
+
 def run(results: dict[str, Any]) -> None:
-    from sqlalchemy import text
 
     from spectra.ads.client import AdsCredentials, build_client
     from spectra.ads.stream import load_query, stream_columns
@@ -73,8 +44,6 @@ def run(results: dict[str, Any]) -> None:
     from spectra.sandbox.market import Market
     from spectra.sandbox.tls import ensure_tls
     from spectra.settings import spectra_home
-    from spectra.warehouse.db import make_engine, migrate
-    from spectra.warehouse.repositories import register_account, register_tenant
 
     gx_import = _gx_import_seconds()
     results["quality: import great_expectations (once per task process)"] = {
@@ -88,7 +57,7 @@ def run(results: dict[str, Any]) -> None:
 
     customer_id = Market.from_scenario(SCENARIO).customer_ids()[0]
     logical_date = CLOCK - dt.timedelta(days=1)
-    port = _free_port()
+    port = free_port()
     log = spectra_home() / "var" / "bench" / "sandbox-quality.log"
     proc = start_sandbox_process(SCENARIO, port, log, clock=CLOCK)
     try:
@@ -113,77 +82,54 @@ def run(results: dict[str, Any]) -> None:
 
         cols = pull()  # warms the sandbox's cache, as bench_ingest does
         rows = len(cols["segments.date"])
-        screen_s, _ = _best(
+        screen_s, _ = best(
             lambda: screen_columns(FACT_QUERIES["keyword_performance"], cols), repeat=3
         )
 
         ingest_seconds: dict[str, float] = {}
         tmp = Path(tempfile.mkdtemp(prefix="spectra-bench-quality-"))
-        backends = [("sqlite", f"sqlite:///{tmp / 'bench.db'}")]
-        if _pg_reachable():
-            backends.append(("postgres", PG_URL))
-        for backend, url in backends:
-            schema = None
-            if backend == "postgres":
-                schema = f"bench_{uuid.uuid4().hex[:8]}"
-                admin = make_engine(url)
-                with admin.begin() as conn:
-                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-                admin.dispose()
-                engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-            else:
-                engine = make_engine(url)
-            try:
-                migrate(engine)
+        for backend, engine in warehouses(
+            tenant_id=TENANT, customer_id=customer_id, prefix="spectra-bench-quality-"
+        ):
+
+            def ingest(engine: Any = engine) -> int:
+                pulled = pull()
                 with engine.begin() as conn:
-                    register_tenant(conn, tenant_id=TENANT, name="bench")
-                    register_account(conn, tenant_id=TENANT, customer_id=customer_id)
-
-                def ingest(engine: Any = engine) -> int:
-                    pulled = pull()
-                    with engine.begin() as conn:
-                        write_pulled(
-                            conn,
-                            {"keyword_performance": pulled},
-                            tenant_id=TENANT,
-                            customer_id=customer_id,
-                            as_of=CLOCK,
-                        )
-                    return len(pulled["segments.date"])
-
-                ingest_s, _ = _best(ingest, repeat=1)  # the first load, as bench_ingest's
-                ingest_seconds[backend] = ingest_s
-                config = QualityConfig(quality_dir=tmp / f"quality-{backend}")
-
-                def validate(engine: Any = engine, config: QualityConfig = config) -> Any:
-                    return validate_account(
-                        engine,
+                    write_pulled(
+                        conn,
+                        {"keyword_performance": pulled},
                         tenant_id=TENANT,
                         customer_id=customer_id,
-                        logical_date=logical_date,
-                        repull_days=DAYS,
-                        config=config,
+                        as_of=CLOCK,
                     )
+                return len(pulled["segments.date"])
 
-                validate_s, outcome = _best(validate, repeat=2)
-                results[f"quality: validate {rows // 1000}k keyword-day rows, {backend}"] = {
-                    "value": validate_s,
-                    "unit": "s",
-                    "baseline": ingest_s,
-                    "ratio": validate_s / ingest_s,
-                }
-                print(
-                    f"   {backend}: ingest {rows} rows {ingest_s:.2f} s, validate {validate_s:.2f} s "
-                    f"= {validate_s / ingest_s:.2f}x ingest (verdict {outcome.status.value}, "
-                    f"{outcome.rows_validated} rows)"
+            ingest_s, _ = best(ingest, repeat=1)  # the first load, as bench_ingest's
+            ingest_seconds[backend] = ingest_s
+            config = QualityConfig(quality_dir=tmp / f"quality-{backend}")
+
+            def validate(engine: Any = engine, config: QualityConfig = config) -> Any:
+                return validate_account(
+                    engine,
+                    tenant_id=TENANT,
+                    customer_id=customer_id,
+                    logical_date=logical_date,
+                    repull_days=DAYS,
+                    config=config,
                 )
-            finally:
-                engine.dispose()
-                if schema:
-                    admin = make_engine(url)
-                    with admin.begin() as conn:
-                        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                    admin.dispose()
+
+            validate_s, outcome = best(validate, repeat=2)
+            results[f"quality: validate {rows // 1000}k keyword-day rows, {backend}"] = {
+                "value": validate_s,
+                "unit": "s",
+                "baseline": ingest_s,
+                "ratio": validate_s / ingest_s,
+            }
+            print(
+                f"   {backend}: ingest {rows} rows {ingest_s:.2f} s, validate {validate_s:.2f} s "
+                f"= {validate_s / ingest_s:.2f}x ingest (verdict {outcome.status.value}, "
+                f"{outcome.rows_validated} rows)"
+            )
         baseline = ingest_seconds["sqlite"]
         results[f"quality: ingest screen of {rows // 1000}k rows (share of sqlite ingest)"] = {
             "value": screen_s,
