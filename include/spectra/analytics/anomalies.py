@@ -18,6 +18,10 @@ mapped to the equivalent z. Holiday days whose factor was estimated from past ye
 against the holiday-adjusted expectation; on holiday days without any history, volume anomalies
 (spend, conversions) are reported but suppressed, and rates/prices (CPC, CTR, CPA) alert only
 past ``unknown_holiday_threshold``. Each anomaly keeps its evidence: observed, expected, score, windows.
+
+CPC is judged at a fixed keyword mix where keyword rows exist (``cpc_mix``, from
+``cpc_index.mix_effects``): a campaign's raw CPC moves with which keywords got the clicks, which
+on Smart Bidding campaigns is 2-3x the noise of the prices themselves.
 """
 
 from __future__ import annotations
@@ -148,12 +152,16 @@ def detect_anomalies(
     seasonality: SeasonalityConfig | None = None,
     min_maturity: float = 0.5,
     include_normal: bool = False,
+    cpc_mix: pd.Series | None = None,
 ) -> list[Anomaly]:
     """Score the last ``eval_days`` days up to as_of of one entity's daily rows.
 
     daily: date, impressions, clicks, cost_micros, conversions (lag-completed conversions when
     available; a ``maturity`` column marks days too immature for conversions and CPA).
     include_normal returns every scored day, anomalous or not (for evidence and tests).
+    cpc_mix: the entity's log keyword-mix effect by date (``cpc_index.mix_effects``): CPC is
+    judged at a fixed keyword mix where it is known; the reported expectation is put back at
+    the scored day's own mix, so observed/expected stay in the account's currency.
     """
     cfg = config or AnomalyConfig()
     s_cfg = seasonality or SeasonalityConfig()
@@ -178,6 +186,17 @@ def detect_anomalies(
     for metric in metrics:
         num, den, transform, higher_is_bad = METRICS[metric]
         series = _from_sums(sums, metric)
+        mix = pd.Series(0.0, index=series.index)
+        if (
+            metric == "cpc"
+            and cpc_mix is not None
+            and not cpc_mix.empty
+            and eval_idx.isin(cpc_mix.index).all()
+        ):
+            # Only when the scored days have their mix too: raw CPC against a fixed-mix
+            # expectation would turn the day's mix into a false alarm.
+            mix = cpc_mix.reindex(series.index).fillna(0.0)
+            series = series * np.exp(-mix)
         hist = series[series.index < start]
         if hist.notna().sum() < 14:
             continue
@@ -195,6 +214,7 @@ def detect_anomalies(
             o, e = float(obs.get(day, np.nan)), float(exp[day])
             if not np.isfinite(o):
                 continue
+            day_mix = float(np.exp(mix.get(day, 0.0)))
             window = str(comps.at[day, "holiday_window"])
             known = bool(comps.at[day, "holiday_known"])
             reason = ""
@@ -241,6 +261,9 @@ def detect_anomalies(
                 )
             elif window:
                 reason = f"holiday window {window!r}: expectation includes its factor"
+            if day_mix != 1.0:
+                note = f"keyword mix moves CPC by {day_mix - 1:+.1%} today; judged at fixed mix"
+                reason = f"{reason}; {note}" if reason else note
             if not (over or include_normal):
                 continue
             up = score > 0
@@ -250,8 +273,8 @@ def detect_anomalies(
                     entity_id=int(entity_id),
                     metric=metric,
                     date=day.date(),
-                    observed=o,
-                    expected=e,
+                    observed=o * day_mix,
+                    expected=e * day_mix,
                     log_residual=r,
                     score=score,
                     severity=severity(score, cfg) if over else "none",

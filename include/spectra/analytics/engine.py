@@ -24,6 +24,13 @@ from spectra.analytics.allocation import (
 from spectra.analytics.anomalies import anomalies_frame, detect_anomalies
 from spectra.analytics.bids import ENVELOPE_COLUMNS, keyword_bid_envelopes
 from spectra.analytics.config import AnalyticsConfig
+from spectra.analytics.cpc_index import (
+    in_ranges,
+    keyword_ranges,
+    keyword_rows_only,
+    mix_effects,
+    mix_series,
+)
 from spectra.analytics.effects import EFFECT_COLUMNS, estimate_change_effects
 from spectra.analytics.lag import LagCurve, conversion_dispersion, fit_lag_curve, nowcast
 from spectra.analytics.seasonality import HolidayCalendar, fit_seasonality
@@ -53,6 +60,7 @@ PERF_COLUMNS = (
     "reported_as_of",
 )
 LEVELS = ("campaign", "ad_group", "keyword")
+CPC_INDEX_COLUMNS = ["date", "campaign_id", "ad_group_id", "entity_id", "clicks", "cost_micros"]
 SHARE_COLUMNS = ("search_impression_share", "search_budget_lost_impression_share")
 ALLOCATION_COLUMNS = [
     "campaign_id",
@@ -311,6 +319,7 @@ def analyze_account(
     campaign_anomalies: bool = True,
     keyword_bids_micros: Mapping[int, int] | None = None,
     smart_bidding_campaigns: Collection[int] = (),
+    cpc_index_rows: pd.DataFrame | None = None,
 ) -> AnalysisResult:
     """Lag completion, seasonality, tests with FDR, anomalies, change effects, allocation and
     keyword bid envelopes.
@@ -322,6 +331,9 @@ def analyze_account(
     campaign level. budgets_micros: current daily budgets per campaign (else recent mean spend).
     keyword_bids_micros: effective max CPC per keyword (enables bid envelopes);
     smart_bidding_campaigns: campaign ids whose keywords have no manual bid.
+    cpc_index_rows: keyword rows (date, campaign_id, ad_group_id, entity_id, clicks,
+    cost_micros) of past holiday windows (``cpc_index.index_ranges``); with the keyword rows
+    of ``perf`` they make CPC anomalies judge prices at a fixed keyword mix.
     """
     cfg = config or AnalyticsConfig()
     timings: dict[str, float] = {}
@@ -425,9 +437,30 @@ def analyze_account(
 
     # ---- anomalies
     t2 = time.perf_counter()
+    # CPC at a fixed keyword mix wherever keyword rows exist (spectra.analytics.cpc_index).
+    # Only the days the service reads (recent detail, past holiday windows), whatever else
+    # the caller passed: the index costs a pass over every keyword row it gets.
+    index_days = keyword_ranges(
+        as_of=as_of, first_day=span[0].date(), calendar=cal,
+        recent_from=as_of - dt.timedelta(days=sc_days(cfg) + 1),
+        level_window_days=cfg.seasonality.level_window_days,
+    )  # fmt: skip
+    kw_mask = masks.get("keyword")
+    if kw_mask is not None:
+        kw_mask = kw_mask & in_ranges(rows["date"], index_days)
+    kw_rows = keyword_rows_only(
+        [
+            rows.loc[kw_mask, ["level", *CPC_INDEX_COLUMNS]] if kw_mask is not None else None,
+            cpc_index_rows.assign(level="keyword") if cpc_index_rows is not None else None,
+        ]
+    )
+    mix_account = mix_effects(kw_rows, by=None)
+    mix_campaign = mix_effects(kw_rows, by="campaign_id")
+    timings["cpc_index"] = time.perf_counter() - t2
     found = detect_anomalies(
         account_daily, as_of=as_of, entity_level="account", entity_id=customer_id, calendar=cal,
         config=cfg.anomalies, seasonality=cfg.seasonality, min_maturity=cfg.lag.min_maturity,
+        cpc_mix=mix_series(mix_account, 0),
     )  # fmt: skip
     if campaign_anomalies and "campaign" in present:
         camp = rows[is_campaign]
@@ -435,6 +468,7 @@ def analyze_account(
             found += detect_anomalies(
                 _daily(grp), as_of=as_of, entity_level="campaign", entity_id=int(cid), calendar=cal,
                 config=cfg.anomalies, seasonality=cfg.seasonality, min_maturity=cfg.lag.min_maturity,
+                cpc_mix=mix_series(mix_campaign, int(cid)),
             )  # fmt: skip
     anomalies = anomalies_frame(found)
     timings["anomalies"] = time.perf_counter() - t2

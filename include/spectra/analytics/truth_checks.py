@@ -24,8 +24,9 @@ many, numbers from ``make bench`` on this machine in brackets):
 * Black Friday: at most 1 % of the anomaly scores of campaigns the holiday merely lifts flagged
   over the Thanksgiving - Cyber Monday window [0.28 %; 1.1 % without the holiday calendar]; the
   planted CPC shock (a competitor tripling the auction price on Black Friday: CPC +55 %)
-  flagged in at least 70 % of seeds [9 of 12: the misses are Smart Bidding campaigns whose CPC
-  swings 10-15 % from day to day, where +35-50 % on one day is within 3 sd];
+  flagged in every seed [12 of 12 with CPC judged at a fixed keyword mix
+  (spectra.analytics.cpc_index); 9 of 12 on raw campaign CPC, whose keyword mix alone moves
+  Smart Bidding campaigns' CPC 7-10 % a day, so +35-50 % on one day hid within 3.5 sd];
 * allocation: the planned split's expected value over the next week >= 98 % of the best split
   of the same total (the oracle allocation) [99.8 %, worst seed 99.0 %; current budgets 94.1 %;
   one capped step 97.0 %];
@@ -45,18 +46,27 @@ import pandas as pd
 from scipy import optimize, stats
 
 from spectra.analytics.config import AnalyticsConfig
-from spectra.analytics.engine import AnalysisResult, analyze_account
+from spectra.analytics.cpc_index import (
+    MIX_COLUMNS,
+    keyword_ranges,
+    keyword_rows_only,
+    mix_effects,
+    mix_series,
+)
+from spectra.analytics.engine import AnalysisResult, analyze_account, sc_days
 from spectra.analytics.lag import conversion_dispersion, fit_lag_curve, nowcast
 from spectra.analytics.replay import (
     MICROS,
     current_budgets,
     keyword_bids,
     matured_by_campaign,
+    pull,
     replay_account,
     smart_bidding_campaigns,
 )
 
 if TYPE_CHECKING:
+    from spectra.analytics.seasonality import HolidayCalendar
     from spectra.sandbox.market import Market
 
 REFERENCE = dt.date(2026, 6, 1)  # far from holidays: the A/A windows see no seasonal event
@@ -269,6 +279,31 @@ def planted_cpc_effect(
 
 
 # --------------------------------------------------------------------------- Black Friday
+def keyword_detail(
+    m: Market,
+    customer_id: int,
+    *,
+    as_of: dt.date,
+    first_day: dt.date,
+    calendar: HolidayCalendar,
+    config: AnalyticsConfig | None = None,
+) -> pd.DataFrame:
+    """Keyword rows over the days the analyze step reads them (recent detail + past holiday
+    windows). Clicks and cost are final when pulled, so one pull per range suffices."""
+    cfg = config or AnalyticsConfig()
+    recent_from = as_of - dt.timedelta(days=sc_days(cfg) + 1)
+    ranges = keyword_ranges(
+        as_of=as_of, first_day=first_day, recent_from=recent_from, calendar=calendar,
+        level_window_days=cfg.seasonality.level_window_days,
+    )  # fmt: skip
+    report = as_of + dt.timedelta(days=1)  # day D is pulled on D+1
+    frames = [
+        pull(m, customer_id, level="keyword", date_from=lo, date_to=hi, as_of=report)
+        for lo, hi in ranges
+    ]
+    return keyword_rows_only(frames)
+
+
 BLACK_FRIDAY = dt.date(2026, 11, 27)
 
 
@@ -279,6 +314,7 @@ class HolidayCheck:
     lifted_scores: int  # anomaly scores computed for those campaigns
     account_flags: tuple[str, ...]  # account-level metrics flagged
     shock_cpc_lift: float  # observed / expected CPC of the shocked campaign
+    lifted_flagged: tuple[str, ...] = ()  # "campaign:metric:score" of the lifted campaigns' flags
 
 
 def black_friday(
@@ -288,10 +324,15 @@ def black_friday(
     cpc_multiplier: float = 3.0,
     day: dt.date = BLACK_FRIDAY,
     calendar: str = "US",
+    mix_adjusted: bool = True,
 ) -> HolidayCheck:
     """Analyze ``day`` (in the Black Friday - Cyber Monday window); one campaign's auctions get a
     new competitor that very day. Last year's window is in the history. ``calendar="NONE"``
-    shows what a holiday-blind detector would make of the same days."""
+    shows what a holiday-blind detector would make of the same days; ``mix_adjusted=False``
+    what raw campaign CPC (no keyword-mix index) would.
+
+    Keyword rows are pulled where the analyze step reads them: the recent detail window and
+    last year's holiday windows with their lead-in (``cpc_index.index_ranges``)."""
     events = []
     if shock:
         events.append(
@@ -321,6 +362,12 @@ def black_friday(
     camp["conversions"] = done["conversions_nowcast"].to_numpy()
     camp["maturity"] = done["maturity"].to_numpy()
     camp["date"] = pd.to_datetime(camp["date"])
+    empty = pd.Series(dtype=float)
+    by_campaign, by_account = pd.DataFrame(columns=MIX_COLUMNS), pd.DataFrame(columns=MIX_COLUMNS)
+    if mix_adjusted:
+        keywords = keyword_detail(m, cid, as_of=day, first_day=m.history_start, calendar=cal)
+        by_campaign = mix_effects(keywords, by="campaign_id")
+        by_account = mix_effects(keywords, by=None)
     shocked = int(m.struct.campaign_id[2])
     found = []
     lifted_scores = 0
@@ -328,13 +375,15 @@ def black_friday(
         out = detect_anomalies(
             _daily(grp), as_of=day, entity_level="campaign", entity_id=int(entity),
             include_normal=True, calendar=cal,
+            cpc_mix=mix_series(by_campaign, int(entity)) if mix_adjusted else empty,
         )  # fmt: skip
         found += out
         if int(entity) != shocked:
             lifted_scores += len(out)
     account = detect_anomalies(
-        _daily(camp), as_of=day, entity_id=cid, include_normal=True, calendar=cal
-    )
+        _daily(camp), as_of=day, entity_id=cid, include_normal=True, calendar=cal,
+        cpc_mix=mix_series(by_account, 0) if mix_adjusted else empty,
+    )  # fmt: skip
     flagged = [a for a in found if a.flagged]
     shock_cpc = [a for a in found if a.entity_id == shocked and a.metric == "cpc"]
     return HolidayCheck(
@@ -343,6 +392,9 @@ def black_friday(
         lifted_scores=lifted_scores,
         account_flags=tuple(sorted(a.metric for a in account if a.flagged)),
         shock_cpc_lift=float(shock_cpc[0].observed / shock_cpc[0].expected) if shock_cpc else 0.0,
+        lifted_flagged=tuple(
+            f"{a.entity_id}:{a.metric}:{a.score:+.1f}" for a in flagged if a.entity_id != shocked
+        ),
     )
 
 
