@@ -18,7 +18,14 @@ class LagConfig:
     min_maturity: float = 0.5  # below this share reported, a day is too immature to judge
     mature_threshold: float = 0.9  # at or above, a day counts as (nearly) mature
     bootstrap_samples: int = 200  # cohort bootstrap for the CDF's uncertainty (0 = binomial)
-    age_offset_days: float = 0.5  # lag-bucket histograms: clicks are mid-day on average
+    # Lag-bucket histograms: F(age a) = share of conversions with lag < a + offset. A row's age
+    # is reported_as_of - click day, and a pull the morning after has what arrived by the end
+    # of the day before: lags of whole days below the age, offset 0 (the sandbox's clock
+    # exactly). Measured on the market (20 seeds each, new account's last week vs matured
+    # truth): 0 -> mean error -0.8 % / -0.3 %; +0.5 -> -5.8 % / -7.3 % (3-day / 6-day lag).
+    age_offset_days: float = 0.0
+    # Fewer conversions make a histogram too coarse to complete from (one moves F by 2 %+).
+    min_bucket_conversions: float = 50.0
     seed: int = 20140824  # bootstrap seed: results are deterministic
     # Ingest re-pulls 30 days, so later conversions never reach the warehouse; the tail past
     # the window is extrapolated (inverse power curve) up to Google's longest window, 90 days.

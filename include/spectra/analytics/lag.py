@@ -7,7 +7,9 @@ the conversion window. Two inputs describe how a click day fills in:
   cumulative conversions as reported that day). Chain-ladder link ratios between successive ages
   (Mack 1993) give F(a), the share of a cohort's final conversions reported by age a.
 * lag-bucket histograms (``segments.conversion_lag_bucket``) — how many conversions arrived
-  0-1, 1-2, ... 60-90 days after the click. A piecewise-linear CDF through the bucket edges.
+  0-1, 1-2, ... 60-90 days after the click. A piecewise-linear CDF through the bucket edges;
+  with the click days' ages known, buckets the younger cohorts cannot have filled yet are
+  corrected for exposure, and the 30-90 day buckets give the tail directly.
 
 Completion of a day of age a: C_hat = C_obs / F(a), with prediction variance (Poisson thinning,
 plus the CDF's own uncertainty, notes §1)
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -83,6 +85,7 @@ class LagCurve:
     # without any link): callers must then treat every day younger than the window as
     # immature instead of taking F = 1 at face value.
     usable: bool = True
+    n_runs: int = 0  # daily pulls behind a snapshot curve (0 for histograms)
 
     def maturity(self, age: np.ndarray | Sequence[int] | int, *, value: bool = False) -> np.ndarray:
         """F at the given ages (vectorised); age < 0 -> 0, age > window -> 1."""
@@ -306,6 +309,7 @@ def _from_snapshots(snapshots: pd.DataFrame, fit_date: dt.date, cfg: LagConfig) 
         tail_factor=tail_c,
         tail_factor_value=tail_v,
         usable=usable,
+        n_runs=n_runs,
     )
 
 
@@ -328,7 +332,34 @@ def _cdf_from_histogram(edges_hi: np.ndarray, mass: np.ndarray, ages: np.ndarray
     return np.interp(ages, xs, ys, right=1.0)
 
 
+def _exposure(
+    lo: np.ndarray, hi: np.ndarray, min_age: np.ndarray, max_age: np.ndarray, offset: float
+) -> np.ndarray:
+    """Share of a bucket's conversions the histogram's click days can have reported yet.
+
+    The click days' ages (on the pull) run from ``min_age`` to ``max_age``; a conversion of
+    lag L is reported in a cohort of age a once L < a + offset. With cohorts of equal volume
+    and lags spread evenly inside a bucket, the share is the mean over its whole days k of
+    clip((max_age + offset - k) / n_days, 0, 1). 1 for every bucket the youngest day has
+    passed; the 30-90 day buckets of a range ending 31 days back are about 0.5-0.9.
+    """
+    out = np.ones(len(lo))
+    for i, (a, b, young, old) in enumerate(zip(lo, hi, min_age, max_age, strict=True)):
+        days = np.arange(int(a), int(np.ceil(b)))
+        n_days = max(old - young + 1, 1)
+        out[i] = float(np.clip((old + offset - days) / n_days, 0.0, 1.0).mean())
+    return out
+
+
+def _bounded_tail(tail: float, cfg: LagConfig) -> float:
+    """A tail below ``tail_min`` is noise (none); above ``tail_max`` it is not believed."""
+    return 1.0 if tail < 1.0 + cfg.tail_min else float(min(tail, cfg.tail_max))
+
+
 def _from_lag_buckets(buckets: pd.DataFrame, fit_date: dt.date, cfg: LagConfig) -> LagCurve:
+    """F from a histogram; with ``min_age_days`` / ``max_age_days`` (the click days' ages on
+    the pull) the buckets are exposure-corrected and the tail past the window is read from
+    the 30-90 day buckets, when volume allows (``tail_min_conversions``)."""
     if "conversion_lag_bucket" not in buckets.columns or "conversions" not in buckets.columns:
         raise LagDataError("lag buckets need columns conversion_lag_bucket, conversions")
     b = buckets[
@@ -338,17 +369,44 @@ def _from_lag_buckets(buckets: pd.DataFrame, fit_date: dt.date, cfg: LagConfig) 
     if len(edges) == 0:
         raise LagDataError("no known lag buckets")
     value_col = _value_column(b)
-    frame = pd.DataFrame({"hi": edges[:, 1], "c": b["conversions"].to_numpy(dtype=float)})
-    frame["v"] = b[value_col].to_numpy(dtype=float) if value_col else frame["c"]
+    conv = b["conversions"].to_numpy(dtype=float)
+    value = b[value_col].to_numpy(dtype=float) if value_col else conv
+    notes = [f"from lag buckets, F(age) = share with lag < age + {cfg.age_offset_days:g} day"]
+    aged = {"min_age_days", "max_age_days"} <= set(b.columns)
+    if aged:
+        exposure = _exposure(
+            edges[:, 0], edges[:, 1], b["min_age_days"].to_numpy(dtype=float),
+            b["max_age_days"].to_numpy(dtype=float), cfg.age_offset_days,
+        )  # fmt: skip
+        seen = exposure > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            conv = np.where(seen, conv / exposure, 0.0)
+            value = np.where(seen, value / exposure, 0.0)
+        if not seen.all():
+            notes.append("left out lag buckets that no click day is old enough to have filled")
+    frame = pd.DataFrame({"hi": edges[:, 1], "c": conv, "v": value})
     frame = frame.groupby("hi", as_index=False)[["c", "v"]].sum().sort_values("hi")
     window = cfg.window_days
     ages = np.arange(window + 1) + cfg.age_offset_days
-    # The conversion window truncates the histogram: conversions later than it never count.
+    # F is the share the re-pull window will see: later conversions never reach the warehouse.
     inside = frame[frame["hi"] <= max(window, frame["hi"].min())]
     cdf_c = _cdf_from_histogram(inside["hi"].to_numpy(), inside["c"].to_numpy(), ages)
     cdf_v = _cdf_from_histogram(inside["hi"].to_numpy(), inside["v"].to_numpy(), ages)
     cdf_c[-1] = cdf_v[-1] = 1.0
     m = float(inside["c"].sum())
+    tail_c = tail_v = 1.0
+    # Only with the ages known: without them, a tail bucket's shortfall could be censoring.
+    if aged and m >= cfg.tail_min_conversions:
+        beyond = frame[(frame["hi"] > window) & (frame["hi"] <= cfg.tail_horizon_days)]
+        inside_v = float(inside["v"].sum())
+        tail_c = _bounded_tail(1.0 + float(beyond["c"].sum()) / m, cfg)
+        if inside_v > 0:
+            tail_v = _bounded_tail(1.0 + float(beyond["v"].sum()) / inside_v, cfg)
+        if tail_c > 1.0:
+            notes.append(f"tail beyond age {window}: x{tail_c:.3f} (lag buckets to day 90)")
+    usable = m >= cfg.min_bucket_conversions
+    if not usable:
+        notes.append(f"lag buckets not usable for completion ({m:.0f} conversions)")
     return LagCurve(
         fit_date=fit_date,
         source="lag_buckets",
@@ -360,7 +418,10 @@ def _from_lag_buckets(buckets: pd.DataFrame, fit_date: dt.date, cfg: LagConfig) 
         mature_conversions=m,
         n_cohorts=0,
         max_age_observed=window,
-        notes=(f"from lag buckets, ages at +{cfg.age_offset_days} day",),
+        notes=tuple(notes),
+        tail_factor=tail_c,
+        tail_factor_value=tail_v,
+        usable=usable,
     )
 
 
@@ -371,25 +432,38 @@ def fit_lag_curve(
     fit_date: dt.date,
     config: LagConfig | None = None,
 ) -> LagCurve:
-    """Fit an account's lag CDF: from snapshots when they hold mature cohorts, else histograms.
+    """Fit an account's lag CDF: from snapshots when they are usable, else histograms.
+
+    Snapshots win whenever they are usable (``min_snapshot_runs`` pulls, a link at every age):
+    they measure the restatements the warehouse actually receives. Until then (a new account)
+    the histogram completes; snapshots shorter than the window but from enough pulls borrow
+    the histogram's shape past the age they reach.
 
     snapshots: click_date, report_date, conversions[, conversions_value(_micros)] — entity rows
     are summed per (click_date, report_date). lag_buckets: conversion_lag_bucket (enum name or
-    (lo, hi) days), conversions[, conversions_value(_micros)].
+    (lo, hi) days), conversions[, conversions_value(_micros)][, min_age_days, max_age_days —
+    the ages of the histogram's click days on the pull, for exposure and the tail].
     """
     cfg = config or LagConfig()
     curve: LagCurve | None = None
     if snapshots is not None and not snapshots.empty:
         curve = _from_snapshots(snapshots, fit_date, cfg)
-        if curve.max_age_observed >= cfg.window_days or lag_buckets is None:
+        if curve.usable:
             return curve
-    if lag_buckets is not None and not lag_buckets.empty:
-        hist = _from_lag_buckets(lag_buckets, fit_date, cfg)
-        if curve is None:
-            return hist
+    if lag_buckets is None or lag_buckets.empty:
+        return curve if curve is not None else no_lag_curve(fit_date, cfg.window_days)
+    hist = _from_lag_buckets(lag_buckets, fit_date, cfg)
+    if curve is None:
+        return hist
+    k = curve.max_age_observed
+    if (
+        k < cfg.window_days
+        and curve.n_runs >= cfg.min_snapshot_runs
+        and curve.mature_conversions > 0
+        and hist.usable
+    ):
         # Snapshots too short for the tail: use them up to the age they reach, the histogram
         # for the tail beyond it (scaled so the two agree at the joint).
-        k = curve.max_age_observed
         scale = hist.cdf_conversions[k]
         scale_v = hist.cdf_value[k]
         cdf_c = np.concatenate(
@@ -408,11 +482,23 @@ def fit_lag_curve(
             n_cohorts=curve.n_cohorts,
             max_age_observed=cfg.window_days,
             notes=(*curve.notes, f"tail beyond age {k} from lag buckets"),
+            tail_factor=hist.tail_factor,
+            tail_factor_value=hist.tail_factor_value,
             usable=True,
+            n_runs=curve.n_runs,
         )
-    if curve is not None:
-        return curve
-    return no_lag_curve(fit_date, cfg.window_days)
+    # Too few pulls (a new account) or ages without links: the histogram completes instead of
+    # leaving every recent day uncompleted; if it cannot either, the snapshot curve says why.
+    if hist.usable:
+        return replace(
+            hist,
+            notes=(
+                *curve.notes,
+                "completion from lag buckets until snapshots are usable",
+                *hist.notes,
+            ),
+        )
+    return replace(curve, notes=(*curve.notes, *hist.notes))
 
 
 def nowcast(

@@ -11,9 +11,10 @@
    ``reported_as_of`` it carries. ``performance_daily`` keeps only the latest pull of a day, so
    the click-day x report-day triangle the lag curve needs exists only if each run keeps its
    diagonal; one run adds ~30 cells per campaign, and two runs already give every age link;
-3. reads the account's snapshots, its campaigns (budgets, bidding strategy, spend limits), its
-   keyword bids and the changes applied to it (campaign versions), and runs
-   ``engine.analyze_account``;
+3. reads the account's snapshots, its latest conversion-lag histogram (ingest pulls one a
+   run; it completes recent days until a week of snapshots makes their curve usable), its
+   campaigns (budgets, bidding strategy, spend limits), its keyword bids and the changes
+   applied to it (campaign versions), and runs ``engine.analyze_account``;
 4. replaces the day's results in one transaction: the rows of (tenant, account, logical day) in
    every per-day analytics table are deleted and written again, so a re-run or a backfill of
    the day leaves exactly one set of results.
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, delete, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
 
 from spectra.analytics.config import AnalyticsConfig
 from spectra.analytics.engine import AnalysisResult, analyze_account, sc_days
@@ -195,6 +196,33 @@ def read_snapshots(
         t.report_date <= until,
     )
     return _frame(conn, stmt, (*cols, "conversions_value_micros"))
+
+
+def read_lag_buckets(
+    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date
+) -> pd.DataFrame:
+    """The account's latest lag histogram pulled for a day up to ``until`` (a backfill never
+    reads a later one), per campaign and bucket, with the ages its click days had on the pull:
+    ``fit_lag_curve`` corrects the buckets the younger days cannot have filled and reads the
+    tail from them. Empty when ingest has pulled none."""
+    t = m.ConversionLagBucket
+    account = (t.tenant_id == tenant_id, t.customer_id == customer_id)
+    latest = select(func.max(t.pulled_for)).where(*account, t.pulled_for <= until)
+    cols = (
+        "campaign_id", "conversion_lag_bucket", "conversions", "conversions_value_micros",
+        "date_from", "date_to", "reported_as_of",
+    )  # fmt: skip
+    frame = _frame(
+        conn,
+        select(*(t.__table__.c[c] for c in cols)).where(
+            *account, t.pulled_for == latest.scalar_subquery()
+        ),
+        cols,
+    )
+    reported = pd.to_datetime(frame["reported_as_of"])
+    frame["min_age_days"] = (reported - pd.to_datetime(frame["date_to"])).dt.days
+    frame["max_age_days"] = (reported - pd.to_datetime(frame["date_from"])).dt.days
+    return frame
 
 
 @dataclass(frozen=True)
@@ -593,6 +621,9 @@ def analyze_and_store(
             conn, tenant_id=tenant_id, customer_id=customer_id,
             since=fit_date - dt.timedelta(days=svc.snapshot_days), until=fit_date,
         )  # fmt: skip
+        lag_buckets = read_lag_buckets(
+            conn, tenant_id=tenant_id, customer_id=customer_id, until=logical_date
+        )
         settings = read_settings(conn, tenant_id=tenant_id, customer_id=customer_id)
         changes = read_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id,
@@ -604,6 +635,7 @@ def analyze_and_store(
         snapshots if not snapshots.empty else None,
         as_of=as_of,
         config=cfg,
+        lag_buckets=lag_buckets if not lag_buckets.empty else None,
         changes=changes if not changes.empty else None,
         budgets_micros=settings.budgets_micros or None,
         bounds_micros=settings.bounds_micros or None,

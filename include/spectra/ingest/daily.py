@@ -3,7 +3,10 @@
 The logical date is the clock: the run for day D pulls D and the trailing re-pull window
 (conversions are restated for weeks) exactly as Google reported them on D+1, and upserts them
 by natural keys. Re-running D, or backfilling any range, converges to the same warehouse state;
-re-running an old day never overwrites fresher numbers (``reported_as_of`` guard).
+re-running an old day never overwrites fresher numbers (``reported_as_of`` guard). Each run
+also pulls one small conversion-lag histogram of mature click days per account (campaigns x
+lag buckets), stored per run, so analytics can complete a new account's recent conversions
+before it has a week of its own lag snapshots.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from spectra.ads.client import AdsCredentials
 from spectra.ads.stream import load_query, stream_columns
@@ -38,6 +41,12 @@ log = logging.getLogger(__name__)
 DEFAULT_REPULL_DAYS = 30
 DEFAULT_SLICE_DAYS = 7
 MICROS = 1_000_000
+# The conversion-lag histogram (sql/gaql/conversion_lag.gaql): 90 days of click days, each at
+# least 30 days old on the run's logical date (see lag_histogram_range).
+LAG_HISTOGRAM_DAYS = 90
+LAG_MATURE_DAYS = 30
+# Queries over a range of their own, pulled once per run (no date slices, no segments.date).
+HISTOGRAM_QUERIES = ("conversion_lag",)
 
 # Google's serving status → Spectra's lifecycle state, for campaigns first seen by ingest.
 _LIFECYCLE_FOR_NEW = {
@@ -86,20 +95,35 @@ def date_slices(first: dt.date, last: dt.date, days: int) -> list[tuple[dt.date,
     return out
 
 
+def lag_histogram_range(logical_date: dt.date) -> tuple[dt.date, dt.date]:
+    """Click days of the run's conversion-lag histogram: mature ones, before the window.
+
+    The ``LAG_HISTOGRAM_DAYS`` days ending ``LAG_MATURE_DAYS`` before the logical date: on
+    the pull (logical date + 1) the youngest is 31 days old, so every conversion it can get
+    inside the 30-day conversion window analytics completes to is already reported.
+    """
+    last = logical_date - dt.timedelta(days=LAG_MATURE_DAYS)
+    return last - dt.timedelta(days=LAG_HISTOGRAM_DAYS - 1), last
+
+
 def planned_pulls(
     window_start: dt.date, window_end: dt.date, slice_days: int = DEFAULT_SLICE_DAYS
 ) -> list[tuple[str, dict[str, str]]]:
     """Every (query, parameters) one ingest runs, in write order.
 
     Structure first (parents before children), then the daily metrics by date slice, the
-    biggest query first: the last write is the one nothing overlaps, so it should be small.
+    biggest query first, then the small lag histogram (one pull over its own range): the last
+    write is the one nothing overlaps, so it should be small.
     """
     structure = [n for n in WRITERS if "{date_from}" not in load_query(n).text]
-    facts = [n for n in WRITERS if n not in structure]
+    facts = [n for n in WRITERS if n not in structure and n not in HISTOGRAM_QUERIES]
     pulls: list[tuple[str, dict[str, str]]] = [(name, {}) for name in structure]
     for name in sorted(facts, key=lambda n: FACT_SIZE_ORDER.get(n, 0), reverse=True):
         for first, last in date_slices(window_start, window_end, slice_days):
             pulls.append((name, {"date_from": first.isoformat(), "date_to": last.isoformat()}))
+    first, last = lag_histogram_range(window_end)
+    for name in HISTOGRAM_QUERIES:
+        pulls.append((name, {"date_from": first.isoformat(), "date_to": last.isoformat()}))
     return pulls
 
 
@@ -308,6 +332,7 @@ class _Target:
     tenant_id: str
     customer_id: int
     as_of: dt.date
+    logical_date: dt.date
 
     def rows(self, columns: Mapping[str, Sequence[Any]], **const: Any) -> Columns:
         """Column lists plus the tenant, the account and constant columns, for bulk_upsert."""
@@ -479,6 +504,61 @@ def _write_search_terms(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, 
     return {"search_terms_daily": len(rows)}
 
 
+_LAG_KEYS = ["tenant_id", "customer_id", "pulled_for", "campaign_id", "conversion_lag_bucket"]
+
+
+def _write_lag_buckets(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+    """The run's histogram replaces whatever an earlier run of the same day stored.
+
+    Upserted by key, so a re-run that pulls the same numbers writes nothing; a (campaign,
+    bucket) the re-run no longer returns is deleted, so the day holds one histogram, not a mix.
+    """
+    date_from, date_to = lag_histogram_range(t.logical_date)
+    table = m.ConversionLagBucket.__table__
+    run = (
+        table.c.tenant_id == t.tenant_id,
+        table.c.customer_id == t.customer_id,
+        table.c.pulled_for == t.logical_date,
+    )
+    pulled = set(
+        zip(
+            cols.get("campaign.id", []), cols.get("segments.conversion_lag_bucket", []), strict=True
+        )
+    )
+    stale = [
+        {"stale_campaign": campaign, "stale_bucket": bucket}
+        for campaign, bucket in t.conn.execute(
+            select(table.c.campaign_id, table.c.conversion_lag_bucket).where(*run)
+        ).all()
+        if (campaign, bucket) not in pulled
+    ]
+    if stale:
+        t.conn.execute(
+            table.delete().where(
+                *run,
+                table.c.campaign_id == bindparam("stale_campaign"),
+                table.c.conversion_lag_bucket == bindparam("stale_bucket"),
+            ),
+            stale,
+        )
+    if not pulled:
+        return {"conversion_lag_buckets": 0}
+    rows = t.rows(
+        {
+            "campaign_id": cols["campaign.id"],
+            "conversion_lag_bucket": cols["segments.conversion_lag_bucket"],
+            "conversions": cols["metrics.conversions"],
+            "conversions_value_micros": _value_micros(cols["metrics.conversions_value"]),
+        },
+        pulled_for=t.logical_date,
+        date_from=date_from,
+        date_to=date_to,
+        reported_as_of=t.as_of,
+    )
+    bulk_upsert(t.conn, table, rows, keys=_LAG_KEYS)
+    return {"conversion_lag_buckets": len(rows)}
+
+
 Writer = Callable[[_Target, Mapping[str, list[Any]]], dict[str, int]]
 
 # Query name (sql/gaql/<name>.gaql) → writer, in write order (parents before children).
@@ -492,6 +572,7 @@ WRITERS: dict[str, Writer] = {
     "ad_group_performance": _performance_writer("ad_group", "ad_group.id", True),
     "keyword_performance": _performance_writer("keyword", "ad_group_criterion.criterion_id", True),
     "search_terms": _write_search_terms,
+    "conversion_lag": _write_lag_buckets,
 }
 
 
@@ -527,7 +608,9 @@ def write_pulled(
             as_of=as_of,
             logical_date=logical_date,
         )
-    target = _Target(conn, tenant_id, customer_id, as_of)
+    target = _Target(
+        conn, tenant_id, customer_id, as_of, logical_date or as_of - dt.timedelta(days=1)
+    )
     counts: dict[str, int] = {}
     for name, writer in WRITERS.items():
         if name in screened.pulled:

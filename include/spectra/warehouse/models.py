@@ -232,6 +232,30 @@ class SearchTermDaily(Base):
     reported_as_of: Mapped[dt.date] = mapped_column(Date)
 
 
+class ConversionLagBucket(Base):
+    """A campaign's conversions by days from click to conversion, as one run pulled them.
+
+    One histogram per (account, logical day) run over mature click days ``date_from`` ..
+    ``date_to`` as Google reported them on ``reported_as_of``; analytics reads the latest one
+    to complete recent days before the account has a week of lag snapshots. Keyed by the run
+    (``pulled_for``), so re-running a day rewrites that day's histogram and nothing else.
+    """
+
+    __tablename__ = "conversion_lag_buckets"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pulled_for: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # the run's logical date
+    campaign_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    conversion_lag_bucket: Mapped[str] = mapped_column(String(32), primary_key=True)
+    date_from: Mapped[dt.date] = mapped_column(Date)
+    date_to: Mapped[dt.date] = mapped_column(Date)
+    reported_as_of: Mapped[dt.date] = mapped_column(Date)
+    conversions: Mapped[float] = mapped_column(Float, default=0.0)
+    conversions_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class IngestRun(Base):
     """Bookkeeping for one (account, logical day) ingest; re-runs update the same row."""
 

@@ -46,7 +46,12 @@ def test_lag_buckets_histogram_gives_the_cdf_at_half_day_ages() -> None:
         mass = np.exp(-lam * lo) - np.exp(-lam * hi)
         rows.append({"conversion_lag_bucket": name, "conversions": 10_000 * mass})
     rows.append({"conversion_lag_bucket": "UNKNOWN", "conversions": 5.0})
-    curve = fit_lag_curve(None, pd.DataFrame(rows), fit_date=dt.date(2025, 6, 1))
+    curve = fit_lag_curve(
+        None,
+        pd.DataFrame(rows),
+        fit_date=dt.date(2025, 6, 1),
+        config=LagConfig(age_offset_days=0.5),
+    )
     assert curve.source == "lag_buckets"
     ages = np.arange(14) + 0.5
     # Truncated at the 30-day conversion window.
@@ -247,3 +252,110 @@ def test_few_pulls_or_low_volume_give_no_completion_claims() -> None:
         _pipeline_snapshots(cdf, runs=30, daily=3.0), fit_date=dt.date(2025, 4, 1)
     )
     assert sparse.usable and sparse.tail_factor == 1.0  # too few conversions to read a tail
+
+
+def _power_pmf(max_lag: int = 90) -> np.ndarray:
+    """A heavy-tailed lag (a tenth of conversions arrive after day 30), lags 0..max_lag - 1."""
+    pmf = (np.arange(max_lag) + 1.0) ** -1.3
+    return pmf / pmf.sum()
+
+
+def _histogram(
+    pmf: np.ndarray, *, min_age: int, max_age: int, daily: float = 100.0, aged: bool = True
+) -> pd.DataFrame:
+    """segments.conversion_lag_bucket over click days aged min_age..max_age on the pull, with
+    equal volume: each day has reported exactly its conversions of lag below its age."""
+    from spectra.analytics.lag import LAG_BUCKETS
+
+    rows = []
+    for name, (lo, hi) in LAG_BUCKETS.items():
+        lags = np.arange(int(lo), int(hi))
+        seen = sum(daily * pmf[lags[lags < a]].sum() for a in range(min_age, max_age + 1))
+        row: dict[str, object] = {
+            "conversion_lag_bucket": name,
+            "conversions": seen,
+            "conversions_value_micros": int(seen * 40_000_000),
+        }
+        if aged:
+            row.update(min_age_days=min_age, max_age_days=max_age)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_histogram_of_mature_days_gives_f_at_whole_day_ages_and_the_tail() -> None:
+    """Ingest's range (ages 31-120): F(a) is the share of conversions with lag < a, exact at
+    the one-day buckets; the 30-90 day buckets, corrected for the days too young to have
+    filled them, give the tail past the window."""
+    pmf = _power_pmf()
+    curve = fit_lag_curve(
+        None, _histogram(pmf, min_age=31, max_age=120), fit_date=dt.date(2025, 6, 1)
+    )
+    assert curve.source == "lag_buckets" and curve.usable
+    within = np.cumsum(pmf[:30]) / pmf[:30].sum()
+    # F(a) = P(lag < a | lag < 30): exact at the one-day bucket edges 1..14.
+    np.testing.assert_allclose(curve.cdf_conversions[1:15], within[:14], rtol=1e-9)
+    assert curve.cdf_conversions[0] == 0.0 and curve.cdf_conversions[30] == 1.0
+    np.testing.assert_allclose(curve.cdf_conversions[15:30], within[14:29], atol=0.01)
+    true_tail = pmf.sum() / pmf[:30].sum()
+    assert true_tail > 1.08
+    assert curve.tail_factor == pytest.approx(true_tail, rel=0.01)
+    assert curve.tail_factor_value == pytest.approx(true_tail, rel=0.01)
+    # Without the ages, a short tail bucket could be censoring: no tail is claimed.
+    blind = fit_lag_curve(
+        None, _histogram(pmf, min_age=31, max_age=120, aged=False), fit_date=dt.date(2025, 6, 1)
+    )
+    assert blind.tail_factor == 1.0
+    np.testing.assert_allclose(blind.cdf_conversions, curve.cdf_conversions, atol=1e-12)
+
+
+def test_histogram_of_young_days_is_corrected_for_exposure() -> None:
+    """Click days aged 10-40: the 7-30 day buckets are only partly reported; uncorrected they
+    would make the early ages look more mature than they are."""
+    pmf = _power_pmf()
+    within = np.cumsum(pmf[:30]) / pmf[:30].sum()
+    young = _histogram(pmf, min_age=10, max_age=40)
+    corrected = fit_lag_curve(None, young, fit_date=dt.date(2025, 6, 1))
+    naive = fit_lag_curve(
+        None, young.drop(columns=["min_age_days", "max_age_days"]), fit_date=dt.date(2025, 6, 1)
+    )
+    assert abs(corrected.cdf_conversions[7] - within[6]) < 0.01
+    assert naive.cdf_conversions[7] - within[6] > 0.02
+
+
+def test_new_account_completes_from_buckets_until_snapshots_are_usable() -> None:
+    """One or two pulls cannot give link ratios (the 7-run rule), so the histogram completes
+    the recent days; once a week of pulls is in, the snapshots win even though the histogram
+    says otherwise."""
+    cdf = np.minimum(np.cumsum(geometric_lag_pmf(3.0, 30)), 1.0)
+    buckets = _histogram(_power_pmf(), min_age=31, max_age=120)
+    young_day = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-03-05"]),
+            "reported_as_of": pd.to_datetime(["2025-03-07"]),
+            "conversions": [40.0],
+        }
+    )
+    for runs in (1, 2):
+        snaps = _pipeline_snapshots(cdf, runs=runs)
+        alone = fit_lag_curve(snaps, fit_date=dt.date(2025, 4, 1))
+        assert not alone.usable and alone.n_runs == runs
+        curve = fit_lag_curve(snaps, buckets, fit_date=dt.date(2025, 4, 1))
+        assert curve.source == "lag_buckets" and curve.usable
+        assert any("until snapshots are usable" in n for n in curve.notes)
+        out = nowcast(young_day, curve, as_of=dt.date(2025, 3, 6), value_col=None)
+        assert out["maturity"].iloc[0] < 1.0 and out["lag_status"].iloc[0] != TOO_IMMATURE
+        assert out["conversions_nowcast"].iloc[0] > 40.0
+    week = fit_lag_curve(_pipeline_snapshots(cdf, runs=7), buckets, fit_date=dt.date(2025, 4, 1))
+    assert week.source == "snapshots" and week.usable and week.n_runs == 7
+    np.testing.assert_allclose(week.cdf_conversions[1:], cdf[1:] / cdf[30], atol=0.02)
+
+
+def test_thin_histogram_does_not_replace_unusable_snapshots() -> None:
+    cdf = np.minimum(np.cumsum(geometric_lag_pmf(3.0, 30)), 1.0)
+    thin = _histogram(_power_pmf(), min_age=31, max_age=120, daily=0.3)
+    assert thin["conversions"].sum() < LagConfig().min_bucket_conversions
+    alone = fit_lag_curve(None, thin, fit_date=dt.date(2025, 4, 1))
+    assert alone.source == "lag_buckets" and not alone.usable
+    curve = fit_lag_curve(_pipeline_snapshots(cdf, runs=2), thin, fit_date=dt.date(2025, 4, 1))
+    assert curve.source == "snapshots" and not curve.usable
+    assert any("lag buckets not usable" in n for n in curve.notes)
