@@ -34,10 +34,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select
 
 from spectra.analytics.config import AnalyticsConfig
-from spectra.analytics.engine import AnalysisResult, analyze_account, sc_days
+from spectra.analytics.cpc_index import keyword_ranges
+from spectra.analytics.engine import CPC_INDEX_COLUMNS, AnalysisResult, analyze_account, sc_days
+from spectra.analytics.seasonality import HolidayCalendar
 from spectra.analytics.significance import DECREASE, INCREASE
 from spectra.warehouse import models as m
 from spectra.warehouse.upsert import bulk_upsert
@@ -196,6 +198,36 @@ def read_snapshots(
         t.report_date <= until,
     )
     return _frame(conn, stmt, (*cols, "conversions_value_micros"))
+
+
+def read_cpc_index_rows(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    ranges: Sequence[tuple[dt.date, dt.date]],
+) -> pd.DataFrame | None:
+    """Keyword clicks and cost over past holiday windows (``cpc_index.keyword_ranges``): the
+    CPC anomalies' holiday factors are then measured at a fixed keyword mix as well."""
+    from spectra.quality.views import performance_daily_clean as v
+
+    if not ranges:
+        return None
+    days = or_(*(and_(v.c.date >= lo, v.c.date <= hi) for lo, hi in ranges))
+    frame = _frame(
+        conn,
+        select(*(v.c[name] for name in CPC_INDEX_COLUMNS)).where(
+            v.c.tenant_id == tenant_id, v.c.customer_id == customer_id,
+            v.c.level == "keyword", days,
+        ),
+        CPC_INDEX_COLUMNS,
+    )  # fmt: skip
+    if frame.empty:
+        return None
+    frame["date"] = pd.to_datetime(frame["date"])
+    for col in ("clicks", "cost_micros"):
+        frame[col] = frame[col].fillna(0).astype(np.int64)
+    return frame
 
 
 def read_lag_buckets(
@@ -625,6 +657,15 @@ def analyze_and_store(
             conn, tenant_id=tenant_id, customer_id=customer_id, until=logical_date
         )
         settings = read_settings(conn, tenant_id=tenant_id, customer_id=customer_id)
+        # The same past holiday windows the engine will index (the recent ones are in perf).
+        past_ranges = keyword_ranges(
+            as_of=as_of, first_day=_day(min(perf["date"])), recent_from=detail_from,
+            calendar=HolidayCalendar.for_market(cfg.seasonality.market),
+            level_window_days=cfg.seasonality.level_window_days,
+        )[:-1]  # fmt: skip
+        cpc_index_rows = read_cpc_index_rows(
+            conn, tenant_id=tenant_id, customer_id=customer_id, ranges=past_ranges
+        )
         changes = read_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id,
             since=as_of - dt.timedelta(days=cfg.effects.post_days + window + 7), until=as_of,
@@ -641,9 +682,16 @@ def analyze_and_store(
         bounds_micros=settings.bounds_micros or None,
         keyword_bids_micros=settings.keyword_bids_micros or None,
         smart_bidding_campaigns=settings.smart_bidding_campaigns,
+        cpc_index_rows=cpc_index_rows,
     )
     rows = result_rows(res, logical_date=logical_date)
-    counts = {"rows_read": len(perf), "snapshots_stored": stored, **result_counts(res, rows)}
+    index_rows = 0 if cpc_index_rows is None else len(cpc_index_rows)
+    counts = {
+        "rows_read": len(perf) + index_rows,
+        "cpc_index_rows_read": index_rows,
+        "snapshots_stored": stored,
+        **result_counts(res, rows),
+    }
     run = {
         "tenant_id": tenant_id,
         "customer_id": customer_id,

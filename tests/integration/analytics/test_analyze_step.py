@@ -326,3 +326,51 @@ def test_real_chain_ingest_gate_analyze(
     outage = {dt.date(2026, 11, 10), dt.date(2026, 11, 11), dt.date(2026, 11, 12)}
     assert excluded == outage  # the gate found the tiny market's outage
     assert not (excluded & fresh) and not (excluded & nowcast_days)
+
+
+def test_cpc_shock_on_black_friday_is_judged_at_fixed_keyword_mix(engine: Engine) -> None:
+    """The step reads keyword rows of last year's holiday window besides the recent ones, so
+    a Smart Bidding campaign's competitor shock on Black Friday is found at a fixed keyword mix
+    (seed 0: on raw campaign CPC its +55 % hides in the mix noise; truth_checks.black_friday)."""
+    from spectra.analytics import truth_checks as tc
+    from spectra.analytics.seasonality import HolidayCalendar
+
+    day = tc.BLACK_FRIDAY
+    shock = {"type": "competitor_entry", "start": day.isoformat(), "end": day.isoformat()}
+    market = tc.market(
+        0, reference_date=dt.date(2026, 12, 1), history_days=420,
+        events=[{**shock, "campaigns": [2], "cpc_multiplier": 3.0}],
+        campaigns=5, ad_groups=3, keywords=8,
+    )  # fmt: skip
+    cid = int(market.customer_ids()[0])
+    acc = replay_account(
+        market, cid, last_day=day, levels=("campaign",), snapshot_runs=40, tenant_id=TENANT
+    )
+    keywords = tc.keyword_detail(
+        market, cid, as_of=day, first_day=market.history_start,
+        calendar=HolidayCalendar.for_market("US"),
+    ).assign(tenant_id=TENANT)  # fmt: skip
+    keywords["date"] = keywords["date"].dt.date
+    _register(engine, [(TENANT, cid)])
+    with engine.begin() as conn:
+        for frame in (acc.perf, keywords):
+            bulk_upsert(
+                conn, m.PerformanceDaily.__table__, as_records(frame), keys=PERF_KEYS,
+                freshness_column="reported_as_of",
+            )  # fmt: skip
+    out = analyze_and_store(engine, tenant_id=TENANT, customer_id=cid, logical_date=day)
+    # Last year's BFCM with its lead-in: 2025-10-16 .. 2026-01-08 (less the recent window).
+    assert out.counts["cpc_index_rows_read"] > 60 * 100
+    a = m.AnomalyRow
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(a.entity_id, a.flagged, a.score, a.reason).where(
+                a.tenant_id == TENANT, a.customer_id == cid, a.logical_date == day,
+                a.entity_level == "campaign", a.metric == "cpc",
+            )
+        ).all()  # fmt: skip
+    shocked = int(market.struct.campaign_id[2])
+    flagged = {r.entity_id for r in rows if r.flagged}
+    assert shocked in flagged, rows
+    assert flagged == {shocked}  # the holiday lifts the others' CPC as it did last year
+    assert all("keyword mix" in r.reason for r in rows)
