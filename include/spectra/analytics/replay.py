@@ -193,6 +193,47 @@ def replay_account(
     return ReplayedAccount(tenant_id, int(customer_id), last_day, perf, snapshots)
 
 
+def lag_buckets(market: Market, customer_id: int, *, last_day: dt.date) -> pd.DataFrame:
+    """The conversion-lag histogram the run for ``last_day`` pulls (same click days as
+    ``ingest.daily.lag_histogram_range``), as ``service.read_lag_buckets`` hands it on."""
+    from spectra.ingest.daily import lag_histogram_range
+
+    lo, hi = lag_histogram_range(last_day)
+    report = last_day + dt.timedelta(days=1)
+    rows = list(
+        market.rows(
+            "campaign",
+            customer_id=customer_id,
+            date_from=lo,
+            date_to=hi,
+            as_of=report,
+            fields=frozenset(
+                {
+                    "campaign.id",
+                    "segments.conversion_lag_bucket",
+                    "metrics.conversions",
+                    "metrics.conversions_value",
+                }
+            ),
+        )
+    )
+    raw = pd.DataFrame(rows)
+    if raw.empty:
+        return pd.DataFrame(columns=["campaign_id", "conversion_lag_bucket", "conversions"])
+    return pd.DataFrame(
+        {
+            "campaign_id": raw["campaign.id"].astype(np.int64),
+            "conversion_lag_bucket": raw["segments.conversion_lag_bucket"].astype(str),
+            "conversions": raw["metrics.conversions"].astype(float),
+            "conversions_value_micros": np.rint(
+                raw["metrics.conversions_value"].astype(float) * MICROS
+            ).astype(np.int64),
+            "min_age_days": (report - hi).days,
+            "max_age_days": (report - lo).days,
+        }
+    )
+
+
 def snapshots_from_rows(perf: pd.DataFrame) -> pd.DataFrame:
     """Campaign rows of performance_daily -> lag snapshots (click day x report day)."""
     camp = perf[perf["level"] == "campaign"]

@@ -359,3 +359,35 @@ def test_thin_histogram_does_not_replace_unusable_snapshots() -> None:
     curve = fit_lag_curve(_pipeline_snapshots(cdf, runs=2), thin, fit_date=dt.date(2025, 4, 1))
     assert curve.source == "snapshots" and not curve.usable
     assert any("lag buckets not usable" in n for n in curve.notes)
+
+
+def test_usable_snapshots_take_the_tail_the_buckets_measure() -> None:
+    """Snapshots never see past the 30-day re-pull, so their tail is extrapolated; a histogram
+    with its click days' ages measures it (the 30-90 day buckets) and replaces it. The
+    snapshot CDF inside the window is kept. A log-normal lag (median 6 days, sigma 1, as the
+    market's slow-lag accounts) is where the inverse power curve overshoots."""
+    from scipy import stats
+
+    edges = stats.lognorm.cdf(np.arange(91), s=1.0, scale=6.0)
+    pmf = np.diff(edges) / edges[-1]
+    g = np.concatenate([[0.0], np.cumsum(pmf)])[:31]  # F(a) = P(lag < a), a = 0..30
+    snaps = _pipeline_snapshots(g / g[30], runs=30, daily=4000.0)
+    extrapolated = fit_lag_curve(snaps, fit_date=dt.date(2025, 4, 1))
+    assert extrapolated.tail_source == "extrapolated"
+    true_tail = pmf.sum() / pmf[:30].sum()
+    aged = _histogram(pmf, min_age=31, max_age=120)
+    curve = fit_lag_curve(snaps, aged, fit_date=dt.date(2025, 4, 1))
+    assert curve.source == "snapshots" and curve.tail_source == "measured"
+    assert curve.tail_factor == pytest.approx(true_tail, rel=0.01)
+    assert abs(curve.tail_factor - true_tail) < abs(extrapolated.tail_factor - true_tail)
+    np.testing.assert_allclose(curve.cdf_conversions, extrapolated.cdf_conversions)
+    assert any("measured by the lag buckets" in n for n in curve.notes)
+    # Without ages the histogram cannot tell a short tail from censoring: extrapolation stays;
+    # a malformed histogram is named in the notes and changes nothing.
+    blind = fit_lag_curve(
+        snaps, aged.drop(columns=["min_age_days", "max_age_days"]), fit_date=dt.date(2025, 4, 1)
+    )
+    assert blind.tail_factor == extrapolated.tail_factor
+    broken = fit_lag_curve(snaps, aged[["conversions"]], fit_date=dt.date(2025, 4, 1))
+    assert broken.tail_factor == extrapolated.tail_factor
+    assert any("lag buckets ignored" in n for n in broken.notes)
