@@ -326,13 +326,15 @@ def analyze_account(
 
     perf: one account's performance_daily rows (see PERF_COLUMNS; campaign rows may carry the
     impression-share columns, which enable budget-limited response curves); snapshots:
-    click_date, report_date, conversions, conversions_value_micros (optional; else lag_buckets;
-    else no completion, with a warning). changes: applied changes (entity_id, change_date) at
+    click_date, report_date, conversions, conversions_value_micros; lag_buckets: the run's
+    conversion-lag histogram (``fit_lag_curve``: usable snapshots win and take the histogram's
+    measured tail; until a week of pulls the histogram completes; with neither, recent days
+    are marked too immature, with a warning). changes: applied changes (entity_id, change_date) at
     campaign level. budgets_micros: current daily budgets per campaign (else recent mean spend).
     keyword_bids_micros: effective max CPC per keyword (enables bid envelopes);
     smart_bidding_campaigns: campaign ids whose keywords have no manual bid.
     cpc_index_rows: keyword rows (date, campaign_id, ad_group_id, entity_id, clicks,
-    cost_micros) of past holiday windows (``cpc_index.index_ranges``); with the keyword rows
+    cost_micros) of past holiday windows (``cpc_index.keyword_ranges``); with the keyword rows
     of ``perf`` they make CPC anomalies judge prices at a fixed keyword mix.
     """
     cfg = config or AnalyticsConfig()
