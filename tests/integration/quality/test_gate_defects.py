@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Gate
 from quality_defects import (
     CurrencyChange,
     DefectMarket,
@@ -20,6 +19,7 @@ from quality_defects import (
     negative_cost,
     tracking_outage,
 )
+from quality_gate import Gate
 from sqlalchemy import func, select
 
 from spectra.quality.checks import STRUCTURE_TABLES, GateStatus

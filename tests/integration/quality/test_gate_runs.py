@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 import pytest
-from conftest import TENANT, Gate
 from quality_defects import DefectMarket, DuplicateRows, clicks_over_impressions, tracking_outage
+from quality_gate import TENANT, Gate
 from sqlalchemy import Engine, func, select
 
 from spectra.quality.alerts import QualityAlert, register_alert_sink
