@@ -512,6 +512,9 @@ def _write_lag_buckets(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, i
 
     Upserted by key, so a re-run that pulls the same numbers writes nothing; a (campaign,
     bucket) the re-run no longer returns is deleted, so the day holds one histogram, not a mix.
+    ``cols`` is already screened: a cell the screen held back (NaN, negative, no campaign,
+    UNSPECIFIED or unknown bucket) is in quarantine, and counts as not returned, so an older
+    value of it from an earlier run of the day leaves too instead of standing in for it.
     """
     date_from, date_to = lag_histogram_range(t.logical_date)
     table = m.ConversionLagBucket.__table__
@@ -588,10 +591,11 @@ def write_pulled(
 ) -> dict[str, int]:
     """Upsert pulled query results (any subset of WRITERS); returns rows per warehouse table.
 
-    Fact rows the API got wrong (malformed, NaN, negative, duplicated key) are held back in
-    ``quality_quarantine`` with their reason, in the same transaction, instead of crashing
-    the load or vanishing in the upsert (spectra.quality.screen). With ``rejected``, they
-    are only collected there, for the caller to record once for several partial pulls.
+    Fact rows the API got wrong (malformed, NaN, negative, duplicated key, a lag bucket unset
+    or unknown) are held back in ``quality_quarantine`` with their reason, in the same
+    transaction, instead of crashing the load or vanishing in the upsert
+    (spectra.quality.screen). With ``rejected``, they are only collected there, for the
+    caller to record once for several partial pulls.
     """
     unknown = set(pulled) - set(WRITERS)
     if unknown:

@@ -13,6 +13,10 @@ Severity is a property of the check, not of the run:
 - ``warn``: some rows or days are implausible (clicks above impressions, CTR/CPC/CVR outside
   plausible bounds, a row-count jump, a tracking outage). The run continues; the rows are
   quarantined and outage days become data exclusions, so analytics never sees them.
+
+The ``lag.*`` checks (the conversion-lag histogram) run in ingest's screen only
+(``INGEST_ONLY``): the validate step's suites do not read that table, so they cannot block an
+account, and their severity is ``warn``: the run goes on with the histogram's good cells.
 """
 
 from __future__ import annotations
@@ -55,7 +59,10 @@ B, W = Severity.BLOCK, Severity.WARN
 PERFORMANCE = "performance_daily"
 SEARCH_TERMS = "search_terms_daily"
 STRUCTURE_TABLES = ("campaigns", "ad_groups", "keywords", "ads")
-TABLE_PREFIX = {PERFORMANCE: "perf", SEARCH_TERMS: "st"} | dict.fromkeys(STRUCTURE_TABLES, "struct")
+LAG_BUCKETS = "conversion_lag_buckets"
+TABLE_PREFIX = {PERFORMANCE: "perf", SEARCH_TERMS: "st", LAG_BUCKETS: "lag"} | dict.fromkeys(
+    STRUCTURE_TABLES, "struct"
+)
 FACT_PREFIXES = ("perf", "st")
 
 CHECKS: dict[str, Check] = {
@@ -96,6 +103,18 @@ CHECKS: dict[str, Check] = {
         Check("account.time_zone_expected", B, "the account's time zone changed"),
     )
 }
+
+# Screened at ingest, enforced by no suite: a bad histogram cell is held back and the rest of
+# the histogram is written (analytics completes from the cells it has, or from snapshots).
+_LAG_CHECKS = (
+    Check("lag.keys_present", W, "a histogram cell without its campaign cannot be placed"),
+    Check("lag.keys_unique", W, "one (campaign, bucket) twice: the API repeated or split data"),
+    Check("lag.metrics_present", W, "a NaN or missing count poisons the lag curve"),
+    Check("lag.non_negative", W, "negative conversions or value is corrupt data"),
+    Check("lag.bucket_known", W, "UNSPECIFIED or a bucket name with no known day range"),
+)
+CHECKS |= {c.name: c for c in _LAG_CHECKS}
+INGEST_ONLY: frozenset[str] = frozenset(c.name for c in _LAG_CHECKS)
 
 
 def check(name: str) -> Check:

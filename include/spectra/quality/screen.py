@@ -7,7 +7,8 @@ upsert would either fail on them (NaN into a NOT NULL column, an unparseable dat
 collapse duplicates into one row. So before the writers run, :func:`quarantine_pulled` splits
 each fact and structure query's columns into the rows that can be written and those that cannot,
 and writes the latter to ``quality_quarantine`` (stage ``ingest``) with the failed check and
-the row exactly as the API sent it. The validate step later reports them in its suites.
+the row exactly as the API sent it. The validate step later reports them in its suites; the
+conversion-lag histogram's held cells (``lag.*`` checks) are reported by no suite, only kept.
 
 Speed matters (this runs on every pull, ~200k rows for a large account): every check first
 runs as one C-level pass over a whole column (``min``, ``sum``, ``set``) and only falls back to
@@ -27,11 +28,32 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from spectra.quality.checks import PERFORMANCE, SEARCH_TERMS, TABLE_PREFIX, check
+from spectra.quality.checks import LAG_BUCKETS, PERFORMANCE, SEARCH_TERMS, TABLE_PREFIX, check
 from spectra.warehouse import models as m
 from spectra.warehouse.upsert import bulk_upsert
 
 MICROS = 1_000_000
+
+# segments.conversion_lag_bucket values with a day range (ConversionLagBucketEnum, API v26),
+# the names analytics.lag maps to days. UNSPECIFIED (0) is a field the API left unset, and a
+# name outside this set has no day range analytics could place: both are held back.
+LAG_BUCKET_NAMES = frozenset(
+    {
+        "LESS_THAN_ONE_DAY", "ONE_TO_TWO_DAYS", "TWO_TO_THREE_DAYS", "THREE_TO_FOUR_DAYS",
+        "FOUR_TO_FIVE_DAYS", "FIVE_TO_SIX_DAYS", "SIX_TO_SEVEN_DAYS", "SEVEN_TO_EIGHT_DAYS",
+        "EIGHT_TO_NINE_DAYS", "NINE_TO_TEN_DAYS", "TEN_TO_ELEVEN_DAYS", "ELEVEN_TO_TWELVE_DAYS",
+        "TWELVE_TO_THIRTEEN_DAYS", "THIRTEEN_TO_FOURTEEN_DAYS", "FOURTEEN_TO_TWENTY_ONE_DAYS",
+        "TWENTY_ONE_TO_THIRTY_DAYS", "THIRTY_TO_FORTY_FIVE_DAYS", "FORTY_FIVE_TO_SIXTY_DAYS",
+        "SIXTY_TO_NINETY_DAYS",
+    }
+)  # fmt: skip
+# UNKNOWN is not a defect: Google reports conversions it has no lag for as UNKNOWN (and the
+# client decodes values newer than its API version to it). They are real conversions, so the
+# cell is stored and the histogram's total stays what Google counted; analytics.lag leaves
+# UNKNOWN out of the curve's shape (it has no day range). Two UNKNOWN cells of one campaign
+# would share a key: lag.keys_unique holds both back rather than keep one of them.
+LAG_BUCKET_UNKNOWN = "UNKNOWN"
+STORED_LAG_BUCKETS = LAG_BUCKET_NAMES | {LAG_BUCKET_UNKNOWN}
 
 
 @dataclass(frozen=True)
@@ -52,7 +74,10 @@ class ScreenedQuery:
     float_metrics: tuple[str, ...] = ("metrics.conversions", "metrics.conversions_value")
     optional_floats: tuple[str, ...] = ()  # finite when present (impression shares)
     term: str | None = None  # the search-term field, which must be a non-empty string
+    bucket: str | None = None  # the lag-bucket field, which must be in STORED_LAG_BUCKETS
     date: str | None = "segments.date"  # None for structure (no date segment)
+    # The field quarantine entries record as entity_id when no column is the table's entity_id.
+    entity: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -122,6 +147,24 @@ FACT_QUERIES: dict[str, ScreenedQuery] = {
             ids=("ad_group.id", "campaign.id"),
             key=("ad_group.id", "search_term_view.search_term", "segments.date"),
             term="search_term_view.search_term",
+        ),
+        # The run's conversion-lag histogram: summed over its click days, so no date segment.
+        ScreenedQuery(
+            "conversion_lag",
+            LAG_BUCKETS,
+            "campaign",
+            {
+                "campaign.id": "campaign_id",
+                "segments.conversion_lag_bucket": "conversion_lag_bucket",
+                "metrics.conversions": "conversions",
+                "metrics.conversions_value": "conversions_value_micros",
+            },
+            ids=("campaign.id",),
+            key=("campaign.id", "segments.conversion_lag_bucket"),
+            int_metrics=(),
+            bucket="segments.conversion_lag_bucket",
+            date=None,
+            entity="campaign.id",
         ),
     )
 }
@@ -258,6 +301,8 @@ def screen_columns(
             for i, t in enumerate(terms):
                 if not (type(t) is str and t):
                     fail(i, "keys_present", "search_term", f"{q.term} is {t!r}: empty")
+    if q.bucket is not None:
+        _screen_buckets(cols[q.bucket], q.bucket, q.columns[q.bucket], fail)
     for f in q.int_metrics:
         _screen_metric(cols[f], f, q.columns[f], _is_count, fail)
     for f in q.float_metrics:
@@ -286,6 +331,20 @@ def _screen_metric(col: Sequence[Any], f: str, column: str, valid: Any, fail: An
             fail(i, "metrics_present", column, f"{f} is {v!r}: not a finite number")
         elif v < 0:
             fail(i, "non_negative", column, f"{f} is {v!r}: negative")
+
+
+def _screen_buckets(col: Sequence[Any], f: str, column: str, fail: Any) -> None:
+    """A lag bucket analytics can place by days, or UNKNOWN; one set pass when all is well."""
+    try:
+        if set(col) <= STORED_LAG_BUCKETS:
+            return
+    except TypeError:  # an unhashable value where a name belongs
+        pass
+    for i, v in enumerate(col):
+        if isinstance(v, str) and v in STORED_LAG_BUCKETS:
+            continue
+        why = "the API left the segment unset" if v == "UNSPECIFIED" else "not a known lag bucket"
+        fail(i, "bucket_known", column, f"{f} is {v!r}: {why}")
 
 
 def _screen_optional(col: Sequence[Any], f: str, column: str, fail: Any) -> None:
@@ -416,7 +475,7 @@ def quarantine_rows(
         payload = payload_of(r.query, r.row)
         seen[payload] += 1  # identical rows are told apart by their occurrence
         digest = hashlib.sha1(f"{payload}#{seen[payload]}".encode()).hexdigest()
-        entity_field = next((f for f, c in q.columns.items() if c == "entity_id"), None)
+        entity_field = q.entity or next((f for f, c in q.columns.items() if c == "entity_id"), None)
         entity = r.row.get(entity_field) if entity_field else None
         ad_group = r.row.get("ad_group.id")
         term = r.row.get(q.term) if q.term else None

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from spectra.ads.client import AdsCredentials
 from spectra.analytics.lag import LAG_BUCKETS
-from spectra.ingest.daily import ingest_account, lag_histogram_range, planned_pulls
+from spectra.ingest.daily import ingest_account, lag_histogram_range, planned_pulls, write_pulled
 from spectra.warehouse import models as m
 from spectra.warehouse.repositories import register_account, register_tenant
 from spectra.warehouse.upsert import table_checksums
@@ -157,3 +157,83 @@ def test_rerun_drops_cells_the_day_no_longer_has(
         owners = set(conn.execute(select(LAG.tenant_id, func.count()).group_by(LAG.tenant_id)))
     assert _checksum(warehouse) == checksum
     assert {tenant for tenant, _ in owners} == {TENANT}
+
+
+def _crafted_pull(campaign: int) -> dict[str, list[Any]]:
+    """A lag pull as the client decodes it, with a bucket name no API version of ours has
+    (the sandbox cannot serve one: it encodes unknown names as UNKNOWN) beside other faults."""
+    return {
+        "campaign.id": [campaign, campaign, campaign, campaign, 0, campaign],
+        "segments.conversion_lag_bucket": [
+            "LESS_THAN_ONE_DAY", "ONE_TO_TWO_DAYS", "NINETY_PLUS_DAYS", "UNKNOWN",
+            "TWO_TO_THREE_DAYS", "THREE_TO_FOUR_DAYS",
+        ],
+        "metrics.conversions": [10.0, float("nan"), 2.0, 1.5, 3.0, 4.0],
+        "metrics.conversions_value": [100.0, 20.0, 20.0, 15.0, 30.0, -40.0],
+    }  # fmt: skip
+
+
+def test_writer_holds_back_bad_cells_and_stores_the_rest(
+    warehouse: Engine, market: Any, ref_day: dt.date
+) -> None:
+    """The writer path with a crafted pull (both backends): bad cells go to quarantine with
+    the field and value, good ones (UNKNOWN included) to the table; a re-run changes nothing;
+    the fixed pull replaces the day's histogram and resolves the entries."""
+    cid = int(market.customer_ids()[0])
+    campaign = 42
+    as_of = ref_day + dt.timedelta(days=1)
+
+    def write(pull: dict[str, list[Any]]) -> dict[str, int]:
+        with warehouse.begin() as conn:
+            return write_pulled(
+                conn, {"conversion_lag": pull}, tenant_id=TENANT, customer_id=cid, as_of=as_of,
+                logical_date=ref_day,
+            )  # fmt: skip
+
+    def quarantined() -> list[Any]:
+        q = m.QualityQuarantine
+        with warehouse.connect() as conn:
+            return list(
+                conn.execute(
+                    select(q.check_name, q.reason, q.entity_id, q.active, q.severity)
+                    .where(q.source_table == LAG.__tablename__)
+                    .order_by(q.check_name)
+                ).all()
+            )
+
+    def checksums() -> dict[str, str]:
+        with warehouse.connect() as conn:
+            return table_checksums(
+                conn, [LAG.__table__, m.QualityQuarantine.__table__], tenant_id=TENANT,
+                exclude_columns=("id", "quarantined_at", "resolved_at"),
+            )  # fmt: skip
+
+    counts = write(_crafted_pull(campaign))
+    assert counts == {"conversion_lag_buckets": 2, "quality_quarantine.conversion_lag": 4}
+    stored = {r.conversion_lag_bucket: r for r in _stored(warehouse, cid, ref_day)}
+    assert set(stored) == {"LESS_THAN_ONE_DAY", "UNKNOWN"}
+    assert stored["UNKNOWN"].conversions == 1.5
+    assert stored["UNKNOWN"].conversions_value_micros == 15_000_000
+    assert quarantined() == [
+        ("lag.bucket_known:conversion_lag_bucket",
+         "segments.conversion_lag_bucket is 'NINETY_PLUS_DAYS': not a known lag bucket",
+         campaign, True, "warn"),
+        ("lag.keys_present:campaign_id", "campaign.id is 0: not a valid id", None, True, "warn"),
+        ("lag.metrics_present:conversions", "metrics.conversions is nan: not a finite number",
+         campaign, True, "warn"),
+        ("lag.non_negative:conversions_value_micros",
+         "metrics.conversions_value is -40.0: negative", campaign, True, "warn"),
+    ]  # fmt: skip
+
+    before = checksums()
+    assert write(_crafted_pull(campaign)) == counts
+    assert checksums() == before
+
+    fixed = _crafted_pull(campaign)
+    fixed["campaign.id"][4] = campaign
+    fixed["segments.conversion_lag_bucket"][2] = "SIXTY_TO_NINETY_DAYS"
+    fixed["metrics.conversions"][1] = 2.0
+    fixed["metrics.conversions_value"][5] = 40.0
+    assert write(fixed) == {"conversion_lag_buckets": 6}
+    assert len(_stored(warehouse, cid, ref_day)) == 6
+    assert [entry.active for entry in quarantined()] == [False] * 4

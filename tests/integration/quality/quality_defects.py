@@ -124,6 +124,29 @@ class CurrencyChange(Defect):
             yield {**row, "customer.currency_code": self.currency}
 
 
+@dataclass
+class LagCell(Defect):
+    """Rewrite one cell of the conversion-lag histogram: every click day's row of (campaign,
+    bucket), which the sandbox then sums over the histogram's range as Google does, so the
+    served cell carries the fault (NaN, a negative sum, a renamed bucket, a lost campaign id)."""
+
+    campaign_id: int = 0
+    bucket: str = ""
+    values: Mapping[str, Any] = field(default_factory=dict)
+    days: tuple[dt.date, ...] = ()
+    resources: frozenset[str] = frozenset({"campaign"})
+
+    def apply(self, rows: Iterable[Row]) -> Iterator[Row]:
+        for row in rows:
+            if (
+                row.get("campaign.id") == self.campaign_id
+                and row.get("segments.conversion_lag_bucket") == self.bucket
+                and self.hit(row)
+            ):
+                row = {**row, **self.values}
+            yield row
+
+
 class DefectMarket:
     """The wrapped market, with ``defects`` applied to what it serves."""
 

@@ -12,8 +12,12 @@ from sqlalchemy import Engine, select
 
 from spectra.quality.screen import (
     FACT_QUERIES,
+    LAG_BUCKET_NAMES,
+    STORED_LAG_BUCKETS,
     quarantine_pulled,
+    quarantine_rows,
     screen_columns,
+    screen_pulled,
     warehouse_row,
 )
 from spectra.warehouse import models as m
@@ -191,3 +195,138 @@ def test_other_queries_entries_are_left_alone(warehouse: Engine) -> None:
             conn, {"accounts": {}}, tenant_id=TENANT, customer_id=CUSTOMER, as_of=AS_OF
         )
     assert [e.active for e in _entries(warehouse)] == [True]
+
+
+# --------------------------------------------------------------------------- lag histogram
+
+
+def lag_cols() -> dict[str, list[Any]]:
+    """A clean conversion_lag pull: two campaigns' cells, one of them UNKNOWN (kept)."""
+    return {
+        "campaign.id": [1, 1, 1, 2, 2],
+        "segments.conversion_lag_bucket": [
+            "LESS_THAN_ONE_DAY", "ONE_TO_TWO_DAYS", "UNKNOWN", "LESS_THAN_ONE_DAY",
+            "SIXTY_TO_NINETY_DAYS",
+        ],
+        "metrics.conversions": [12.0, 4.5, 1.0, 7.0, 0.0],
+        "metrics.conversions_value": [120.0, 45.25, 10.0, 70.0, 0.0],
+    }  # fmt: skip
+
+
+def lag_rejected(cols: dict[str, list[Any]]) -> dict[int, list[tuple[str, str]]]:
+    bad, rejected = screen_columns(FACT_QUERIES["conversion_lag"], cols)
+    assert bad == {r.index for r in rejected}
+    return {r.index: r.failures for r in rejected}
+
+
+def test_clean_lag_histogram_passes_with_its_unknown_cell() -> None:
+    assert lag_rejected(lag_cols()) == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected", "shown"),
+    [
+        ("metrics.conversions", math.nan, "lag.metrics_present:conversions", "nan"),
+        ("metrics.conversions", math.inf, "lag.metrics_present:conversions", "inf"),
+        ("metrics.conversions", None, "lag.metrics_present:conversions", "None"),
+        ("metrics.conversions", -2.0, "lag.non_negative:conversions", "-2.0"),
+        (
+            "metrics.conversions_value",
+            -math.inf,
+            "lag.metrics_present:conversions_value_micros",
+            "-inf",
+        ),
+        ("metrics.conversions_value", -0.5, "lag.non_negative:conversions_value_micros", "-0.5"),
+        (
+            "segments.conversion_lag_bucket",
+            "UNSPECIFIED",
+            "lag.bucket_known:conversion_lag_bucket",
+            "'UNSPECIFIED'",
+        ),
+        (
+            "segments.conversion_lag_bucket",
+            "NINETY_TO_ONE_TWENTY_DAYS",
+            "lag.bucket_known:conversion_lag_bucket",
+            "'NINETY_TO_ONE_TWENTY_DAYS'",
+        ),
+        ("segments.conversion_lag_bucket", None, "lag.bucket_known:conversion_lag_bucket", "None"),
+        ("campaign.id", 0, "lag.keys_present:campaign_id", "0"),
+        ("campaign.id", None, "lag.keys_present:campaign_id", "None"),
+    ],
+)
+def test_each_bad_lag_cell_is_held_with_the_field_and_value(
+    field: str, value: Any, expected: str, shown: str
+) -> None:
+    cols = lag_cols()
+    cols[field][1] = value
+    ((index, fails),) = lag_rejected(cols).items()
+    assert index == 1
+    ((key, reason),) = fails
+    assert key == expected
+    assert reason.startswith(f"{field} is {shown}: ")
+
+
+def test_unset_and_unknown_buckets_say_which() -> None:
+    cols = lag_cols()
+    cols["segments.conversion_lag_bucket"][0] = "UNSPECIFIED"
+    cols["segments.conversion_lag_bucket"][3] = "SOON"
+    reasons = {i: fails[0][1] for i, fails in lag_rejected(cols).items()}
+    assert reasons[0].endswith("the API left the segment unset")
+    assert reasons[3].endswith("not a known lag bucket")
+
+
+def test_a_repeated_lag_cell_holds_back_every_copy() -> None:
+    cols = lag_cols()
+    for values in cols.values():
+        values.append(values[2])  # (campaign 1, UNKNOWN) twice
+    failures_by_row = lag_rejected(cols)
+    assert set(failures_by_row) == {2, 5}
+    assert {key for fails in failures_by_row.values() for key, _ in fails} == {"lag.keys_unique"}
+
+
+def test_screen_pulled_removes_only_the_bad_lag_cells() -> None:
+    cols = lag_cols()
+    cols["metrics.conversions"][0] = math.nan
+    cols["segments.conversion_lag_bucket"][4] = "UNSPECIFIED"
+    result = screen_pulled({"conversion_lag": cols})
+    kept = result.pulled["conversion_lag"]
+    assert kept["segments.conversion_lag_bucket"] == [
+        "ONE_TO_TWO_DAYS",
+        "UNKNOWN",
+        "LESS_THAN_ONE_DAY",
+    ]
+    assert kept["campaign.id"] == [1, 1, 2]
+    assert [r.index for r in result.rejected] == [0, 4]
+
+
+def test_lag_bucket_names_are_the_apis_and_analytics_buckets() -> None:
+    """UNKNOWN aside, the stored names are exactly the API's named buckets, each of which
+    analytics can place by days (a new API version's buckets would show up here)."""
+    from google.ads.googleads.v26.enums.types.conversion_lag_bucket import (
+        ConversionLagBucketEnum,
+    )
+
+    from spectra.ads.client import API_VERSION
+    from spectra.analytics.lag import LAG_BUCKETS
+
+    assert API_VERSION == "v26"
+    api = {b.name for b in ConversionLagBucketEnum.ConversionLagBucket}
+    assert api - {"UNSPECIFIED", "UNKNOWN"} == LAG_BUCKET_NAMES == set(LAG_BUCKETS)
+    assert STORED_LAG_BUCKETS == LAG_BUCKET_NAMES | {"UNKNOWN"}
+
+
+def test_lag_quarantine_entries_name_the_campaign_and_table() -> None:
+    cols = lag_cols()
+    cols["metrics.conversions_value"][3] = math.nan
+    _, rejected = screen_columns(FACT_QUERIES["conversion_lag"], cols)
+    (entry,) = quarantine_rows(
+        rejected, tenant_id=TENANT, customer_id=CUSTOMER, as_of=AS_OF, logical_date=AS_OF
+    )
+    assert entry["source_table"] == "conversion_lag_buckets"
+    assert entry["source_query"] == "conversion_lag"
+    assert entry["check_name"] == "lag.metrics_present:conversions_value_micros"
+    assert entry["severity"] == "warn"
+    assert (entry["level"], entry["entity_id"], entry["date"]) == ("campaign", 2, None)
+    row = json.loads(entry["payload"])["row"]
+    assert row["segments.conversion_lag_bucket"] == "LESS_THAN_ONE_DAY"
+    assert row["metrics.conversions_value"] == "NaN"
