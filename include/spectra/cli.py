@@ -165,7 +165,16 @@ def run_dag_days(
 # --------------------------------------------------------------------------- demo
 
 
+# The day column a table's span is read from, in order of preference (absent: no span).
+SPAN_COLUMNS = ("date", "pulled_for", "logical_date")
+
+
 def warehouse_summary() -> list[tuple[str, int, str]]:
+    """(table, rows, first .. last day) for every warehouse table, in the models' order.
+
+    Derived from the models' metadata, so a table a migration adds shows up without a list
+    here to keep in step.
+    """
     from sqlalchemy import func, select
 
     from spectra.warehouse import models as m
@@ -175,31 +184,14 @@ def warehouse_summary() -> list[tuple[str, int, str]]:
     out = []
     try:
         with engine.connect() as conn:
-            for model in (
-                m.Tenant,
-                m.AdAccount,
-                m.Campaign,
-                m.AdGroup,
-                m.Keyword,
-                m.Ad,
-                m.PerformanceDaily,
-                m.SearchTermDaily,
-                m.IngestRun,
-                m.QualityRun,
-                m.QualityQuarantine,
-                m.DataExclusion,
-                m.AnalyticsRun,
-                m.Nowcast,
-                m.Verdict,
-                m.AnomalyRow,
-                m.Envelope,
-            ):
-                count = conn.execute(select(func.count()).select_from(model)).scalar_one()
+            for table in m.Base.metadata.tables.values():
+                count = conn.execute(select(func.count()).select_from(table)).scalar_one()
                 span = ""
-                if hasattr(model, "date"):
-                    lo, hi = conn.execute(select(func.min(model.date), func.max(model.date))).one()
+                day = next((table.c[c] for c in SPAN_COLUMNS if c in table.c), None)
+                if day is not None:
+                    lo, hi = conn.execute(select(func.min(day), func.max(day))).one()
                     span = f"{lo} .. {hi}" if lo else ""
-                out.append((model.__tablename__, int(count), span))
+                out.append((table.name, int(count), span))
     finally:
         engine.dispose()
     return out
@@ -248,8 +240,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         stop_process_group(proc)
     print("\nWarehouse after the demo:")
-    for table, count, span in warehouse_summary():
-        print(f"  {table:<20} {count:>8} rows  {span}")
+    summary = warehouse_summary()
+    width = max(len(table) for table, _, _ in summary)
+    for table, count, span in summary:
+        print(f"  {table:<{width}} {count:>8} rows  {span}")
     print("\nData quality gate (pass / warn / block per day and account):")
     print(quality_summary(days))
     failed = [d for d, s in zip(days, states, strict=True) if s != "success"]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from spectra.warehouse.models import Base
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -58,6 +60,11 @@ def test_demo_runs_the_dag_and_loads_the_warehouse(tmp_path: Path) -> None:
     )
     assert demo.returncode == 0, (demo.stdout[-3000:], demo.stderr[-3000:])
     assert "2/2 runs succeeded" in demo.stdout
+    # The listing names every warehouse table with its rows (the lag histogram included).
+    listing = demo.stdout.split("Warehouse after the demo:", 1)[1].split("\n\n", 1)[0]
+    listed = {line.split()[0]: int(line.split()[1]) for line in listing.strip().splitlines()}
+    assert set(listed) == set(Base.metadata.tables)
+    assert listed["conversion_lag_buckets"] > 0
 
     warehouse = sqlite3.connect(home / "var" / "spectra.db")
     runs = warehouse.execute(
