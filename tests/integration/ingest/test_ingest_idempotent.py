@@ -11,10 +11,10 @@ from sqlalchemy import Engine, func, select
 from spectra.ads.client import AdsCredentials
 from spectra.ingest.daily import IngestError, ingest_account, ingest_window
 from spectra.warehouse import models as m
-from spectra.warehouse.repositories import register_account, register_tenant
+from spectra.warehouse.repositories import register_tenant
 from spectra.warehouse.upsert import table_checksums
 
-TENANT = "acme"
+TENANT = "acme"  # registered by the ``warehouse`` fixture (conftest.py)
 REPULL = 7
 DATA_TABLES = [
     m.Campaign.__table__,
@@ -24,15 +24,6 @@ DATA_TABLES = [
     m.PerformanceDaily.__table__,
     m.SearchTermDaily.__table__,
 ]
-
-
-@pytest.fixture
-def warehouse(engine: Engine, market: Any) -> Engine:
-    with engine.begin() as conn:
-        register_tenant(conn, tenant_id=TENANT, name="Acme")
-        for cid in market.customer_ids():
-            register_account(conn, tenant_id=TENANT, customer_id=cid)
-    return engine
 
 
 def _ingest(

@@ -14,10 +14,9 @@ from spectra.ads.client import AdsCredentials
 from spectra.analytics.lag import LAG_BUCKETS
 from spectra.ingest.daily import ingest_account, lag_histogram_range, planned_pulls, write_pulled
 from spectra.warehouse import models as m
-from spectra.warehouse.repositories import register_account, register_tenant
 from spectra.warehouse.upsert import table_checksums
 
-TENANT = "acme"
+TENANT = "acme"  # registered by the ``warehouse`` fixture (conftest.py)
 REPULL = 7
 LAG = m.ConversionLagBucket
 HISTOGRAM_FIELDS = frozenset(
@@ -28,15 +27,6 @@ HISTOGRAM_FIELDS = frozenset(
         "metrics.conversions_value",
     }
 )
-
-
-@pytest.fixture
-def warehouse(engine: Engine, market: Any) -> Engine:
-    with engine.begin() as conn:
-        register_tenant(conn, tenant_id=TENANT, name="Acme")
-        for cid in market.customer_ids():
-            register_account(conn, tenant_id=TENANT, customer_id=cid)
-    return engine
 
 
 def _ingest(
