@@ -242,7 +242,7 @@ def read_lag_buckets(
     latest = select(func.max(t.pulled_for)).where(*account, t.pulled_for <= until)
     cols = (
         "campaign_id", "conversion_lag_bucket", "conversions", "conversions_value_micros",
-        "date_from", "date_to", "reported_as_of",
+        "date_from", "date_to", "reported_as_of", "pulled_for",
     )  # fmt: skip
     frame = _frame(
         conn,
@@ -255,6 +255,22 @@ def read_lag_buckets(
     frame["min_age_days"] = (reported - pd.to_datetime(frame["date_to"])).dt.days
     frame["max_age_days"] = (reported - pd.to_datetime(frame["date_from"])).dt.days
     return frame
+
+
+def held_lag_cells(
+    conn: Connection, *, tenant_id: str, customer_id: int, pulled_for: dt.date
+) -> list[str]:
+    """Why cells of the day's lag histogram were held back at ingest (active quarantine
+    entries): the curve is then fitted without them, and the run says so."""
+    q = m.QualityQuarantine
+    rows = conn.execute(
+        select(q.entity_id, q.reason).where(
+            q.tenant_id == tenant_id, q.customer_id == customer_id, q.stage == "ingest",
+            q.source_table == m.ConversionLagBucket.__tablename__,
+            q.logical_date == pulled_for, q.active.is_(True),
+        ).order_by(q.entity_id, q.reason)
+    ).all()  # fmt: skip
+    return [f"campaign {entity_id}: {reason}" for entity_id, reason in rows]
 
 
 @dataclass(frozen=True)
@@ -656,6 +672,14 @@ def analyze_and_store(
         lag_buckets = read_lag_buckets(
             conn, tenant_id=tenant_id, customer_id=customer_id, until=logical_date
         )
+        held = (
+            held_lag_cells(
+                conn, tenant_id=tenant_id, customer_id=customer_id,
+                pulled_for=_day(lag_buckets["pulled_for"].iloc[0]),
+            )
+            if not lag_buckets.empty
+            else []
+        )  # fmt: skip
         settings = read_settings(conn, tenant_id=tenant_id, customer_id=customer_id)
         # The same past holiday windows the engine will index (the recent ones are in perf).
         past_ranges = keyword_ranges(
@@ -685,6 +709,11 @@ def analyze_and_store(
         cpc_index_rows=cpc_index_rows,
     )
     rows = result_rows(res, logical_date=logical_date)
+    warnings = list(res.warnings)
+    if held:
+        warnings.append(
+            f"lag histogram fitted without {len(held)} cell(s) held at ingest: " + "; ".join(held)
+        )
     index_rows = 0 if cpc_index_rows is None else len(cpc_index_rows)
     counts = {
         "rows_read": len(perf) + index_rows,
@@ -713,7 +742,7 @@ def analyze_and_store(
         },
         "seasonality": [_json(r) for r in res.seasonality.to_dict("records")],
         "counts": counts,
-        "warnings": list(res.warnings),
+        "warnings": warnings,
         "timings": {k: round(float(v), 3) for k, v in res.timings.items()},
         "dag_run_id": dag_run_id,
         "analyzed_at": m.utcnow(),
@@ -726,7 +755,7 @@ def analyze_and_store(
             conn, m.AnalyticsRun.__table__, [run], keys=["tenant_id", "customer_id", "logical_date"]
         )
     outcome = AnalyzeOutcome(
-        tenant_id, customer_id, logical_date, counts, list(res.warnings),
+        tenant_id, customer_id, logical_date, counts, warnings,
         time.perf_counter() - started,
     )  # fmt: skip
     log.info("analyzed %s", outcome.as_dict())

@@ -158,3 +158,35 @@ def test_bad_lag_cells_are_quarantined_good_ones_written_and_reruns_converge(
     assert stored.keys() == served.keys()
     assert all(math.isclose(stored[c], served[c], abs_tol=1e-9) for c in served)
     assert [e.active for e in lag_entries(gate)] == [False] * len(held)
+
+
+def test_analyze_says_its_lag_histogram_lacks_the_held_cells(
+    gate: Gate, defect_market: DefectMarket, market: Any, account: int, ref_day: dt.date
+) -> None:
+    """A held cell is not silently missing from the curve: the analyze run names it."""
+    from spectra.analytics.service import analyze_and_store
+
+    cell = sorted(served_cells(market, account, ref_day))[0]
+    defect_market.defects.append(
+        LagCell(account, campaign_id=cell[0], bucket=cell[1], values={"metrics.conversions": -1.0})
+    )
+    gate.ingest(account, ref_day)
+    out = analyze_and_store(
+        gate.engine, tenant_id=TENANT, customer_id=account, logical_date=ref_day
+    )
+    held = [w for w in out.warnings if w.startswith("lag histogram fitted without 1 cell(s)")]
+    assert len(held) == 1 and f"campaign {cell[0]}: metrics.conversions is -" in held[0], out
+    with gate.engine.connect() as conn:
+        stored = conn.execute(
+            select(m.AnalyticsRun.warnings).where(
+                m.AnalyticsRun.tenant_id == TENANT, m.AnalyticsRun.logical_date == ref_day
+            )
+        ).scalar_one()
+    assert held[0] in stored
+    # Once the fault is gone, a re-run of the day stores the whole histogram and says nothing.
+    defect_market.defects.clear()
+    gate.ingest(account, ref_day)
+    again = analyze_and_store(
+        gate.engine, tenant_id=TENANT, customer_id=account, logical_date=ref_day
+    )
+    assert not any(w.startswith("lag histogram fitted without") for w in again.warnings)
