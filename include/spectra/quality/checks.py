@@ -158,6 +158,10 @@ class QualityConfig:
     outage_young_share: float = 0.25
     # Where Data Docs and GX validation results live (default: $SPECTRA_HOME/var/quality).
     quality_dir: Path | None = None
+    # Days of Data Docs (GX results + pages) kept behind the newest logical date present; 0 keeps
+    # all. A daily run per account adds files forever and GX rebuilds the index from all of them,
+    # so the report rotates; the warehouse (quality_results, quality_runs) keeps the history.
+    data_docs_retention_days: int = 90
 
     def replace(self, **changes: object) -> QualityConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

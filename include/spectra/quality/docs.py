@@ -10,8 +10,13 @@ day ever validated stays listed in one index:
 
 A validation's run id is derived from (tenant, account, logical date) with a fixed run
 time, so re-validating a day overwrites its pages instead of adding new ones. Mapped
-validate tasks run in parallel processes and all rebuild the same index, so storing results
-and rebuilding the site happen under an exclusive file lock.
+validate tasks run in parallel processes and all rebuild the same index, so storing results,
+pruning old ones and rebuilding the site happen under an exclusive file lock.
+
+Retention (``QualityConfig.data_docs_retention_days``) is measured from the newest logical
+date present in the store, not from the day being published: a backfill of an old day never
+deletes newer days, and a day older than the window is stored and pruned again in the same
+publish (it never reaches the index). Only the docs rotate; the warehouse keeps every result.
 """
 
 from __future__ import annotations
@@ -142,15 +147,67 @@ def publish(
             )
         )
     root = quality_dir(config)
+    retention_days = (config or QualityConfig()).data_docs_retention_days
     with _docs_lock(root), _render_errors() as errors:
         for key in keys:
             if isinstance(key, ValidationResultIdentifier):
                 result = dict(results)[key.expectation_suite_identifier.name]
                 context.validation_results_store.set(key, result)
-        context.build_data_docs(site_names=[SITE], resource_identifiers=keys)
+        expired = prune_validation_results(context, retention_days=retention_days)
+        live = [key for key in keys if key not in expired]
+        # GX's index builder drops (and deletes) every page whose result is gone from the store.
+        context.build_data_docs(site_names=[SITE], resource_identifiers=live)
+        _remove_empty_run_dirs(root, expired)
     if errors:
         raise DataDocsError(f"Data Docs rendered with {len(errors)} error(s): {errors[0]}")
     return data_docs_index(config)
+
+
+def prune_validation_results(context: Any, *, retention_days: int) -> list[Any]:
+    """Remove stored results older than the retention window; returns their keys.
+
+    The window ends at the newest logical date in the store (a backfill never moves it back),
+    and a result's logical date is its run time, which ``publish`` pins to midnight UTC of
+    the day. Must run under ``_docs_lock``: parallel publishers list and delete the same files.
+    """
+    if retention_days <= 0:
+        return []
+    store = context.validation_results_store
+    keys = store.list_keys()
+    if not keys:
+        return []
+    newest = max(key.run_id.run_time.date() for key in keys)
+    cutoff = newest - dt.timedelta(days=retention_days)
+    expired = [key for key in keys if key.run_id.run_time.date() < cutoff]
+    for key in expired:
+        store.remove_key(key)
+    if expired:
+        logging.getLogger(__name__).info(
+            "Data Docs retention: removed %d validation result(s) before %s (newest %s)",
+            len(expired),
+            cutoff,
+            newest,
+        )
+    return expired
+
+
+def _remove_empty_run_dirs(root: Path, expired: Sequence[Any]) -> None:
+    """Drop the folders GX leaves behind (its own empty-dir cleanup never fires in 1.x).
+
+    Only the ``suite/run/run_time`` folders of removed keys below the two quality folders are
+    touched, and ``rmdir`` refuses a folder that is not empty, so nothing live can go.
+    """
+    bases = (root / "gx" / "validations", root / "data_docs" / "validations")
+    for key in expired:
+        segments = key.to_tuple()[:-1]  # the file's folders; the last item is the batch id
+        for base in bases:
+            folder = base.joinpath(*segments)
+            for _ in segments:
+                try:
+                    folder.rmdir()
+                except OSError:  # not there, or still holds live files
+                    break
+                folder = folder.parent
 
 
 class DataDocsError(RuntimeError):
