@@ -30,7 +30,13 @@ def _fmt(value: Any) -> str:
 def main(argv: list[str]) -> int:
     from spectra.settings import spectra_home
 
-    wanted = argv or MODULES
+    # "quality" and "bench_quality" both name bench_quality; anything else is a typo that
+    # would otherwise run nothing and exit 0.
+    wanted = [a if a.startswith("bench_") else f"bench_{a}" for a in argv] or MODULES
+    unknown = [a for a, name in zip(argv, wanted, strict=False) if name not in MODULES]
+    if unknown:
+        print(f"unknown bench module(s) {unknown}; choose from {MODULES}", file=sys.stderr)
+        return 2
     out_path = spectra_home() / "var" / "bench" / "results.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # A full run starts afresh; running some modules updates their figures in place.
@@ -39,8 +45,6 @@ def main(argv: list[str]) -> int:
         results = json.loads(out_path.read_text())
     failed = []
     for name in wanted:
-        if not (HERE / f"{name}.py").exists():
-            continue
         started = time.perf_counter()
         print(f"== {name}", flush=True)
         try:
