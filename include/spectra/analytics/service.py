@@ -38,7 +38,14 @@ from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or
 
 from spectra.analytics.config import AnalyticsConfig
 from spectra.analytics.cpc_index import keyword_ranges
-from spectra.analytics.engine import CPC_INDEX_COLUMNS, AnalysisResult, analyze_account, sc_days
+from spectra.analytics.engine import (
+    CPC_INDEX_COLUMNS,
+    PERF_COLUMNS,
+    SHARE_COLUMNS,
+    AnalysisResult,
+    analyze_account,
+    sc_days,
+)
 from spectra.analytics.seasonality import HolidayCalendar
 from spectra.analytics.significance import DECREASE, INCREASE
 from spectra.warehouse import models as m
@@ -46,23 +53,8 @@ from spectra.warehouse.upsert import bulk_upsert
 
 log = logging.getLogger(__name__)
 
-PERF_READ_COLUMNS = (
-    "tenant_id",
-    "customer_id",
-    "level",
-    "entity_id",
-    "campaign_id",
-    "ad_group_id",
-    "date",
-    "impressions",
-    "clicks",
-    "cost_micros",
-    "conversions",
-    "conversions_value_micros",
-    "search_impression_share",
-    "search_budget_lost_impression_share",
-    "reported_as_of",
-)
+# What analytics reads: the columns the engine requires, then the optional impression shares.
+PERF_READ_COLUMNS = (*PERF_COLUMNS, *SHARE_COLUMNS)
 # Every bidding strategy but manual CPC sets its own auction-time bids (no keyword bid to move).
 MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
 DAY_TABLES: tuple[type[m.Base], ...] = (

@@ -370,7 +370,6 @@ def black_friday(
     camp["conversions"] = done["conversions_nowcast"].to_numpy()
     camp["maturity"] = done["maturity"].to_numpy()
     camp["date"] = pd.to_datetime(camp["date"])
-    empty = pd.Series(dtype=float)
     by_campaign, by_account = pd.DataFrame(columns=MIX_COLUMNS), pd.DataFrame(columns=MIX_COLUMNS)
     if mix_adjusted:
         keywords = keyword_detail(m, cid, as_of=day, first_day=m.history_start, calendar=cal)
@@ -383,14 +382,14 @@ def black_friday(
         out = detect_anomalies(
             _daily(grp), as_of=day, entity_level="campaign", entity_id=int(entity),
             include_normal=True, calendar=cal,
-            cpc_mix=mix_series(by_campaign, int(entity)) if mix_adjusted else empty,
+            cpc_mix=mix_series(by_campaign, int(entity)),
         )  # fmt: skip
         found += out
         if int(entity) != shocked:
             lifted_scores += len(out)
     account = detect_anomalies(
         _daily(camp), as_of=day, entity_id=cid, include_normal=True, calendar=cal,
-        cpc_mix=mix_series(by_account, 0) if mix_adjusted else empty,
+        cpc_mix=mix_series(by_account, 0),
     )  # fmt: skip
     flagged = [a for a in found if a.flagged]
     shock_cpc = [a for a in found if a.entity_id == shocked and a.metric == "cpc"]
