@@ -145,21 +145,11 @@ def load_dag(dag_id: str) -> Any:
     return dag
 
 
-def run_dag_days(
-    dag_id: str, days: Sequence[dt.date], conf: dict[str, Any] | None = None
-) -> list[str]:
-    """Run a DAG through Airflow (dag.test) once per logical date, in order; returns states."""
-    import pendulum
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """`airflow ARGS` with Spectra's Airflow settings (AIRFLOW_HOME in the checkout, the port)."""
+    from spectra.airflow.local import airflow_command
 
-    dag = load_dag(dag_id)
-    states = []
-    for day in days:
-        logical = pendulum.datetime(day.year, day.month, day.day, tz="UTC")
-        run = dag.test(logical_date=logical, run_conf=conf)
-        state = str(getattr(run, "state", "unknown"))
-        states.append(state)
-        print(f"  {dag_id} {day.isoformat()}: {state}", flush=True)
-    return states
+    return airflow_command(args.airflow_args)
 
 
 # --------------------------------------------------------------------------- demo
@@ -197,98 +187,147 @@ def warehouse_summary() -> list[tuple[str, int, str]]:
     return out
 
 
-def quality_summary(days: Sequence[dt.date]) -> str:
-    from spectra.quality.report import gate_report, render_report
+def cmd_report(args: argparse.Namespace) -> int:
+    from spectra.report import build_report, newest_day, render_json, render_markdown
     from spectra.warehouse.db import make_engine
 
     engine = make_engine()
     try:
-        return render_report(gate_report(engine, logical_dates=list(days)))
+        day = dt.date.fromisoformat(args.day) if args.day else newest_day(engine)
+        if day is None:
+            print("no analyzed or validated day in the warehouse yet: run `make demo` first")
+            return 1
+        report = build_report(engine, day=day, tenant_id=args.tenant, customer_id=args.account)
     finally:
         engine.dispose()
+    print(render_json(report) if args.format == "json" else render_markdown(report))
+    if args.warehouse:
+        summary = warehouse_summary()
+        width = max(len(table) for table, _, _ in summary)
+        print("\n## Warehouse\n")
+        for table, count, span in summary:
+            print(f"    {table:<{width}} {count:>8} rows  {span}")
+    return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from spectra.quality.docs import data_docs_index
+def prepare_local_state(scenario: str, *, port: int | None = None) -> subprocess.Popen[bytes] | None:
+    """Warehouse migrated, sandbox serving, Airflow settings loaded, demo tenant registered.
+
+    Returns the sandbox process when this call started it (the caller stops it).
+    """
+    from spectra.airflow.settings_loader import load
     from spectra.sandbox.market import Market
     from spectra.warehouse.db import database_url, migrate
 
     home = spectra_home()
-    started = time.monotonic()
-    # dag.test() echoes every task log line to the console; the demo shows its own progress.
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    print(f"1/5 warehouse: {database_url()} → revision {migrate()}", flush=True)
-    port = _sandbox_port(args.port)
-    market = Market.from_scenario(args.scenario)
-    proc = start_sandbox_process(args.scenario, port, home / "var" / "sandbox" / "sandbox.log")
+    print(f"warehouse   {database_url()} at revision {migrate()}", flush=True)
+    port = _sandbox_port(port)
+    customer_ids = Market.from_scenario(scenario).customer_ids()
+    proc = start_sandbox_process(scenario, port, home / "var" / "sandbox" / "sandbox.log")
     print(
-        f"2/5 sandbox: scenario {args.scenario!r} on localhost:{port} "
+        f"sandbox     scenario {scenario!r} on localhost:{port} "
         f"({'started' if proc else 'already running'})",
         flush=True,
     )
     try:
-        from spectra.airflow.settings_loader import load
-
         counts = load(home / "airflow_settings.yaml")
-        print(f"3/5 airflow settings loaded: {counts}", flush=True)
-        register_accounts(DEMO_TENANT, "Demo tenant", market.customer_ids())
-        print(f"4/5 tenant {DEMO_TENANT!r} with accounts {market.customer_ids()}", flush=True)
-        last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-        days = [last - dt.timedelta(days=i) for i in range(args.days - 1, -1, -1)]
-        print(f"5/5 running spectra_daily through Airflow for {days[0]} .. {days[-1]}", flush=True)
-        states = run_dag_days("spectra_daily", days)
-    finally:
+        register_accounts(DEMO_TENANT, "Demo tenant", customer_ids)
+    except BaseException:
         stop_process_group(proc)
-    print("\nWarehouse after the demo:")
-    summary = warehouse_summary()
-    width = max(len(table) for table, _, _ in summary)
-    for table, count, span in summary:
-        print(f"  {table:<{width}} {count:>8} rows  {span}")
-    print("\nData quality gate (pass / warn / block per day and account):")
-    print(quality_summary(days))
-    failed = [d for d, s in zip(days, states, strict=True) if s != "success"]
+        raise
     print(
-        f"\n{len(days) - len(failed)}/{len(days)} runs succeeded in {time.monotonic() - started:.0f} s."
+        f"airflow     settings loaded ({counts}); tenant {DEMO_TENANT!r}, accounts "
+        f"{', '.join(map(str, customer_ids))}",
+        flush=True,
     )
-    print("Where to look:")
-    print(f"  warehouse     {database_url()}")
-    print("  Airflow UI    make up  → http://127.0.0.1:8080 (admin / admin): DAG spectra_daily,")
-    print("                the runs above, with each mapped ingest per account and its XCom")
-    print(f"  Data Docs     {data_docs_index()}  (Great Expectations, one page per validation)")
-    print(f"  sandbox log   {home / 'var' / 'sandbox' / 'sandbox.log'}")
-    return 1 if failed else 0
+    return proc
+
+
+def run_backfill(days: Sequence[dt.date]) -> list[Any]:
+    """Backfill ``days`` through Airflow's scheduler (started here unless already up); prints
+    each run as it ends."""
+    from spectra.airflow.local import backfill_and_wait, running_airflow
+    from spectra.quality.report import gate_counts
+
+    log_path = Path(os.environ.get("AIRFLOW_HOME", spectra_home() / ".airflow")) / "standalone.log"
+    started = time.monotonic()
+    with running_airflow(log_path) as client:
+        print(f"airflow     ready at {client.url} in {time.monotonic() - started:.0f} s", flush=True)
+        print(f"backfill    spectra_daily {days[0]} .. {days[-1]} ({len(days)} runs)", flush=True)
+
+        def show(run: Any) -> None:
+            took = f"{run.seconds:.0f} s" if run.seconds is not None else "?"
+            print(
+                f"  {run.day}  {run.state:<7} {took:>5}  {gate_counts(run.day)}  {run.run_id}",
+                flush=True,
+            )
+
+        return backfill_and_wait(client, days, on_run=show)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from spectra.airflow.local import base_url, last_complete_day
+
+    started = time.monotonic()
+    last = last_complete_day()
+    days = [last - dt.timedelta(days=i) for i in range(args.days - 1, -1, -1)]
+    sandbox = prepare_local_state(args.scenario, port=args.port)
+    try:
+        runs = run_backfill(days)
+    finally:
+        stop_process_group(sandbox)
+    failed = [r for r in runs if r.state != "success"]
+    print(
+        f"\n{len(runs) - len(failed)}/{len(runs)} runs succeeded; "
+        f"demo took {time.monotonic() - started:.0f} s.\n",
+        flush=True,
+    )
+    from spectra.report import findings_text
+
+    print(findings_text(days, ui_url=base_url()))
+    return 1 if failed or len(runs) != len(days) else 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Backfill report days FROM..TO through the scheduler (Airflow is started if not up)."""
+    first, last = dt.date.fromisoformat(args.from_date), dt.date.fromisoformat(args.to_date)
+    if last < first:
+        raise SystemExit(f"--to-date {last} is before --from-date {first}")
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    sandbox = prepare_local_state(args.scenario)
+    try:
+        runs = run_backfill(days)
+    finally:
+        stop_process_group(sandbox)
+    return 0 if all(r.state == "success" for r in runs) else 1
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     """`airflow standalone` over the demo's state, with the sandbox beside it."""
-    from spectra.airflow.settings_loader import load
-    from spectra.sandbox.market import Market
-    from spectra.warehouse.db import migrate
+    from spectra.airflow.local import AirflowClient, admin_password, start_standalone
 
-    home = spectra_home()
-    migrate()
-    port = _sandbox_port(None)
-    sandbox = start_sandbox_process(args.scenario, port, home / "var" / "sandbox" / "sandbox.log")
-    load(home / "airflow_settings.yaml")
-    register_accounts(
-        DEMO_TENANT, "Demo tenant", Market.from_scenario(args.scenario).customer_ids()
-    )
-    print(
-        "Airflow UI: http://127.0.0.1:8080  login admin / admin  (Ctrl-C stops everything)",
-        flush=True,
-    )
-    airflow = subprocess.Popen(["airflow", "standalone"], start_new_session=True)
+    sandbox = prepare_local_state(args.scenario)
+    log_path = Path(os.environ["AIRFLOW_HOME"]) / "standalone.log"
+    airflow = start_standalone(log_path)
 
     def terminate(*_: object) -> None:
         raise KeyboardInterrupt  # so `finally` stops Airflow's and the sandbox's process groups
 
     signal.signal(signal.SIGTERM, terminate)
+    started = time.monotonic()
+    print(f"airflow     starting (log {log_path}) …", flush=True)
     try:
-        return airflow.wait()
+        AirflowClient(airflow.url).wait_ready(process=airflow)
+        print(
+            f"\nready in {time.monotonic() - started:.0f} s: {airflow.url}  "
+            f"login admin / {admin_password()}  (Ctrl-C stops everything)",
+            flush=True,
+        )
+        return airflow.proc.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        stop_process_group(airflow)
+        airflow.stop()
         stop_process_group(sandbox)
 
 
@@ -305,9 +344,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(fn=cmd_demo)
 
-    p = sub.add_parser("up", help="airflow standalone + sandbox")
+    p = sub.add_parser("up", help="airflow standalone + sandbox; says 'ready' when the UI answers")
     p.add_argument("--scenario", default="demo")
     p.set_defaults(fn=cmd_up)
+
+    p = sub.add_parser(
+        "backfill", help="run spectra_daily for report days FROM..TO through the scheduler"
+    )
+    p.add_argument("--from-date", required=True, help="first report day (YYYY-MM-DD)")
+    p.add_argument("--to-date", required=True, help="last report day (YYYY-MM-DD)")
+    p.add_argument("--scenario", default="demo")
+    p.set_defaults(fn=cmd_backfill)
+
+    p = sub.add_parser("report", help="a day's findings: quality gate, outages, analytics")
+    p.add_argument("--day", default=None, help="report day (default: the newest analyzed)")
+    p.add_argument("--account", type=int, default=None, help="one Google Ads customer id")
+    p.add_argument("--tenant", default=None)
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.add_argument("--warehouse", action="store_true", help="also list every table's rows")
+    p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser(
+        "airflow",
+        help="the airflow CLI with Spectra's settings (AIRFLOW_HOME in the checkout)",
+        add_help=False,
+    )
+    p.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_airflow)
 
     sandbox = sub.add_parser("sandbox", help="the Google Ads sandbox").add_subparsers(
         dest="sandbox_command", required=True
@@ -337,7 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from spectra.airflow.local import apply_airflow_environment
+
     logging.basicConfig(level=os.environ.get("SPECTRA_LOG_LEVEL", "WARNING"))
+    apply_airflow_environment()
     args = build_parser().parse_args(argv)
     return int(args.fn(args) or 0)
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,13 @@ def convert(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], d
     return connections, pools, variables
 
 
-def load(path: Path, *, airflow_bin: str = "airflow") -> dict[str, int]:
-    """Import the file's connections, pools and variables (overwriting); returns counts."""
+def load(path: Path, *, airflow_bin: str | None = None) -> dict[str, int]:
+    """Import the file's connections, pools and variables (overwriting); returns counts.
+
+    ``airflow_bin`` defaults to the ``airflow`` beside this interpreter (the venv's), so it
+    works from a shell whose PATH lacks the venv.
+    """
+    airflow_bin = airflow_bin or str(Path(sys.executable).with_name("airflow"))
     connections, pools, variables = convert(yaml.safe_load(path.read_text()) or {})
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -102,3 +102,25 @@ def render_report(rows: Sequence[ReportRow], *, max_reason: int = 110) -> str:
         )
     lines.append("totals: " + ", ".join(f"{status} {n}" for status, n in sorted(counts.items())))
     return "\n".join(lines)
+
+
+def gate_counts(day: dt.date, bind: Engine | Connection | None = None) -> str:
+    """The day's verdicts in a few words, worst first: ``1 warn (demo/8863076022), 1 pass``."""
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine() if bind is None else None
+    try:
+        rows = gate_report(bind if bind is not None else engine, logical_dates=[day])
+    finally:
+        if engine is not None:
+            engine.dispose()
+    if not rows:
+        return "no quality verdicts"
+    parts = []
+    for status in (MISSING, "block", "warn", "pass"):
+        hits = [r for r in rows if r.status == status]
+        if not hits:
+            continue
+        who = "" if status == "pass" else f" ({', '.join(f'{r.tenant_id}/{r.customer_id}' for r in hits)})"
+        parts.append(f"{len(hits)} {status}{who}")
+    return ", ".join(parts)
