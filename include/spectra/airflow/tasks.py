@@ -91,25 +91,36 @@ def validate(
     verdict = outcome.as_dict()
     log = logging.getLogger("spectra.quality.gate")
     level = {"pass": logging.INFO, "warn": logging.WARNING}.get(verdict["status"], logging.ERROR)
-    log.log(level, "%s", gate_explanation(verdict))
+    log.log(level, "%s", gate_explanation(verdict, docs_url=day_docs_url(day)))
     return verdict
 
 
-def gate_explanation(verdict: dict[str, Any]) -> str:
-    """What the gate decided for one account, and what that means for the run."""
+def day_docs_url(day: dt.date) -> str:
+    """The day's Data Docs page in the Airflow UI (the Spectra plugin serves it)."""
+    from spectra.airflow.local import base_url
+
+    return f"{base_url()}/spectra/docs/spectra/days/{day.isoformat()}.html"
+
+
+def gate_explanation(verdict: dict[str, Any], *, docs_url: str = "") -> str:
+    """What the gate decided for one account, and what that means for the run.
+
+    The first line is a banner (verdict, account, day) so the log says it at a glance.
+    """
     account = f"{verdict['tenant_id']}/{verdict['customer_id']}"
     effect = {
         "pass": "downstream steps read this account's data",
         "warn": "downstream steps continue; quarantined rows and excluded days stay hidden",
         "block": "downstream steps SKIP this account today (its data cannot be trusted)",
     }[verdict["status"]]
-    lines = [f"quality gate {verdict['status'].upper()} for {account}: {effect}"]
+    banner = f" QUALITY GATE {verdict['status'].upper()}: {account} on {verdict['logical_date']} "
+    lines = [f"{banner:=^78}", f"{effect}"]
     lines += [f"  block: {r}" for r in verdict["blocking"]]
     lines += [f"  warn:  {r}" for r in verdict["warnings"]]
     lines.append(
         f"  {verdict['rows_validated']} rows validated, {verdict['quarantined_rows']} "
         f"quarantined, excluded days {verdict['excluded_days'] or 'none'}; "
-        f"Data Docs {verdict['data_docs_path'] or '(off)'}"
+        f"Data Docs {docs_url or verdict['data_docs_path'] or '(off)'}"
     )
     return "\n".join(lines)
 
@@ -131,7 +142,9 @@ def gate(verdict: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def gate_label(verdict: dict[str, Any]) -> str:
-    return f"{verdict['tenant_id']}/{verdict['customer_id']} {verdict['status']}"
+    """The mapped task's label: the verdict first, in capitals unless it passed."""
+    status = verdict["status"]
+    return f"{status if status == 'pass' else status.upper()} {verdict['tenant_id']}/{verdict['customer_id']}"
 
 
 def quality_report(accounts: list[dict[str, Any]], *, day: dt.date) -> dict[str, int]:
@@ -190,6 +203,19 @@ def analyze(
             gate=str(account.get("gate", "")),
             dag_run_id=dag_run_id,
         )
+        log_findings(engine, account["tenant_id"], int(account["customer_id"]), day)
     finally:
         engine.dispose()
     return outcome.as_dict()
+
+
+def log_findings(engine: Any, tenant_id: str, customer_id: int, day: dt.date) -> None:
+    """What analyze found for the account, in the words of `spectra report` (task log)."""
+    import logging
+
+    from spectra.report import build_report
+    from spectra.report.render import account_screen
+
+    report = build_report(engine, day=day, tenant_id=tenant_id, customer_id=customer_id)
+    for account in report.accounts:
+        logging.getLogger("spectra.analytics").info("%s", account_screen(account, report))

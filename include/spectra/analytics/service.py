@@ -750,5 +750,9 @@ def analyze_and_store(
         tenant_id, customer_id, logical_date, counts, warnings,
         time.perf_counter() - started,
     )  # fmt: skip
-    log.info("analyzed %s", outcome.as_dict())
+    log.info(
+        "analyzed %s/%s for %s in %.1f s (%s)",
+        tenant_id, customer_id, logical_date, outcome.seconds,
+        ", ".join(f"{name} {n}" for name, n in counts.items()),
+    )  # fmt: skip
     return outcome

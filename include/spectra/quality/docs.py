@@ -6,7 +6,17 @@ day ever validated stays listed in one index:
 
     $SPECTRA_HOME/var/quality/
         gx/validations/…     validation results (JSON), one per suite × account × day
-        data_docs/index.html the site (``data_docs_index()``)
+        data_docs/index.html GX's site index (``data_docs_index()``)
+        data_docs/spectra/index.html      Spectra's index: every day, every verdict
+        data_docs/spectra/days/D.html     the day's page (``day_page(D)``): each account's
+                                          verdict, reasons, checks and links to GX's pages
+        data_docs/static/vendor/          the scripts and styles GX's pages load from CDNs,
+                                          vendored (``assets/vendor``) so pages work offline
+
+GX grades a suite "Failed" when any expectation fails; Spectra grades by the failed checks'
+severity (pass / warn / block). So every page GX builds is post-processed: CDN references
+point at the vendored copies, and the status line and a banner say Spectra's verdict with
+its counts (failing rows of the rows that could be judged) and the failing days.
 
 A validation's run id is derived from (tenant, account, logical date) with a fixed run
 time, so re-validating a day overwrites its pages instead of adding new ones. Mapped
@@ -23,10 +33,13 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import html
+import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,6 +104,9 @@ def make_context(config: QualityConfig | None = None) -> Any:
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         }
     }
+    # GX logs every store, site and batch step at INFO (213 of a validate log's 232 lines):
+    # its warnings and errors stay, Spectra's own lines say what the gate decided.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral", project_config=project)
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
@@ -114,6 +130,7 @@ def publish(
     run: str,
     logical_date: dt.date,
     config: QualityConfig | None = None,
+    verdict: Mapping[str, Any] | None = None,
 ) -> Path:
     """Store (suite name, suite result) pairs under ``run`` and rebuild their pages + index.
 
@@ -158,6 +175,21 @@ def publish(
         # GX's index builder drops (and deletes) every page whose result is gone from the store.
         context.build_data_docs(site_names=[SITE], resource_identifiers=live)
         _remove_empty_run_dirs(root, expired)
+        site = data_docs_dir(config)
+        _vendor_assets(site)
+        pages = [site / "index.html"]
+        pages += [site / "expectations" / f"{name}.html" for name, _ in results]
+        built = {name: validation_page(name, run, logical_date, config) for name, _ in results}
+        pages += [p for p in built.values() if p is not None]
+        for page in pages:
+            localize_page(page, site)
+        if verdict is not None and not any(run == k.run_id.run_name for k in expired):
+            record = _verdict_record(verdict, built, site)
+            for name, page in built.items():
+                if page is not None:
+                    _annotate_validation_page(page, record, name, site)
+            _write_record(site, record)
+        _rebuild_spectra_pages(site, retention_days=retention_days)
     if errors:
         raise DataDocsError(f"Data Docs rendered with {len(errors)} error(s): {errors[0]}")
     return data_docs_index(config)
@@ -249,3 +281,202 @@ def validation_page(
     stamp = f"{logical_date:%Y%m%d}T000000.000000Z"
     pages = sorted((folder / stamp).glob("*.html")) if (folder / stamp).is_dir() else []
     return pages[0] if pages else None
+
+
+# --------------------------------------------------------------------------- offline assets
+
+VENDOR = Path(__file__).with_name("assets") / "vendor"
+# Every CDN reference in GX 1.x's page templates, and the vendored file that replaces it.
+CDN_ASSETS = {
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": (
+        "bootstrap-table.min.css"
+    ),
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.css": "bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.min.css": "bootstrap-table-filter-control.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/"
+    "bootstrap-datepicker.min.css": "bootstrap-datepicker.min.css",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/"
+    "bootstrap-prefers-dark.css": "bootstrap-prefers-dark.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": (
+        "fontawesome/css/all.min.css"
+    ),
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper.min.js",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": (
+        "bootstrap-table.min.js"
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.min.js": "bootstrap-table-filter-control.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/"
+    "bootstrap-datepicker.min.js": "bootstrap-datepicker.min.js",
+}
+# Vega renders GX's profiling charts; no Spectra suite produces one, so the tags are dropped
+# rather than 1.5 MB vendored.
+DROPPED_SCRIPTS = (
+    "https://cdn.jsdelivr.net/npm/vega@5",
+    "https://cdn.jsdelivr.net/npm/vega-lite@5",
+    "https://cdn.jsdelivr.net/npm/vega-embed@6",
+)
+_SRI = re.compile(r'\s+(?:integrity="[^"]*"|crossorigin="[^"]*")')
+
+
+def _vendor_assets(site: Path) -> None:
+    """Copy the vendored scripts and styles into the site (once per package version)."""
+    target = site / "static" / "vendor"
+    stamp = target / ".source"
+    source = str(VENDOR.resolve())
+    if stamp.exists() and stamp.read_text() == source:
+        return
+    shutil.copytree(VENDOR, target, dirs_exist_ok=True)
+    stamp.write_text(source)
+
+
+def localize_page(page: Path, site: Path) -> None:
+    """Point a page's CDN references at the vendored copies (relative, so files work too)."""
+    if not page.is_file():
+        return
+    text = page.read_text()
+    if "https://" not in text:
+        return
+    vendor = os.path.relpath(site / "static" / "vendor", page.parent)
+    for url in DROPPED_SCRIPTS:
+        text = text.replace(f'<script src="{url}"></script>', "")
+    for url, local in CDN_ASSETS.items():
+        text = text.replace(f'"{url}"', f'"{vendor}/{local}"')
+    # Subresource-integrity attributes only make sense for the CDN copies.
+    text = re.sub(
+        r"<(script|link)\b[^>]*>",
+        lambda m: _SRI.sub("", m.group(0)) if f"{vendor}/" in m.group(0) else m.group(0),
+        text,
+    )
+    page.write_text(text)
+
+
+# --------------------------------------------------------------------------- Spectra's pages
+
+SPECTRA_DIR = "spectra"
+_STATUS_CLASS = {"pass": "success", "warn": "warning", "block": "danger"}
+_GX_FAILED = (
+    '<span class="h6" >Status:</span> <i class="fas fa-times text-danger" aria-hidden="true">'
+    "</i> Failed"
+)
+
+
+def spectra_index(config: QualityConfig | None = None) -> Path:
+    """Spectra's Data Docs entry page: every validated day and account with its verdict."""
+    return data_docs_dir(config) / SPECTRA_DIR / "index.html"
+
+
+def day_page(logical_date: dt.date, config: QualityConfig | None = None) -> Path:
+    """The page of one report day (every account validated that day)."""
+    return data_docs_dir(config) / SPECTRA_DIR / "days" / f"{logical_date.isoformat()}.html"
+
+
+def _verdict_record(
+    verdict: Mapping[str, Any], built: Mapping[str, Path | None], site: Path
+) -> dict[str, Any]:
+    """The verdict as stored beside the docs: JSON-able, with each suite's page (relative)."""
+    record = json.loads(json.dumps(dict(verdict), default=str))
+    record["pages"] = {
+        name: page.relative_to(site).as_posix() for name, page in built.items() if page
+    }
+    return record
+
+
+def _record_dir(site: Path) -> Path:
+    return site / SPECTRA_DIR / "verdicts"
+
+
+def _write_record(site: Path, record: Mapping[str, Any]) -> None:
+    folder = _record_dir(site) / str(record["logical_date"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{_UNSAFE.sub('_', str(record['run']))}.json").write_text(
+        json.dumps(record, indent=1, sort_keys=True)
+    )
+
+
+def _records(site: Path) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    root = _record_dir(site)
+    if not root.is_dir():
+        return out
+    for folder in sorted(root.iterdir()):
+        rows = [json.loads(f.read_text()) for f in sorted(folder.glob("*.json"))]
+        if rows:
+            out[folder.name] = sorted(rows, key=lambda r: (r["tenant_id"], r["customer_id"]))
+    return out
+
+
+def _annotate_validation_page(
+    page: Path, record: Mapping[str, Any], suite: str, site: Path
+) -> None:
+    """Say Spectra's verdict on a GX page: the status line and a banner with the counts."""
+    text = page.read_text()
+    status = str(record["status"])
+    failed = [e for e in record["expectations"] if e["suite"] == suite and not e["success"]]
+    worst = "block" if any(e["severity"] == "block" for e in failed) else "warn"
+    suite_status = worst if failed else "pass"
+    text = text.replace(
+        _GX_FAILED,
+        f'<span class="h6" >Status:</span> GX: failed expectations &middot; '
+        f"<strong>Spectra: {suite_status.upper()}</strong>",
+    )
+    day_link = os.path.relpath(day_page_path(site, str(record["logical_date"])), page.parent)
+    items = "".join(f"<li>{html.escape(e['reason'])}</li>" for e in failed)
+    banner = (
+        f'<div class="alert alert-{_STATUS_CLASS.get(status, "secondary")} m-3" '
+        f'id="spectra-verdict"><strong>Spectra verdict for {html.escape(record["account"])} on '
+        f"{record['logical_date']}: {status.upper()}</strong> &mdash; "
+        f"{html.escape(_EFFECT[status])}. This suite: "
+        + (f"{len(failed)} failed check(s), severity {worst}:<ul class='mb-0'>{items}</ul>"
+           if failed else "every check passed.")
+        + f' <a href="{day_link}">The day&#39;s page</a>.</div>'
+    )  # fmt: skip
+    if 'id="spectra-verdict"' not in text:
+        text = text.replace("<body>", f"<body>{banner}", 1)
+    page.write_text(text)
+
+
+def day_page_path(site: Path, day: str) -> Path:
+    return site / SPECTRA_DIR / "days" / f"{day}.html"
+
+
+_EFFECT = {
+    "pass": "downstream steps read this account's data",
+    "warn": "the run continued; quarantined rows and excluded days are hidden from analytics",
+    "block": "downstream steps skipped this account for the day",
+}
+
+
+def _rebuild_spectra_pages(site: Path, *, retention_days: int) -> None:
+    """Rewrite every day page and the index from the stored verdicts (pruned like GX's)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    records = _records(site)
+    if records and retention_days > 0:
+        newest = max(dt.date.fromisoformat(d) for d in records)
+        cutoff = newest - dt.timedelta(days=retention_days)
+        for day in [d for d in records if dt.date.fromisoformat(d) < cutoff]:
+            shutil.rmtree(_record_dir(site) / day, ignore_errors=True)
+            day_page_path(site, day).unlink(missing_ok=True)
+            del records[day]
+    env = Environment(
+        loader=PackageLoader("spectra.quality", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    env.globals.update(status_class=_STATUS_CLASS, effect=_EFFECT)
+    days_dir = site / SPECTRA_DIR / "days"
+    days_dir.mkdir(parents=True, exist_ok=True)
+    page = env.get_template("day.html")
+    for day, rows in records.items():
+        day_page_path(site, day).write_text(
+            page.render(day=day, accounts=rows, vendor="../../static/vendor", root="../../")
+        )
+    index = env.get_template("index.html")
+    (site / SPECTRA_DIR / "index.html").write_text(
+        index.render(days=sorted(records.items(), reverse=True), vendor="../static/vendor")
+    )

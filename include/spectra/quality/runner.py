@@ -64,6 +64,7 @@ class ExpectationOutcome:
     observed: Any = None
     unexpected_count: int | None = None
     element_count: int | None = None
+    missing_count: int | None = None  # rows without a value: not judged by the expectation
     rows: list[int] = field(default_factory=list)  # ``_row`` of the failing rows
     sample: list[Any] = field(default_factory=list)
     error: str | None = None
@@ -150,14 +151,21 @@ def validate_account(
     for outcome in outcomes:
         outcome.reason = describe(outcome, batch)
     run = run_name(tenant_id, customer_id, logical_date)
+    status = _status(outcomes)
     docs_path = (
-        publish(context, results, run=run, logical_date=logical_date, config=config)
+        publish(
+            context,
+            results,
+            run=run,
+            logical_date=logical_date,
+            config=config,
+            verdict=_docs_verdict(run, tenant_id, customer_id, logical_date, status, outcomes),
+        )
         if data_docs
         else None
     )
     quarantine = _quarantine_rows(batch, outcomes)
     exclusions = _exclusion_rows(batch, outcomes)
-    status = _status(outcomes)
     outcome = GateOutcome(
         tenant_id=tenant_id,
         customer_id=customer_id,
@@ -281,6 +289,7 @@ def _outcomes(suite_result: Any) -> list[ExpectationOutcome]:
                 observed=_plain(result.get("observed_value")),
                 unexpected_count=_int_or_none(result.get("unexpected_count")),
                 element_count=_int_or_none(result.get("element_count")),
+                missing_count=_int_or_none(result.get("missing_count")),
                 rows=[int(d["_row"]) for d in index_rows if isinstance(d, dict) and "_row" in d],
                 sample=_plain(result.get("partial_unexpected_list") or [])[:SAMPLE_ROWS],
                 error=error,
@@ -312,13 +321,59 @@ def describe(o: ExpectationOutcome, batch: Batch) -> str:
     if o.rows and frame is not None:
         shown = "; ".join(_describe_row(frame.iloc[i], o) for i in o.rows[:3])
         more = f" (+{len(o.rows) - 3} more)" if len(o.rows) > 3 else ""
-        total = o.element_count if o.element_count is not None else len(frame)
-        return f"{head}: {len(o.rows)} of {total} rows: {shown}{more}"
+        return f"{head}: {len(o.rows)} of {_judged(o, len(frame))}: {shown}{more}"
     if o.key.endswith(".fresh"):
         return f"{head}: newest day is {o.observed or 'none'}, expected {batch.logical_date}"
     if o.observed is not None:
         return f"{head}: observed {o.observed}"
     return f"{head}: {o.unexpected_count or 0} unexpected values"
+
+
+def _judged(o: ExpectationOutcome, frame_rows: int) -> str:
+    """The rows an expectation judged: rows without a value are not counted against it."""
+    unit = "days" if o.suite in (PERF_DAYS, ST_DAYS) else "rows"
+    total = o.element_count if o.element_count is not None else frame_rows
+    missing = o.missing_count or 0
+    if not missing:
+        return f"{total} {unit}"
+    return f"{total - missing} {unit} judged ({missing} of {total} without a value to judge)"
+
+
+def _docs_verdict(
+    run: str,
+    tenant_id: str,
+    customer_id: int,
+    logical_date: dt.date,
+    status: GateStatus,
+    outcomes: list[ExpectationOutcome],
+) -> dict[str, Any]:
+    """What Data Docs say next to GX's pages: Spectra's verdict and each check's counts."""
+    failed = [o for o in outcomes if not o.success]
+    return {
+        "run": run,
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "account": f"{tenant_id}/{customer_id}",
+        "logical_date": logical_date.isoformat(),
+        "status": status.value,
+        "blocking": [o.reason for o in failed if o.severity is Severity.BLOCK],
+        "warnings": [o.reason for o in failed if o.severity is Severity.WARN],
+        "expectations": [
+            {
+                "suite": o.suite,
+                "key": o.key,
+                "severity": o.severity.value,
+                "success": o.success,
+                "unexpected": o.unexpected_count,
+                "judged": None
+                if o.element_count is None
+                else o.element_count - (o.missing_count or 0),
+                "rows": o.element_count,
+                "reason": o.reason,
+            }
+            for o in outcomes
+        ],
+    }
 
 
 def _describe_row(row: pd.Series, o: ExpectationOutcome) -> str:

@@ -117,8 +117,8 @@ def test_block_skips_only_that_accounts_downstream(tmp_path: Path, market: Any) 
     assert {tis[("ingest", i)][0] for i in (0, 1)} == {"success"}
     validate = {label: state for (t, _), (state, label) in tis.items() if t == "validate"}
     assert validate == {
-        f"{TENANT}/{clean} pass": "success",
-        f"{TENANT}/{blocked} block": "success",
+        f"pass {TENANT}/{clean}": "success",
+        f"BLOCK {TENANT}/{blocked}": "success",
     }
     probes = [k for k in tis if k[0] == "downstream_probe"]
     assert len(probes) == 1 and tis[probes[0]][0] == "success"  # only the clean account

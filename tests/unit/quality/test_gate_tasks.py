@@ -49,10 +49,14 @@ def test_pass_and_warn_hand_the_account_on(status: str) -> None:
 
 
 def test_the_log_explains_the_decision() -> None:
-    text = tasks.gate_explanation(verdict("block"))
-    assert text.startswith("quality gate BLOCK for acme/42: downstream steps SKIP")
+    text = tasks.gate_explanation(verdict("block"), docs_url="http://ui/spectra/docs/d.html")
+    banner, effect = text.splitlines()[:2]
+    assert banner.strip("=") == " QUALITY GATE BLOCK: acme/42 on 2026-11-20 "
+    assert effect.startswith("downstream steps SKIP")
+    assert text.endswith("Data Docs http://ui/spectra/docs/d.html")
     assert "perf.day_present [block]" in text
-    assert tasks.gate_label(verdict("warn")) == "acme/42 warn"
+    assert tasks.gate_label(verdict("warn")) == "WARN acme/42"
+    assert tasks.gate_label(verdict("pass")) == "pass acme/42"
 
 
 def _verdict_row(customer_id: int, status: str) -> dict[str, Any]:
