@@ -210,7 +210,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare_local_state(scenario: str, *, port: int | None = None) -> subprocess.Popen[bytes] | None:
+def prepare_local_state(
+    scenario: str, *, port: int | None = None
+) -> subprocess.Popen[bytes] | None:
     """Warehouse migrated, sandbox serving, Airflow settings loaded, demo tenant registered.
 
     Returns the sandbox process when this call started it (the caller stops it).
@@ -222,6 +224,7 @@ def prepare_local_state(scenario: str, *, port: int | None = None) -> subprocess
     home = spectra_home()
     print(f"warehouse   {database_url()} at revision {migrate()}", flush=True)
     port = _sandbox_port(port)
+    os.environ["SPECTRA_SANDBOX_PORT"] = str(port)  # airflow_settings.yaml's connection port
     customer_ids = Market.from_scenario(scenario).customer_ids()
     proc = start_sandbox_process(scenario, port, home / "var" / "sandbox" / "sandbox.log")
     print(
@@ -252,7 +255,9 @@ def run_backfill(days: Sequence[dt.date]) -> list[Any]:
     log_path = Path(os.environ.get("AIRFLOW_HOME", spectra_home() / ".airflow")) / "standalone.log"
     started = time.monotonic()
     with running_airflow(log_path) as client:
-        print(f"airflow     ready at {client.url} in {time.monotonic() - started:.0f} s", flush=True)
+        print(
+            f"airflow     ready at {client.url} in {time.monotonic() - started:.0f} s", flush=True
+        )
         print(f"backfill    spectra_daily {days[0]} .. {days[-1]} ({len(days)} runs)", flush=True)
 
         def show(run: Any) -> None:

@@ -51,6 +51,7 @@ def airflow_environment(
     """
     out = dict(os.environ if env is None else env)
     home = spectra_home()
+    out.setdefault("SPECTRA_HOME", str(home))  # airflow_settings.yaml and tasks read it
     port = port or int(out.get("SPECTRA_AIRFLOW_PORT") or DEFAULT_AIRFLOW_PORT)
     airflow_home = Path(out.setdefault("AIRFLOW_HOME", str(home / ".airflow")))
     defaults = {
@@ -68,6 +69,11 @@ def airflow_environment(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
     }
+    if port != DEFAULT_AIRFLOW_PORT:
+        # The scheduler and triggerer also serve logs on fixed ports (8793, 8794): a second
+        # Airflow on this machine takes the two ports above its API port instead.
+        defaults["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(port + 1)
+        defaults["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(port + 2)
     for key, value in defaults.items():
         out.setdefault(key, value)
     return out
@@ -112,6 +118,7 @@ def run_airflow_cli(args: Sequence[str], *, check: bool = True) -> subprocess.Co
 
 def airflow_command(args: Sequence[str]) -> int:
     """``airflow ARGS`` in the foreground (its output is the user's), Spectra's settings applied."""
+    ensure_password_file()  # else `airflow standalone` invents a password for admin
     return subprocess.run([_airflow_executable(), *args], env=_subprocess_env()).returncode
 
 
@@ -230,6 +237,7 @@ class AirflowClient:
     """The few REST calls Spectra's commands make, as the admin user (SimpleAuthManager)."""
 
     url: str
+    password: str | None = field(default=None, repr=False)  # default: the passwords file's
     _token: str | None = field(default=None, repr=False)
 
     def answers(self) -> bool:
@@ -256,14 +264,15 @@ class AirflowClient:
                     f"airflow standalone exited with {process.proc.returncode}; "
                     f"see {process.log_path}"
                 )
-            if self._ready(dag_id):
+            if self.ready(dag_id):
                 return time.monotonic() - started
             if time.monotonic() > deadline:
                 where = f"; see {process.log_path}" if process else ""
                 raise AirflowNotReady(f"Airflow at {self.url} not ready in {timeout:.0f} s{where}")
             time.sleep(1)
 
-    def _ready(self, dag_id: str) -> bool:
+    def ready(self, dag_id: str = DAG_ID) -> bool:
+        """The UI answers, the scheduler is healthy and ``dag_id`` is parsed."""
         import httpx
 
         try:
@@ -284,7 +293,7 @@ class AirflowClient:
         if self._token is None:
             response = httpx.post(
                 f"{self.url}/auth/token",
-                json={"username": ADMIN_USER, "password": admin_password()},
+                json={"username": ADMIN_USER, "password": self.password or admin_password()},
                 timeout=10,
             )
             response.raise_for_status()

@@ -48,6 +48,9 @@ from spectra.quality.checks import QualityConfig
 from spectra.settings import spectra_home
 
 SITE = "spectra_quality"
+# GX logs its import, stores, site builder and batches at INFO (213 of a validate log's 232
+# lines): set before GX is first imported; its warnings and errors still reach the log.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -104,9 +107,6 @@ def make_context(config: QualityConfig | None = None) -> Any:
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         }
     }
-    # GX logs every store, site and batch step at INFO (213 of a validate log's 232 lines):
-    # its warnings and errors stay, Spectra's own lines say what the gate decided.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral", project_config=project)
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context

@@ -121,6 +121,10 @@ def gate_counts(day: dt.date, bind: Engine | Connection | None = None) -> str:
         hits = [r for r in rows if r.status == status]
         if not hits:
             continue
-        who = "" if status == "pass" else f" ({', '.join(f'{r.tenant_id}/{r.customer_id}' for r in hits)})"
+        who = (
+            ""
+            if status == "pass"
+            else f" ({', '.join(f'{r.tenant_id}/{r.customer_id}' for r in hits)})"
+        )
         parts.append(f"{len(hits)} {status}{who}")
     return ", ".join(parts)
