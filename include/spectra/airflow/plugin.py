@@ -30,6 +30,8 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
+from spectra.quality.docs import UI_DOCS_PATH, day_page_route
+
 DAG_ID = "spectra_daily"
 URL_PREFIX = "/spectra"
 NOTE_MARK = "Spectra quality"
@@ -47,9 +49,10 @@ def create_app() -> FastAPI:
         dependencies=[Depends(requires_access_dag("GET", DagAccessEntity.RUN, DAG_ID))],
     )
 
+    # UI_DOCS_PATH is URL_PREFIX + "/docs": the routes below serve it.
     @app.get("/docs/", include_in_schema=False)
     def docs_home() -> RedirectResponse:
-        return RedirectResponse(f"{URL_PREFIX}/docs/spectra/index.html")
+        return RedirectResponse(f"{UI_DOCS_PATH}/spectra/index.html")
 
     @app.get("/docs/{path:path}")
     def docs_file(path: str) -> FileResponse:
@@ -66,7 +69,7 @@ def create_app() -> FastAPI:
         day = _report_day(dag_id, run_id)
         if day is None:
             raise HTTPException(404, f"no run {run_id!r} of {dag_id}")
-        return RedirectResponse(f"{URL_PREFIX}/docs/spectra/days/{day.isoformat()}.html")
+        return RedirectResponse(f"{UI_DOCS_PATH}/{day_page_route(day)}")
 
     return app
 
@@ -110,7 +113,7 @@ def run_note(day: dt.date) -> str | None:
             continue
         reason = row.reasons[0] if row.reasons else ""
         lines.append(f"- {row.status.upper()} {row.tenant_id}/{row.customer_id}: {reason[:160]}")
-    lines.append(f"\n[Data Docs for {day}]({URL_PREFIX}/docs/spectra/days/{day.isoformat()}.html)")
+    lines.append(f"\n[Data Docs for {day}]({UI_DOCS_PATH}/{day_page_route(day)})")
     return "\n".join(lines)[:1000]
 
 

@@ -98,8 +98,9 @@ def validate(
 def day_docs_url(day: dt.date) -> str:
     """The day's Data Docs page in the Airflow UI (the Spectra plugin serves it)."""
     from spectra.airflow.local import base_url
+    from spectra.quality.docs import UI_DOCS_PATH, day_page_route
 
-    return f"{base_url()}/spectra/docs/spectra/days/{day.isoformat()}.html"
+    return f"{base_url()}{UI_DOCS_PATH}/{day_page_route(day)}"
 
 
 def gate_explanation(verdict: dict[str, Any], *, docs_url: str = "") -> str:

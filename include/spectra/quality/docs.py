@@ -366,6 +366,15 @@ _GX_FAILED = (
 )
 
 
+# Where the Airflow plugin serves the Data Docs folder, and a day page's place inside it.
+UI_DOCS_PATH = "/spectra/docs"
+
+
+def day_page_route(logical_date: dt.date | str) -> str:
+    """A day page relative to the Data Docs folder (and to ``UI_DOCS_PATH`` in the UI)."""
+    return f"{SPECTRA_DIR}/days/{logical_date}.html"
+
+
 def spectra_index(config: QualityConfig | None = None) -> Path:
     """Spectra's Data Docs entry page: every validated day and account with its verdict."""
     return data_docs_dir(config) / SPECTRA_DIR / "index.html"
@@ -373,7 +382,7 @@ def spectra_index(config: QualityConfig | None = None) -> Path:
 
 def day_page(logical_date: dt.date, config: QualityConfig | None = None) -> Path:
     """The page of one report day (every account validated that day)."""
-    return data_docs_dir(config) / SPECTRA_DIR / "days" / f"{logical_date.isoformat()}.html"
+    return data_docs_dir(config) / day_page_route(logical_date)
 
 
 def _verdict_record(
@@ -442,7 +451,7 @@ def _annotate_validation_page(
 
 
 def day_page_path(site: Path, day: str) -> Path:
-    return site / SPECTRA_DIR / "days" / f"{day}.html"
+    return site / day_page_route(day)
 
 
 _EFFECT = {

@@ -21,7 +21,7 @@ __all__ = [
 
 def findings_text(days: Sequence[dt.date], *, ui_url: str) -> str:
     """The demo's closing screens: each account's findings for the last day, then where to look."""
-    from spectra.quality.docs import data_docs_index
+    from spectra.quality.docs import UI_DOCS_PATH, data_docs_index, day_page_route
     from spectra.warehouse.db import make_engine
 
     last = max(days)
@@ -42,7 +42,7 @@ def findings_text(days: Sequence[dt.date], *, ui_url: str) -> str:
         label, day = warned[-1]
         lines.append(f"    a warn      {label} on {day}: open that run, task 'validate', its log")
     lines.append(
-        f"  Data Docs     {ui_url}/spectra/docs/days/{last}.html  (menu Browse → Data Docs)"
+        f"  Data Docs     {ui_url}{UI_DOCS_PATH}/{day_page_route(last)}  (Browse → Data Docs)"
     )
     lines.append(f"                offline copy: {data_docs_index()}")
     lines.append(f"  full tables   spectra report --day {last} [--account ID] [--format json]")
