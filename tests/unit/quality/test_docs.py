@@ -50,7 +50,9 @@ REF_DAY = dt.date(2026, 11, 20)
 SUITE = "performance_daily_rows"
 
 
-def _publish_day(config: QualityConfig, logical_date: dt.date) -> str:
+def _publish_day(
+    config: QualityConfig, logical_date: dt.date, verdict: dict[str, object] | None = None
+) -> str:
     """Validate a tiny frame and publish it as account 1's run for ``logical_date``."""
     import great_expectations as gx
     import pandas as pd
@@ -66,11 +68,66 @@ def _publish_day(config: QualityConfig, logical_date: dt.date) -> str:
             expectations=[gx.expectations.ExpectColumnValuesToNotBeNull(column="clicks")],
         )
     )
-    frame = pd.DataFrame({"clicks": [1, 2, 3]})
+    frame = pd.DataFrame({"clicks": [1, None, 3]})
     result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
     run = run_name("acme", 1, logical_date)
-    publish(context, [(SUITE, result)], run=run, logical_date=logical_date, config=config)
+    if verdict is not None:
+        verdict = {**verdict, "run": run, "logical_date": logical_date.isoformat()}
+    publish(
+        context, [(SUITE, result)], run=run, logical_date=logical_date, config=config,
+        verdict=verdict,
+    )  # fmt: skip
     return run
+
+
+WARN_REASON = "perf.metrics_present:clicks [warn]: 1 of 3 rows: keyword 9 on 2026-11-20"
+
+
+def _warn_verdict() -> dict[str, object]:
+    return {
+        "tenant_id": "acme", "customer_id": 1, "account": "acme/1", "status": "warn",
+        "blocking": [], "warnings": [WARN_REASON],
+        "expectations": [{
+            "suite": SUITE, "key": "perf.metrics_present:clicks", "severity": "warn",
+            "success": False, "unexpected": 1, "judged": 3, "rows": 3, "reason": WARN_REASON,
+        }],
+    }  # fmt: skip
+
+
+CDN_HOSTS = ("unpkg.com", "cdnjs.", "jsdelivr", "code.jquery", "bootstrapcdn")
+
+
+def _local_refs(page: Path) -> list[Path]:
+    import re
+
+    text = page.read_text()
+    assert not any(host in text for host in CDN_HOSTS), page
+    refs = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', text)
+    return [(page.parent / ref).resolve() for ref in refs]
+
+
+def test_pages_load_vendored_assets_and_say_spectras_verdict(tmp_path: Path) -> None:
+    from spectra.quality.docs import day_page, spectra_index
+
+    config = QualityConfig(quality_dir=tmp_path)
+    run = _publish_day(config, REF_DAY, _warn_verdict())
+    gx_page = validation_page(SUITE, run, REF_DAY, config)
+    assert gx_page is not None
+    for page in (data_docs_index(config), gx_page, day_page(REF_DAY, config)):
+        refs = _local_refs(page)
+        assert refs and all(ref.is_file() for ref in refs), (page, refs)
+    gx = gx_page.read_text()
+    # GX's suite status, put in context.
+    assert "Spectra: WARN" in gx and 'aria-hidden="true"></i> Failed' not in gx
+    assert 'id="spectra-verdict"' in gx and WARN_REASON in gx
+    day = day_page(REF_DAY, config).read_text()
+    assert 'data-account="acme/1" data-status="warn"' in day
+    assert WARN_REASON in day and "1 / 3" in day
+    assert f"days/{REF_DAY}.html" in spectra_index(config).read_text()
+    # Re-publishing converges: one banner, one row.
+    _publish_day(config, REF_DAY, _warn_verdict())
+    assert gx_page.read_text().count('id="spectra-verdict"') == 1
+    assert day_page(REF_DAY, config).read_text().count('data-account="acme/1"') == 1
 
 
 def _stored_results(config: QualityConfig) -> list[Path]:
@@ -80,7 +137,7 @@ def _stored_results(config: QualityConfig) -> list[Path]:
 def test_retention_rotates_docs_relative_to_the_newest_day(tmp_path: Path) -> None:
     config = QualityConfig(quality_dir=tmp_path, data_docs_retention_days=60)
     days = [REF_DAY - dt.timedelta(days=100), REF_DAY - dt.timedelta(days=50), REF_DAY]
-    old, mid, new = (_publish_day(config, day) for day in days)
+    old, mid, new = (_publish_day(config, day, _warn_verdict()) for day in days)
 
     index = data_docs_index(config).read_text()
     assert old not in index and mid in index and new in index
@@ -90,6 +147,9 @@ def test_retention_rotates_docs_relative_to_the_newest_day(tmp_path: Path) -> No
     assert [p.parent.parent.name for p in _stored_results(config)] == [mid, new]
     # Nothing of the removed run is left behind, not even empty folders.
     assert not any(old in str(p) for p in tmp_path.rglob("*"))
+    from spectra.quality.docs import day_page
+
+    assert not day_page(days[0], config).exists()
 
     # Backfilling the old day again: the window still ends at the newest day, so the old
     # day is pruned at once and newer days stay.
