@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 
 export SPECTRA_HOME := $(CURDIR)
 export SPECTRA_SANDBOX_PORT ?= 50151
+# The Airflow API server (UI, REST, the tasks' execution API); everything below follows it.
+export SPECTRA_AIRFLOW_PORT ?= 8080
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
@@ -17,19 +19,20 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__PARALLELISM := 4
 export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT := 60
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(AIRFLOW_HOME)/airflow.db
-export AIRFLOW__API__PORT := 8080
+export AIRFLOW__API__PORT := $(SPECTRA_AIRFLOW_PORT)
 export AIRFLOW__API__HOST := 127.0.0.1
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL := http://127.0.0.1:8080/execution/
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL := http://127.0.0.1:$(SPECTRA_AIRFLOW_PORT)/execution/
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS := admin:admin
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE := $(AIRFLOW_HOME)/passwords.json
 
-.PHONY: help install demo test bench up lint format airflow-db clean
+.PHONY: help install demo test bench up backfill browser lint format airflow-db clean
 
 help:
 	@echo "make demo   - install, then run spectra_daily through Airflow on the sandbox (14 days)"
 	@echo "make test   - install, then run the whole test suite"
 	@echo "make bench  - benchmarks; figures in var/bench/results.json"
-	@echo "make up     - the Airflow UI (airflow standalone) on http://127.0.0.1:8080 over the demo's state"
+	@echo "make up     - the Airflow UI (airflow standalone) on http://127.0.0.1:$(SPECTRA_AIRFLOW_PORT) over the demo's state"
+	@echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD - run spectra_daily for those days (scheduler)"
 	@echo "make lint   - ruff check + ruff format --check"
 
 # Idempotent bootstrap: uv (pip-installed if missing) → .venv → pinned requirements → the package.
@@ -55,7 +58,20 @@ airflow-db: $(AIRFLOW_HOME)/.migrated
 demo: $(STAMP) airflow-db
 	PATH="$(BIN):$$PATH" $(BIN)/spectra demo
 
-test: $(STAMP)
+backfill: $(STAMP) airflow-db
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2; }
+	PATH="$(BIN):$$PATH" $(BIN)/spectra backfill --from-date $(FROM) --to-date $(TO)
+
+# The browser test drives Debian's Chromium (never a downloaded browser): installed here when
+# missing and possible (root with apt-get); otherwise that test skips and says why.
+browser:
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
+	  echo "chromium could not be installed: the browser test will be skipped"
+
+test: $(STAMP) browser
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n auto -q
 
 bench: $(STAMP)

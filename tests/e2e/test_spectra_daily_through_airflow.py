@@ -282,7 +282,8 @@ def _walk_the_ui(url: str, run_id: str, day: str, warned: str) -> None:
             page.screenshot(path=ARTIFACTS / "04-data-docs-day.png")
 
             # A GX page from there: assets local, Spectra's verdict stated.
-            frame.get_by_role("link", name="performance_daily_days").first.click()
+            section = frame.locator(f'section[data-account="{warned}"]')
+            section.get_by_role("link", name="performance_daily_days").first.click()
             expect(frame.locator("#spectra-verdict")).to_contain_text("WARN")
             expect(frame.get_by_text("Spectra: WARN")).to_be_visible()
             page.screenshot(path=ARTIFACTS / "05-gx-page.png")
