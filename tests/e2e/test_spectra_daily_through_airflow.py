@@ -313,8 +313,13 @@ def _walk_the_ui(url: str, run_id: str, day: str, warned: str) -> None:
             for label in ("API endpoint host", "OAuth client id", "OAuth client secret"):
                 expect(dialog.get_by_text(label, exact=True)).to_be_visible()
             dialog.get_by_text("Extra Fields", exact=True).click()
-            for label in ("Developer token", "OAuth refresh token", "Login customer id"):
+            # The extras this connection holds, each with its label, help and secret masking.
+            for label in ("Developer token", "CA certificate path", "Sandbox clock"):
                 expect(dialog.get_by_text(label, exact=True)).to_be_visible()
+            expect(
+                dialog.get_by_text("Google Ads API developer token (API Center)")
+            ).to_be_visible()
+            expect(dialog.get_by_role("checkbox", name="Sandbox clock")).to_be_checked()
             page.screenshot(path=ARTIFACTS / "07-google-ads-connection.png", full_page=True)
         except Exception:
             page.screenshot(path=ARTIFACTS / "failure.png", full_page=True)
