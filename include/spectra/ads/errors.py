@@ -116,7 +116,7 @@ def failure_details(failure: Any) -> list[FailureDetail]:
         code = enum_type.values_by_number[number].name if enum_type else str(number)
         index = None
         for elem in err.location.field_path_elements:
-            if elem.field_name == "operations" and elem.HasField("index"):
+            if elem.field_name in ("operations", "mutate_operations") and elem.HasField("index"):
                 index = elem.index
                 break
         delay = None

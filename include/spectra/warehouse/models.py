@@ -772,7 +772,9 @@ class AppliedChange(Base):
     __tablename__ = "apply_changes"
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key"),
-        Index("ix_apply_changes_campaign_phase", "tenant_id", "customer_id", "campaign_id", "phase"),
+        Index(
+            "ix_apply_changes_campaign_phase", "tenant_id", "customer_id", "campaign_id", "phase"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
