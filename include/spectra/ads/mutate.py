@@ -49,6 +49,10 @@ def _rn(customer_id: int, collection: str, *ids: Any) -> str:
     return f"customers/{customer_id}/{collection}/" + "~".join(str(i) for i in ids)
 
 
+def _enum(client: Any, enum: str, name: Any) -> Any:
+    return getattr(getattr(client.enums, enum), str(name))
+
+
 def build_operation(client: Any, change: ApprovedChange, read: CampaignRead) -> Any:
     """The ``MutateOperation`` that sets ``change``'s field to its target (raw protobuf)."""
     ref, cid = change.entity, change.customer_id
@@ -64,7 +68,7 @@ def build_operation(client: Any, change: ApprovedChange, read: CampaignRead) -> 
         op = mop.campaign_operation
         op.update.resource_name = _rn(cid, "campaigns", ref.campaign_id)
         if change.field == "status":
-            op.update.status = client.enums.CampaignStatusEnum[str(target)]
+            op.update.status = _enum(client, "CampaignStatusEnum", target)
             op.update_mask.paths.append("status")
         else:
             op.update.target_cpa.target_cpa_micros = int(target)
@@ -74,7 +78,7 @@ def build_operation(client: Any, change: ApprovedChange, read: CampaignRead) -> 
         op = mop.ad_group_operation
         op.update.resource_name = _rn(cid, "adGroups", ref.ad_group_id)
         if change.field == "status":
-            op.update.status = client.enums.AdGroupStatusEnum[str(target)]
+            op.update.status = _enum(client, "AdGroupStatusEnum", target)
         else:
             op.update.cpc_bid_micros = int(target)
         op.update_mask.paths.append(change.field)
@@ -83,7 +87,7 @@ def build_operation(client: Any, change: ApprovedChange, read: CampaignRead) -> 
         op = mop.ad_group_criterion_operation
         op.update.resource_name = _rn(cid, "adGroupCriteria", ref.ad_group_id, ref.criterion_id)
         if change.field == "status":
-            op.update.status = client.enums.AdGroupCriterionStatusEnum[str(target)]
+            op.update.status = _enum(client, "AdGroupCriterionStatusEnum", target)
         else:
             op.update.cpc_bid_micros = int(target)
         op.update_mask.paths.append(change.field)
@@ -91,7 +95,7 @@ def build_operation(client: Any, change: ApprovedChange, read: CampaignRead) -> 
     if ref.kind == EntityKind.AD:
         op = mop.ad_group_ad_operation
         op.update.resource_name = _rn(cid, "adGroupAds", ref.ad_group_id, ref.ad_id)
-        op.update.status = client.enums.AdGroupAdStatusEnum[str(target)]
+        op.update.status = _enum(client, "AdGroupAdStatusEnum", target)
         op.update_mask.paths.append("status")
         return mop
     # a campaign-level negative keyword: present (create) or absent (remove)
@@ -100,7 +104,7 @@ def build_operation(client: Any, change: ApprovedChange, read: CampaignRead) -> 
         op.create.campaign = _rn(cid, "campaigns", ref.campaign_id)
         op.create.negative = True
         op.create.keyword.text = str(ref.text)
-        op.create.keyword.match_type = client.enums.KeywordMatchTypeEnum[str(ref.match_type)]
+        op.create.keyword.match_type = _enum(client, "KeywordMatchTypeEnum", ref.match_type)
         return mop
     criterion_id = read.negative_ids.get(entity_section_key(ref))
     if criterion_id is None:

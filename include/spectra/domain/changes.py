@@ -226,8 +226,8 @@ PHASE_TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     P.CONFIRMED: frozenset({P.RECORDED, P.REJECTED}),
     P.RECORDED: frozenset(),
     P.REJECTED: frozenset(),
-    # a dead letter retried from the queue re-enters the normal path
-    P.DEAD_LETTERED: frozenset({P.APPROVED}),
+    # a dead letter retried from the queue re-enters the normal path; discarded, it is rejected
+    P.DEAD_LETTERED: frozenset({P.APPROVED, P.REJECTED}),
 }
 
 

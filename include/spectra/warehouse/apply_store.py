@@ -437,3 +437,30 @@ def set_operation_status(
         .where(OPERATIONS.c.tenant_id == tenant_id, OPERATIONS.c.id == operation_id)
         .values(status=status, error=error, updated_at=now)
     )
+
+
+def harmful_final_effects(
+    conn: Connection, *, tenant_id: str, customer_id: int, logical_date: dt.date
+) -> list[tuple[int, dt.date, str, float]]:
+    """(campaign, change day, metric, effect %) judged ``worsened`` at their final look."""
+    from spectra.warehouse.models import ChangeEffectRow as E
+
+    rows = conn.execute(
+        select(E.campaign_id, E.change_date, E.metric, E.did_pct)
+        .where(
+            E.tenant_id == tenant_id,
+            E.customer_id == customer_id,
+            E.logical_date == logical_date,
+            E.look == "final",
+            E.verdict == "worsened",
+        )
+        .order_by(E.campaign_id, E.change_date, E.metric)
+    ).all()
+    seen: set[tuple[int, dt.date]] = set()
+    out = []
+    for campaign_id, change_date, metric, did_pct in rows:
+        if (int(campaign_id), change_date) in seen:
+            continue
+        seen.add((int(campaign_id), change_date))
+        out.append((int(campaign_id), change_date, str(metric), float(did_pct or 0.0)))
+    return out
