@@ -305,6 +305,22 @@ class Executor:
             guard=self._guard,
         )
 
+    def _read_rounds(self, customer_id: int, campaign_id: int) -> CampaignRead:
+        """A full read, retried like a round; an open breaker or the daily quota defers."""
+        try:
+            for attempt in retrying(policy=self.config.rounds):
+                with attempt:
+                    return self._read(customer_id, campaign_id)
+        except pybreaker.CircuitBreakerError as exc:
+            raise _Deferred(
+                f"Google Ads circuit breaker open: {exc}", self.breaker.reset_timeout
+            ) from exc
+        except AdsQuotaExhausted as exc:
+            raise _Deferred(
+                f"daily quota exhausted: {exc}", exc.retry_delay or self.config.quota_defer_s
+            ) from exc
+        raise AssertionError("unreachable")
+
     def _acquire(self, tenant_id: str, scope: str) -> int | None:
         deadline = time.monotonic() + self.config.lock_wait_s
         while True:
@@ -427,7 +443,15 @@ class Executor:
         )
         mismatched: list[dict[str, Any]] = []
         try:
-            before = self._read(customer_id, campaign_id)
+            try:
+                before = self._read_rounds(customer_id, campaign_id)
+            except AdsRetryableError as exc:
+                todo = [r for r in rows if r["phase"] in {p.value for p in RESUMABLE}]
+                for row in todo:  # the failed read-before-send was this round's attempt
+                    row["attempts"] = int(row["attempts"]) + 1
+                self._dead_letter(todo, scope, token, f"campaign not readable: {exc}")
+                self._record(rows, scope, token, [])
+                return []
             with self._txn(tenant_id, scope, token) as conn:
                 version = ensure_version(
                     conn,
@@ -514,7 +538,14 @@ class Executor:
         now = _now()
         with self._txn(rows[0]["tenant_id"], scope, token) as conn:
             for row in rows:
-                self._set_phase(conn, row, Phase.DEAD_LETTERED, token, error=error)
+                self._set_phase(
+                    conn,
+                    row,
+                    Phase.DEAD_LETTERED,
+                    token,
+                    error=error,
+                    attempts=int(row["attempts"]),
+                )
                 job = store.open_failed_job(conn, change=row, error=error, now=now)
                 self._audit(conn, row, "dead_lettered", detail={"error": error, "failed_job": job})
 

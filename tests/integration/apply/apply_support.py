@@ -228,7 +228,7 @@ def fast_config(**over: Any) -> Any:
     return ApplyConfig(**values)
 
 
-def test_breaker(engine: Engine) -> Any:
+def quick_breaker(engine: Engine) -> Any:
     from spectra.apply.executor import google_ads_breaker
     from spectra.reliability.breaker import BreakerConfig
 
@@ -267,7 +267,7 @@ def run_chaos(
     chaos.configure(**CHAOS, seed=seed)
     injected_before = len(chaos.injected)
     calls_before = sum(chaos.calls.values())
-    config, breaker = fast_config(), test_breaker(engine)
+    config, breaker = fast_config(), quick_breaker(engine)
     started = time.perf_counter()
     report = apply_changes(engine, client, changes, creds=creds, config=config, breaker=breaker)
     sweeps = 0

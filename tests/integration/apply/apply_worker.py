@@ -32,7 +32,7 @@ def main() -> int:
     p.add_argument("--ttl", type=float, default=30.0)
     args = p.parse_args()
 
-    from apply_support import fast_config, test_breaker
+    from apply_support import fast_config, quick_breaker
 
     from spectra.ads.client import AdsCredentials, build_client
     from spectra.apply.executor import apply_changes
@@ -57,7 +57,7 @@ def main() -> int:
     try:
         report = apply_changes(
             engine, client, changes, creds=creds, on_phase=hook,
-            config=fast_config(lease_ttl_s=args.ttl), breaker=test_breaker(engine),
+            config=fast_config(lease_ttl_s=args.ttl), breaker=quick_breaker(engine),
         )
     except StaleLease as exc:
         print(f"refused: {exc}", flush=True)

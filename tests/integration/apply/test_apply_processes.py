@@ -20,7 +20,7 @@ from apply_support import (
     mutation_counts,
     random_changes,
     register_campaigns,
-    test_breaker,
+    quick_breaker,
 )
 from sqlalchemy import Engine, select
 
@@ -71,7 +71,7 @@ def test_killed_after_each_phase_resumes_exactly_once(
             state = conn.execute(select(Campaign.status).where(Campaign.campaign_id == campaigns[0])).scalar_one()
         assert state == ("ACTIVE" if phase == "recorded" else "OPTIMIZING"), (phase, state)
         time.sleep(0.6)  # the dead holder's lease runs out
-        report = resume_pending(engine, apply_client, tenant_id=TENANT, creds=apply_creds, config=fast_config(), breaker=test_breaker(engine))
+        report = resume_pending(engine, apply_client, tenant_id=TENANT, creds=apply_creds, config=fast_config(), breaker=quick_breaker(engine))
         assert set(_phases(engine, changes).values()) == {"recorded"}, (phase, report)
         log = mutation_counts(apply_market, cid, seq)
         for change in changes:
@@ -110,7 +110,7 @@ def test_two_processes_never_interleave_and_a_stale_token_is_refused(
         assert time.monotonic() < deadline and a.poll() is None, "worker never paused"
         time.sleep(0.05)
     time.sleep(0.7)
-    resume_pending(engine, apply_client, tenant_id=TENANT, creds=apply_creds, config=fast_config(), breaker=test_breaker(engine))
+    resume_pending(engine, apply_client, tenant_id=TENANT, creds=apply_creds, config=fast_config(), breaker=quick_breaker(engine))
     assert set(_phases(engine, stale).values()) == {"recorded"}
     a.send_signal(signal.SIGCONT)
     assert a.wait(timeout=60) == 3, "the stale writer was not refused"
