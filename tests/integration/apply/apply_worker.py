@@ -56,8 +56,13 @@ def main() -> int:
 
     try:
         report = apply_changes(
-            engine, client, changes, creds=creds, on_phase=hook,
-            config=fast_config(lease_ttl_s=args.ttl), breaker=quick_breaker(engine),
+            engine,
+            client,
+            changes,
+            creds=creds,
+            on_phase=hook,
+            config=fast_config(lease_ttl_s=args.ttl),
+            breaker=quick_breaker(engine),
         )
     except StaleLease as exc:
         print(f"refused: {exc}", flush=True)

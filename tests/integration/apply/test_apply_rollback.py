@@ -19,24 +19,45 @@ from spectra.warehouse.repositories import get_campaign, list_campaign_versions
 
 
 def _three_changes(snap: dict[str, Any], cid: int, campaign_id: int) -> list[ApprovedChange]:
-    key = next(k for k, v in snap["keywords"].items() if not v["negative"] and v["status"] == "ENABLED")
+    key = next(
+        k for k, v in snap["keywords"].items() if not v["negative"] and v["status"] == "ENABLED"
+    )
     group, crit = (int(x) for x in key.split("~"))
     origin = Origin(kind=OriginKind.PERSON, ref="ticket-1", actor="alice")
     return [
         ApprovedChange(
-            tenant_id=TENANT, customer_id=cid,
+            tenant_id=TENANT,
+            customer_id=cid,
             entity=EntityRef(kind=EntityKind.CAMPAIGN, campaign_id=campaign_id),
-            field="budget_micros", target=snap["campaign"]["budget_micros"] + 7_000_000, origin=origin,
+            field="budget_micros",
+            target=snap["campaign"]["budget_micros"] + 7_000_000,
+            origin=origin,
         ),
         ApprovedChange(
-            tenant_id=TENANT, customer_id=cid,
-            entity=EntityRef(kind=EntityKind.KEYWORD, campaign_id=campaign_id, ad_group_id=group, criterion_id=crit),
-            field="cpc_bid_micros", target=snap["keywords"][key]["cpc_bid_micros"] + 130_000, origin=origin,
+            tenant_id=TENANT,
+            customer_id=cid,
+            entity=EntityRef(
+                kind=EntityKind.KEYWORD,
+                campaign_id=campaign_id,
+                ad_group_id=group,
+                criterion_id=crit,
+            ),
+            field="cpc_bid_micros",
+            target=snap["keywords"][key]["cpc_bid_micros"] + 130_000,
+            origin=origin,
         ),
         ApprovedChange(
-            tenant_id=TENANT, customer_id=cid,
-            entity=EntityRef(kind=EntityKind.NEGATIVE_KEYWORD, campaign_id=campaign_id, text="free stuff", match_type="PHRASE"),
-            field="status", target="ENABLED", origin=origin,
+            tenant_id=TENANT,
+            customer_id=cid,
+            entity=EntityRef(
+                kind=EntityKind.NEGATIVE_KEYWORD,
+                campaign_id=campaign_id,
+                text="free stuff",
+                match_type="PHRASE",
+            ),
+            field="status",
+            target="ENABLED",
+            origin=origin,
         ),
     ]
 
@@ -53,24 +74,52 @@ def test_rollback_to_version_1_equals_it_and_is_idempotent(
         report = apply_changes(engine, apply_client, [change], creds=apply_creds, config=config)
         assert report.counts() == {"applied": 1}
     with engine.connect() as conn:
-        versions = list_campaign_versions(conn, tenant_id=TENANT, customer_id=cid, campaign_id=campaign_id)
+        versions = list_campaign_versions(
+            conn, tenant_id=TENANT, customer_id=cid, campaign_id=campaign_id
+        )
     assert [v.version for v in versions] == [1, 2, 3, 4]
     assert versions[0].snapshot == v1 and versions[-1].snapshot != v1
     result = rollback(
-        engine, apply_client, tenant_id=TENANT, customer_id=cid, campaign_id=campaign_id,
-        to_version=1, actor="alice", reason="undo", creds=apply_creds, config=config,
+        engine,
+        apply_client,
+        tenant_id=TENANT,
+        customer_id=cid,
+        campaign_id=campaign_id,
+        to_version=1,
+        actor="alice",
+        reason="undo",
+        creds=apply_creds,
+        config=config,
     )
     assert len(result.planned) == 3 and set(result.outcomes.values()) == {"applied"}
     assert snapshot(apply_client, apply_creds, cid, campaign_id) == v1  # field by field
     seq = last_seq(apply_market)
     again = rollback(
-        engine, apply_client, tenant_id=TENANT, customer_id=cid, campaign_id=campaign_id,
-        to_version=1, actor="alice", reason="undo again", creds=apply_creds, config=config,
+        engine,
+        apply_client,
+        tenant_id=TENANT,
+        customer_id=cid,
+        campaign_id=campaign_id,
+        to_version=1,
+        actor="alice",
+        reason="undo again",
+        creds=apply_creds,
+        config=config,
     )
     assert again.nothing_to_do and last_seq(apply_market) == seq  # nothing sent the second time
     with engine.connect() as conn:
-        assert len(list_campaign_versions(conn, tenant_id=TENANT, customer_id=cid, campaign_id=campaign_id)) == 5
-        assert get_campaign(conn, tenant_id=TENANT, customer_id=cid, campaign_id=campaign_id).status == "ACTIVE"
+        assert (
+            len(
+                list_campaign_versions(
+                    conn, tenant_id=TENANT, customer_id=cid, campaign_id=campaign_id
+                )
+            )
+            == 5
+        )
+        assert (
+            get_campaign(conn, tenant_id=TENANT, customer_id=cid, campaign_id=campaign_id).status
+            == "ACTIVE"
+        )
     assert all(r.ok for r in verify(engine, tenant_id=TENANT))
 
 
@@ -91,11 +140,21 @@ def test_read_back_mismatch_rolls_the_campaign_back(
     def meddle(phase: str, keys: Any) -> None:
         if phase == "mutated":  # a person in the UI, between our send and our read-back
             apply_market.apply_mutation(
-                cid, Mutation("ad_group_criterion", "update", rn, {"cpc_bid_micros": 990_000}, ("cpc_bid_micros",)),
-                as_of=apply_market.reference_date, client_type="GOOGLE_ADS_WEB_CLIENT",
+                cid,
+                Mutation(
+                    "ad_group_criterion",
+                    "update",
+                    rn,
+                    {"cpc_bid_micros": 990_000},
+                    ("cpc_bid_micros",),
+                ),
+                as_of=apply_market.reference_date,
+                client_type="GOOGLE_ADS_WEB_CLIENT",
             )
 
-    report = apply_changes(engine, apply_client, changes, creds=apply_creds, config=fast_config(), on_phase=meddle)
+    report = apply_changes(
+        engine, apply_client, changes, creds=apply_creds, config=fast_config(), on_phase=meddle
+    )
     assert report.outcomes[changes[1].idempotency_key].outcome == "rejected"
     assert "read-back" in report.outcomes[changes[1].idempotency_key].error
     (rolled,) = report.rollbacks
@@ -118,12 +177,40 @@ def test_harm_at_the_final_look_rolls_back(
         for look, verdict in (("interim", "worsened"), ("final", "worsened")):
             conn.execute(
                 ChangeEffectRow.__table__.insert().values(
-                    tenant_id=TENANT, customer_id=cid, logical_date=judged if look == "final" else judged - dt.timedelta(days=1),
-                    campaign_id=campaign_id, change_date=dt.date(2026, 11, 2), metric="conversions",
-                    look=look, did_pct=-23.0, n_controls=5, verdict=verdict, reason="", evidence={},
+                    tenant_id=TENANT,
+                    customer_id=cid,
+                    logical_date=judged if look == "final" else judged - dt.timedelta(days=1),
+                    campaign_id=campaign_id,
+                    change_date=dt.date(2026, 11, 2),
+                    metric="conversions",
+                    look=look,
+                    did_pct=-23.0,
+                    n_controls=5,
+                    verdict=verdict,
+                    reason="",
+                    evidence={},
                 )
             )
-    assert rollback_harmful_changes(engine, apply_client, tenant_id=TENANT, customer_id=cid, logical_date=judged - dt.timedelta(days=1), creds=apply_creds, config=config) == []
-    (result,) = rollback_harmful_changes(engine, apply_client, tenant_id=TENANT, customer_id=cid, logical_date=judged, creds=apply_creds, config=config)
+    assert (
+        rollback_harmful_changes(
+            engine,
+            apply_client,
+            tenant_id=TENANT,
+            customer_id=cid,
+            logical_date=judged - dt.timedelta(days=1),
+            creds=apply_creds,
+            config=config,
+        )
+        == []
+    )
+    (result,) = rollback_harmful_changes(
+        engine,
+        apply_client,
+        tenant_id=TENANT,
+        customer_id=cid,
+        logical_date=judged,
+        creds=apply_creds,
+        config=config,
+    )
     assert set(result.outcomes.values()) == {"applied"}
     assert snapshot(apply_client, apply_creds, cid, campaign_id) == before
