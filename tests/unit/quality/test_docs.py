@@ -127,7 +127,7 @@ def test_pages_load_vendored_assets_and_say_spectras_verdict(tmp_path: Path) -> 
     # Re-publishing converges: one banner, one row.
     _publish_day(config, REF_DAY, _warn_verdict())
     assert gx_page.read_text().count('id="spectra-verdict"') == 1
-    assert day_page(REF_DAY, config).read_text().count('data-account="acme/1"') == 1
+    assert day_page(REF_DAY, config).read_text().count('data-account="acme/1" data-status') == 1
 
 
 def _stored_results(config: QualityConfig) -> list[Path]:
