@@ -18,7 +18,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-MODULES = ["bench_ingest", "bench_market", "bench_quality", "bench_analytics"]
+MODULES = ["bench_ingest", "bench_market", "bench_quality", "bench_analytics", "bench_apply"]
 
 
 def _fmt(value: Any) -> str:

@@ -292,6 +292,137 @@ def cmd_up(args: argparse.Namespace) -> int:
         stop_process_group(sandbox)
 
 
+# --------------------------------------------------------------------------- apply: rollback, dlq, audit
+
+ENV_ADS_CREDENTIALS = "SPECTRA_ADS_CREDENTIALS"
+
+
+def ads_client_from_env() -> tuple[Any, Any]:
+    """(client, credentials) for commands run outside Airflow.
+
+    ``$SPECTRA_ADS_CREDENTIALS`` names a JSON file with the Google Ads connection's fields
+    (developer_token, client_id, client_secret, refresh_token, login_customer_id, endpoint);
+    without it, the local sandbox on ``$SPECTRA_SANDBOX_PORT``.
+    """
+    import json
+
+    from spectra.ads.client import AdsCredentials, build_client
+
+    path = os.environ.get(ENV_ADS_CREDENTIALS, "").strip()
+    if path:
+        creds = AdsCredentials.from_mapping(json.loads(Path(path).read_text()))
+    else:
+        creds = AdsCredentials(
+            developer_token="sandbox-developer-token",
+            access_token="sandbox-access-token",
+            endpoint=f"localhost:{_sandbox_port(None)}",
+            ca_cert_path=str(spectra_home() / "var" / "sandbox" / "tls" / "ca.pem"),
+        )
+    return build_client(creds), creds
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return args.actor or os.environ.get("USER") or "cli"
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from spectra.apply.rollback import rollback
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    client, creds = ads_client_from_env()
+    try:
+        result = rollback(
+            engine,
+            client,
+            tenant_id=args.tenant,
+            customer_id=args.customer,
+            campaign_id=args.campaign,
+            to_version=args.to_version,
+            actor=_actor(args),
+            reason=args.reason,
+            creds=creds,
+        )
+    finally:
+        engine.dispose()
+    if result.nothing_to_do:
+        print(f"campaign {args.campaign} already equals version {args.to_version}: nothing to do")
+    for key, outcome in sorted(result.outcomes.items()):
+        print(f"  {key}  {outcome}")
+    for item in result.unrestorable:
+        print(f"  cannot restore: {item}")
+    bad = [o for o in result.outcomes.values() if o != "applied"]
+    return 1 if bad or result.unrestorable else 0
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from spectra.apply import dlq
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    try:
+        if args.dlq_command == "list":
+            jobs = dlq.list_dead_letters(
+                engine, tenant_id=args.tenant, status=None if args.all else "open"
+            )
+            for job in jobs:
+                print(
+                    f"{job['id']:>6}  {job['status']:<9} attempts={job['attempts']:<3} "
+                    f"first={job['first_failed_at']:%Y-%m-%d %H:%M} last={job['last_failed_at']:%Y-%m-%d %H:%M}  "
+                    f"{job['idempotency_key'][:12]}  {job['error'][:80]}"
+                )
+            print(f"{len(jobs)} dead letter(s)")
+            return 0
+        if args.dlq_command == "show":
+            import json
+
+            print(
+                json.dumps(
+                    dlq.show_dead_letter(engine, tenant_id=args.tenant, job_id=args.id),
+                    indent=2,
+                    default=str,
+                )
+            )
+            return 0
+        if args.dlq_command == "retry":
+            client, creds = ads_client_from_env()
+            outcome = dlq.retry_dead_letter(
+                engine,
+                client,
+                tenant_id=args.tenant,
+                job_id=args.id,
+                actor=_actor(args),
+                creds=creds,
+            )
+            print(f"dead letter {args.id}: {outcome}")
+            return 0 if outcome == "applied" else 1
+        reason = args.reason if args.reason is not None else input("reason for discarding: ")
+        dlq.discard_dead_letter(
+            engine, tenant_id=args.tenant, job_id=args.id, actor=_actor(args), reason=reason
+        )
+        print(f"dead letter {args.id} discarded")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from spectra.observability.audit import verify
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    try:
+        reports = verify(engine, tenant_id=args.tenant)
+    finally:
+        engine.dispose()
+    for report in reports:
+        status = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        print(f"tenant {report.tenant_id}: {report.rows} rows, {status}")
+        for problem in report.problems:
+            print(f"  row {problem.seq}: {problem.kind}: {problem.message}")
+    return 0 if all(r.ok for r in reports) else 1
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -329,6 +460,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("customer_ids", nargs="*", type=int)
     p.add_argument("--name", default=None)
     p.set_defaults(fn=cmd_tenant_add)
+
+    p = sub.add_parser("rollback", help="revert a campaign to an earlier version (audited)")
+    p.add_argument("campaign", type=int)
+    p.add_argument("--to-version", type=int, required=True)
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--customer", type=int, required=True)
+    p.add_argument("--reason", default="rollback from the command line")
+    p.add_argument("--actor", default=None)
+    p.set_defaults(fn=cmd_rollback)
+
+    dlq = sub.add_parser("dlq", help="dead letters (changes that exhausted their retries)")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name in ("list", "show", "retry", "discard"):
+        q = dlq_sub.add_parser(name)
+        q.add_argument("--tenant", required=True)
+        q.add_argument("--actor", default=None)
+        if name == "list":
+            q.add_argument("--all", action="store_true", help="also retried and discarded ones")
+        else:
+            q.add_argument("id", type=int)
+        if name == "discard":
+            q.add_argument("--reason", default=None, help="asked for when not given")
+        q.set_defaults(fn=cmd_dlq)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_command", required=True
+    )
+    p = audit.add_parser("verify", help="check every tenant's hash chain; names bad rows")
+    p.add_argument("--tenant", default=None)
+    p.set_defaults(fn=cmd_audit_verify)
 
     p = sub.add_parser("airflow-settings", help="load airflow_settings.yaml into Airflow")
     p.add_argument("file", nargs="?", default=str(spectra_home() / "airflow_settings.yaml"))

@@ -35,6 +35,19 @@ class AdsRateLimited(AdsRetryableError):
         self.retry_delay = retry_delay
 
 
+class AdsConcurrentModification(AdsRetryableError):
+    """database_error.CONCURRENT_MODIFICATION: another request changed the resource; retry."""
+
+
+class AdsQuotaExhausted(AdsError):
+    """quota_error.RESOURCE_EXHAUSTED: the daily operations cap. Not retryable: a retry fails
+    the same way until Google's 24-hour window slides (``retry_delay`` when Google said)."""
+
+    def __init__(self, message: str, *, retry_delay: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_delay = retry_delay
+
+
 class AdsQueryError(AdsError):
     """The query or request is wrong; retrying the same thing fails the same way."""
 
@@ -56,6 +69,38 @@ class FailureDetail:
     retry_delay: float | None
 
 
+# Per-operation error codes (partial failure) that a later attempt can get past.
+TRANSIENT_CODES = frozenset(
+    {
+        "database_error.CONCURRENT_MODIFICATION",
+        "internal_error.INTERNAL_ERROR",
+        "internal_error.TRANSIENT_ERROR",
+        "internal_error.DEADLINE_EXCEEDED",
+        "quota_error.RESOURCE_TEMPORARILY_EXHAUSTED",
+    }
+)
+DAILY_QUOTA_CODE = "quota_error.RESOURCE_EXHAUSTED"
+
+
+def is_transient(detail: FailureDetail) -> bool:
+    """Whether a per-operation error (e.g. from ``partial_failure_error``) is worth retrying."""
+    return f"{detail.category}.{detail.code}" in TRANSIENT_CODES
+
+
+def failure_from_metadata(metadata: Any) -> Any | None:
+    """The GoogleAdsFailure in a call's trailing metadata, if any (raw protobuf).
+
+    The client raises a plain ``RpcError`` for RESOURCE_EXHAUSTED and INTERNAL even when Google
+    attached a failure (quota errors, with their ``retry_delay``): read it from the metadata.
+    """
+    for key, value in metadata or ():
+        if str(key).endswith("googleadsfailure-bin") and isinstance(value, bytes):
+            from google.ads.googleads.v26.errors.types import errors as errors_types
+
+            return errors_types.GoogleAdsFailure.pb().FromString(value)
+    return None
+
+
 def failure_details(failure: Any) -> list[FailureDetail]:
     """Read GoogleAdsFailure errors from either a proto-plus or a raw protobuf object."""
     pb = failure._pb if hasattr(failure, "_pb") else failure
@@ -71,7 +116,7 @@ def failure_details(failure: Any) -> list[FailureDetail]:
         code = enum_type.values_by_number[number].name if enum_type else str(number)
         index = None
         for elem in err.location.field_path_elements:
-            if elem.field_name == "operations" and elem.HasField("index"):
+            if elem.field_name in ("operations", "mutate_operations") and elem.HasField("index"):
                 index = elem.index
                 break
         delay = None
@@ -91,6 +136,25 @@ _RETRYABLE_STATUS = {
 }
 
 
+def _from_details(details: list[FailureDetail], rid: str | None, fallback: str) -> AdsError:
+    codes = tuple(f"{d.category}.{d.code}" for d in details)
+    message = "; ".join(f"{d.category}.{d.code}: {d.message}" for d in details) or fallback
+    delay = next((d.retry_delay for d in details if d.retry_delay is not None), None)
+    if DAILY_QUOTA_CODE in codes:
+        return AdsQuotaExhausted(message, retry_delay=delay, request_id=rid, codes=codes)
+    if any(d.category == "quota_error" for d in details):
+        return AdsRateLimited(message, retry_delay=delay, request_id=rid, codes=codes)
+    if any(d.category == "query_error" for d in details):
+        return AdsQueryError(message, request_id=rid, codes=codes)
+    if any(d.category in ("authentication_error", "authorization_error") for d in details):
+        return AdsAuthError(message, request_id=rid, codes=codes)
+    if any(d.category == "internal_error" for d in details):
+        return AdsUnavailable(message, request_id=rid, codes=codes)
+    if codes and all(c == "database_error.CONCURRENT_MODIFICATION" for c in codes):
+        return AdsConcurrentModification(message, request_id=rid, codes=codes)
+    return AdsRequestError(message, request_id=rid, codes=codes)
+
+
 def classify(exc: BaseException) -> AdsError:
     """Turn a client exception into one of our error classes (never loses the request id)."""
     from google.ads.googleads.errors import GoogleAdsException
@@ -98,28 +162,15 @@ def classify(exc: BaseException) -> AdsError:
     if isinstance(exc, AdsError):
         return exc
     if isinstance(exc, GoogleAdsException):
-        details = failure_details(exc.failure)
-        codes = tuple(f"{d.category}.{d.code}" for d in details)
-        message = "; ".join(f"{d.category}.{d.code}: {d.message}" for d in details) or str(exc)
-        rid = exc.request_id
-        if any(d.category == "quota_error" for d in details):
-            delay = next((d.retry_delay for d in details if d.retry_delay is not None), None)
-            return AdsRateLimited(message, retry_delay=delay, request_id=rid, codes=codes)
-        if any(d.category == "query_error" for d in details):
-            return AdsQueryError(message, request_id=rid, codes=codes)
-        if any(d.category in ("authentication_error", "authorization_error") for d in details):
-            return AdsAuthError(message, request_id=rid, codes=codes)
-        if any(d.category == "internal_error" for d in details):
-            return AdsUnavailable(message, request_id=rid, codes=codes)
-        return AdsRequestError(message, request_id=rid, codes=codes)
+        return _from_details(failure_details(exc.failure), exc.request_id, str(exc))
     if isinstance(exc, grpc.RpcError):
+        trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+        failure = failure_from_metadata(trailing)
+        rid = next((v for k, v in trailing or () if k == "request-id"), None)
+        if failure is not None and failure.errors:
+            return _from_details(failure_details(failure), rid, str(exc))
         code = exc.code() if hasattr(exc, "code") else None
         detail = exc.details() if hasattr(exc, "details") else str(exc)
-        rid = None
-        if hasattr(exc, "trailing_metadata"):
-            for key, value in exc.trailing_metadata() or ():
-                if key == "request-id":
-                    rid = value
         name = code.name if code is not None else "UNKNOWN"
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
             return AdsRateLimited(f"{name}: {detail}", request_id=rid, codes=(name,))

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from spectra.ads.client import AdsCredentials
+from spectra.ads.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.ads.stream import load_query, stream_columns
-from spectra.apply.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.domain.campaign_state import CampaignState
 from spectra.quality.screen import (
     SCREENED_QUERIES,

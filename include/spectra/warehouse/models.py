@@ -109,6 +109,8 @@ class Campaign(Base):
     max_daily_spend_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     total_spend_limit_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     current_version: Mapped[int] = mapped_column(Integer, default=0)
+    # why the campaign is in its state, when it is FAILED (set by the apply executor)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class CampaignVersion(Base):
@@ -796,3 +798,171 @@ class Envelope(Base):
     expected_value_delta_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --------------------------------------------------------------------------- apply and audit
+
+
+class ApplyLease(Base):
+    """One writer per scope (a campaign, a multi-step operation) at a time, across processes.
+
+    ``token`` is the fencing token: it only ever grows, each acquisition takes the next one,
+    and every write of the executor checks it is still the current one, so a holder that was
+    paused past its lease (GC, a stopped process, a slow network) is refused when it wakes.
+    """
+
+    __tablename__ = "apply_leases"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(128), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger, default=0)
+    holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    acquired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AppliedChange(Base):
+    """The ledger of approved changes and the phase each has reached (Stripe-style recovery
+    points). Keyed by the tenant's idempotency key: the same key is the same change."""
+
+    __tablename__ = "apply_changes"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index(
+            "ix_apply_changes_campaign_phase", "tenant_id", "customer_id", "campaign_id", "phase"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    entity_key: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(64))
+    target: Mapped[Any] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    origin_kind: Mapped[str] = mapped_column(String(16))
+    origin_ref: Mapped[str] = mapped_column(String(200))
+    phase: Mapped[str] = mapped_column(String(16))
+    fencing_token: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # rounds that tried to land it
+    sends: Mapped[int] = mapped_column(Integer, default=0)  # mutate requests that carried it
+    before_value: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    after_value: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    version_before: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    version_after: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    effective_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    deferred_until: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FailedJob(Base):
+    """A dead letter: a change that exhausted its retries, waiting for a person.
+
+    One row per change (idempotency key): a retried job that fails again is reopened, with its
+    first failure kept and its last one updated.
+    """
+
+    __tablename__ = "failed_jobs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        CheckConstraint("status IN ('open', 'retried', 'discarded')", name="status_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    change_id: Mapped[int] = mapped_column(ForeignKey("apply_changes.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    first_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ApplyOperation(Base):
+    """A multi-step operation (create budget and campaign, ad groups, keywords, ads)."""
+
+    __tablename__ = "apply_operations"
+    __table_args__ = (UniqueConstraint("tenant_id", "operation_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    operation_key: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApplyOperationStep(Base):
+    """A completed step of a multi-step operation and the resources it created or found."""
+
+    __tablename__ = "apply_operation_steps"
+
+    operation_id: Mapped[int] = mapped_column(ForeignKey("apply_operations.id"), primary_key=True)
+    step: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    found_existing: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditRow(Base):
+    """One append-only, hash-chained audit record (see ``spectra.domain.audit``)."""
+
+    __tablename__ = "audit_log"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(200), default="")
+    change_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    before: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    reasoning: Mapped[str] = mapped_column(Text, default="")
+    evidence_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    prompt_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The last row of each tenant's audit chain: catches rows removed from the end."""
+
+    __tablename__ = "audit_chain_heads"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class CircuitBreakerRow(Base):
+    """A circuit breaker's shared state (pybreaker storage on the embedded default).
+
+    Not tenant data: a breaker guards an integration (Google Ads, Gemini) for every tenant.
+    """
+
+    __tablename__ = "circuit_breakers"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="closed")
+    fail_counter: Mapped[int] = mapped_column(Integer, default=0)
+    success_counter: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -315,6 +315,18 @@ def change_campaign_state(
         return StateChange(tenant_id, customer_id, campaign_id, previous, current)
 
 
+def set_campaign_status_reason(
+    bind: Bind, *, tenant_id: str, customer_id: int, campaign_id: int, reason: str
+) -> None:
+    """Say why the campaign is in its state (FAILED: what could not be recovered)."""
+    with _session(bind) as session:
+        campaign = get_campaign(
+            session, tenant_id=tenant_id, customer_id=customer_id, campaign_id=campaign_id
+        )
+        campaign.status_reason = reason
+        session.flush()
+
+
 # --------------------------------------------------------------------------- versions
 
 

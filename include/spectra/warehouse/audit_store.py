@@ -1,0 +1,109 @@
+"""Storage of the hash-chained audit log: append under the chain head's lock, read in order.
+
+Appends serialise per tenant on the ``audit_chain_heads`` row (``SELECT … FOR UPDATE`` on
+PostgreSQL; SQLite's write transactions are serial already), so ``seq`` is dense and every
+row links to the one before it. An append joins the caller's transaction: the audit row of a
+phase commits, or rolls back, with the phase itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from spectra.domain.audit import GENESIS, row_hash
+from spectra.warehouse.models import AuditChainHead, AuditRow
+
+AUDIT_COLUMNS = (
+    "actor",
+    "action",
+    "entity",
+    "change_key",
+    "before",
+    "after",
+    "reasoning",
+    "evidence_ids",
+    "prompt_version",
+    "request_id",
+    "detail",
+)
+
+
+def append_audit_row(conn: Connection, *, tenant_id: str, fields: Mapping[str, Any]) -> int:
+    """Append one row to the tenant's chain (inside the caller's transaction); returns its seq."""
+    unknown = set(fields) - set(AUDIT_COLUMNS)
+    if unknown:
+        raise TypeError(f"unknown audit fields: {sorted(unknown)}")
+    head = conn.execute(
+        select(AuditChainHead.seq, AuditChainHead.row_hash)
+        .where(AuditChainHead.tenant_id == tenant_id)
+        .with_for_update()
+    ).one_or_none()
+    prev_seq, prev_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+    row: dict[str, Any] = {
+        "actor": "system",
+        "entity": "",
+        "change_key": None,
+        "before": None,
+        "after": None,
+        "reasoning": "",
+        "evidence_ids": [],
+        "prompt_version": None,
+        "request_id": None,
+        "detail": {},
+        **fields,
+        "tenant_id": tenant_id,
+        "seq": prev_seq + 1,
+        # microseconds survive both backends; the hash is computed on exactly what is stored
+        "recorded_at": dt.datetime.now(dt.UTC),
+    }
+    row["evidence_ids"] = list(row["evidence_ids"] or [])
+    row["detail"] = dict(row["detail"] or {})
+    row["prev_hash"] = prev_hash
+    row["row_hash"] = row_hash(prev_hash, row)
+    conn.execute(insert(AuditRow).values(**row))
+    if head is None:
+        conn.execute(
+            insert(AuditChainHead).values(
+                tenant_id=tenant_id, seq=row["seq"], row_hash=row["row_hash"]
+            )
+        )
+    else:
+        conn.execute(
+            update(AuditChainHead)
+            .where(AuditChainHead.tenant_id == tenant_id)
+            .values(seq=row["seq"], row_hash=row["row_hash"])
+        )
+    return int(row["seq"])
+
+
+def audit_rows(conn: Connection, *, tenant_id: str) -> Iterator[dict[str, Any]]:
+    """The tenant's audit rows in chain order, as dicts of every column."""
+    cols = AuditRow.__table__.c
+    result = conn.execute(
+        select(AuditRow.__table__).where(cols.tenant_id == tenant_id).order_by(cols.seq)
+    )
+    for row in result.mappings():
+        yield dict(row)
+
+
+def chain_head(conn: Connection, *, tenant_id: str) -> tuple[int, str] | None:
+    head = conn.execute(
+        select(AuditChainHead.seq, AuditChainHead.row_hash).where(
+            AuditChainHead.tenant_id == tenant_id
+        )
+    ).one_or_none()
+    return (int(head[0]), str(head[1])) if head else None
+
+
+def audited_tenants(conn: Connection) -> list[str]:
+    """Every tenant with an audit chain (for ``spectra audit verify`` over all of them)."""
+    return list(
+        conn.execute(select(AuditChainHead.tenant_id).order_by(AuditChainHead.tenant_id)).scalars()
+    )
+
+
+__all__ = ["AUDIT_COLUMNS", "append_audit_row", "audit_rows", "audited_tenants", "chain_head"]
