@@ -27,7 +27,7 @@ the highest ad group id survives per (tenant, account, level, entity, date); the
 analytics keys.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0007 (the newest revision when this landed; 0006 was reserved for it)
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
