@@ -304,6 +304,37 @@ class CampaignAdSchedule(Base):
     end_minute: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ChangeEvent(Base):
+    """One change Google recorded to an entity of the account (``change_event``), as pulled.
+
+    Google keeps change events for 30 days (the re-pull window) and ingest upserts the
+    window's every run. ``changed_at`` is UTC (Google reports account-local times; ingest
+    converts). ``old_values``/``new_values`` hold the changed fields' values, e.g.
+    ``{"status": "PAUSED"}``: the quality gate reads campaign status changes to tell a day a
+    campaign was paused (Google has nothing to report) from a day the pull lost.
+    """
+
+    __tablename__ = "change_events"
+    __table_args__ = (
+        Index("ix_change_events_account_time", "tenant_id", "customer_id", "changed_at"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    resource_name: Mapped[str] = mapped_column(String(255), primary_key=True)  # the event's
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    resource_type: Mapped[str] = mapped_column(String(48))  # CAMPAIGN, AD_GROUP, ...
+    change_resource_name: Mapped[str] = mapped_column(String(255))  # the changed entity
+    operation: Mapped[str] = mapped_column(String(16))  # CREATE | UPDATE | REMOVE
+    client_type: Mapped[str] = mapped_column(String(48), default="")
+    user_email: Mapped[str] = mapped_column(String(255), default="")
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    changed_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    old_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    new_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 class IngestRun(Base):
     """Bookkeeping for one (account, logical day) ingest; re-runs update the same row.
 

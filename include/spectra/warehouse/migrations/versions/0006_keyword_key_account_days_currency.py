@@ -14,8 +14,10 @@
   ``currency_constant``); every budget and bid Spectra proposes is a multiple of it.
 - ``ingest_runs.pulled_at`` / ``complete_through``: the instant a pull saw the data as of, and
   the newest account-local day that was complete then (partial newest days are not judged).
-- ``campaign_ad_schedules``: a campaign's ad schedules (days and hours it may serve), so the
-  gate can tell a day Google had nothing to report from a day the pull lost.
+- ``campaign_ad_schedules``: a campaign's ad schedules (days and hours it may serve), and
+  ``change_events``: Google's change history of the last 30 days (who changed what, old and new
+  values), so the gate can tell a day Google had nothing to report (outside the schedule,
+  paused that day) from a day the pull lost.
 
 PostgreSQL is altered in place. SQLite cannot change a primary key in place, so
 ``performance_daily`` is rebuilt (new table, copy, drop, rename, as 0004 did) and the two
@@ -212,6 +214,34 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "change_events",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.BigInteger(), nullable=False),
+        sa.Column("resource_name", sa.String(length=255), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resource_type", sa.String(length=48), nullable=False),
+        sa.Column("change_resource_name", sa.String(length=255), nullable=False),
+        sa.Column("operation", sa.String(length=16), nullable=False),
+        sa.Column("client_type", sa.String(length=48), nullable=False),
+        sa.Column("user_email", sa.String(length=255), nullable=False),
+        sa.Column("campaign_id", sa.BigInteger(), nullable=True),
+        sa.Column("ad_group_id", sa.BigInteger(), nullable=True),
+        sa.Column("changed_fields", sa.JSON(), nullable=False),
+        sa.Column("old_values", sa.JSON(), nullable=False),
+        sa.Column("new_values", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.tenant_id"], name=op.f("fk_change_events_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "customer_id", "resource_name", name=op.f("pk_change_events")
+        ),
+    )
+    op.create_index(
+        "ix_change_events_account_time",
+        "change_events",
+        ["tenant_id", "customer_id", "changed_at"],
+    )
 
 
 def _keep_one(table: str, key: list[str]) -> None:
@@ -226,6 +256,8 @@ def _keep_one(table: str, key: list[str]) -> None:
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    op.drop_index("ix_change_events_account_time", table_name="change_events")
+    op.drop_table("change_events")
     op.drop_table("campaign_ad_schedules")
     with op.batch_alter_table("ingest_runs") as batch:
         batch.drop_column("complete_through")
