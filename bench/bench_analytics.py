@@ -163,7 +163,7 @@ def _bench_step(results: dict[str, Any], acc: Any, engine_seconds: float) -> Non
                 bulk_upsert(
                     conn, m.PerformanceDaily.__table__,
                     as_records(perf.iloc[start : start + 200_000]),
-                    keys=["tenant_id", "customer_id", "level", "entity_id", "date"],
+                    keys=list(m.PERFORMANCE_DAILY_KEY),
                 )  # fmt: skip
         with engine.begin() as conn:
             bulk_upsert(

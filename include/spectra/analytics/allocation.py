@@ -33,9 +33,9 @@ import pandas as pd
 from scipy import optimize, stats
 
 from spectra.analytics.config import AllocationConfig
+from spectra.domain.money import DEFAULT_BILLABLE_UNIT_MICROS, round_toward
 
 MICROS = 1_000_000
-BILLABLE_UNIT_MICROS = 10_000
 _MAX_SPEND = 1e12  # currency units per day: a cap that keeps the bisection finite
 
 
@@ -342,14 +342,6 @@ def allocate_budget(
     )
 
 
-def _toward_cents(target: float, current: int) -> int:
-    """Budgets are set in billable units (one cent = 10 000 micros); round on the current
-    budget's side so the step never exceeds the envelope."""
-    units = target / BILLABLE_UNIT_MICROS
-    units = np.floor(units) if target >= current else np.ceil(units)
-    return int(max(units, 1) * BILLABLE_UNIT_MICROS)
-
-
 @dataclass(frozen=True)
 class Envelope:
     """What the next change to one campaign's daily budget may do."""
@@ -371,9 +363,16 @@ def budget_envelope(
     target_budget_micros: int,
     curve: ResponseCurve | None,
     config: AllocationConfig | None = None,
+    billable_unit_micros: int = DEFAULT_BILLABLE_UNIT_MICROS,
 ) -> Envelope:
-    """Direction and capped magnitude of the next budget change toward the portfolio target."""
+    """Direction and capped magnitude of the next budget change toward the portfolio target.
+
+    Budgets are set in whole billable units of the account's currency (one cent in USD, one
+    yen in JPY): the next budget is rounded on the current budget's side, so the step never
+    exceeds the envelope, and Google never sees a non-multiple.
+    """
     cfg = config or AllocationConfig()
+    unit = int(billable_unit_micros)
     cur = int(current_budget_micros)
     tgt = int(target_budget_micros)
 
@@ -389,10 +388,10 @@ def budget_envelope(
     if abs(gap) < cfg.deadband:
         return hold(f"within {cfg.deadband:.0%} of the target")
     step = float(np.sign(gap) * min(abs(gap), cfg.max_step))
-    nxt = _toward_cents(cur * (1 + step), cur)
+    nxt = round_toward(cur * (1 + step), cur, unit)
     reason = f"toward target {tgt} micros, step capped at {cfg.max_step:.0%}"
     if step > 0 and np.isfinite(curve.spend_max):
-        cap = _toward_cents(cfg.extrapolation * curve.spend_max * MICROS, 0)
+        cap = round_toward(cfg.extrapolation * curve.spend_max * MICROS, 0, unit)
         if cap <= cur:
             return hold("target beyond the spend the curve has seen")
         if nxt > cap:
@@ -419,8 +418,10 @@ def plan_portfolio(
     total_budget_micros: int | None = None,
     bounds_micros: Mapping[Hashable, tuple[int, int]] | None = None,
     config: AllocationConfig | None = None,
+    billable_unit_micros: int = DEFAULT_BILLABLE_UNIT_MICROS,
 ) -> pd.DataFrame:
-    """Allocation over the trusted curves plus one envelope per campaign.
+    """Allocation over the trusted curves plus one envelope per campaign (next budgets in
+    whole billable units of the account's currency).
 
     Campaigns without a trusted curve keep their budget (and it is taken out of the total).
     """
@@ -445,6 +446,7 @@ def plan_portfolio(
             target_budget_micros=targets.get(k, cur),
             curve=curves.get(k),
             config=cfg,
+            billable_unit_micros=billable_unit_micros,
         )
         rows.append(env.__dict__)
     return pd.DataFrame(rows)

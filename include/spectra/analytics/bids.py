@@ -21,6 +21,11 @@ campaign's (empirical Bayes, ``value_prior_conversions`` pseudo-conversions), be
 handful of conversion values is too noisy to trust alone. Benjamini-Hochberg runs over every
 keyword's test of the day. Keywords in Smart Bidding campaigns have no manual bid and are left
 out; keywords without a significant result hold (the envelope allows no bid change).
+
+A keyword is (ad group, criterion): Google gives one keyword text and match type the same
+criterion id in every ad group, and each ad group's copy has its own bid and its own traffic.
+Next bids are whole billable units of the account's currency (one cent in USD, one yen in
+JPY): Google rejects a bid that is not a multiple of the unit.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from scipy import stats
 
 from spectra.analytics.config import BidConfig
 from spectra.analytics.significance import adjust_pvalues, day_level_dispersion
+from spectra.domain.money import DEFAULT_BILLABLE_UNIT_MICROS
 
-BILLABLE_UNIT_MICROS = 10_000
+KEYWORD_KEY = ["ad_group_id", "entity_id"]
 
 ENVELOPE_COLUMNS = [
     "keyword_id",
@@ -57,38 +63,48 @@ ENVELOPE_COLUMNS = [
 ]
 
 
-def _round_toward(target: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Billable units (one cent) on the current bid's side of the target: rounding never
-    makes a step larger than the envelope allows."""
-    units = target / BILLABLE_UNIT_MICROS
+def _round_toward(target: np.ndarray, current: np.ndarray, unit: int) -> np.ndarray:
+    """Billable units on the current bid's side of the target: rounding never makes a step
+    larger than the envelope allows."""
+    units = target / unit
     units = np.where(target >= current, np.floor(units), np.ceil(units))
-    return (np.maximum(units, 1) * BILLABLE_UNIT_MICROS).astype(np.int64)
+    return (np.maximum(units, 1) * unit).astype(np.int64)
 
 
 def keyword_bid_envelopes(
     keyword_days: pd.DataFrame,
-    current_bids_micros: Mapping[int, int],
+    current_bids_micros: Mapping[tuple[int, int], int],
     *,
     smart_bidding_campaigns: Collection[int] = (),
     config: BidConfig | None = None,
+    billable_unit_micros: int = DEFAULT_BILLABLE_UNIT_MICROS,
+    max_bid_micros: int | None = None,
 ) -> pd.DataFrame:
     """One envelope per keyword with a manual bid (see module docstring).
 
-    keyword_days: keyword rows of the evidence window — entity_id, campaign_id, ad_group_id,
-    date, clicks, cost_micros, conversions and conversions_value_micros (lag-completed).
-    current_bids_micros: effective max CPC per keyword id (keyword bid, else its ad group's).
+    keyword_days: keyword rows of the evidence window — entity_id (criterion id), campaign_id,
+    ad_group_id, date, clicks, cost_micros, conversions and conversions_value_micros
+    (lag-completed). current_bids_micros: effective max CPC per (ad group id, criterion id)
+    (the keyword's bid, else its ad group's). billable_unit_micros: the account currency's
+    unit, which every next bid is a multiple of; max_bid_micros: the cap on raised bids in the
+    account's currency (default ``config.max_bid_micros``).
     """
     cfg = config or BidConfig()
+    unit = int(billable_unit_micros)
+    if unit <= 0:
+        raise ValueError(f"billable unit must be positive micros, got {billable_unit_micros}")
+    cap = cfg.max_bid_micros if max_bid_micros is None else int(max_bid_micros)
     if keyword_days.empty:
         return pd.DataFrame(columns=ENVELOPE_COLUMNS)
     rows = keyword_days[~keyword_days["campaign_id"].isin(list(smart_bidding_campaigns))]
-    rows = rows[rows["entity_id"].isin(list(current_bids_micros))]
+    keys = pd.MultiIndex.from_frame(rows[KEYWORD_KEY].astype(np.int64))
+    rows = rows[keys.isin(list(current_bids_micros))]
     if rows.empty:
         return pd.DataFrame(columns=ENVELOPE_COLUMNS)
     cols = ["clicks", "cost_micros", "conversions", "conversions_value_micros"]
-    g = rows.groupby("entity_id", sort=True)
+    g = rows.groupby(KEYWORD_KEY, sort=True)
     sums = g[cols].sum().astype(float)
-    meta = g[["campaign_id", "ad_group_id"]].first()
+    meta = g[["campaign_id"]].first()
     camp = rows.groupby("campaign_id")[["conversions", "conversions_value_micros"]].sum()
     camp_vpc = camp["conversions_value_micros"] / camp["conversions"].where(camp["conversions"] > 0)
     prior_vpc = meta["campaign_id"].map(camp_vpc).to_numpy(dtype=float)
@@ -102,7 +118,7 @@ def keyword_bid_envelopes(
         break_even = cost / vpc
         roas = value / cost
     phi = (
-        day_level_dispersion(rows, keys=["entity_id"], successes="conversions", trials="clicks")
+        day_level_dispersion(rows, keys=KEYWORD_KEY, successes="conversions", trials="clicks")
         .reindex(sums.index)
         .fillna(1.0)
         .clip(upper=cfg.max_dispersion)
@@ -120,10 +136,12 @@ def keyword_bid_envelopes(
     adj_dec, adj_inc = adj[:n], adj[n:]
     down = ok & (adj_dec <= cfg.alpha)
     up = ok & (adj_inc <= cfg.alpha) & ~down
-    current = np.array([int(current_bids_micros[int(i)]) for i in sums.index], dtype=np.int64)
+    current = np.array(
+        [int(current_bids_micros[(int(g_), int(k_))]) for g_, k_ in sums.index], dtype=np.int64
+    )
     step = np.where(up, cfg.max_step, np.where(down, -cfg.max_step, 0.0))
-    nxt = np.where(step != 0, _round_toward(current * (1 + step), current), current)
-    nxt = np.where(up, np.minimum(nxt, cfg.max_bid_micros), nxt)
+    nxt = np.where(step != 0, _round_toward(current * (1 + step), current, unit), current)
+    nxt = np.where(up, np.minimum(nxt, cap // unit * unit), nxt)
     direction = np.where(up, "increase", np.where(down, "decrease", "hold"))
     reason = np.where(
         ~ok,
@@ -142,9 +160,9 @@ def keyword_bid_envelopes(
         pct = np.where(current > 0, np.abs(nxt / current - 1), 0.0)
     return pd.DataFrame(
         {
-            "keyword_id": sums.index.to_numpy(dtype=np.int64),
+            "keyword_id": sums.index.get_level_values("entity_id").to_numpy(dtype=np.int64),
             "campaign_id": meta["campaign_id"].to_numpy(dtype=np.int64),
-            "ad_group_id": pd.array(meta["ad_group_id"].to_numpy(), dtype="Int64"),
+            "ad_group_id": sums.index.get_level_values("ad_group_id").to_numpy(dtype=np.int64),
             "current_bid_micros": current,
             "next_bid_micros": nxt.astype(np.int64),
             "direction": direction,

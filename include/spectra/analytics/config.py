@@ -133,6 +133,8 @@ class BidConfig:
     alpha: float = 0.05
     fdr_method: str = "fdr_bh"
     max_step: float = 0.20  # one bid change moves at most +-20 %
+    # The cap on raised bids, in US dollar micros: scaled to the account's currency
+    # (spectra.domain.money.Currency.from_usd), so a yen account's cap is ~15 000 yen.
     max_bid_micros: int = 100_000_000
 
 

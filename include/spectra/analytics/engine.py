@@ -43,6 +43,7 @@ from spectra.analytics.significance import (
     proportion_tests,
     ratio_tests_from_sums,
 )
+from spectra.domain.money import Currency, currency
 
 PERF_COLUMNS = (
     "tenant_id",
@@ -76,7 +77,10 @@ ALLOCATION_COLUMNS = [
     "curve_r2",
     "curve_rel_se",
 ]
-KEY = ["level", "entity_id"]
+# An entity of a level: a keyword is (ad group, criterion) because Google shares a keyword's
+# criterion id across ad groups; ad_group_id is the ad group itself on ad-group rows and 0 on
+# campaign rows (as performance_daily stores them).
+KEY = ["level", "ad_group_id", "entity_id"]
 
 
 class AnalysisInputError(ValueError):
@@ -131,10 +135,8 @@ def _pooled_dispersion(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Day-level dispersion per entity, pooled over both arms (each around its own rate), and
     the degrees of freedom behind it."""
-    terms = dispersion_terms(
-        sub, keys=["level", "entity_id", "arm"], successes=successes, trials=trials
-    )
-    pooled = terms.groupby(level=[0, 1]).sum().reindex(index)
+    terms = dispersion_terms(sub, keys=[*KEY, "arm"], successes=successes, trials=trials)
+    pooled = terms.groupby(level=list(range(len(KEY)))).sum().reindex(index)
     df = pooled["df"].fillna(0.0).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         phi = np.where(df > 0, pooled["pearson"].fillna(0.0).to_numpy() / np.maximum(df, 1), 1.0)
@@ -142,7 +144,7 @@ def _pooled_dispersion(
 
 
 def _window_sums(rows: pd.DataFrame, arm: np.ndarray) -> pd.DataFrame:
-    """Per (level, entity, arm) sums, squares and cross-products for day-level tests."""
+    """Per (level, ad group, entity, arm) sums, squares and cross-products for day tests."""
     c = rows["cost_micros"].to_numpy(dtype=float) / 1e6
     v = rows["conversions_value_micros"].to_numpy(dtype=float) / 1e6
     k = rows["conversions"].to_numpy(dtype=float)
@@ -150,6 +152,7 @@ def _window_sums(rows: pd.DataFrame, arm: np.ndarray) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "level": rows["level"].to_numpy(),
+            "ad_group_id": rows["ad_group_id"].to_numpy(),
             "entity_id": rows["entity_id"].to_numpy(),
             "arm": arm,
             "impressions": rows["impressions"].to_numpy(dtype=float),
@@ -166,7 +169,7 @@ def _window_sums(rows: pd.DataFrame, arm: np.ndarray) -> pd.DataFrame:
             "value_cost": v * c,
         }
     )
-    return frame.groupby(["level", "entity_id", "arm"], sort=False).sum()
+    return frame.groupby([*KEY, "arm"], sort=False).sum()
 
 
 def _arm(
@@ -317,9 +320,10 @@ def analyze_account(
     bounds_micros: Mapping[Hashable, tuple[int, int]] | None = None,
     calendar: HolidayCalendar | None = None,
     campaign_anomalies: bool = True,
-    keyword_bids_micros: Mapping[int, int] | None = None,
+    keyword_bids_micros: Mapping[tuple[int, int], int] | None = None,
     smart_bidding_campaigns: Collection[int] = (),
     cpc_index_rows: pd.DataFrame | None = None,
+    account_currency: Currency | None = None,
 ) -> AnalysisResult:
     """Lag completion, seasonality, tests with FDR, anomalies, change effects, allocation and
     keyword bid envelopes.
@@ -331,13 +335,16 @@ def analyze_account(
     measured tail; until a week of pulls the histogram completes; with neither, recent days
     are marked too immature, with a warning). changes: applied changes (entity_id, change_date) at
     campaign level. budgets_micros: current daily budgets per campaign (else recent mean spend).
-    keyword_bids_micros: effective max CPC per keyword (enables bid envelopes);
-    smart_bidding_campaigns: campaign ids whose keywords have no manual bid.
+    keyword_bids_micros: effective max CPC per keyword, keyed (ad group id, criterion id)
+    (enables bid envelopes); smart_bidding_campaigns: campaign ids whose keywords have no
+    manual bid. account_currency: the account's currency (default USD): next budgets and bids
+    are whole billable units of it, and the bid cap is scaled to it.
     cpc_index_rows: keyword rows (date, campaign_id, ad_group_id, entity_id, clicks,
     cost_micros) of past holiday windows (``cpc_index.keyword_ranges``); with the keyword rows
     of ``perf`` they make CPC anomalies judge prices at a fixed keyword mix.
     """
     cfg = config or AnalyticsConfig()
+    money = account_currency or currency("USD")
     timings: dict[str, float] = {}
     warnings: list[str] = []
     t0 = time.perf_counter()
@@ -345,6 +352,8 @@ def analyze_account(
     cal = calendar if calendar is not None else HolidayCalendar.for_market(cfg.seasonality.market)
     rows = perf.copy()
     rows["date"] = pd.to_datetime(rows["date"])
+    # Campaign rows carry ad group 0 in the warehouse; callers' frames may leave it empty.
+    rows["ad_group_id"] = pd.to_numeric(rows["ad_group_id"]).fillna(0).astype(np.int64)
     rows = rows[rows["date"] <= pd.Timestamp(as_of)]
     if rows.empty:
         raise AnalysisInputError(f"no performance rows on or before {as_of}")
@@ -481,7 +490,7 @@ def analyze_account(
     tests, win = entity_tests(
         recent_rows, as_of=as_of, conversions_until=conversions_until, config=cfg, calendar=cal
     )
-    meta = recent_rows.drop_duplicates(KEY)[[*KEY, "campaign_id", "ad_group_id"]]
+    meta = recent_rows.drop_duplicates(KEY)[[*KEY, "campaign_id"]]
     tests = tests.merge(meta, on=KEY, how="left")
     verdicts = apply_fdr(tests, alpha=cfg.significance.alpha, method=cfg.significance.fdr_method)
     timings["significance"] = time.perf_counter() - t3
@@ -544,6 +553,7 @@ def analyze_account(
             allocation = plan_portfolio(
                 curves, budgets_micros, total_budget_micros=total_budget_micros,
                 bounds_micros=bounds_micros, config=cfg.allocation,
+                billable_unit_micros=money.billable_unit_micros,
             )  # fmt: skip
             fits = pd.DataFrame(
                 {
@@ -577,6 +587,8 @@ def analyze_account(
         bid_envelopes = keyword_bid_envelopes(
             rows.loc[keep, cols], keyword_bids_micros,
             smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
+            billable_unit_micros=money.billable_unit_micros,
+            max_bid_micros=money.from_usd(cfg.bids.max_bid_micros),
         )  # fmt: skip
     timings["bids"] = time.perf_counter() - t6
     timings["total"] = time.perf_counter() - t0

@@ -110,11 +110,8 @@ def pull(
             "level": level,
             "entity_id": raw[id_field].astype(np.int64),
             "campaign_id": raw["campaign.id"].astype(np.int64),
-            "ad_group_id": (
-                raw["ad_group.id"].astype("Int64")
-                if with_group
-                else pd.array([pd.NA] * len(raw), dtype="Int64")
-            ),
+            # as ingest stores it: part of the key, 0 on campaign rows
+            "ad_group_id": raw["ad_group.id"].astype(np.int64) if with_group else 0,
             "date": pd.to_datetime(raw["segments.date"]).dt.date,
             "impressions": raw["metrics.impressions"].astype(np.int64),
             "clicks": raw["metrics.clicks"].astype(np.int64),
@@ -258,11 +255,6 @@ def matured_by_campaign(
     from spectra.sandbox.market import Truth
 
     kw = Truth(market).matured(customer_id, date_from, date_to)
-    st = market.struct
-    camp_of = dict(
-        zip(st.keyword_id.tolist(), st.campaign_id[st.keyword_campaign].tolist(), strict=True)
-    )
-    kw["campaign_id"] = kw["criterion_id"].map(camp_of)
     kw["date"] = pd.to_datetime(kw["date"]).dt.date
     out = kw.groupby(["campaign_id", "date"], as_index=False)[
         ["clicks", "cost_micros", "conversions", "conversions_value"]
@@ -379,8 +371,9 @@ def structure_rows(
     return {"campaigns": campaigns, "ad_groups": groups, "keywords": keywords}
 
 
-def keyword_bids(market: Market, customer_id: int, day: dt.date) -> dict[int, int]:
-    """Effective max CPC per keyword in force on ``day`` (keyword bid, else its ad group's)."""
+def keyword_bids(market: Market, customer_id: int, day: dt.date) -> dict[tuple[int, int], int]:
+    """Effective max CPC per (ad group id, criterion id) in force on ``day`` (keyword bid,
+    else its ad group's)."""
     st = market.struct
     state = market.state_at(day.toordinal())
     account = market.account_index(customer_id)
@@ -388,7 +381,8 @@ def keyword_bids(market: Market, customer_id: int, day: dt.date) -> dict[int, in
     eff = np.where(
         state.keyword_bid > 0, state.keyword_bid, state.ad_group_bid[st.keyword_ad_group]
     )
-    return {int(st.keyword_id[i]): int(eff[i]) for i in idx}
+    groups = st.ad_group_id[st.keyword_ad_group]
+    return {(int(groups[i]), int(st.keyword_id[i])): int(eff[i]) for i in idx}
 
 
 def smart_bidding_campaigns(market: Market, customer_id: int, day: dt.date) -> set[int]:

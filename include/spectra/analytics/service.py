@@ -48,6 +48,8 @@ from spectra.analytics.engine import (
 )
 from spectra.analytics.seasonality import HolidayCalendar
 from spectra.analytics.significance import DECREASE, INCREASE
+from spectra.domain.money import Currency
+from spectra.domain.money import currency as currency_of
 from spectra.warehouse import models as m
 from spectra.warehouse.upsert import bulk_upsert
 
@@ -272,11 +274,14 @@ class AccountSettings:
     budgets_micros: dict[int, int]
     bounds_micros: dict[int, tuple[int, int]]
     smart_bidding_campaigns: frozenset[int]
-    keyword_bids_micros: dict[int, int]
+    keyword_bids_micros: dict[tuple[int, int], int]  # (ad group id, criterion id) -> micros
+    currency: Currency = field(default_factory=lambda: currency_of("USD"))
 
 
 def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> AccountSettings:
-    """Budgets and bounds of enabled campaigns, bidding strategies, effective keyword bids."""
+    """Budgets and bounds of enabled campaigns, bidding strategies, effective keyword bids
+    (per (ad group, criterion): one criterion id is shared by the ad groups that hold the same
+    keyword), and the account's currency with its billable unit."""
     c = m.Campaign
     camps = conn.execute(
         select(
@@ -306,7 +311,7 @@ def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> Acco
             )
         ).all()
     )
-    bids: dict[int, int] = {}
+    bids: dict[tuple[int, int], int] = {}
     for criterion_id, ad_group_id, bid, negative, serving in conn.execute(
         select(k.criterion_id, k.ad_group_id, k.cpc_bid_micros, k.negative, k.serving_status).where(
             k.tenant_id == tenant_id, k.customer_id == customer_id
@@ -316,8 +321,14 @@ def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> Acco
             continue
         effective = int(bid or 0) or int(group_bid.get(ad_group_id) or 0)
         if effective > 0:
-            bids[int(criterion_id)] = effective
-    return AccountSettings(budgets, bounds, frozenset(smart), bids)
+            bids[(int(ad_group_id), int(criterion_id))] = effective
+    a = m.AdAccount
+    code, unit = conn.execute(
+        select(a.currency_code, a.billable_unit_micros).where(
+            a.tenant_id == tenant_id, a.customer_id == customer_id
+        )
+    ).one_or_none() or ("USD", None)
+    return AccountSettings(budgets, bounds, frozenset(smart), bids, currency_of(code, unit))
 
 
 def read_changes(
@@ -426,7 +437,8 @@ def result_rows(res: AnalysisResult, *, logical_date: dt.date) -> dict[Table, li
                 "level": str(r.level),
                 "entity_id": int(r.entity_id),
                 "campaign_id": _py(r.campaign_id),
-                "ad_group_id": _py(r.ad_group_id),
+                # the keyword's or ad group's ad group; none for a campaign
+                "ad_group_id": None if r.level == "campaign" else _py(r.ad_group_id),
                 "metric": str(r.metric),
                 "test": str(r.test),
                 "baseline_start": b0,
@@ -699,6 +711,7 @@ def analyze_and_store(
         keyword_bids_micros=settings.keyword_bids_micros or None,
         smart_bidding_campaigns=settings.smart_bidding_campaigns,
         cpc_index_rows=cpc_index_rows,
+        account_currency=settings.currency,
     )
     rows = result_rows(res, logical_date=logical_date)
     warnings = list(res.warnings)

@@ -144,9 +144,8 @@ def make_account(
                 "level": level,
                 "entity_id": np.tile(ids, days),
                 "campaign_id": np.tile(camp, days),
-                "ad_group_id": np.tile(ag, days)
-                if ag is not None
-                else pd.array([pd.NA] * (n_e * days), dtype="Int64"),
+                # as performance_daily stores it: 0 on campaign rows
+                "ad_group_id": np.tile(ag, days) if ag is not None else 0,
                 "date": np.repeat(dates.values, n_e),
                 **{k: v.reshape(-1) for k, v in cols.items()},
             }

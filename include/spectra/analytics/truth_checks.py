@@ -253,7 +253,9 @@ def planted_cpc_effect(
     before = truth.keywords(start - dt.timedelta(days=7))
     after = truth.keywords(start + dt.timedelta(days=6))
     cpc = lambda f: f["cost_micros"] / f["clicks"].where(f["clicks"] > 0)  # noqa: E731
-    effect = (cpc(after) / cpc(before)).set_axis(after["criterion_id"])
+    effect = (cpc(after) / cpc(before)).set_axis(
+        pd.MultiIndex.from_frame(after[["ad_group_id", "criterion_id"]])
+    )
 
     v = res.verdicts
     sig = v["verdict"].str.startswith("significant")
@@ -266,7 +268,8 @@ def planted_cpc_effect(
     alpha = cfg.significance.alpha
     passed = np.nonzero(p_all <= alpha * np.arange(1, n + 1) / n)[0]
     cutoff = alpha * (passed[-1] + 1) / n if passed.size else alpha / n
-    true_log = np.log(effect.reindex(kw_cpc["entity_id"]).to_numpy(dtype=float))
+    kw_keys = pd.MultiIndex.from_frame(kw_cpc[["ad_group_id", "entity_id"]].astype(np.int64))
+    true_log = np.log(effect.reindex(kw_keys).to_numpy(dtype=float))
     # The test's own standard error, read back from its interval (t quantile at its df); the
     # test rejects when |T| >= the t quantile of the BH cutoff, T ~ noncentral t.
     df = kw_cpc["df"].to_numpy(dtype=float)
@@ -499,15 +502,14 @@ def bid_envelopes(seed: int) -> BidCheck:
     res, _ = _analyze(m, last_day=last, with_bids=True)
     env = res.bid_envelopes
     truth = Truth(m)
-    oracle = truth.oracle(last).keyword_bids.set_index("criterion_id")
+    oracle = truth.oracle(last).keyword_bids.set_index(["ad_group_id", "criterion_id"])
     moves = env[env["direction"] != "hold"]
-    optimal = oracle.loc[moves["keyword_id"], "optimal_bid_micros"].to_numpy()
+    keys = list(zip(moves["ad_group_id"].astype(int), moves["keyword_id"].astype(int), strict=True))
+    optimal = oracle.loc[keys, "optimal_bid_micros"].to_numpy()
     current = moves["current_bid_micros"].to_numpy()
     up = moves["direction"].to_numpy() == "increase"
     agree = np.where(up, optimal > current, optimal < current)
-    new_bids = dict(
-        zip(moves["keyword_id"].astype(int), moves["next_bid_micros"].astype(int), strict=True)
-    )
+    new_bids = dict(zip(keys, moves["next_bid_micros"].astype(int), strict=True))
 
     def profit(frame: pd.DataFrame) -> float:
         return float((frame["conversions_value"] - frame["cost_micros"] / MICROS).sum())

@@ -455,7 +455,8 @@ _SHARES = (
     "search_budget_lost_impression_share",
     "search_rank_lost_impression_share",
 )
-_PERF_KEYS = ["tenant_id", "customer_id", "level", "entity_id", "date"]
+# A keyword is (ad group, criterion): Google shares a keyword's criterion id across ad groups.
+_PERF_KEYS = list(m.PERFORMANCE_DAILY_KEY)
 
 
 def _performance_writer(level: str, entity: str, with_ad_group: bool) -> Writer:
@@ -467,10 +468,11 @@ def _performance_writer(level: str, entity: str, with_ad_group: bool) -> Writer:
         }
         if with_ad_group:
             columns["ad_group_id"] = cols["ad_group.id"]
+        const: dict[str, Any] = {} if with_ad_group else {"ad_group_id": 0}  # campaign rows
         for share in _SHARES:
             if f"metrics.{share}" in cols:
                 columns[share] = cols[f"metrics.{share}"]
-        rows = t.rows(columns, level=level, reported_as_of=t.as_of)
+        rows = t.rows(columns, level=level, reported_as_of=t.as_of, **const)
         bulk_upsert(
             t.conn,
             m.PerformanceDaily.__table__,

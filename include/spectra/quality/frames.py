@@ -27,7 +27,9 @@ from spectra.quality.outage import score_tracking
 from spectra.quality.screen import warehouse_row
 from spectra.warehouse import models as m
 
-PERF_KEY = ["level", "entity_id", "date"]
+# A keyword is (ad group, criterion): Google shares criterion ids across ad groups. Campaign
+# rows carry ad group 0 (as stored), ad-group rows their own id.
+PERF_KEY = ["level", "entity_id", "ad_group_id", "date"]
 ST_KEY = ["ad_group_id", "search_term", "date"]
 METRICS = ["impressions", "clicks", "cost_micros", "conversions", "conversions_value_micros"]
 LEVELS = ("campaign", "ad_group", "keyword")

@@ -385,6 +385,11 @@ def _describe_row(row: pd.Series, o: ExpectationOutcome) -> str:
     values = ", ".join(f"{c}={_fmt(row.get(c))}" for c in columns if c in row)
     if o.suite == PERF_ROWS:
         who = f"{row['level']} {_fmt(row['entity_id'])} on {day_text}"
+        if row.get("level") == "keyword":
+            who = (
+                f"keyword {_fmt(row['entity_id'])} (ad group {_fmt(row.get('ad_group_id'))}) "
+                f"on {day_text}"
+            )
     elif o.suite == ST_ROWS:
         who = f"term {row['search_term']!r} (ad group {_fmt(row['ad_group_id'])}) on {day_text}"
     elif o.suite == PERF_COVERAGE:

@@ -132,7 +132,8 @@ FACT_QUERIES: dict[str, ScreenedQuery] = {
                 **_METRICS,
             },
             ids=("ad_group_criterion.criterion_id", "ad_group.id", "campaign.id"),
-            key=("ad_group_criterion.criterion_id", "segments.date"),
+            # a keyword is (ad group, criterion): Google shares criterion ids across ad groups
+            key=("ad_group.id", "ad_group_criterion.criterion_id", "segments.date"),
         ),
         ScreenedQuery(
             "search_terms",
@@ -570,6 +571,8 @@ def warehouse_row(query: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """
     q = SCREENED_QUERIES[query]
     out: dict[str, Any] = {"level": q.level} if q.level else {}
+    if q.table == PERFORMANCE and "ad_group.id" not in q.columns:
+        out["ad_group_id"] = 0  # campaign rows are stored with ad group 0
     for f, column in q.columns.items():
         value = row.get(f)
         if isinstance(value, str) and value in ("NaN", "Infinity", "-Infinity"):

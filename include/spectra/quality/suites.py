@@ -130,7 +130,7 @@ def build_suites(batch: Batch, config: QualityConfig) -> list[SuiteSpec]:
         )
 
     add = suite(PERF_ROWS)
-    rows_suite(add, "perf", PERF_KEY, ["level", "entity_id", "campaign_id"])
+    rows_suite(add, "perf", PERF_KEY, ["level", "entity_id", "ad_group_id", "campaign_id"])
     add(
         "perf.level_known",
         None,

@@ -2,8 +2,11 @@
 
 Invariants every table keeps:
 - every row that belongs to a customer carries ``tenant_id`` and every query filters on it;
-- money is integer micros (``*_micros``), never floats;
-- dates are UTC calendar days; timestamps are timezone-aware UTC;
+- money is integer micros (``*_micros``), never floats, in the account's currency; every amount
+  sent to Google is a multiple of the currency's billable unit (``ad_accounts``);
+- a fact row's ``date`` is the account's own calendar day (``segments.date`` is in the
+  account's time zone, ``ad_accounts.time_zone``), not a UTC day; ``logical_date`` is the
+  pipeline run's day; timestamps are timezone-aware UTC;
 - natural keys are unique constraints, so ingest can upsert and re-runs converge.
 """
 
@@ -74,6 +77,10 @@ class AdAccount(Base):
     descriptive_name: Mapped[str] = mapped_column(String(255), default="")
     currency_code: Mapped[str] = mapped_column(String(3), default="USD")
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The smallest amount Google bills in the account's currency (currency_constant): budgets
+    # and bids must be multiples of it (10 000 micros for USD, 1 000 000 for JPY). Pulled by
+    # ingest; None until the first pull.
+    billable_unit_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -179,6 +186,17 @@ class Ad(Base):
 class PerformanceDaily(Base):
     """One day of metrics for one entity (campaign, ad group or keyword).
 
+    A keyword is (ad group, criterion): Google gives the same keyword text and match type one
+    ``criterion_id`` in every ad group, so ``entity_id`` (the criterion id) alone is not a key.
+    ``ad_group_id`` is part of the key on every level: the ad group itself on ad-group rows,
+    ``0`` on campaign rows (Google ids are never 0). ``date`` is the account's own day.
+
+    Google sends no row for an entity on a day it had no impressions: a missing row is zero,
+    not a lost row (the quality gate tells the two apart). The newest day of a pull can be
+    partial (the day had not ended in the account's time zone, plus Google's reporting delay,
+    when it was pulled): ``ingest_runs.complete_through`` says which days were complete, and
+    a later pull replaces the partial row.
+
     ``reported_as_of`` is the day the numbers were pulled: Google restates conversions for
     weeks, and an upsert only overwrites a row with numbers at least as fresh, so re-running
     an old day never regresses newer data.
@@ -186,7 +204,7 @@ class PerformanceDaily(Base):
     The natural key is the primary key and, on SQLite, the table is clustered on it (WITHOUT
     ROWID): every ingest upserts hundreds of thousands of these rows, and each extra index (a
     surrogate id, a second date index) cost about a third more write time, measured. Readers
-    go by (tenant, account, level[, entity]) then date, which the key's order serves.
+    go by (tenant, account, level[, entity[, ad group]]) then date, which the key's order serves.
     """
 
     __tablename__ = "performance_daily"
@@ -196,9 +214,9 @@ class PerformanceDaily(Base):
     customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     level: Mapped[str] = mapped_column(String(16), primary_key=True)  # campaign|ad_group|keyword
     entity_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ad_group_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # 0 on campaign rows
     date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(BigInteger)
-    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     impressions: Mapped[int] = mapped_column(BigInteger, default=0)
     clicks: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -208,6 +226,12 @@ class PerformanceDaily(Base):
     search_budget_lost_impression_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     search_rank_lost_impression_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     reported_as_of: Mapped[dt.date] = mapped_column(Date)
+
+
+# The natural key ingest upserts performance rows by (the table's primary key).
+PERFORMANCE_DAILY_KEY: tuple[str, ...] = tuple(
+    c.name for c in PerformanceDaily.__table__.primary_key.columns
+)
 
 
 class SearchTermDaily(Base):
@@ -258,8 +282,67 @@ class ConversionLagBucket(Base):
     conversions_value_micros: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class CampaignAdSchedule(Base):
+    """One ad schedule of a campaign (``campaign_criterion`` of type AD_SCHEDULE), as pulled.
+
+    A campaign with schedules serves only inside them (hours in the account's time zone), so
+    a day outside every schedule has no rows because Google had nothing to report: the quality
+    gate reads these to tell such a day from a lost one. Replaced per account by every pull.
+    """
+
+    __tablename__ = "campaign_ad_schedules"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    criterion_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day_of_week: Mapped[str] = mapped_column(String(16))  # MONDAY .. SUNDAY
+    start_hour: Mapped[int] = mapped_column(Integer)  # 0..23
+    start_minute: Mapped[int] = mapped_column(Integer, default=0)  # 0, 15, 30, 45
+    end_hour: Mapped[int] = mapped_column(Integer)  # 0..24
+    end_minute: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChangeEvent(Base):
+    """One change Google recorded to an entity of the account (``change_event``), as pulled.
+
+    Google keeps change events for 30 days (the re-pull window) and ingest upserts the
+    window's every run. ``changed_at`` is UTC (Google reports account-local times; ingest
+    converts). ``old_values``/``new_values`` hold the changed fields' values, e.g.
+    ``{"status": "PAUSED"}``: the quality gate reads campaign status changes to tell a day a
+    campaign was paused (Google has nothing to report) from a day the pull lost.
+    """
+
+    __tablename__ = "change_events"
+    __table_args__ = (
+        Index("ix_change_events_account_time", "tenant_id", "customer_id", "changed_at"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    resource_name: Mapped[str] = mapped_column(String(255), primary_key=True)  # the event's
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    resource_type: Mapped[str] = mapped_column(String(48))  # CAMPAIGN, AD_GROUP, ...
+    change_resource_name: Mapped[str] = mapped_column(String(255))  # the changed entity
+    operation: Mapped[str] = mapped_column(String(16))  # CREATE | UPDATE | REMOVE
+    client_type: Mapped[str] = mapped_column(String(48), default="")
+    user_email: Mapped[str] = mapped_column(String(255), default="")
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    changed_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    old_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    new_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 class IngestRun(Base):
-    """Bookkeeping for one (account, logical day) ingest; re-runs update the same row."""
+    """Bookkeeping for one (account, logical day) ingest; re-runs update the same row.
+
+    ``pulled_at`` is the instant the pull saw Google's data as of (UTC; in the sandbox, the
+    clock the request sent); ``complete_through`` is the newest account-local day that had
+    ended there, plus Google's reporting delay, at that instant. Rows dated after it were
+    partial when pulled: analytics and the quality gate judge only days up to it.
+    """
 
     __tablename__ = "ingest_runs"
     __table_args__ = (UniqueConstraint("tenant_id", "customer_id", "logical_date"),)
@@ -272,6 +355,8 @@ class IngestRun(Base):
     window_end: Mapped[dt.date] = mapped_column(Date)
     rows_by_table: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="running")
+    pulled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    complete_through: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -599,6 +684,7 @@ class Verdict(Base):
             "logical_date",
             "level",
             "entity_id",
+            "ad_group_id",
             "metric",
             name="uq_analytics_verdicts_test",
         ),
@@ -719,6 +805,7 @@ class Envelope(Base):
             "logical_date",
             "kind",
             "entity_id",
+            "ad_group_id",
             name="uq_analytics_envelopes_entity",
         ),
         CheckConstraint("kind IN ('budget', 'bid')", name="kind_valid"),

@@ -31,7 +31,7 @@ from spectra.warehouse.upsert import bulk_upsert, table_checksums
 TENANT = "acme"
 OTHER = "globex"
 DAY = dt.date(2026, 11, 20)  # tiny market: history from 2025-10-07, reference 2026-12-01
-PERF_KEYS = ["tenant_id", "customer_id", "level", "entity_id", "date"]
+PERF_KEYS = list(m.PERFORMANCE_DAILY_KEY)
 SNAP_KEYS = ["tenant_id", "customer_id", "campaign_id", "click_date", "report_date"]
 RESULT_TABLES = [t.__table__ for t in DAY_TABLES]
 

@@ -135,17 +135,19 @@ def test_bad_api_rows_are_quarantined_with_their_reason(
         assert entry.severity == "block" and entry.reason
         row = json.loads(entry.payload)["row"]
         assert row["segments.date"] == bad_day.isoformat()
-    # Held back, not written: the warehouse has every other keyword row of that day.
+    # Held back, not written: the warehouse has every other keyword row of that day (a keyword
+    # is (ad group, criterion): the same criterion in another ad group is another keyword).
+    p = m.PerformanceDaily
     with gate.engine.connect() as conn:
-        ids = {e.entity_id for e in entries}
-        stored = conn.execute(
-            select(func.count()).where(
-                m.PerformanceDaily.date == bad_day,
-                m.PerformanceDaily.level == "keyword",
-                m.PerformanceDaily.entity_id.in_(ids),
+        held = {(e.ad_group_id, e.entity_id) for e in entries}
+        stored = [
+            r
+            for r in conn.execute(
+                select(p.ad_group_id, p.entity_id).where(p.date == bad_day, p.level == "keyword")
             )
-        ).scalar_one()
-    assert stored == 0
+            if (r.ad_group_id, r.entity_id) in held
+        ]
+    assert stored == []
 
 
 def test_warning_rows_are_quarantined_and_hidden_from_analytics(
@@ -172,7 +174,8 @@ def test_warning_rows_are_quarantined_and_hidden_from_analytics(
             clean_performance_query("acme", customer_id=account, date_from=bad_day, date_to=bad_day)
         ).all()
     assert len(clean) == raw - 1
-    assert (entry.level, entry.entity_id) not in {(r.level, r.entity_id) for r in clean}
+    held = (entry.level, entry.ad_group_id, entry.entity_id)
+    assert held not in {(r.level, r.ad_group_id, r.entity_id) for r in clean}
 
 
 def test_tracking_outage_days_become_data_exclusions(

@@ -7,7 +7,7 @@ from typing import Any
 
 TENANT_A, TENANT_B = "tenant-a", "tenant-b"
 CUSTOMER_A, CUSTOMER_B = 1_111_111_111, 2_222_222_222
-PERF_KEYS = ("tenant_id", "customer_id", "level", "entity_id", "date")
+PERF_KEYS = ("tenant_id", "customer_id", "level", "entity_id", "ad_group_id", "date")
 DAY = dt.date(2026, 3, 1)
 
 

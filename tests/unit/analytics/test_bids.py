@@ -9,6 +9,7 @@ from scipy import stats
 
 from spectra.analytics.bids import keyword_bid_envelopes
 from spectra.analytics.config import BidConfig
+from spectra.domain.money import currency
 
 DAYS = pd.date_range("2026-04-01", periods=28, freq="D")
 
@@ -48,8 +49,14 @@ def rows() -> pd.DataFrame:
     )
 
 
+def _bids(rows: pd.DataFrame, micros: int) -> dict[tuple[int, int], int]:
+    """Every keyword of ``rows`` at one bid, keyed (ad group id, criterion id)."""
+    keys = rows[["ad_group_id", "entity_id"]].drop_duplicates().itertuples(index=False)
+    return {(int(g), int(k)): micros for g, k in keys}
+
+
 def test_directions_follow_break_even_evidence(rows: pd.DataFrame) -> None:
-    bids = {k: 1_500_000 for k in range(1, 6)}
+    bids = _bids(rows, 1_500_000)
     env = keyword_bid_envelopes(rows, bids, smart_bidding_campaigns={2}).set_index("keyword_id")
     assert list(env.index) == [1, 2, 3, 4]  # the Smart Bidding keyword has no manual bid
     assert env.loc[1, "direction"] == "decrease"
@@ -62,7 +69,7 @@ def test_directions_follow_break_even_evidence(rows: pd.DataFrame) -> None:
 
 
 def test_steps_never_exceed_the_cap_after_rounding_to_cents(rows: pd.DataFrame) -> None:
-    bids = {k: 1_234_567 for k in range(1, 6)}
+    bids = _bids(rows, 1_234_567)
     env = keyword_bid_envelopes(rows, bids, config=BidConfig(max_step=0.1))
     moved = env[env["direction"] != "hold"]
     assert len(moved) >= 2
@@ -85,7 +92,9 @@ def test_poisson_tail_matches_scipy_for_an_undispersed_keyword() -> None:
             "conversions_value_micros": [20_000_000] * 4,
         }
     )
-    env = keyword_bid_envelopes(day, {7: 1_000_000}, config=BidConfig(value_prior_conversions=0))
+    env = keyword_bid_envelopes(
+        day, {(10, 7): 1_000_000}, config=BidConfig(value_prior_conversions=0)
+    )
     row = env.iloc[0]
     # value per conversion 20, cost 400 -> break-even 20 conversions; 4 observed.
     assert row["break_even_conversions"] == pytest.approx(20.0)
@@ -94,4 +103,46 @@ def test_poisson_tail_matches_scipy_for_an_undispersed_keyword() -> None:
 
 
 def test_empty_inputs_give_an_empty_frame() -> None:
-    assert keyword_bid_envelopes(pd.DataFrame(), {1: 1}).empty
+    assert keyword_bid_envelopes(pd.DataFrame(), {(1, 1): 1}).empty
+
+
+def test_one_criterion_in_two_ad_groups_is_two_keywords() -> None:
+    # Google gives the same keyword one criterion id in every ad group: each ad group's copy
+    # has its own traffic, its own bid and its own verdict.
+    losing = _keyword(1, clicks=20, cpc=1.0, cvr=0.002, value=50.0)
+    winning = _keyword(1, clicks=20, cpc=1.0, cvr=0.10, value=50.0, seed=5).assign(ad_group_id=11)
+    rows = pd.concat([losing, winning], ignore_index=True)
+    env = keyword_bid_envelopes(rows, {(10, 1): 1_500_000, (11, 1): 2_000_000})
+    by_group = env.set_index("ad_group_id")
+    assert list(env["keyword_id"]) == [1, 1]
+    assert by_group.loc[10, "direction"] == "decrease"
+    assert by_group.loc[10, "next_bid_micros"] == 1_200_000
+    assert by_group.loc[11, "direction"] == "increase"
+    assert by_group.loc[11, "next_bid_micros"] == 2_400_000
+
+
+def test_next_bids_are_whole_yen_in_a_yen_account(rows: pd.DataFrame) -> None:
+    # JPY has no minor unit: Google rejects a bid that is not a multiple of 1 000 000 micros.
+    yen = rows.assign(
+        cost_micros=rows["cost_micros"] * 150,
+        conversions_value_micros=rows["conversions_value_micros"] * 150,
+    )
+    bids = _bids(yen, 123_000_000)  # 123 yen
+    cfg = BidConfig(max_step=0.1)
+    jpy = currency("JPY")  # the cap is written in dollars: ~15 000 yen, not 100
+    env = keyword_bid_envelopes(
+        yen, bids, config=cfg, billable_unit_micros=jpy.billable_unit_micros,
+        max_bid_micros=jpy.from_usd(cfg.max_bid_micros),
+    )  # fmt: skip
+    moved = env[env["direction"] != "hold"]
+    assert set(moved["direction"]) == {"increase", "decrease"}
+    assert (moved["next_bid_micros"] % 1_000_000 == 0).all()
+    # 123 yen +-10 % is 135.3 / 110.7 yen: whole yen on the current bid's side
+    assert set(moved["next_bid_micros"]) == {135_000_000, 111_000_000}
+
+
+def test_a_bid_cap_is_the_accounts_currency(rows: pd.DataFrame) -> None:
+    bids = _bids(rows, 90_000_000)
+    env = keyword_bid_envelopes(rows, bids, max_bid_micros=95_005_000)
+    raised = env.loc[env["direction"] == "increase", "next_bid_micros"]
+    assert len(raised) == 2 and (raised == 95_000_000).all()  # +20 % stops at the cap, in cents

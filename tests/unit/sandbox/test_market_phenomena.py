@@ -197,19 +197,22 @@ def test_over_dispersion_as_configured() -> None:
     cid = m.customer_ids()[0]
     fields = frozenset(
         {
+            "ad_group.id",
             "ad_group_criterion.criterion_id",
             "segments.date",
             "metrics.clicks",
             "metrics.conversions",
         }
     )
-    series: dict[int, list[int]] = defaultdict(list)
+    # a keyword is (ad group, criterion): ad groups holding the same keyword share its id
+    series: dict[tuple[int, int], list[int]] = defaultdict(list)
     start, end = dt.date(2025, 6, 1), dt.date(2026, 5, 31)
     days = end.toordinal() - start.toordinal() + 1
-    conv: dict[int, list[float]] = defaultdict(list)
+    conv: dict[tuple[int, int], list[float]] = defaultdict(list)
     for r in _daily(m, cid, start, end, resource="keyword_view", fields=fields):
-        series[r["ad_group_criterion.criterion_id"]].append(r["metrics.clicks"])
-        conv[r["ad_group_criterion.criterion_id"]].append(r["metrics.conversions"])
+        kw = (r["ad_group.id"], r["ad_group_criterion.criterion_id"])
+        series[kw].append(r["metrics.clicks"])
+        conv[kw].append(r["metrics.conversions"])
     excess, mu2, ratios = 0.0, 0.0, []
     for values in series.values():
         x = np.array(values + [0] * (days - len(values)), float)  # days without impressions = 0
@@ -338,6 +341,7 @@ def test_mutations_change_later_days_only_with_common_random_numbers() -> None:
         }
     )
     t = dt.date(2026, 8, 1)
+    # the resource name is (ad group, criterion): criterion ids repeat across ad groups
     rows = _daily(
         a,
         cid,
@@ -359,10 +363,7 @@ def test_mutations_change_later_days_only_with_common_random_numbers() -> None:
         if r["campaign.bidding_strategy_type"] == "MANUAL_CPC"
     }
     target = next(r for r in rows if r["campaign.id"] in manual)
-    kw_id, rn = (
-        target["ad_group_criterion.criterion_id"],
-        target["ad_group_criterion.resource_name"],
-    )
+    kw_id = rn = target["ad_group_criterion.resource_name"]
     b.apply_mutation(
         cid, Mutation("ad_group_criterion", "update", rn, {"cpc_bid_micros": 4_000_000}), as_of=t
     )
@@ -374,7 +375,7 @@ def test_mutations_change_later_days_only_with_common_random_numbers() -> None:
         resource="keyword_view",
         fields=fields,
     )
-    key = lambda r: (r["ad_group_criterion.criterion_id"], r["segments.date"])  # noqa: E731
+    key = lambda r: (r["ad_group_criterion.resource_name"], r["segments.date"])  # noqa: E731
     before_map, after_map = {key(r): r for r in rows}, {key(r): r for r in after}
     changed_before = [
         k for k in before_map if k[1] < t.isoformat() and before_map[k] != after_map.get(k)
@@ -618,7 +619,9 @@ def test_oracle_beats_current_settings_and_is_reachable(seasonal: Market) -> Non
     assert oracle.expected_profit_optimal > oracle.expected_profit_current
     cid = m.customer_ids()[0]
     crit = {
-        r["ad_group_criterion.criterion_id"]: r["ad_group_criterion.resource_name"]
+        (r["ad_group.id"], r["ad_group_criterion.criterion_id"]): r[
+            "ad_group_criterion.resource_name"
+        ]
         for r in m.rows(
             "ad_group_criterion",
             customer_id=cid,
@@ -626,9 +629,14 @@ def test_oracle_beats_current_settings_and_is_reachable(seasonal: Market) -> Non
             date_to=None,
             as_of=day,
             fields=frozenset(
-                {"ad_group_criterion.criterion_id", "ad_group_criterion.resource_name"}
+                {
+                    "ad_group.id",
+                    "ad_group_criterion.criterion_id",
+                    "ad_group_criterion.resource_name",
+                }
             ),
         )
+        if not r.get("ad_group_criterion.negative")
     }
     ops = []
     for row in oracle.keyword_bids.itertuples():
@@ -637,14 +645,17 @@ def test_oracle_beats_current_settings_and_is_reachable(seasonal: Market) -> Non
                 Mutation(
                     "ad_group_criterion",
                     "update",
-                    crit[row.criterion_id],
+                    crit[(row.ad_group_id, row.criterion_id)],
                     {"cpc_bid_micros": int(row.optimal_bid_micros)},
                 )
             )
         else:
             ops.append(
                 Mutation(
-                    "ad_group_criterion", "update", crit[row.criterion_id], {"status": "PAUSED"}
+                    "ad_group_criterion",
+                    "update",
+                    crit[(row.ad_group_id, row.criterion_id)],
+                    {"status": "PAUSED"},
                 )
             )
     budgets = {

@@ -253,20 +253,27 @@ class Editing:
         self.version += 1
 
     # ------------------------------------------------------------------ lookups
-    def _id_map(self: Market, kind: str) -> dict[int, int]:
+    def _id_map(self: Market, kind: str) -> dict[Any, int]:
+        """Entity index by id; keywords by (ad group index, criterion id), since Google shares
+        a keyword's criterion id across the ad groups that hold it."""
         m = self._id_maps.get(kind)
         if m is None:
+            st = self.struct
+            if kind == "keyword":
+                pairs = zip(st.keyword_ad_group.tolist(), st.keyword_id.tolist(), strict=True)
+                m = self._id_maps[kind] = {(int(g), int(c)): i for i, (g, c) in enumerate(pairs)}
+                return m
             ids = {
-                "campaign": self.struct.campaign_id,
-                "budget": self.struct.campaign_budget_id,
-                "ad_group": self.struct.ad_group_id,
-                "keyword": self.struct.keyword_id,
-                "ad": self.struct.ad_id,
+                "campaign": st.campaign_id,
+                "budget": st.campaign_budget_id,
+                "ad_group": st.ad_group_id,
+                "ad": st.ad_id,
             }[kind]
             m = self._id_maps[kind] = {int(v): i for i, v in enumerate(ids.tolist())}
         return m
 
-    def _find(self: Market, batch: _Batch, kind: str, entity_id: int, rn: str) -> int:
+    def _find(self: Market, batch: _Batch, kind: str, entity_id: Any, rn: str) -> int:
+        """The entity's index (keywords: ``entity_id`` is (ad group index, criterion id))."""
         idx = self._id_map(kind).get(entity_id)
         owner = None
         if idx is not None:
@@ -863,14 +870,7 @@ class Editing:
                     "resource_name",
                 )
             return self._remove_negative(batch, op, neg)
-        k = self._find(batch, "keyword", crit_id, op.resource_name)
-        if int(st.keyword_ad_group[k]) != g:
-            raise fail(
-                "mutate_error",
-                "RESOURCE_NOT_FOUND",
-                f"{op.resource_name} was not found",
-                "resource_name",
-            )
+        k = self._find(batch, "keyword", (g, crit_id), op.resource_name)
         c = int(st.ad_group_campaign[g])
         state = self._now(batch)
         if state.keyword_status[k] == REMOVED:

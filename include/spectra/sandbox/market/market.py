@@ -122,7 +122,7 @@ class Market(Editing):
         self._seq = 0
         self._state_cache: OrderedDict[tuple[Any, ...], State] = OrderedDict()
         self._mask_cache: dict[tuple[int, int], NDArray[np.int64]] = {}
-        self._id_maps: dict[str, dict[int, int]] = {}
+        self._id_maps: dict[str, dict[Any, int]] = {}
         self.version = 0  # bumped by every accepted mutation (servers drop their query caches)
         self._events = [(ev, self._select(ev, i)) for i, ev in enumerate(scenario.events)]
         self._outage_days = self._resolve_outages()

@@ -59,6 +59,10 @@ class StructureSpec:
         ("BROAD", 3, 5),
     )
     target_cpa_share: float = 0.25
+    # Keywords that repeat a keyword (text and match type) of another ad group of the account,
+    # so they share its criterion id as on Google. Real accounts do this routinely (the same
+    # term in an exact and a phrase campaign, geo-split campaigns); 0 turns it off.
+    shared_keyword_share: float = 0.1
 
 
 @dataclass(frozen=True)

@@ -80,19 +80,19 @@ def simulate_day(
     ]
     cpc_sigma = np.array([n.cpc_sigma for n in struct.account_noise])[struct.keyword_account]
 
-    g = rng.gamma_shock(rng.uniform(seed, rng.DEMAND, day, struct.keyword_id), k_click)[tk]
+    g = rng.gamma_shock(rng.uniform(seed, rng.DEMAND, day, struct.keyword_key), k_click)[tk]
     clicks = rng.poisson_inv(rng.uniform(seed, rng.CLICKS, day, struct.term_id), exp.clicks * g)
     other = rng.poisson_inv(
         rng.uniform(seed, rng.NONCLICK_IMPRESSIONS, day, struct.term_id),
         np.maximum(exp.impressions - exp.clicks, 0.0) * g,
     )
     impressions = clicks + other
-    z = rng.uniform(seed, rng.CPC_NOISE, day, struct.keyword_id)
+    z = rng.uniform(seed, rng.CPC_NOISE, day, struct.keyword_key)
     cpc_mult = np.exp(cpc_sigma * ndtri(z) - 0.5 * cpc_sigma**2)[tk]
     cpc = np.minimum(exp.cpc * cpc_mult, exp.bid)
     cost = np.rint(clicks * cpc).astype(np.int64)
 
-    h = rng.gamma_shock(rng.uniform(seed, rng.CVR_SHOCK, day, struct.keyword_id), k_conv)[tk]
+    h = rng.gamma_shock(rng.uniform(seed, rng.CVR_SHOCK, day, struct.keyword_key), k_conv)[tk]
     conv = np.minimum(
         rng.poisson_inv(
             rng.uniform(seed, rng.CONVERSIONS, day, struct.term_id), clicks * exp.cvr * h

@@ -3,6 +3,13 @@
 Entities live in flat numpy arrays (one row per entity, parent links as index arrays) because the
 daily simulation is vectorised over all search terms at once. Lists hold the text. Entities created
 later by mutations are appended, never reordered, so existing indexes and ids stay valid.
+
+Keyword ids are Google's: one keyword text and match type has one ``criterion_id`` wherever it
+is used, so the same keyword in two ad groups shares its id (``keyword_id``; the resource is
+``adGroupCriteria/{ad_group_id}~{criterion_id}``). A share of every account's keywords repeats
+a keyword of another of its ad groups (``StructureSpec.shared_keyword_share``), as real
+accounts do (the same term in an exact and a phrase campaign, in several geo campaigns).
+``keyword_key`` is the sandbox's own unique key per keyword (its random streams hang off it).
 """
 
 from __future__ import annotations
@@ -63,7 +70,8 @@ class Structure:
     ad_group_noun: list[str]
     ad_group_bid0: NDArray[np.int64]
     # keywords (positive ad group criteria)
-    keyword_id: NDArray[np.int64]
+    keyword_id: NDArray[np.int64]  # Google's criterion id: shared by ad groups with the keyword
+    keyword_key: NDArray[np.int64]  # unique per keyword (seeds its noise streams)
     keyword_ad_group: NDArray[np.int64]
     keyword_text: list[str]
     keyword_match: NDArray[np.int8]
@@ -170,6 +178,62 @@ def _keyword_texts(base: str, count: int) -> list[str]:
     return out
 
 
+def _share_keywords(
+    texts: list[str],
+    match: NDArray[np.int8],
+    group: NDArray[np.int64],
+    account: NDArray[np.int64],
+    share: float,
+    rng: np.random.Generator,
+) -> None:
+    """Make ``share`` of each account's keywords copies of a keyword of another of its ad groups.
+
+    Each chosen keyword takes the text of a keyword with the same match type in another ad
+    group of the account, so its latent parameters and match type stay as drawn
+    (only the text, and so the criterion id, is shared). An ad group never holds one text and
+    match type twice (Google refuses it). The first keyword of each ad group (its head term)
+    is never overwritten. In place.
+    """
+    n = len(texts)
+    if share <= 0 or n == 0:
+        return
+    first = np.ones(n, np.bool_)
+    first[1:] = group[1:] != group[:-1]
+    chosen = np.concatenate(
+        [
+            rng.permutation(np.flatnonzero(~first & (account == a)))[
+                : int(round(share * np.count_nonzero(account == a)))
+            ]
+            for a in np.unique(account).tolist()
+        ]
+    )
+    held = {(int(g), texts[k], int(match[k])) for k, g in enumerate(group.tolist())}
+    for k in sorted(chosen.tolist()):
+        g = int(group[k])
+        donors = np.flatnonzero((account == account[k]) & (group != g) & (match == match[k]))
+        if donors.size == 0:
+            continue
+        for d in rng.permutation(donors)[:8].tolist():
+            if (g, texts[d], int(match[d])) in held:
+                continue
+            held.discard((g, texts[k], int(match[k])))
+            texts[k] = texts[d]
+            held.add((g, texts[k], int(match[k])))
+            break
+
+
+def criterion_ids(
+    texts: list[str], match: NDArray[np.int8], keys: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Google's criterion id per keyword: the first keyword with a text and match type keeps its
+    own key as id, every later one with the same text and match type shares it."""
+    first: dict[tuple[str, int], int] = {}
+    out = np.empty(len(texts), np.int64)
+    for k, (text, m) in enumerate(zip(texts, match.tolist(), strict=True)):
+        out[k] = first.setdefault((text, int(m)), int(keys[k]))
+    return out
+
+
 def generate(scenario: Scenario) -> Structure:
     """Build every entity and latent parameter from the scenario (pure function of the seed)."""
     spec = scenario.structure
@@ -248,11 +312,17 @@ def generate(scenario: Scenario) -> Structure:
     for g in range(n_g):
         k_text.extend(_keyword_texts(g_noun[g], spec.keywords_per_ad_group))
     n_k = k_group.size
-    keyword_id = 300_000_000_000 + base * 10 + np.arange(n_k, dtype=np.int64) * 13 + 9
+    keyword_key = 300_000_000_000 + base * 10 + np.arange(n_k, dtype=np.int64) * 13 + 9
     mix_names = [m for m, _ in spec.match_type_mix]
     mix_p = np.array([p for _, p in spec.match_type_mix], np.float64)
     match_codes = np.array([MATCH_TYPES.index(m) for m in mix_names], np.int8)
     k_match = match_codes[rng.choice(len(mix_names), size=n_k, p=mix_p / mix_p.sum())]
+    g_account = campaign_account[ad_group_campaign]
+    _share_keywords(
+        k_text, k_match, k_group, g_account[k_group], spec.shared_keyword_share,
+        np.random.default_rng([scenario.seed, 0x5AED]),
+    )  # fmt: skip
+    keyword_id = criterion_ids(k_text, k_match, keyword_key)
     # campaign-level price and demand factors, so campaigns differ as wholes
     camp_price = np.exp(0.25 * rng.standard_normal(n_c))
     camp_demand = np.exp(0.35 * rng.standard_normal(n_c))
@@ -408,6 +478,7 @@ def generate(scenario: Scenario) -> Structure:
         ad_group_noun=g_noun,
         ad_group_bid0=g_bid,
         keyword_id=keyword_id,
+        keyword_key=keyword_key,
         keyword_ad_group=k_group,
         keyword_text=k_text,
         keyword_match=k_match,
@@ -504,8 +575,15 @@ def append_keyword(
 ) -> int:
     """Append a keyword with latent parameters drawn like the generated ones, and its search terms."""
     mkt = scenario.market
-    kw_id = next_id(struct.keyword_id, 13)
-    rng = np.random.default_rng([scenario.seed, kw_id, 0x4B])
+    key = next_id(struct.keyword_key, 13)
+    rng = np.random.default_rng([scenario.seed, key, 0x4B])
+    # Google's id for the text and match type: shared with any keyword that already has them.
+    same = [
+        i
+        for i, t in enumerate(struct.keyword_text)
+        if t == text and int(struct.keyword_match[i]) == match
+    ]
+    kw_id = int(struct.keyword_id[same[0]]) if same else key  # keys are above every id
     campaign = int(struct.ad_group_campaign[ad_group])
     # keywords of the same campaign share its price/demand level: reuse the median of its keywords
     siblings = np.flatnonzero(struct.keyword_campaign == campaign)
@@ -522,6 +600,7 @@ def append_keyword(
     levels = rng.integers(0, 3, 3)
     qs = int(np.clip(round(1.5 + 1.75 * levels[0] + 1.25 * levels[1] + 1.75 * levels[2]), 1, 10))
     _concat(struct, "keyword_id", [kw_id])
+    _concat(struct, "keyword_key", [key])
     _concat(struct, "keyword_ad_group", [ad_group])
     _concat(struct, "keyword_text", [text])
     _concat(struct, "keyword_match", [match])

@@ -96,6 +96,28 @@ class Truth:
                 out[index[int(key)]] = float(value)
         return out
 
+    def _keyword_bids(
+        self, mapping: Mapping[Any, int] | None, current: NDArray[Any]
+    ) -> NDArray[np.float64]:
+        """Bids per keyword from ``mapping``: keys (ad group id, criterion id), or a criterion id
+        alone for every ad group holding that keyword (Google shares the id across them)."""
+        out = current.astype(np.float64).copy()
+        if mapping:
+            st = self.market.struct
+            by_id: dict[int, list[int]] = {}
+            for i, cid in enumerate(st.keyword_id.tolist()):
+                by_id.setdefault(int(cid), []).append(i)
+            groups = st.ad_group_id[st.keyword_ad_group]
+            for key, value in mapping.items():
+                if isinstance(key, tuple):
+                    hits = [i for i in by_id[int(key[1])] if int(groups[i]) == int(key[0])]
+                    if not hits:
+                        raise KeyError(key)
+                else:
+                    hits = by_id[int(key)]
+                out[hits] = float(value)
+        return out
+
     def current_bids(self, day: dt.date) -> NDArray[np.int64]:
         st = self.market.struct
         s = self.market.state_at(day.toordinal())
@@ -109,14 +131,15 @@ class Truth:
         budgets: Mapping[int, int] | None = None,
         customer_id: int | None = None,
     ) -> pd.DataFrame:
-        """Expected metrics per keyword on ``day``; ``bids`` by criterion id, ``budgets`` by campaign id
-        override the settings in force. Conversions are fully matured (no lag, no outage)."""
+        """Expected metrics per keyword on ``day``; ``bids`` by (ad group id, criterion id) (or a
+        criterion id for all its ad groups), ``budgets`` by campaign id override the settings in
+        force. Conversions are fully matured (no lag, no outage)."""
         import pandas as pd
 
         m = self.market
         st = m.struct
         state = m.state_at(day.toordinal())
-        bid_arr = self._ids(bids, st.keyword_id, self.current_bids(day))
+        bid_arr = self._keyword_bids(bids, self.current_bids(day))
         budget_arr = self._ids(budgets, st.campaign_id, state.campaign_budget)
         exp = self._expected(day, bids=bid_arr, budgets=budget_arr)
         frame = pd.DataFrame(self._per_keyword(exp))
@@ -153,6 +176,7 @@ class Truth:
             {
                 "search_term": st.term_text,
                 "criterion_id": st.keyword_id[st.term_keyword],
+                "ad_group_id": st.ad_group_id[st.term_ad_group],
                 "campaign_id": st.campaign_id[st.term_campaign],
                 "customer_id": st.customer_id[st.term_account],
                 "relevant": st.term_relevant,
@@ -185,6 +209,8 @@ class Truth:
                     {
                         "date": dt.date.fromordinal(ordinal).isoformat(),
                         "criterion_id": st.keyword_id[keys],
+                        "ad_group_id": st.ad_group_id[st.keyword_ad_group[keys]],
+                        "campaign_id": st.campaign_id[st.keyword_campaign[keys]],
                         "impressions": np.bincount(tk, weights=res.impressions, minlength=n)[keys],
                         "clicks": np.bincount(tk, weights=res.clicks, minlength=n)[keys],
                         "cost_micros": np.bincount(tk, weights=res.cost_micros, minlength=n)[keys],
@@ -269,6 +295,7 @@ class Truth:
         kw = pd.DataFrame(
             {
                 "criterion_id": st.keyword_id,
+                "ad_group_id": st.ad_group_id[st.keyword_ad_group],
                 "campaign_id": st.campaign_id[st.keyword_campaign],
                 "customer_id": st.customer_id[st.keyword_account],
                 "bidding": np.where(smart[st.keyword_campaign], "TARGET_CPA", "MANUAL_CPC"),
