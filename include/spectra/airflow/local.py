@@ -188,7 +188,7 @@ def start_standalone(log_path: Path) -> AirflowProcess:
 
 
 @contextmanager
-def running_airflow(log_path: Path, *, timeout: float = 180) -> Iterator[AirflowClient]:
+def running_airflow(log_path: Path, *, timeout: float = 600) -> Iterator[AirflowClient]:
     """Airflow up and answering (an existing one on the port is reused), stopped afterwards."""
     client = AirflowClient(base_url())
     if client.answers():
@@ -251,7 +251,8 @@ class AirflowClient:
     def wait_ready(
         self,
         *,
-        timeout: float = 180,
+        # Ends as soon as Airflow is ready (~25 s idle); a loaded 2-core machine took > 180 s.
+        timeout: float = 600,
         process: AirflowProcess | None = None,
         dag_id: str = DAG_ID,
     ) -> float:
