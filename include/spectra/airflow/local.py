@@ -216,6 +216,7 @@ class RunState:
     start_date: dt.datetime | None
     end_date: dt.datetime | None
     note: str | None = None
+    run_type: str = ""
 
     @property
     def day(self) -> dt.date:
@@ -365,6 +366,7 @@ def _run_state(raw: Mapping[str, Any]) -> RunState:
         start_date=when("start_date"),
         end_date=when("end_date"),
         note=raw.get("note"),
+        run_type=str(raw.get("run_type") or ""),
     )
 
 
@@ -383,7 +385,12 @@ def backfill_and_wait(
     reported: set[str] = set()
     deadline = time.monotonic() + timeout
     while True:
-        runs = client.runs(first, last)
+        # Only the timetable's runs: an older checkout may hold dag.test runs at midnight.
+        runs = [
+            r
+            for r in client.runs(first, last)
+            if r.run_type == "backfill" and r.logical_date.hour == SCHEDULE_HOUR
+        ]
         for run in runs:
             if run.finished and run.run_id not in reported:
                 reported.add(run.run_id)
