@@ -34,6 +34,8 @@ DAG_ID = "spectra_daily"
 # The DAG's timetable: the run for day D has logical date D 06:00 and starts at D+1 06:00.
 SCHEDULE_HOUR = 6
 ADMIN_USER = "admin"
+# Seconds to keep re-posting a backfill Airflow refused because SQLite was locked.
+BACKFILL_LOCK_PATIENCE = 120.0
 
 
 def airflow_port() -> int:
@@ -333,7 +335,37 @@ class AirflowClient:
             "reprocess_behavior": reprocess,
             "max_active_runs": max_active_runs,
         }
-        return int(self.request("POST", "/api/v2/backfills", json=body).json()["id"])
+        return int(self._post_backfill(body).json()["id"])
+
+    def _post_backfill(self, body: Mapping[str, Any]) -> Any:
+        """POST a backfill, retried while SQLite is locked.
+
+        On SQLite, Airflow answers 503 ("Database is locked. Backfill creation is not supported
+        on SQLite under concurrent access") when the scheduler writes at the same moment; the
+        creation is rolled back, so posting again is safe. Seen in CI on a loaded 2-core runner.
+        """
+        from tenacity import (
+            retry,
+            retry_if_result,
+            stop_after_delay,
+            wait_exponential_jitter,
+        )
+
+        @retry(
+            retry=retry_if_result(lambda response: response.status_code == 503),
+            wait=wait_exponential_jitter(initial=0.5, max=10),
+            stop=stop_after_delay(BACKFILL_LOCK_PATIENCE),
+            retry_error_callback=lambda state: state.outcome.result(),
+        )
+        def post() -> Any:
+            return self.request("POST", "/api/v2/backfills", json=body, check=False)
+
+        response = post()
+        if response.status_code >= 400:
+            raise RuntimeError(
+                f"POST /api/v2/backfills answered {response.status_code}: {response.text[:500]}"
+            )
+        return response
 
     def backfill_done(self, backfill_id: int) -> bool:
         found = self.request("GET", f"/api/v2/backfills/{backfill_id}").json()

@@ -10,9 +10,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from spectra.warehouse.db import dialect_insert
 from spectra.warehouse.models import (
     AppliedChange,
     ApplyLease,
@@ -34,10 +33,6 @@ class StaleLease(RuntimeError):
 
 class IdempotencyKeyReused(ValueError):
     """The idempotency key is already taken by a change with different content."""
-
-
-def _insert(conn: Connection) -> Any:
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -64,7 +59,7 @@ def acquire_lease(
     older than the current one always means "no longer yours".
     """
     conn.execute(
-        _insert(conn)(LEASES)
+        dialect_insert(conn)(LEASES)
         .values(tenant_id=tenant_id, scope=scope, token=0, holder=None)
         .on_conflict_do_nothing(index_elements=["tenant_id", "scope"])
     )
@@ -149,7 +144,7 @@ def insert_change(conn: Connection, *, values: dict[str, Any]) -> tuple[dict[str
     """
     tenant_id, key = values["tenant_id"], values["idempotency_key"]
     result = conn.execute(
-        _insert(conn)(CHANGES)
+        dialect_insert(conn)(CHANGES)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
     )
@@ -366,7 +361,7 @@ def get_or_create_operation(
     now: dt.datetime,
 ) -> dict[str, Any]:
     conn.execute(
-        _insert(conn)(OPERATIONS)
+        dialect_insert(conn)(OPERATIONS)
         .values(
             tenant_id=tenant_id,
             customer_id=customer_id,
@@ -411,7 +406,7 @@ def record_step(
     now: dt.datetime,
 ) -> None:
     conn.execute(
-        _insert(conn)(STEPS)
+        dialect_insert(conn)(STEPS)
         .values(
             operation_id=operation_id,
             step=step,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from spectra.domain.audit import GENESIS, row_hash
+from spectra.warehouse.db import dialect_insert
 from spectra.warehouse.models import AuditChainHead, AuditRow
 
 AUDIT_COLUMNS = (
@@ -37,12 +38,20 @@ def append_audit_row(conn: Connection, *, tenant_id: str, fields: Mapping[str, A
     unknown = set(fields) - set(AUDIT_COLUMNS)
     if unknown:
         raise TypeError(f"unknown audit fields: {sorted(unknown)}")
+    # The head row exists before it is locked: two first appends of a tenant would otherwise
+    # both find no row to lock and both write seq 1 (seen with two executor processes on
+    # PostgreSQL). ON CONFLICT DO NOTHING makes the second wait for the first, then find it.
+    conn.execute(
+        dialect_insert(conn)(AuditChainHead)
+        .values(tenant_id=tenant_id, seq=0, row_hash=GENESIS)
+        .on_conflict_do_nothing(index_elements=["tenant_id"])
+    )
     head = conn.execute(
         select(AuditChainHead.seq, AuditChainHead.row_hash)
         .where(AuditChainHead.tenant_id == tenant_id)
         .with_for_update()
-    ).one_or_none()
-    prev_seq, prev_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+    ).one()
+    prev_seq, prev_hash = int(head[0]), str(head[1])
     row: dict[str, Any] = {
         "actor": "system",
         "entity": "",
@@ -65,18 +74,11 @@ def append_audit_row(conn: Connection, *, tenant_id: str, fields: Mapping[str, A
     row["prev_hash"] = prev_hash
     row["row_hash"] = row_hash(prev_hash, row)
     conn.execute(insert(AuditRow).values(**row))
-    if head is None:
-        conn.execute(
-            insert(AuditChainHead).values(
-                tenant_id=tenant_id, seq=row["seq"], row_hash=row["row_hash"]
-            )
-        )
-    else:
-        conn.execute(
-            update(AuditChainHead)
-            .where(AuditChainHead.tenant_id == tenant_id)
-            .values(seq=row["seq"], row_hash=row["row_hash"])
-        )
+    conn.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.tenant_id == tenant_id)
+        .values(seq=row["seq"], row_hash=row["row_hash"])
+    )
     return int(row["seq"])
 
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import pybreaker
 from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from spectra.warehouse.db import dialect_insert
 from spectra.warehouse.models import CircuitBreakerRow
 
 _T = CircuitBreakerRow.__table__
@@ -29,7 +28,7 @@ class WarehouseCircuitStorage(pybreaker.CircuitBreakerStorage):
         super().__init__(name)
         self._engine = engine
         self._key = name
-        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        insert = dialect_insert(engine)
         with engine.begin() as conn:
             conn.execute(
                 insert(_T)

@@ -20,6 +20,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
@@ -40,6 +42,11 @@ _PG_MIGRATION_LOCK_KEY = 0x5EC7_0A11
 
 class MigrationError(RuntimeError):
     """Raised when the migrated database fails a post-migration integrity check."""
+
+
+def dialect_insert(bind: Connection | Engine) -> Any:
+    """The backend's ``insert`` (both have ``on_conflict_do_nothing`` / ``_do_update``)."""
+    return pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
 
 
 def database_url() -> str:

@@ -51,7 +51,19 @@ def _worker(
         str(path),
         *extra,
     ]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    err = (tmp / f"worker-{time.monotonic_ns()}.err").open("w")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+    proc.err_path = Path(err.name)  # type: ignore[attr-defined]
+    return proc
+
+
+def _ended(proc: subprocess.Popen[str], timeout: float = 180) -> int:
+    """The worker's exit code; a failure is reported with what the worker printed to stderr."""
+    code = proc.wait(timeout=timeout)
+    if code not in (0, 3):
+        tail = proc.err_path.read_text()[-3000:]  # type: ignore[attr-defined]
+        pytest.fail(f"worker exited with {code}:\n{tail}")
+    return code
 
 
 def _phases(engine: Engine, changes: list[Any]) -> dict[str, str]:
@@ -156,7 +168,7 @@ def test_two_processes_never_interleave_and_a_stale_token_is_refused(
     seq = last_seq(apply_market)
     a = _worker(engine, apply_sandbox, changes[:12], tmp_path)
     b = _worker(engine, apply_sandbox, changes[12:], tmp_path)
-    assert a.wait(timeout=180) == 0 and b.wait(timeout=180) == 0
+    assert _ended(a) == 0 and _ended(b) == 0
     assert set(_phases(engine, changes).values()) == {"recorded"}
     keys = {c.idempotency_key for c in changes}
     with engine.connect() as conn:
@@ -197,7 +209,7 @@ def test_two_processes_never_interleave_and_a_stale_token_is_refused(
     )
     assert set(_phases(engine, stale).values()) == {"recorded"}
     a.send_signal(signal.SIGCONT)
-    assert a.wait(timeout=60) == 3, "the stale writer was not refused"
+    assert _ended(a, timeout=60) == 3, "the stale writer was not refused"
     assert "refused" in (a.stdout.read() if a.stdout else "")
     log = mutation_counts(apply_market, cid, seq)
     assert sum(log.values()) == len(stale)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import Engine, delete, select, update
 
@@ -86,3 +89,35 @@ def test_reordered_rows_are_named(chain: Engine) -> None:
             )
     problems = _problems(chain)
     assert (2, "reordered") in problems and (3, "reordered") in problems
+
+
+def test_two_first_appends_of_a_tenant_serialise(engine: Engine) -> None:
+    """Two writers append a new tenant's first row at once: one waits, the chain is 1, 2."""
+    with engine.begin() as conn:
+        register_tenant(conn, tenant_id="fresh", name="Fresh")
+    first_in = threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        first_in.wait()
+        try:
+            with engine.begin() as conn:
+                record(conn, tenant_id="fresh", action="sent", change_key="b")
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with engine.begin() as conn:
+        record(conn, tenant_id="fresh", action="sent", change_key="a")
+        first_in.set()
+        time.sleep(0.5)  # the second writer is now waiting on this transaction
+    thread.join(timeout=60)
+    assert not errors, errors
+    (report,) = verify(engine, tenant_id="fresh")
+    assert report.ok and report.rows == 2
+    with engine.connect() as conn:
+        order = conn.execute(
+            select(AuditRow.change_key).where(AuditRow.tenant_id == "fresh").order_by(AuditRow.seq)
+        ).scalars()
+        assert list(order) == ["a", "b"]

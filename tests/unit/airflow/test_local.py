@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.server
+import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
+from spectra.airflow import local
 from spectra.airflow.local import (
+    AirflowClient,
     airflow_environment,
     base_url,
     last_complete_day,
@@ -46,3 +53,69 @@ def test_logical_dates_follow_the_timetable() -> None:
     at = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
     assert last_complete_day(at) == dt.date(2026, 11, 30)
     assert last_complete_day(at - dt.timedelta(seconds=1)) == dt.date(2026, 11, 29)
+
+
+class _LockedAirflow(http.server.BaseHTTPRequestHandler):
+    """Airflow's backfill endpoint as it answers on SQLite while the scheduler writes: 503."""
+
+    answers: ClassVar[list[tuple[int, dict[str, object]]]] = []
+    posts: ClassVar[list[dict[str, object]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        type(self).posts.append(json.loads(self.rfile.read(length)))
+        status, body = type(self).answers.pop(0)
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def locked_airflow() -> Iterator[tuple[AirflowClient, type[_LockedAirflow]]]:
+    _LockedAirflow.answers, _LockedAirflow.posts = [], []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LockedAirflow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client = AirflowClient(f"http://127.0.0.1:{server.server_address[1]}", _token="t")
+    yield client, _LockedAirflow
+    server.shutdown()
+
+
+LOCKED = (503, {"detail": "Database is locked. Backfill creation is not supported on SQLite"})
+
+
+def test_a_backfill_refused_while_sqlite_is_locked_is_posted_again(
+    locked_airflow: tuple[AirflowClient, type[_LockedAirflow]],
+) -> None:
+    client, airflow = locked_airflow
+    airflow.answers = [LOCKED, LOCKED, (200, {"id": 7})]
+    assert client.create_backfill(dt.date(2026, 11, 1), dt.date(2026, 11, 14)) == 7
+    assert len(airflow.posts) == 3
+    assert {p["from_date"] for p in airflow.posts} == {"2026-11-01T06:00:00+00:00"}
+
+
+def test_a_backfill_airflow_rejects_is_an_error_at_once(
+    locked_airflow: tuple[AirflowClient, type[_LockedAirflow]],
+) -> None:
+    client, airflow = locked_airflow
+    airflow.answers = [(409, {"detail": "already running"}), (200, {"id": 8})]
+    with pytest.raises(RuntimeError, match="409.*already running"):
+        client.create_backfill(dt.date(2026, 11, 1), dt.date(2026, 11, 2))
+    assert len(airflow.posts) == 1
+
+
+def test_a_lock_that_outlasts_the_patience_names_the_last_answer(
+    locked_airflow: tuple[AirflowClient, type[_LockedAirflow]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, airflow = locked_airflow
+    monkeypatch.setattr(local, "BACKFILL_LOCK_PATIENCE", 0.0)
+    airflow.answers = [LOCKED, (200, {"id": 9})]
+    with pytest.raises(RuntimeError, match="503.*Database is locked"):
+        client.create_backfill(dt.date(2026, 11, 1), dt.date(2026, 11, 2))
+    assert len(airflow.posts) == 1
