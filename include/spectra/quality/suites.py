@@ -111,7 +111,8 @@ def build_suites(batch: Batch, config: QualityConfig) -> list[SuiteSpec]:
         )
         for name, column, high in (
             ("ctr_plausible", "ctr", config.max_ctr),
-            ("cpc_plausible", "cpc_micros", config.max_cpc_micros),
+            # in the account's currency: 500 dollars is 75 000 yen
+            ("cpc_plausible", "cpc_micros", config.max_cpc_for(batch.expected_currency)),
             ("cvr_plausible", "cvr", config.max_cvr),
         ):
             add(

@@ -177,8 +177,12 @@ class Market(Editing):
         manual = expected(st, state, ctx, ignore_budget=True)
         conv = np.bincount(st.term_campaign, weights=manual.conversions, minlength=n_c)
         cost = np.bincount(st.term_campaign, weights=manual.cost, minlength=n_c)
-        cpa = np.where(conv > 0, cost / np.maximum(conv, 1e-9), 50_000_000.0)
-        state.campaign_target_cpa = round_bid(cpa * rng.uniform(0.8, 1.3, n_c))
+        cpa = np.where(
+            conv > 0, cost / np.maximum(conv, 1e-9), 50_000_000.0 * st.money_scale_of("campaign")
+        )
+        state.campaign_target_cpa = round_bid(
+            cpa * rng.uniform(0.8, 1.3, n_c), st.unit_of("campaign")
+        )
         state.campaign_bidding = st.campaign_bidding0.copy()
         full = expected(st, state, ctx, ignore_budget=True)
         spend = np.bincount(st.term_campaign, weights=full.cost, minlength=n_c)
