@@ -53,6 +53,9 @@ def build_suites(batch: Batch, config: QualityConfig) -> list[SuiteSpec]:
     import great_expectations.expectations as gxe
 
     day = pd.Timestamp(batch.logical_date)
+    # fresh: the logical date is loaded, or, while it was still partial in the account's time
+    # zone when pulled, at least the last complete day (a partial day may have no rows yet)
+    judged = pd.Timestamp(batch.judged_through)
     specs: list[SuiteSpec] = []
 
     def suite(name: str) -> Add:
@@ -126,7 +129,7 @@ def build_suites(batch: Batch, config: QualityConfig) -> list[SuiteSpec]:
             f"{prefix}.fresh",
             None,
             lambda **kw: gxe.ExpectColumnMaxToBeBetween(
-                column="date", min_value=day, max_value=day, **kw
+                column="date", min_value=judged, max_value=day, **kw
             ),
         )
 
@@ -146,10 +149,13 @@ def build_suites(batch: Batch, config: QualityConfig) -> list[SuiteSpec]:
     )
 
     add = suite(PERF_COVERAGE)
+    # rows >= expected_rows: 0 on a day Google left out (nothing could serve), else 1
     add(
         "perf.day_present",
         None,
-        lambda **kw: gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=1, **kw),
+        lambda **kw: gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="rows", column_B="expected_rows", or_equal=True, **kw
+        ),
     )
 
     add = suite(PERF_DAYS)

@@ -63,6 +63,17 @@ class StructureSpec:
     # so they share its criterion id as on Google. Real accounts do this routinely (the same
     # term in an exact and a phrase campaign, geo-split campaigns); 0 turns it off.
     shared_keyword_share: float = 0.1
+    # Days Google leaves out (it sends no row for an entity with zero impressions that day):
+    # - campaigns whose ad schedule is Monday to Friday (B2B advertisers do this), so they
+    #   never serve on weekends; at least one such campaign per account when the share is > 0
+    #   and the account has two campaigns or more;
+    weekday_only_share: float = 0.15
+    # - advertisers pausing a campaign for one to three days (a stock-out, a site outage),
+    #   recorded in Google's change history; a campaign-day probability;
+    advertiser_pause_rate: float = 0.004
+    # - tiny keywords: a share of keywords with a hundredth of the usual search volume, so they
+    #   get no impressions on most days.
+    tiny_keyword_share: float = 0.1
 
 
 @dataclass(frozen=True)

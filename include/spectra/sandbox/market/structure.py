@@ -94,6 +94,9 @@ class Structure:
     campaign_name: list[str]
     campaign_budget_id: NDArray[np.int64]
     campaign_bidding0: NDArray[np.int8]
+    # the ad schedule: which weekdays (Monday = 0) the campaign may serve on (all when it has
+    # no ad schedule criteria); a campaign outside its schedule gets no impressions, so no row
+    campaign_weekdays: NDArray[np.bool_]
     # ad groups
     ad_group_id: NDArray[np.int64]
     ad_group_campaign: NDArray[np.int64]
@@ -272,6 +275,24 @@ def _share_keywords(
             break
 
 
+def _weekday_schedules(
+    account: NDArray[np.int64], share: float, rng: np.random.Generator
+) -> NDArray[np.bool_]:
+    """Per campaign, the weekdays it serves: ``share`` of each account's campaigns (at least
+    one when share > 0 and the account has two or more; never all of them) run Monday to
+    Friday, the rest every day."""
+    out = np.ones((account.size, 7), np.bool_)
+    if share <= 0:
+        return out
+    for a in np.unique(account).tolist():
+        camps = np.flatnonzero(account == a)
+        if camps.size < 2:
+            continue
+        n = min(max(1, int(round(share * camps.size))), camps.size - 1)
+        out[rng.permutation(camps)[:n], 5:] = False
+    return out
+
+
 def criterion_ids(
     texts: list[str], match: NDArray[np.int8], keys: NDArray[np.int64]
 ) -> NDArray[np.int64]:
@@ -340,6 +361,9 @@ def generate(scenario: Scenario) -> Structure:
     budget_id = 30_000_000_000 + base + np.arange(n_c, dtype=np.int64) * 7 + 3
     bidding = (rng.random(n_c) < spec.target_cpa_share).astype(np.int8)
     campaign_account = np.asarray(c_acc, np.int64)
+    weekdays = _weekday_schedules(
+        campaign_account, spec.weekday_only_share, np.random.default_rng([scenario.seed, 0x5CED])
+    )
 
     # ad groups
     g_camp: list[int] = []
@@ -387,6 +411,11 @@ def generate(scenario: Scenario) -> Structure:
     searches *= np.where(
         k_match == 0, 0.6, np.where(k_match == 1, 1.0, 1.6)
     )  # broader → more searches
+    # tiny keywords: a hundredth of the volume, no impressions on most days (never a head term)
+    tiny_rng = np.random.default_rng([scenario.seed, 0x71E])
+    head = np.ones(n_k, np.bool_)
+    head[1:] = k_group[1:] != k_group[:-1]
+    searches *= np.where(~head & (tiny_rng.random(n_k) < spec.tiny_keyword_share), 0.01, 1.0)
     # prices and values are drawn in dollars, then sized to the account's currency
     k_scale = acc_scale[campaign_account[k_camp]]
     k_unit = acc_unit[campaign_account[k_camp]]
@@ -538,6 +567,7 @@ def generate(scenario: Scenario) -> Structure:
         campaign_name=c_name,
         campaign_budget_id=budget_id,
         campaign_bidding0=bidding,
+        campaign_weekdays=weekdays,
         ad_group_id=ad_group_id,
         ad_group_campaign=ad_group_campaign,
         ad_group_name=g_name,
@@ -602,6 +632,7 @@ def append_campaign(
     _concat(struct, "campaign_name", [name])
     _concat(struct, "campaign_budget_id", [budget_id])
     _concat(struct, "campaign_bidding0", [bidding])
+    _concat(struct, "campaign_weekdays", np.ones((1, 7), np.bool_))
     struct.refresh()
     return struct.n_campaigns - 1
 
