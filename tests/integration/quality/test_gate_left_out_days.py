@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, select
 from spectra.ads.mutate import mutate
 from spectra.quality.checks import GateStatus, QualityConfig
 from spectra.sandbox.market import Market
+from spectra.sandbox.market.scenario import load_scenario
 from spectra.sandbox.server import SandboxServer
 from spectra.warehouse import models as m
 
@@ -29,7 +31,10 @@ PAUSED_FROM, ENABLED_ON = 10, 8  # days before the logical date: paused two days
 
 @pytest.fixture(scope="module")
 def lo_market() -> Market:
-    return Market.from_scenario("tiny")
+    """tiny, with every account's first campaign on a Monday-to-Friday ad schedule (share 1:
+    all but one campaign per account)."""
+    scenario = load_scenario("tiny")
+    return Market(replace(scenario, structure=replace(scenario.structure, weekday_only_share=1.0)))
 
 
 @pytest.fixture(scope="module")

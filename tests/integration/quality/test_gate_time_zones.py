@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -37,7 +38,9 @@ ZONES = (
 
 @pytest.fixture(scope="module")
 def tz_market() -> Market:
-    return Market(load_scenario("tiny", accounts=ZONES))
+    scenario = load_scenario("tiny", accounts=ZONES)
+    # a weekday-only campaign in each account (Google leaves its weekends out)
+    return Market(replace(scenario, structure=replace(scenario.structure, weekday_only_share=1.0)))
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +141,8 @@ def test_a_partial_day_is_not_judged_a_complete_one_is(
     """A campaign with no rows yet on Los Angeles' partial newest day is not a finding; the
     same gap on a complete day is. Analyze judges the account as of its last complete day."""
     la, _ = tz_market.customer_ids()
-    day = tz_market.reference_date - dt.timedelta(days=3)
+    day = tz_market.reference_date - dt.timedelta(days=4)  # a Friday: the weekday-only serves
+    assert day.weekday() == 4
     st = tz_market.struct
     every_day = int(
         next(

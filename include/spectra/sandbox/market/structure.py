@@ -278,18 +278,17 @@ def _share_keywords(
 def _weekday_schedules(
     account: NDArray[np.int64], share: float, rng: np.random.Generator
 ) -> NDArray[np.bool_]:
-    """Per campaign, the weekdays it serves: ``share`` of each account's campaigns (at least
-    one when share > 0 and the account has two or more; never all of them) run Monday to
-    Friday, the rest every day."""
+    """Per campaign, the weekdays it serves: each campaign runs Monday to Friday with
+    probability ``share`` (never every campaign of an account), the rest every day."""
     out = np.ones((account.size, 7), np.bool_)
     if share <= 0:
         return out
+    chosen = rng.random(account.size) < share
     for a in np.unique(account).tolist():
         camps = np.flatnonzero(account == a)
-        if camps.size < 2:
-            continue
-        n = min(max(1, int(round(share * camps.size))), camps.size - 1)
-        out[rng.permutation(camps)[:n], 5:] = False
+        if chosen[camps].all():
+            chosen[camps[-1]] = False
+    out[chosen, 5:] = False
     return out
 
 
