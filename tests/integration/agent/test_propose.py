@@ -4,6 +4,8 @@ the cost log, Smart Bidding, the daily AI budget."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from agent_support import (
     DAY,
