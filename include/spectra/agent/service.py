@@ -35,7 +35,7 @@ from spectra.agent.prompts import Prompt, assign_version, load_prompt
 from spectra.agent.schema import ProposalBatch
 from spectra.agent.settings import AgentSettings
 from spectra.agent.validate import Accepted, Entities, check, fallback, parse
-from spectra.reliability.breaker import BreakerConfig, shared_breaker
+from spectra.reliability.breaker import BreakerConfig, breaker_status, shared_breaker
 from spectra.warehouse import agent_store as store
 
 log = logging.getLogger("spectra.agent")
@@ -100,6 +100,19 @@ def gemini_breaker(engine: Engine, settings: AgentSettings) -> pybreaker.Circuit
             fail_max=settings.breaker_fail_max, reset_timeout=settings.breaker_reset_seconds
         ),
     )
+
+
+def breaker_is_open(breaker: pybreaker.CircuitBreaker) -> bool:
+    """Open and still inside its reset timeout (after it, the next call is the half-open trial)."""
+    status = breaker_status(breaker)
+    if status["state"] != pybreaker.STATE_OPEN:
+        return False
+    if status["opened_at"] is None:
+        return True
+    opened = dt.datetime.fromisoformat(status["opened_at"])
+    if opened.tzinfo is None:
+        opened = opened.replace(tzinfo=dt.UTC)
+    return (dt.datetime.now(dt.UTC) - opened).total_seconds() < breaker.reset_timeout
 
 
 @dataclass
@@ -174,10 +187,14 @@ class _Campaign:
     def ask(self, errors: Sequence[str]) -> tuple[LlmReply, Sequence[Option]]:
         assert self.model is not None
         model = self.model
+        if self.breaker is not None and breaker_is_open(self.breaker):
+            # checked, not called: a successful count_tokens must not reset the failure count
+            # that only generate calls build up
+            raise pybreaker.CircuitBreakerError(f"breaker {self.breaker.name} is open")
         ctx = build_context(
             self.prompt, self.inputs, self.campaign, self.options,
             token_budget=self.settings.prompt_token_budget,
-            count_tokens=lambda text: self._guarded(lambda: model.count_tokens(text)),
+            count_tokens=model.count_tokens,
             max_per_campaign=self.settings.max_proposals_per_campaign, errors=errors,
         )  # fmt: skip
         reply = self._guarded(
