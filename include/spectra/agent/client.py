@@ -104,11 +104,22 @@ def classify(error: BaseException) -> LlmError:
         if code >= 500 or code == 408:
             return LlmUnavailable(message)
         return LlmRequestRejected(message)
-    import httpx
-
-    if isinstance(error, httpx.TransportError | TimeoutError | ConnectionError):
+    if isinstance(error, _transport_errors()):
         return LlmUnavailable(f"{type(error).__name__}: {error}")
     raise error
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Connection and timeout errors of the HTTP stacks google-genai may use (httpx2 in 3.x)."""
+    import importlib
+
+    found: list[type[BaseException]] = [TimeoutError, ConnectionError]
+    for module in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(module).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
 
 
 def _wait(max_wait: float) -> Callable[[tenacity.RetryCallState], float]:

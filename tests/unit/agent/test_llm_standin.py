@@ -123,3 +123,14 @@ def test_persistent_errors_surface_as_our_error_classes(
 def test_unknown_modes_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown LLM stand-in mode 'confused'"):
         ModeSpec.parse("confused")
+
+
+def test_an_unreachable_provider_is_llm_unavailable() -> None:
+    with LlmStandIn() as server:
+        url = server.base_url  # the port is free again once it stops
+    settings = GeminiSettings(project="p", base_url=url, access_token="t", timeout_seconds=2)
+    client = GeminiClient(
+        settings, retry_attempts=2, retry_total_seconds=2, retry_max_wait_seconds=0.05
+    )
+    with pytest.raises(LlmUnavailable, match="ConnectError"):
+        client.generate(system="s", prompt="p", response_schema=ProposalBatch)
