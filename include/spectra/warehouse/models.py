@@ -795,7 +795,9 @@ class ChangeEffectRow(Base):
 class Envelope(Base):
     """What the next change to one entity may do: direction and maximum magnitude, with the
     absolute target for a replay-safe mutation. Campaign budgets: every campaign; keyword
-    bids: only keywords the evidence lets move (no row = hold)."""
+    bids: only keywords the evidence lets move (no row = hold); ``target``: a Smart Bidding
+    campaign's tCPA (micros) or tROAS (the ratio in micros, 4.0 = 4 000 000; evidence names
+    the strategy) — its lever instead of keyword bids."""
 
     __tablename__ = "analytics_envelopes"
     __table_args__ = (
@@ -808,7 +810,7 @@ class Envelope(Base):
             "ad_group_id",
             name="uq_analytics_envelopes_entity",
         ),
-        CheckConstraint("kind IN ('budget', 'bid')", name="kind_valid"),
+        CheckConstraint("kind IN ('budget', 'bid', 'target')", name="kind_valid"),
         CheckConstraint("direction IN ('increase', 'decrease', 'hold')", name="direction_valid"),
         Index("ix_analytics_envelopes_tenant_date", "tenant_id", "logical_date"),
     )
@@ -817,7 +819,7 @@ class Envelope(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
     customer_id: Mapped[int] = mapped_column(BigInteger)
     logical_date: Mapped[dt.date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(8))  # budget (campaign) | bid (keyword)
+    kind: Mapped[str] = mapped_column(String(8))  # budget | bid (keyword) | target (Smart Bidding)
     entity_id: Mapped[int] = mapped_column(BigInteger)
     campaign_id: Mapped[int] = mapped_column(BigInteger)
     ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -1138,5 +1140,35 @@ class Proposal(Base):
     model: Mapped[str] = mapped_column(String(128))
     ai_call_id: Mapped[int | None] = mapped_column(ForeignKey("ai_calls.id"), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProposalRejection(Base):
+    """Generated content refused before it became a proposal (brand safety), with the reasons.
+
+    ``check`` says which check refused it: ``deterministic`` (banned terms, trademarks, claims,
+    Google's editorial rules, nonsense) or ``llm_review`` (the review prompt).
+    """
+
+    __tablename__ = "proposal_rejections"
+    __table_args__ = (
+        Index("ix_proposal_rejections_tenant_day", "tenant_id", "logical_date"),
+        CheckConstraint("check_kind IN ('deterministic', 'llm_review')", name="check_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    option_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    check_kind: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    prompt_version: Mapped[str] = mapped_column(String(32), default="")
+    ai_call_id: Mapped[int | None] = mapped_column(ForeignKey("ai_calls.id"), nullable=True)
     dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

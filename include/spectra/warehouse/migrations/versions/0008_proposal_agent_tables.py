@@ -5,9 +5,11 @@
   the page the figure was read from and when (seeded below);
 - ``ai_calls``: one row per LLM request (tenant, account, campaign, purpose, model, prompt
   version, tokens in / out / thinking, latency, cost micros, outcome);
-- ``proposals``: validated proposals, unique per (tenant, account, day, option).
-
-New tables only; nothing existing is rewritten.
+- ``proposals``: validated proposals, unique per (tenant, account, day, option);
+- ``proposal_rejections``: generated copy refused by brand safety, with the reasons;
+- ``analytics_envelopes.kind`` also allows ``target`` (Smart Bidding tCPA / tROAS envelopes);
+  the check constraint is swapped (SQLite: Alembic batch mode rebuilds the table; no view
+  reads it).
 
 Revision ID: 0008
 Revises: 0006 (the newest revision on main when this landed)
@@ -179,9 +181,53 @@ def upgrade() -> None:
         ),  # fmt: skip
     )
     op.create_index("ix_proposals_tenant_day", "proposals", ["tenant_id", "logical_date"])
+    op.create_table(
+        "proposal_rejections",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.BigInteger(), nullable=False),
+        sa.Column("logical_date", sa.Date(), nullable=False),
+        sa.Column("option_key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("campaign_id", sa.BigInteger(), nullable=False),
+        sa.Column("ad_group_id", sa.BigInteger(), nullable=True),
+        sa.Column("content", sa.JSON(), nullable=False),
+        sa.Column("check_kind", sa.String(length=16), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("prompt_version", sa.String(length=32), nullable=False),
+        sa.Column("ai_call_id", sa.Integer(), nullable=True),
+        sa.Column("dag_run_id", sa.String(length=250), nullable=True),
+        sa.Column("created_at", TZ, nullable=False),
+        _tenant_fk("proposal_rejections"),
+        sa.ForeignKeyConstraint(
+            ["ai_call_id"],
+            ["ai_calls.id"],
+            name=op.f("fk_proposal_rejections_ai_call_id_ai_calls"),
+        ),  # fmt: skip
+        sa.CheckConstraint(
+            "check_kind IN ('deterministic', 'llm_review')",
+            name=op.f("ck_proposal_rejections_check_valid"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_proposal_rejections")),
+    )
+    op.create_index(
+        "ix_proposal_rejections_tenant_day", "proposal_rejections", ["tenant_id", "logical_date"]
+    )
+    _envelope_kinds("'budget', 'bid', 'target'")
+
+
+def _envelope_kinds(kinds: str) -> None:
+    name = "ck_analytics_envelopes_kind_valid"
+    with op.batch_alter_table("analytics_envelopes", recreate="auto") as batch:
+        batch.drop_constraint(op.f(name), type_="check")
+        batch.create_check_constraint(op.f(name), f"kind IN ({kinds})")
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM analytics_envelopes WHERE kind = 'target'")
+    _envelope_kinds("'budget', 'bid'")
+    op.drop_index("ix_proposal_rejections_tenant_day", table_name="proposal_rejections")
+    op.drop_table("proposal_rejections")
     op.drop_index("ix_proposals_tenant_day", table_name="proposals")
     op.drop_table("proposals")
     op.drop_index("ix_ai_calls_campaign", table_name="ai_calls")
