@@ -12,6 +12,7 @@ gets the deterministic proposals from the envelope, recorded as ``fallback`` wit
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pybreaker
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from spectra.agent.brand_safety import BrandPolicy, BrandReview, check_copy, policy_for
 from spectra.agent.client import (
     LlmError,
     LlmRateLimited,
@@ -28,11 +31,11 @@ from spectra.agent.client import (
     LlmUnavailable,
     ProposalModel,
 )
-from spectra.agent.context import ContextTooLarge, build_context
+from spectra.agent.context import ContextTooLarge, build_context, quote_untrusted
 from spectra.agent.cost import call_cost_micros
 from spectra.agent.options import Option, build_options, by_campaign
 from spectra.agent.prompts import Prompt, assign_version, load_prompt
-from spectra.agent.schema import ProposalBatch
+from spectra.agent.schema import ProposalBatch, ProposalKind
 from spectra.agent.settings import AgentSettings
 from spectra.agent.validate import Accepted, Entities, check, fallback, parse
 from spectra.reliability.breaker import BreakerConfig, breaker_status, shared_breaker
@@ -42,6 +45,8 @@ log = logging.getLogger("spectra.agent")
 alerts = logging.getLogger("spectra.agent.alerts")
 
 PROMPT_ID = "propose"
+REVIEW_PROMPT_ID = "brand_review"
+REVIEW_VERSION = "v1"
 BREAKER_NAME = "gemini"
 
 
@@ -59,6 +64,7 @@ class ProposeOutcome:
     cost_micros: int = 0
     prompt_tokens_max: int = 0
     fallbacks: list[str] = field(default_factory=list)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -74,6 +80,7 @@ class ProposeOutcome:
             "calls": self.calls,
             "cost_micros": self.cost_micros,
             "fallbacks": list(self.fallbacks),
+            "rejections": len(self.rejections),
             "seconds": round(self.seconds, 3),
         }
 
@@ -135,8 +142,15 @@ class _Campaign:
         return int(self.campaign["campaign_id"])
 
     def record_call(
-        self, *, purpose: str, outcome: str, reply: LlmReply | None, error: str = ""
+        self,
+        *,
+        purpose: str,
+        outcome: str,
+        reply: LlmReply | None,
+        error: str = "",
+        prompt: Prompt | None = None,
     ) -> int:
+        used = prompt or self.prompt
         cost = 0
         values: dict[str, Any] = {
             "tenant_id": self.inputs.tenant_id,
@@ -145,9 +159,9 @@ class _Campaign:
             "logical_date": self.inputs.logical_date,
             "purpose": purpose,
             "model": self.model.model if self.model else "none",
-            "prompt_id": self.prompt.prompt_id,
-            "prompt_version": self.prompt.version,
-            "prompt_hash": self.prompt.content_hash,
+            "prompt_id": used.prompt_id,
+            "prompt_version": used.version,
+            "prompt_hash": used.content_hash,
             "outcome": outcome,
             "error": error[:4000],
             "dag_run_id": self.dag_run_id,
@@ -275,7 +289,8 @@ class _Campaign:
             )
             if not errors:
                 source = "llm" if purpose == "propose" else "repair"
-                return [self.row(a, source=source, call_id=call_id) for a in accepted]
+                safe = self.screen_copy(accepted)
+                return [self.row(a, source=source, call_id=call_id) for a in safe]
             log.warning(
                 "campaign %s: %s answer rejected: %s",
                 self.campaign_id,
@@ -285,6 +300,90 @@ class _Campaign:
         return self.fallback(
             "model answer and its repair failed validation: " + "; ".join(errors[:5]), call_id
         )
+
+    def screen_copy(self, accepted: list[Accepted]) -> list[Accepted]:
+        """Brand safety for generated copy: deterministic checks, then the review prompt."""
+        kept = []
+        policy = policy_for(self.settings.brand_policies, self.inputs.tenant_id)
+        for a in accepted:
+            if a.option.kind != ProposalKind.RSA_COPY:
+                kept.append(a)
+                continue
+            copy = a.new_value
+            verdict = check_copy(copy["headlines"], copy["descriptions"], policy)
+            if not verdict.safe:
+                self.reject(a, "deterministic", verdict.reasons, None, "")
+                continue
+            reasons, call_id = self.review(copy, policy)
+            if reasons:
+                self.reject(a, "llm_review", reasons, call_id, REVIEW_VERSION)
+                continue
+            kept.append(a)
+        return kept
+
+    def review(self, copy: Mapping[str, Any], policy: BrandPolicy) -> tuple[list[str], int]:
+        """The review prompt's reasons to refuse (empty: safe) and its AI call id."""
+        assert self.model is not None
+        prompt = load_prompt(REVIEW_PROMPT_ID, REVIEW_VERSION)
+        with self.engine.begin() as conn:
+            store.register_prompt(
+                conn, prompt_id=prompt.prompt_id, version=prompt.version,
+                content_hash=prompt.content_hash, body=prompt.body,
+            )  # fmt: skip
+        text = (
+            "<review_policy>\n"
+            + json.dumps(
+                {"banned_terms": list(policy.banned_terms), "trademarks": list(policy.trademarks)}
+            )
+            + "\n</review_policy>\n\n<copy_to_review>\n"
+            + quote_untrusted(dict(copy))
+            + "\n</copy_to_review>"
+        )
+        model = self.model
+        try:
+            reply = self._guarded(
+                lambda: model.generate(
+                    system=prompt.section("system"), prompt=text, response_schema=BrandReview,
+                    temperature=0.0, max_output_tokens=512,
+                )
+            )  # fmt: skip
+        except (LlmError, pybreaker.CircuitBreakerError) as error:
+            reason = (
+                f"review unavailable ({type(error).__name__}: {error}): unreviewed copy is refused"
+            )
+            call_id = self.record_call(
+                purpose="brand_review", outcome="error", reply=None, error=reason, prompt=prompt
+            )
+            return [reason], call_id
+        try:
+            answer = BrandReview.model_validate_json(reply.text)
+        except ValidationError as error:
+            reason = f"review answer unreadable: {error.errors()[0]['msg']}"
+            call_id = self.record_call(
+                purpose="brand_review", outcome="invalid", reply=reply, error=reason, prompt=prompt
+            )
+            return [reason], call_id
+        call_id = self.record_call(purpose="brand_review", outcome="ok", reply=reply, prompt=prompt)
+        if answer.safe:
+            return [], call_id
+        return (answer.reasons or ["the reviewer judged the copy unsafe"]), call_id
+
+    def reject(
+        self, a: Accepted, check_kind: str, reasons: list[str], call_id: int | None, version: str
+    ) -> None:
+        log.warning(
+            "campaign %s: copy for %s rejected (%s): %s",
+            self.campaign_id,
+            a.option.option_id,
+            check_kind,
+            "; ".join(reasons),
+        )
+        self.outcome.rejections.append({
+            "option_key": a.option.option_id, "kind": a.option.kind.value,
+            "campaign_id": a.option.campaign_id, "ad_group_id": a.option.ad_group_id,
+            "content": dict(a.new_value), "check_kind": check_kind, "reasons": list(reasons),
+            "prompt_version": version, "ai_call_id": call_id, "dag_run_id": self.dag_run_id,
+        })  # fmt: skip
 
     def fallback(self, reason: str, call_id: int | None) -> list[dict[str, Any]]:
         self.outcome.fallbacks.append(f"campaign {self.campaign_id}: {reason}")
@@ -378,6 +477,10 @@ def propose_account(
         inserted, kept = store.replace_pending_proposals(
             conn, tenant_id=tenant_id, customer_id=customer_id, logical_date=logical_date, rows=rows
         )
+        store.replace_rejections(
+            conn, tenant_id=tenant_id, customer_id=customer_id, logical_date=logical_date,
+            rows=outcome.rejections,
+        )  # fmt: skip
     outcome.proposals, outcome.kept_decided = inserted, kept
     outcome.seconds = time.perf_counter() - started
     return outcome

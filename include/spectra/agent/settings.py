@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from spectra.agent.brand_safety import BrandPolicy
+
 DEFAULT_MODEL = "gemini-2.5-flash"
 ENV_PREFIX = "SPECTRA_GEMINI_"
 
@@ -87,4 +89,4 @@ class AgentSettings:
     retry_max_wait_seconds: float = 8.0
     breaker_fail_max: int = 5
     breaker_reset_seconds: float = 60.0
-    extra: Mapping[str, object] = field(default_factory=dict)
+    brand_policies: Mapping[str, BrandPolicy] = field(default_factory=dict)  # per tenant

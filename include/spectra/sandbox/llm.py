@@ -67,6 +67,12 @@ _PATH = re.compile(r"/models/(?P<model>[^/:]+):(?P<method>generateContent|countT
 _OPTIONS = re.compile(r"<options>\s*(?P<json>.*?)\s*</options>", re.S)
 _UNTRUSTED = re.compile(r"<untrusted_data[^>]*>\s*(?P<json>.*?)\s*</untrusted_data>", re.S)
 _REPAIR = "<validation_errors>"
+_REVIEW = re.compile(r"<copy_to_review>\s*(?P<json>.*?)\s*</copy_to_review>", re.S)
+_LABELS = re.compile(
+    r'<untrusted_data source="option_labels[^"]*">\s*(?P<json>.*?)\s*</untrusted_data>', re.S
+)
+# what the stand-in's reviewer objects to (a judgement the deterministic rules do not make)
+REVIEW_FLAGS = ("miracle", "risk-free", "risk free", "act now", "limited time only", "secret")
 _NUMBER = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
 
 
@@ -149,6 +155,32 @@ def read_options(text: str) -> list[dict[str, Any]]:
     return [o for o in options if isinstance(o, dict)] if isinstance(options, list) else []
 
 
+def read_labels(text: str) -> dict[str, str]:
+    """The option labels block: option id -> label (ad group name, keyword, search term)."""
+    match = _LABELS.search(text)
+    if not match:
+        return {}
+    try:
+        labels = json.loads(match.group("json"))
+    except json.JSONDecodeError:
+        return {}
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+def review_answer(text: str, mode: str) -> dict[str, Any]:
+    """A brand review: flags the reviewer's phrases and the policy's terms (gullible: all safe)."""
+    match = _REVIEW.search(text)
+    copy_text = match.group("json").lower() if match else ""
+    try:
+        copy_text = json.dumps(json.loads(copy_text)).lower()
+    except json.JSONDecodeError:
+        pass
+    if mode == GULLIBLE:
+        return {"safe": True, "reasons": []}
+    reasons = [f"implied claim or pressure: {flag!r}" for flag in REVIEW_FLAGS if flag in copy_text]
+    return {"safe": not reasons, "reasons": reasons}
+
+
 def read_untrusted(text: str) -> list[str]:
     """Every string inside the prompt's untrusted-data blocks (decoded from their JSON)."""
     found: list[str] = []
@@ -178,7 +210,9 @@ def _amount_micros(raw: str) -> int:
     return int(round(float(raw.replace(",", "")) * 1_000_000))
 
 
-def _sound_proposal(option: Mapping[str, Any], rank: int) -> dict[str, Any]:
+def _sound_proposal(
+    option: Mapping[str, Any], rank: int, labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     kind = option.get("kind")
     proposal: dict[str, Any] = {
         "option_id": option.get("option_id"),
@@ -202,7 +236,8 @@ def _sound_proposal(option: Mapping[str, Any], rank: int) -> dict[str, Any]:
         proposal["negative_keyword_text"] = option.get("search_term_ref")
         proposal["match_type"] = "EXACT"
     if kind == "rsa_copy":
-        theme = str(option.get("theme") or "Quality products")[:20]
+        label = (labels or {}).get(str(option.get("option_id")), "")
+        theme = (label or "Quality products")[:20].strip()
         proposal["headlines"] = [
             f"{theme} Online"[:30],
             "Free Delivery Today",
@@ -226,7 +261,11 @@ def _reason(option: Mapping[str, Any]) -> str:
     return base
 
 
-def _sound(options: Sequence[Mapping[str, Any]], max_per_campaign: int) -> dict[str, Any]:
+def _sound(
+    options: Sequence[Mapping[str, Any]],
+    max_per_campaign: int,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     ranked = sorted(
         options,
         key=lambda o: (-(o.get("expected_value_delta_micros") or 0), str(o.get("option_id"))),
@@ -238,7 +277,7 @@ def _sound(options: Sequence[Mapping[str, Any]], max_per_campaign: int) -> dict[
         if per_campaign.get(cid, 0) >= max_per_campaign:
             continue
         per_campaign[cid] = per_campaign.get(cid, 0) + 1
-        proposals.append(_sound_proposal(option, len(proposals) + 1))
+        proposals.append(_sound_proposal(option, len(proposals) + 1, labels))
     return {"proposals": proposals, "summary": f"{len(proposals)} changes ranked by value"}
 
 
@@ -390,12 +429,14 @@ def answer_text(
         max_per = int(m.group(1))
     config = body.get("generationConfig") or {}
     schema = config.get("responseSchema")
+    if _REVIEW.search(text):
+        return json.dumps(review_answer(text, mode if mode == GULLIBLE else SOUND)), None
     if mode == GULLIBLE:
         answer: dict[str, Any] | str = _gullible(options, read_untrusted(text), state.foreign_ids)
     elif mode in CHAOS_MODES:
         answer = _chaos(mode, options, state.foreign_ids)
     else:
-        answer = _sound(options, max_per)
+        answer = _sound(options, max_per, read_labels(text))
     if isinstance(answer, str):
         return answer, None
     if mode == SOUND or mode == GULLIBLE:

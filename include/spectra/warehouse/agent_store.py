@@ -26,6 +26,7 @@ from spectra.warehouse.models import (
     ModelPrice,
     PromptVersion,
     Proposal,
+    ProposalRejection,
     SearchTermDaily,
     Verdict,
 )
@@ -311,3 +312,33 @@ def day_proposals(
     if customer_id is not None:
         stmt = stmt.where(p.customer_id == customer_id)
     return _rows(conn, stmt.order_by(p.customer_id, p.rank, p.id))
+
+
+def replace_rejections(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    logical_date: dt.date,
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """The day's brand-safety rejections of the account, replaced (a re-run judges anew)."""
+    r = ProposalRejection
+    conn.execute(
+        delete(r).where(
+            r.tenant_id == tenant_id, r.customer_id == customer_id, r.logical_date == logical_date
+        )
+    )
+    if rows:
+        conn.execute(
+            insert(r),
+            [
+                {
+                    **row,
+                    "tenant_id": tenant_id,
+                    "customer_id": customer_id,
+                    "logical_date": logical_date,
+                }
+                for row in rows
+            ],
+        )
