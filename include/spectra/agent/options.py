@@ -14,7 +14,8 @@ deterministic fallback would take. The model cannot create an option; it can onl
   ``negative_min_clicks`` clicks, spend above the account's cost per conversion (or, without
   conversions, above 2 000 billable units: 20.00 USD) and no conversion, not already a keyword;
 - ``rsa_copy``: an ad group with no approved ad (new copy is the lever there); no fallback;
-- ``target_cpa`` / ``target_roas``: from a ``target`` envelope when analytics writes one.
+- ``target_cpa`` / ``target_roas``: a Smart Bidding campaign's ``target`` envelope (evidence
+  names the strategy; tROAS is the ratio in micros).
 """
 
 from __future__ import annotations
@@ -133,6 +134,42 @@ def build_options(inputs: DayInputs, settings: AgentSettings) -> list[Option]:
                     facts={"direction": env["direction"]},
                 )
             )
+        elif env["kind"] == "target":
+            strategy = str((env["evidence"] or {}).get("strategy", "TARGET_CPA"))
+            if strategy == "TARGET_ROAS":  # the ratio, stored in micros (4.0 = 4 000 000)
+                options.append(
+                    Option(
+                        option_id=f"target_roas:{cid}",
+                        kind=ProposalKind.TARGET_ROAS,
+                        campaign_id=cid,
+                        current=int(env["current_micros"]) / 1e6,
+                        label=str(camp["name"]),
+                        expected_value_delta_micros=env["expected_value_delta_micros"],
+                        reason=str(env["reason"]),
+                        evidence_ids=evidence,
+                        facts={
+                            "allowed_min_roas": lo / 1e6,
+                            "allowed_max_roas": hi / 1e6,
+                            "suggested_roas": int(env["next_micros"]) / 1e6,
+                        },
+                    )
+                )
+            else:
+                options.append(
+                    Option(
+                        option_id=f"target_cpa:{cid}",
+                        kind=ProposalKind.TARGET_CPA,
+                        campaign_id=cid,
+                        current=int(env["current_micros"]),
+                        min_micros=lo,
+                        max_micros=hi,
+                        suggested_micros=int(env["next_micros"]),
+                        label=str(camp["name"]),
+                        expected_value_delta_micros=env["expected_value_delta_micros"],
+                        reason=str(env["reason"]),
+                        evidence_ids=evidence,
+                    )
+                )
         elif env["kind"] == "bid":
             if (camp["bidding_strategy_type"] or "MANUAL_CPC") not in MANUAL_BIDDING:
                 continue  # Smart Bidding sets keyword bids itself

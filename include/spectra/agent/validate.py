@@ -150,6 +150,8 @@ def _option_errors(p: ModelProposal, o: Option, unit: int) -> list[str]:
         lo, hi = o.facts.get("allowed_min_roas"), o.facts.get("allowed_max_roas")
         if roas is None or lo is None or hi is None or not lo <= roas <= hi:
             errors.append(f"new_target_roas {roas} is outside today's envelope [{lo}, {hi}]")
+        elif roas == o.current:
+            errors.append("new_target_roas equals the current value (no change)")
     if o.kind == ProposalKind.RSA_COPY:
         errors += copy_errors(p.headlines, p.descriptions, p.path1, p.path2)
     if not p.reasoning.strip():
@@ -197,6 +199,7 @@ def fallback(options: Sequence[Option], *, max_per_campaign: int) -> list[Accept
             ad_group_id=o.ad_group_id,
             criterion_id=o.criterion_id,
             new_value_micros=o.suggested_micros,
+            new_target_roas=o.facts.get("suggested_roas"),
             rank=len(out) + 1,
             reasoning=o.reason,
             evidence_ids=list(o.evidence_ids),

@@ -211,3 +211,41 @@ def test_copy_limits_follow_google() -> None:
     assert "headline 1 is 32 > 30 chars" in copy_errors(
         ["靴" * 16, "b", "c"], ["d", "e"], None, None
     )
+
+
+def test_smart_bidding_targets_come_from_target_envelopes() -> None:
+    cpa = _env(5, "target", SMART, SMART, None, 25_000_000, 22_500_000, "decrease", delta=2_000_000)
+    cpa["evidence"] = {"strategy": "TARGET_CPA"}
+    roas = _env(6, "target", MANUAL, MANUAL, None, 4_000_000, 4_400_000, "increase")
+    roas["evidence"] = {"strategy": "TARGET_ROAS"}
+    inputs = _inputs(envelopes=[cpa, roas])
+    options = {o.option_id: o for o in build_options(inputs, AgentSettings())}
+    assert options[f"target_cpa:{SMART}"].min_micros == 22_500_000
+    assert options[f"target_roas:{MANUAL}"].facts["allowed_max_roas"] == 4.4
+    ok = ProposalBatch(
+        proposals=[
+            _proposal(option_id=f"target_cpa:{SMART}", kind="target_cpa", campaign_id=SMART,
+                      new_value_micros=23_000_000),
+            _proposal(option_id=f"target_roas:{MANUAL}", kind="target_roas", campaign_id=MANUAL,
+                      new_value_micros=None, new_target_roas=4.2, rank=2),
+        ],
+        summary="",
+    )  # fmt: skip
+    checked = check(
+        ok, list(options.values()), ENTITIES, billable_unit_micros=UNIT, max_per_campaign=3
+    )
+    assert checked.ok and [a.new_value for a in checked.accepted] == [23_000_000, 4.2]
+    bad = ProposalBatch(
+        proposals=[_proposal(option_id=f"target_roas:{MANUAL}", kind="target_roas",
+                             campaign_id=MANUAL, new_target_roas=9.0)],
+        summary="",
+    )  # fmt: skip
+    refused = check(
+        bad, list(options.values()), ENTITIES, billable_unit_micros=UNIT, max_per_campaign=3
+    )
+    assert "new_target_roas 9.0 is outside today's envelope [4.0, 4.4]" in refused.errors[0]
+    chosen = {
+        a.option.option_id: a.new_value
+        for a in fallback(list(options.values()), max_per_campaign=3)
+    }
+    assert chosen == {f"target_cpa:{SMART}": 22_500_000, f"target_roas:{MANUAL}": 4.4}
