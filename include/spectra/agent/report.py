@@ -116,3 +116,66 @@ def proposals_text(
         out += account_lines(engine, tenant_id=tenant_id, customer_id=customer_id, day=day)
         out.append("")
     return "\n".join(out)
+
+
+def prompt_ab_report(engine: Engine, *, tenant_id: str) -> list[dict[str, Any]]:
+    """Per prompt version: how the campaigns' applied proposals turned out.
+
+    Joins the tenant's applied proposals to the analytics step's change-effect estimates for
+    the same campaign on a change date on or after the proposal's day (the analysis measures
+    the change once applied; its latest look wins), and averages the difference-in-differences
+    per prompt version — the A/B readout of two prompts assigned by a stable campaign hash.
+    """
+    from spectra.warehouse.models import ChangeEffectRow, Proposal
+
+    p, e = Proposal, ChangeEffectRow
+    with engine.connect() as conn:
+        applied = conn.execute(
+            select(
+                p.prompt_id, p.prompt_version, p.customer_id, p.campaign_id, p.logical_date
+            ).where(p.tenant_id == tenant_id, p.status == "applied")
+        ).all()
+        effects = conn.execute(
+            select(
+                e.customer_id,
+                e.campaign_id,
+                e.change_date,
+                e.logical_date,
+                e.metric,
+                e.did_pct,
+                e.verdict,
+            )
+            .where(e.tenant_id == tenant_id, e.did_pct.is_not(None))
+            .order_by(e.logical_date)
+        ).all()
+    latest: dict[tuple[int, int, dt.date, str], Any] = {}
+    for row in effects:  # the newest look of each change and metric
+        latest[(int(row.customer_id), int(row.campaign_id), row.change_date, row.metric)] = row
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for prop in applied:
+        key = (prop.prompt_id, prop.prompt_version)
+        group = groups.setdefault(
+            key, {"proposals": 0, "measured": 0, "did_pct": [], "improved": 0}
+        )
+        group["proposals"] += 1
+        found = [
+            r for (cust, camp, day, metric), r in latest.items()
+            if cust == prop.customer_id and camp == prop.campaign_id and day >= prop.logical_date
+            and metric == "conversions_value"
+        ] or [
+            r for (cust, camp, day, _metric), r in latest.items()
+            if cust == prop.customer_id and camp == prop.campaign_id and day >= prop.logical_date
+        ]  # fmt: skip
+        if found:
+            first = min(found, key=lambda r: r.change_date)
+            group["measured"] += 1
+            group["did_pct"].append(float(first.did_pct))
+            group["improved"] += first.verdict in ("improved", "increase", "positive")
+    out = []
+    for (prompt_id, version), g in sorted(groups.items()):
+        values = g.pop("did_pct")
+        out.append(
+            {"prompt_id": prompt_id, "prompt_version": version, **g,
+             "mean_did_pct": sum(values) / len(values) if values else None}
+        )  # fmt: skip
+    return out
