@@ -80,7 +80,7 @@ class AgentSettings:
     daily_ai_budget_micros: int = 5_000_000  # per tenant and logical day, USD micros
     temperature: float = 0.2
     max_output_tokens: int = 4_096
-    prompt_versions: tuple[str, ...] = ("v1",)  # two versions: A/B by a stable campaign hash
+    prompt_versions: tuple[str, ...] = ("v1", "v2")  # A/B arms by a stable campaign hash
     negative_min_clicks: int = 5
     negative_window_days: int = 30
     negatives_per_campaign: int = 5

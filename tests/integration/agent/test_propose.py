@@ -20,6 +20,7 @@ from agent_support import proposals as _proposals
 from sqlalchemy import Engine, select, text, update
 
 from spectra.agent.client import GeminiClient
+from spectra.agent.prompts import assign_version, load_prompt
 from spectra.agent.service import propose_account
 from spectra.agent.settings import AgentSettings
 from spectra.sandbox.llm import LlmStandIn
@@ -43,12 +44,15 @@ def test_sound_answer_becomes_proposals_with_prompt_model_and_cost(
     for row in rows:
         call = next(c for c in calls if c["id"] == row["ai_call_id"])
         assert call["campaign_id"] == row["campaign_id"]
+        arm = assign_version(
+            ("v1", "v2"), tenant_id=TENANT, customer_id=account, campaign_id=row["campaign_id"]
+        )
         assert (row["prompt_id"], row["prompt_version"], row["model"]) == (
             "propose",
-            "v1",
+            arm,
             "gemini-2.5-flash",
         )
-        assert row["prompt_hash"] == call["prompt_hash"] and len(row["prompt_hash"]) == 64
+        assert row["prompt_hash"] == call["prompt_hash"] == load_prompt("propose", arm).content_hash
         assert row["reasoning"] and row["evidence_ids"]
     for call in calls:
         assert (
@@ -59,8 +63,8 @@ def test_sound_answer_becomes_proposals_with_prompt_model_and_cost(
         registry = conn.execute(
             select(m.PromptVersion.prompt_id, m.PromptVersion.version, m.PromptVersion.content_hash)
         ).all()
-    assert [(r[0], r[1]) for r in registry] == [("propose", "v1")]
-    assert registry[0][2] == rows[0]["prompt_hash"]
+    used = {(r["prompt_id"], r["prompt_version"], r["prompt_hash"]) for r in rows}
+    assert set(registry) == used
 
 
 def test_no_keyword_bid_proposal_on_a_smart_bidding_campaign(

@@ -35,7 +35,10 @@ def test_the_day_text_names_kind_change_effect_reason_prompt_and_cost(
     )
     assert f"value {budget['expected_value_delta_micros'] / 1e6:+,.2f} USD/day" in text
     assert "why: " + " ".join(budget["reasoning"].split())[:40] in text
-    assert "propose v1 · gemini-2.5-flash · llm · campaign AI cost $0.00" in text
+    assert (
+        f"propose {budget['prompt_version']} · gemini-2.5-flash · llm · campaign AI cost $0.00"
+        in text
+    )
     assert "AI: 2 calls (ok)" in text
 
 
