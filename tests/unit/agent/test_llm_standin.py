@@ -134,3 +134,16 @@ def test_an_unreachable_provider_is_llm_unavailable() -> None:
     )
     with pytest.raises(LlmUnavailable, match="ConnectError"):
         client.generate(system="s", prompt="p", response_schema=ProposalBatch)
+
+
+def test_a_slow_answer_past_the_timeout_is_llm_unavailable(standin: LlmStandIn) -> None:
+    standin.mode = "slow"
+    standin.state.slow_seconds = 1.5
+    settings = GeminiSettings(
+        project="p", base_url=standin.base_url, access_token="t", timeout_seconds=0.3
+    )
+    client = GeminiClient(
+        settings, retry_attempts=1, retry_total_seconds=1, retry_max_wait_seconds=0.05
+    )
+    with pytest.raises(LlmUnavailable, match="Timeout"):
+        client.generate(system="s", prompt=_prompt(), response_schema=ProposalBatch)
