@@ -317,6 +317,13 @@ class OperationRunner:
             report.error = "another writer holds the operation"
             return report
         try:
+            with self.engine.connect() as conn:  # the row as it is now, under our lease
+                fresh = store.get_operation(
+                    conn, tenant_id=op["tenant_id"], operation_key=op["operation_key"]
+                )
+            op = fresh or op
+            if op["status"] != "running":
+                return self._report(op)
             try:
                 for step in STEPS:
                     self._step(op, build, step, token)
