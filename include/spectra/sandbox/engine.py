@@ -413,7 +413,7 @@ def run(
         rows = [_finish(dict(r), p, 1) for r in facts]
     else:
         rows = list(facts)  # daily facts are the report's rows already
-    if p.segments and p.selected_metrics and not (_IMPS in p.selected_metrics):
+    if p.segments and p.selected_metrics and _IMPS not in p.selected_metrics:
         # a segmented report leaves out rows whose selected metrics are all zero (the
         # market's facts all have impressions, so only a report without them can have such rows)
         rows = [r for r in rows if any(r.get(m) for m in p.selected_metrics)]
