@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from spectra.sandbox import gaql
+from spectra.sandbox import gaql, resources
 from spectra.sandbox.errors import query_error
 from spectra.sandbox.market.views import ATTRIBUTE_KIND, ATTRIBUTES, REACHABLE, RESOURCE_LEVEL
 
@@ -39,6 +39,8 @@ class MarketRows(Protocol):
 
     @property
     def history_start(self) -> dt.date: ...
+
+    def customer_ids(self) -> list[int]: ...
 
     def rows(
         self,
@@ -117,12 +119,17 @@ DATE_SEGMENTS = (
 )
 _LAG = "segments.conversion_lag_bucket"
 _NETWORK = "segments.ad_network_type"
-CONVERSION_SEGMENTS = frozenset({_LAG})
+_ACTION_SEGMENTS = {
+    "segments.conversion_action": "conversion_action.resource_name",
+    "segments.conversion_action_name": "conversion_action.name",
+    "segments.conversion_action_category": "conversion_action.category",
+}
+CONVERSION_SEGMENTS = frozenset({_LAG, *_ACTION_SEGMENTS})
 _KEYWORD_SEGMENT_KEY = "segments.keyword.ad_group_criterion"
 
 METRIC_RESOURCES = frozenset(
     {"customer", "campaign", "campaign_budget", "ad_group", "keyword_view", "ad_group_ad"}
-    | {"search_term_view"}
+    | {"search_term_view", "geographic_view"}
 )
 """Resources with metrics (ad_group_criterion has none: its metrics live on keyword_view)."""
 
@@ -136,6 +143,9 @@ KEY_FIELD: dict[str, str] = {
     "search_term_view": "search_term_view.resource_name",
 }
 """The implicit segment of each resource: one report row per resource_name."""
+
+VIEW_BASE = {"geographic_view": "campaign"}
+"""Views the engine builds over a market level (one constant row set per account)."""
 
 LAG_LEVELS = frozenset({"customer", "campaign", "ad_group", "keyword_view", "search_term_view"})
 
@@ -270,6 +280,14 @@ def _prefix_kinds() -> dict[str, str]:
 def _attribute_ok(path: str, resource: str) -> bool:
     if resource in SPECIAL_FIELDS:
         return path in SPECIAL_FIELDS[resource]
+    if resource in resources.ATTRIBUTE_RESOURCES:
+        return path in resources.FIELDS[resource] or (
+            path.startswith("customer.") and path in ATTRIBUTES
+        )
+    if resource in VIEW_BASE:
+        if path in resources.FIELDS[resource]:
+            return True
+        return path in ATTRIBUTES and ATTRIBUTE_KIND[path] in REACHABLE["ad_group"]
     level = RESOURCE_LEVEL.get(resource)
     if level is None:
         return False
@@ -285,6 +303,8 @@ def _segment_ok(path: str, resource: str) -> bool:
         return True
     if path == _LAG:
         return resource in LAG_LEVELS
+    if path in _ACTION_SEGMENTS:
+        return True
     return path.startswith("segments.keyword.") and _attribute_ok(path, resource)
 
 
@@ -333,8 +353,17 @@ def plan(query: gaql.Query) -> Plan:
         # segments without metrics still split facts by day (Google needs a metric to segment,
         # but a date-only report is valid); treat like a metric query with nothing summed
         aggregate = "segments.date" not in query.fields
+    if resource in VIEW_BASE:
+        aggregate = True  # a view row sums every base entity that shares its key
     key: tuple[str, ...] = ()
-    if aggregate:
+    if aggregate and resource in VIEW_BASE:
+        key = ("geographic_view.resource_name",)
+        key += tuple(
+            f"{prefix}.resource_name"
+            for prefix in ("campaign", "ad_group")
+            if any(a.startswith(prefix + ".") for a in attributes)
+        )
+    elif aggregate:
         key = (KEY_FIELD[resource],)
         if resource == "search_term_view" and any(
             s.startswith("segments.keyword.") for s in query.fields
@@ -373,7 +402,13 @@ def run(
 ) -> list[Mapping[str, Any]]:
     """Answer a parsed query from the market's daily rows, in Google's order of operations."""
     p = plan(query)
-    if query.resource in SPECIAL_FIELDS or (not p.has_metrics and not p.segments):
+    if resources.is_manager(customer_id):
+        return _manager(market, p, customer_id, as_of)
+    if query.resource in resources.ATTRIBUTE_RESOURCES:
+        rows = resources.attribute_rows(query.resource, market, customer_id, as_of)
+        return gaql.execute(query, rows, as_of=as_of)
+    view = VIEW_BASE.get(query.resource)
+    if query.resource in SPECIAL_FIELDS or (not p.has_metrics and not p.segments and not view):
         rows = market.rows(
             query.resource,
             customer_id=customer_id,
@@ -388,14 +423,25 @@ def run(
     wanted |= {s for s in p.segments if s == _LAG or s.startswith("segments.keyword.")}
     if HISTORICAL_QS in p.metrics:
         wanted.add(_QS_ATTRIBUTE)
+    source = query.resource
+    constants: dict[str, Any] = {}
+    if view is not None:
+        constants = resources.geography(market, customer_id, as_of)
+        wanted -= set(resources.FIELDS[query.resource])
+        source = "ad_group" if any(a.startswith("ad_group.") for a in wanted) else view
+    if any(s in _ACTION_SEGMENTS for s in _named_fields(query)):
+        action = resources.conversion_action(market, customer_id)
+        constants.update({seg: action[f] for seg, f in _ACTION_SEGMENTS.items()})
     daily = market.rows(
-        query.resource,
+        source,
         customer_id=customer_id,
         date_from=date_range[0],
         date_to=date_range[1],
         as_of=as_of,
         fields=frozenset(wanted),
     )
+    if constants:
+        daily = ({**r, **constants} for r in daily)
     pre = [c for c in query.conditions if not _is_metric(c.field)]
     post = [c for c in query.conditions if _is_metric(c.field)]
     pre_checks = [gaql._predicate(c, as_of) for c in pre]
@@ -404,7 +450,7 @@ def run(
         facts = (r for r in facts if all(check(r) for check in pre_checks))
     if p.aggregate:
         rows = _aggregate(facts, p)
-        if not p.segments and query.resource != "search_term_view":
+        if not p.segments and query.resource not in ("search_term_view", *VIEW_BASE):
             attribute_checks = [
                 check for c, check in zip(pre, pre_checks, strict=True) if not _is_segment(c.field)
             ]
@@ -421,6 +467,25 @@ def run(
     if post or query.order_by or query.limit:
         return gaql.execute(tail, rows, as_of=as_of)
     return rows
+
+
+def _manager(
+    market: MarketRows, p: Plan, customer_id: int, as_of: dt.date
+) -> list[Mapping[str, Any]]:
+    """A manager account: its own customer row, its clients, and no metrics."""
+    if p.has_metrics:
+        raise query_error(
+            "REQUESTED_METRICS_FOR_MANAGER",
+            "metrics cannot be requested for a manager account; query each client instead",
+        )
+    query = p.query
+    if query.resource == "customer":
+        rows: list[dict[str, Any]] = [resources.profile(market, customer_id, as_of)]
+    elif query.resource in resources.ATTRIBUTE_RESOURCES:
+        rows = resources.attribute_rows(query.resource, market, customer_id, as_of)
+    else:
+        rows = []  # a manager owns no campaigns, ad groups or criteria
+    return gaql.execute(query, rows, as_of=as_of)
 
 
 def _with_segments(

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import grpc
 from google.ads.googleads.v26.services.types import customer_service, google_ads_service
 
-from spectra.sandbox import engine, gaql
+from spectra.sandbox import engine, gaql, resources
 from spectra.sandbox.errors import AdsFault, ErrorDetail, abort, new_request_id, query_error
 from spectra.sandbox.tls import TlsFiles, ensure_tls
 
@@ -48,6 +48,10 @@ SERVED_RESOURCES = frozenset(
         "campaign_criterion",
         "change_event",
         "change_status",
+        "customer_client",
+        "conversion_action",
+        "bidding_strategy",
+        "geographic_view",
     }
 )
 
@@ -120,6 +124,12 @@ class SandboxState:
             )
         for hook in self.before_call:
             hook(method, context)
+
+    def check_query_customer(self, customer_id: str) -> int:
+        """Like :meth:`check_customer`, but the manager account may be queried too."""
+        if customer_id.strip() == str(resources.MANAGER_CUSTOMER_ID):
+            return resources.MANAGER_CUSTOMER_ID
+        return self.check_customer(customer_id)
 
     def check_customer(self, customer_id: str) -> int:
         try:
@@ -219,7 +229,7 @@ def _search_stream(state: SandboxState) -> Callable[[Any, grpc.ServicerContext],
         guard = _guard(state, "GoogleAdsService/SearchStream", context, request_id)
         batches: list[bytes] = guard(
             lambda: state.query_batches(
-                state.check_customer(request.customer_id),
+                state.check_query_customer(request.customer_id),
                 request.query,
                 state.as_of(context),
                 STREAM_BATCH_ROWS,
@@ -246,7 +256,7 @@ def _search(state: SandboxState) -> Callable[[Any, grpc.ServicerContext], bytes]
                         )
                     ],
                 )
-            cid = state.check_customer(request.customer_id)
+            cid = state.check_query_customer(request.customer_id)
             as_of = state.as_of(context)
             query = gaql.parse(request.query, known_resources=SERVED_RESOURCES)
             rows = run_query(state.market, query, customer_id=cid, as_of=as_of)
