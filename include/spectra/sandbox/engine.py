@@ -162,6 +162,12 @@ SPECIAL_FIELDS: dict[str, frozenset[str]] = {
             "campaign_criterion.status",
             "campaign_criterion.resource_name",
             "campaign_criterion.campaign",
+            # ad schedules (type AD_SCHEDULE), served by the market with the negatives
+            "campaign_criterion.ad_schedule.day_of_week",
+            "campaign_criterion.ad_schedule.start_hour",
+            "campaign_criterion.ad_schedule.start_minute",
+            "campaign_criterion.ad_schedule.end_hour",
+            "campaign_criterion.ad_schedule.end_minute",
         }
     ),
     "change_event": frozenset(
