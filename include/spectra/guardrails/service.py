@@ -28,7 +28,19 @@ from spectra.guardrails.candidate import (
 )
 from spectra.guardrails.config import GuardrailConfig
 from spectra.guardrails.permissions import Action, PermissionDenied, Role, allows
-from spectra.guardrails.rules import Decision, Facts, evaluate
+from spectra.guardrails.ratelimit import (
+    BASIC_ACCESS_OPERATIONS_PER_DAY,
+    OPERATIONS_WINDOW,
+    RateWait,
+    rate_limit,
+)
+from spectra.guardrails.rules import (
+    Decision,
+    Facts,
+    evaluate,
+    is_significant,
+    learning_window_free_at,
+)
 from spectra.observability import audit
 from spectra.warehouse import guardrail_store as store
 
@@ -309,6 +321,39 @@ def record_decision(
     )
 
 
+# --------------------------------------------------------------------------- rate limit
+
+
+def rate_limit_status(
+    engine: Engine,
+    candidate: CandidateChange,
+    *,
+    now: dt.datetime | None = None,
+    config: GuardrailConfig | None = None,
+    operations_needed: int = 1,
+    daily_operations: int = BASIC_ACCESS_OPERATIONS_PER_DAY,
+) -> RateWait:
+    """Whether the candidate may go out now: its campaign's learning window (from the apply
+    ledger) and the account's API operations in the trailing 24 hours."""
+    cfg = (config or GuardrailConfig()).for_tenant(candidate.tenant_id)
+    at = now or _now()
+    t, c = candidate.tenant_id, candidate.customer_id
+    with engine.connect() as conn:
+        recent = recent_changes(conn, tenant_id=t, customer_id=c, campaign_id=candidate.campaign_id)
+        sent = store.operations_sent(conn, tenant_id=t, customer_id=c, since=at - OPERATIONS_WINDOW)
+    free_at = None
+    if is_significant(candidate.change_kind, candidate.relative_change, config=cfg):
+        free_at = learning_window_free_at(candidate.campaign_id, recent=recent, config=cfg)
+    return rate_limit(
+        now=at,
+        learning_free_at=free_at,
+        sent=sent,
+        operations_needed=operations_needed,
+        daily_operations=daily_operations,
+        safety=candidate.safety,
+    )
+
+
 # --------------------------------------------------------------------------- permissions
 
 
@@ -472,6 +517,7 @@ __all__ = [
     "gather_facts",
     "grant",
     "lock",
+    "rate_limit_status",
     "recent_changes",
     "record_decision",
     "revoke",

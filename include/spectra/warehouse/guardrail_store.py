@@ -428,6 +428,26 @@ def evidence_rows(
     return out
 
 
+def operations_sent(
+    conn: Connection, *, tenant_id: str, customer_id: int, since: dt.datetime
+) -> list[tuple[dt.datetime, int]]:
+    """(last update, mutate requests) of the account's changes that sent something since."""
+    rows = conn.execute(
+        select(CHANGES.c.updated_at, CHANGES.c.sends).where(
+            CHANGES.c.tenant_id == tenant_id,
+            CHANGES.c.customer_id == customer_id,
+            CHANGES.c.sends > 0,
+            CHANGES.c.updated_at > since,
+        )
+    ).all()
+    out = []
+    for updated, sends in rows:
+        at = aware(updated)
+        assert at is not None
+        out.append((at, int(sends)))
+    return out
+
+
 __all__ = [
     "OCCUPYING_PHASES",
     "LockNotFound",
@@ -445,6 +465,7 @@ __all__ = [
     "grant_role",
     "lift_lock",
     "list_locks",
+    "operations_sent",
     "list_roles",
     "revoke_role",
     "role_of",
