@@ -403,26 +403,25 @@ def evidence_rows(
     for kind, model in (("verdict", Verdict), ("envelope", Envelope)):
         if not wanted[kind]:
             continue
+        table = model.__table__
         query = (
-            select(model, *run_cols)
+            select(table, *run_cols)
             .outerjoin(
                 AnalyticsRun,
                 and_(
-                    AnalyticsRun.tenant_id == model.tenant_id,
-                    AnalyticsRun.customer_id == model.customer_id,
-                    AnalyticsRun.logical_date == model.logical_date,
+                    AnalyticsRun.tenant_id == table.c.tenant_id,
+                    AnalyticsRun.customer_id == table.c.customer_id,
+                    AnalyticsRun.logical_date == table.c.logical_date,
                 ),
             )
-            .where(model.tenant_id == tenant_id, model.id.in_(wanted[kind]))
+            .where(table.c.tenant_id == tenant_id, table.c.id.in_(wanted[kind]))
         )
-        for row in conn.execute(query):
-            obj = row[0]
-            d = {c.name: getattr(obj, c.key) for c in model.__table__.columns}
+        for row in conn.execute(query).mappings():
+            d = dict(row)
             d.update(
                 kind=kind,
-                lag_usable=bool(row.lag_usable),
-                conversions_until=row.conversions_until,
-                seasonality=row.seasonality or [],
+                lag_usable=bool(row["lag_usable"]),
+                seasonality=row["seasonality"] or [],
             )
             out.append(d)
     return out
