@@ -77,3 +77,41 @@ def keyword_bid(
 
 def result_of(decision: Any, rule: str) -> Any:
     return next(r for r in decision.results if r.rule == rule)
+
+
+def add_budget_evidence(
+    engine: Engine, customer_id: int, day: Any, budgets: dict[int, int], *, max_change: float = 0.3
+) -> None:
+    """Analytics' day for the account (usable lag curve, a seasonal profile) and one budget
+    envelope per campaign (id = campaign id) allowing an increase of up to ``max_change``."""
+    import datetime as dt
+
+    from spectra.warehouse.models import AnalyticsRun, Envelope
+
+    with engine.begin() as conn:
+        conn.execute(
+            AnalyticsRun.__table__.insert().values(
+                tenant_id=TENANT,
+                customer_id=customer_id,
+                logical_date=day,
+                lag_usable=True,
+                seasonality=[{"weekday": 1.0}],
+                analyzed_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        for campaign_id, budget in budgets.items():
+            conn.execute(
+                Envelope.__table__.insert().values(
+                    id=campaign_id,
+                    tenant_id=TENANT,
+                    customer_id=customer_id,
+                    logical_date=day,
+                    kind="budget",
+                    entity_id=campaign_id,
+                    campaign_id=campaign_id,
+                    current_micros=budget,
+                    next_micros=int(budget * (1 + max_change)),
+                    direction="increase",
+                    max_change_pct=max_change,
+                )
+            )
