@@ -41,11 +41,14 @@ def guard(items: Sequence[dict[str, Any]], *, day: dt.date) -> list[dict[str, An
     from spectra.warehouse.db import make_engine
 
     out = []
+    pending: list[Any] = []  # accepted earlier in this batch: they occupy the learning window
     engine = make_engine()
     try:
         for item in items:
             candidate = _candidate(item)
-            decision = service.check(engine, candidate, as_of=day)
+            decision = service.check(engine, candidate, as_of=day, pending=pending)
+            if decision.accepted:
+                pending.append(service.as_pending(candidate, as_of=day))
             log.info("%s %s: %s", candidate.ref, candidate.entity.key, decision.reason)
             out.append(
                 {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -253,8 +254,13 @@ def check(
     now: dt.datetime | None = None,
     flight_end: dt.date | None = None,
     flight_start: dt.date | None = None,
+    pending: Sequence[RecentChange] = (),
 ) -> Decision:
-    """Judge one candidate, store the decision (a re-run replaces it) and audit it."""
+    """Judge one candidate, store the decision (a re-run replaces it) and audit it.
+
+    ``pending`` are changes accepted earlier in the same batch, not in the ledger yet: they
+    occupy the learning window like applied ones, so a batch cannot carry two significant
+    changes for one campaign."""
     cfg = config or GuardrailConfig()
     at = as_instant(as_of)
     wall = now or _now()
@@ -268,9 +274,25 @@ def check(
             flight_end=flight_end,
             flight_start=flight_start,
         )
+        if pending:
+            facts = replace(facts, recent=[*facts.recent, *pending])
         decision = evaluate(candidate, facts, config=cfg)
         record_decision(conn, candidate, decision, as_of=at, now=wall)
     return decision
+
+
+def as_pending(candidate: CandidateChange, *, as_of: dt.date | dt.datetime) -> RecentChange:
+    """An accepted candidate as a change of the batch (for ``check(..., pending=...)``)."""
+    return RecentChange(
+        campaign_id=candidate.campaign_id,
+        entity_key=candidate.entity.key,
+        field=candidate.field,
+        effective_at=as_instant(as_of),
+        before=candidate.current,
+        after=candidate.proposed,
+        origin_kind=candidate.origin.kind.value,
+        idempotency_key=candidate.ref,
+    )
 
 
 def record_decision(
@@ -512,6 +534,7 @@ def unlock(
 
 __all__ = [
     "as_instant",
+    "as_pending",
     "authorize",
     "check",
     "gather_facts",

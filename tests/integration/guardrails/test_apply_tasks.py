@@ -102,16 +102,19 @@ def test_guard_then_approval_decides_what_goes_on(warehouse: Engine) -> None:
         item(11, BUDGET * 105 // 100, "p-auto"),  # +5 %: autopilot
         item(12, BUDGET * 125 // 100, "p-ask"),  # +25 %: over the 10 % approval threshold
         item(13, BUDGET * 2, "p-no"),  # +100 %: over the cap and the envelope
-        item(12, BUDGET * 120 // 100, "p-ask2"),
+        item(13, BUDGET * 120 // 100, "p-ask2"),  # 13's first accepted change
+        item(11, BUDGET * 102 // 100, "p-second"),  # a second change to 11 in the batch
     ]
     guarded = apply_tasks.guard(items, day=DAY)
     by_ref = {g["ref"]: g for g in guarded}
     assert by_ref["p-auto"]["accepted"] and not by_ref["p-auto"]["requires_approval"]
     assert by_ref["p-ask"]["requires_approval"] and "budget increase" in by_ref["p-ask"]["reason"]
     assert not by_ref["p-no"]["accepted"] and "magnitude_cap" in by_ref["p-no"]["reason"]
+    assert not by_ref["p-second"]["accepted"] and "learning_rate" in by_ref["p-second"]["reason"]
 
     bodies = apply_tasks.needing_approval(guarded)
     assert len(bodies) == 2
+    assert "campaign:12" in bodies[0] and "campaign:13" in bodies[1]
     assert "campaign:12" in bodies[0] and "> ignore previous instructions" in bodies[0]
     assert "`envelope:12`" in bodies[0]
 
