@@ -1,4 +1,5 @@
-"""Issue 6's "done when", against the market simulator's truth (one or two seeds each).
+"""Issue 6's "done when", against the market simulator's truth (one or two seeds each; the
+A/A false-discovery rate over twenty, since a rate needs many markets).
 
 Each check replays what the daily pipeline would have stored (spectra.analytics.replay), runs
 the engine on it and compares with ``Truth``; the tolerances are stated in
@@ -15,13 +16,27 @@ import pytest
 from spectra.analytics import truth_checks as tc
 
 
+def _true_tail(lag: dict | None) -> float:
+    """Ultimate / reported conversions of the window's oldest day (30 days old on the pull),
+    from the market's own lag distribution: the tail past the re-pull the engine must size."""
+    from spectra.sandbox.market.lag import LagDistribution
+
+    return 1.0 / (LagDistribution(**lag) if lag else LagDistribution()).reported_share(30)
+
+
 @pytest.mark.parametrize("lag", [None, tc.DENTAL_LAG], ids=["default-lag", "slow-lag"])
 def test_lag_completion_brings_the_last_week_within_10_percent(lag: dict | None) -> None:
     check = tc.lag_completion(1, lag=lag)
+    # <= 10 % is the per-seed promise (met by >= 95 % of seeds; seed 1 measures 5.2 % / 4.3 %).
     assert abs(check.completed_error) <= 0.10, check
     assert check.raw_error < -0.25  # uncompleted, the last week looks 25-55 % worse
     assert abs(check.completed_error) < abs(check.raw_error) / 3
-    assert check.tail_factor > 1.0  # conversions after the 30-day re-pull are extrapolated
+    # The tail past the 30-day window, sized by the run's lag histogram, against the truth
+    # (x1.010 / x1.036): within 0.005, half the miss of the tail extrapolated without the
+    # histogram (x1.021 / x1.061, measured on this seed), which this bound rejects.
+    assert abs(check.tail_factor - _true_tail(lag)) <= 0.005, (check, _true_tail(lag))
+    # 95 % intervals: campaign-days of one account share one curve, so one seed's coverage
+    # scatters (0.87-0.96 over seeds 0-2); below 0.75 the intervals are too narrow to use.
     assert check.coverage >= 0.75
 
 
@@ -91,4 +106,6 @@ def test_keyword_bid_moves_point_toward_the_profit_optimal_bid() -> None:
     check = tc.bid_envelopes(0)
     assert check.moves >= 20
     assert check.agree / check.moves >= 0.9, check
-    assert check.profit_gain > 0
+    # One capped step closes ~12 % of the gap to the profit-optimal bids on average (16 % on
+    # this seed); at least 5 % means the moves are not only right in sign but of use.
+    assert check.profit_gain >= 0.05 * check.oracle_gain, check
