@@ -1,9 +1,9 @@
 """Issue 6's "done when", against the market simulator's truth (one or two seeds each; the
 A/A false-discovery rate over twenty, since a rate needs many markets).
 
-Each check replays what the daily pipeline would have stored (spectra.analytics.replay), runs
+Each check replays what the daily pipeline would have stored (spectra.evaluation.replay), runs
 the engine on it and compares with ``Truth``; the tolerances are stated in
-spectra.analytics.truth_checks and measured over many seeds by bench/bench_analytics.py.
+spectra.evaluation.truth_checks and measured over many seeds by bench/bench_analytics.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from spectra.analytics import truth_checks as tc
+from spectra.evaluation import truth_checks as tc
 
 
 def _true_tail(lag: dict | None) -> float:
