@@ -1,10 +1,12 @@
 """A GAQL parser and query engine for the sandbox.
 
-It understands the subset of the Google Ads Query Language our queries (and reasonable user
-queries) use: ``SELECT f, … FROM resource [WHERE cond AND …] [ORDER BY f [ASC|DESC], …]
-[LIMIT n]``, with the operators =, !=, <, <=, >, >=, IN, NOT IN, LIKE, NOT LIKE, IS NULL,
-IS NOT NULL, BETWEEN … AND …, DURING <range>. Anything else is answered with the QueryError
-Google would send, never with a crash.
+It understands Google's grammar (https://developers.google.com/google-ads/api/docs/query/grammar):
+``SELECT f, … FROM resource [WHERE cond AND …] [ORDER BY f [ASC|DESC], …] [LIMIT n]
+[PARAMETERS …]``, with the operators =, !=, <, <=, >, >=, IN, NOT IN, LIKE, NOT LIKE,
+CONTAINS ANY / ALL / NONE, IS NULL, IS NOT NULL, BETWEEN … AND …, DURING <range>,
+REGEXP_MATCH and NOT REGEXP_MATCH (RE2 syntax; Python's ``re`` agrees on the common subset).
+Anything else is answered with the QueryError Google would send, never with a crash. Which
+fields a resource can serve, and the order of aggregation, live in :mod:`spectra.sandbox.engine`.
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ class Token:
 @dataclass(frozen=True)
 class Condition:
     field: str
-    op: str  # =, !=, <, <=, >, >=, IN, NOT IN, LIKE, NOT LIKE, IS NULL, IS NOT NULL, BETWEEN, DURING
+    # =, !=, <, <=, >, >=, IN, NOT IN, LIKE, NOT LIKE, CONTAINS ANY|ALL|NONE, IS NULL,
+    # IS NOT NULL, BETWEEN, DURING, REGEXP_MATCH, NOT REGEXP_MATCH
+    op: str
     values: tuple[Any, ...] = ()
 
 
@@ -78,24 +82,31 @@ class Query:
         return "segments.date" in self.fields
 
     def date_range(self, as_of: dt.date) -> tuple[dt.date, dt.date] | None:
-        """The finite segments.date range the WHERE clause pins, if any (inclusive)."""
+        """The finite day range the WHERE clause pins, if any (inclusive).
+
+        Filters on segments.date and on the coarser core date segments (week, month, quarter,
+        year) all narrow it: ``segments.month = '2026-10-01'`` pins October.
+        """
         lo: dt.date | None = None
         hi: dt.date | None = None
         for cond in self.conditions:
-            if cond.field != "segments.date":
+            if cond.field not in _PERIOD_OF:
                 continue
+            first, last = _PERIOD_OF[cond.field]
             if cond.op == "DURING":
                 a, b = during_range(cond.values[0], as_of)
             elif cond.op == "BETWEEN":
-                a, b = cond.values
+                a, b = first(cond.values[0]), last(cond.values[1])
             elif cond.op == "=":
-                a = b = cond.values[0]
+                a, b = first(cond.values[0]), last(cond.values[0])
             elif cond.op in (">", ">="):
-                a, b = cond.values[0] + dt.timedelta(days=cond.op == ">"), None
+                start = last(cond.values[0]) + dt.timedelta(days=1)
+                a, b = (start if cond.op == ">" else first(cond.values[0])), None
             elif cond.op in ("<", "<="):
-                a, b = None, cond.values[0] - dt.timedelta(days=cond.op == "<")
+                end = first(cond.values[0]) - dt.timedelta(days=1)
+                a, b = None, (end if cond.op == "<" else last(cond.values[0]))
             elif cond.op == "IN":
-                a, b = min(cond.values), max(cond.values)
+                a, b = min(map(first, cond.values)), max(map(last, cond.values))
             else:
                 continue
             lo = a if lo is None or (a is not None and a > lo) else lo
@@ -103,6 +114,36 @@ class Query:
         if lo is None or hi is None:
             return None
         return lo, hi
+
+
+def _year_first(value: Any) -> dt.date:
+    return dt.date(int(value), 1, 1)
+
+
+def _year_last(value: Any) -> dt.date:
+    return dt.date(int(value), 12, 31)
+
+
+def _month_last(day: dt.date) -> dt.date:
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def _quarter_last(day: dt.date) -> dt.date:
+    return _month_last(day.replace(month=day.month + 2))
+
+
+def _same(day: dt.date) -> dt.date:
+    return day
+
+
+_PERIOD_OF: dict[str, tuple[Callable[[Any], dt.date], Callable[[Any], dt.date]]] = {
+    "segments.date": (_same, _same),
+    "segments.week": (_same, lambda d: d + dt.timedelta(days=6)),
+    "segments.month": (_same, _month_last),
+    "segments.quarter": (_same, _quarter_last),
+    "segments.year": (_year_first, _year_last),
+}
 
 
 def during_range(name: str, as_of: dt.date) -> tuple[dt.date, dt.date]:
@@ -195,7 +236,7 @@ class _Parser:
     def value(self) -> Any:
         tok = self.next()
         if tok.kind == "string":
-            return bytes(tok.text[1:-1], "utf-8").decode("unicode_escape")
+            return self.unquote(tok)
         if tok.kind == "number":
             return float(tok.text) if "." in tok.text else int(tok.text)
         if tok.kind == "word":
@@ -266,6 +307,13 @@ class _Parser:
             return Condition(name, "NOT IN", self.value_list())
         if self.keyword("IN"):
             return Condition(name, "IN", self.value_list())
+        if self.keyword("NOT", "REGEXP_MATCH"):
+            return Condition(name, "NOT REGEXP_MATCH", (self.regexp(),))
+        if self.keyword("REGEXP_MATCH"):
+            return Condition(name, "REGEXP_MATCH", (self.regexp(),))
+        for quantifier in ("ANY", "ALL", "NONE"):
+            if self.keyword("CONTAINS", quantifier):
+                return Condition(name, f"CONTAINS {quantifier}", self.value_list())
         if self.keyword("NOT", "LIKE"):
             return Condition(name, "NOT LIKE", (self.value(),))
         if self.keyword("LIKE"):
@@ -286,6 +334,21 @@ class _Parser:
                 )
             return Condition(name, "DURING", (rng.text.upper(),))
         raise query_error("BAD_OPERATOR", f"unsupported operator {tok.text!r} at {tok.pos}")
+
+    def regexp(self) -> str:
+        tok = self.next()
+        if tok.kind != "string":
+            raise query_error("BAD_VALUE", f"REGEXP_MATCH needs a string at {tok.pos}")
+        pattern = str(self.unquote(tok))
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise query_error("BAD_VALUE", f"bad regular expression {pattern!r}: {exc}") from None
+        return pattern
+
+    @staticmethod
+    def unquote(tok: Token) -> str:
+        return bytes(tok.text[1:-1], "utf-8").decode("unicode_escape")
 
     def value_list(self) -> tuple[Any, ...]:
         tok = self.next()
@@ -331,6 +394,51 @@ def _parse_date(value: Any, path: str) -> dt.date:
         ) from None
 
 
+CORE_DATE_SEGMENTS = (
+    "segments.date",
+    "segments.week",
+    "segments.month",
+    "segments.quarter",
+    "segments.year",
+)
+"""Segments that need a finite date range in WHERE (Google's EXPECTED_FILTERS_ON_DATE_RANGE)."""
+
+_PERIOD_START_CHECK: dict[str, tuple[str, Callable[[dt.date], bool]]] = {
+    "segments.week": ("a Monday", lambda d: d.weekday() == 0),
+    "segments.month": ("the first day of a month", lambda d: d.day == 1),
+    "segments.quarter": (
+        "the first day of a quarter",
+        lambda d: d.day == 1 and d.month in (1, 4, 7, 10),
+    ),
+}
+
+_ENUM_OPS = frozenset({"=", "!=", "IN", "NOT IN", "CONTAINS ANY", "CONTAINS ALL", "CONTAINS NONE"})
+
+
+def _check_enum(cond: Condition, fd: Any) -> None:
+    """Enum conditions name a constant of the field's enum (BAD_ENUM_CONSTANT otherwise).
+
+    UNSPECIFIED and UNKNOWN exist in every enum but are never values a filter can match
+    (Google: PROHIBITED_ENUM_CONSTANT, "an unsupported enum constant").
+    """
+    if fd.enum_type is None or cond.op not in _ENUM_OPS:
+        return
+    names = fd.enum_type.values_by_name
+    for value in cond.values:
+        if not isinstance(value, str) or value not in names:
+            raise query_error(
+                "BAD_ENUM_CONSTANT",
+                f"{cond.field}: {value!r} is not a {fd.enum_type.name} constant",
+                trigger=str(value),
+            )
+        if value in ("UNSPECIFIED", "UNKNOWN"):
+            raise query_error(
+                "PROHIBITED_ENUM_CONSTANT",
+                f"{cond.field}: {value} cannot be used in a condition",
+                trigger=value,
+            )
+
+
 def parse(text: str, *, known_resources: Iterable[str] | None = None) -> Query:
     """Parse and check a GAQL query against the real GoogleAdsRow schema."""
     query = _Parser(text).parse()
@@ -347,35 +455,71 @@ def parse(text: str, *, known_resources: Iterable[str] | None = None) -> Query:
         _field_descriptor(path)
     conditions = []
     for cond in query.conditions:
-        _field_descriptor(cond.field)
-        if cond.field == "segments.date" and cond.op not in ("DURING", "IS NULL", "IS NOT NULL"):
+        fd = _field_descriptor(cond.field)
+        _check_enum(cond, fd)
+        if cond.field in CORE_DATE_SEGMENTS[:4] and cond.op not in (
+            "DURING",
+            "IS NULL",
+            "IS NOT NULL",
+        ):
             cond = Condition(
                 cond.field, cond.op, tuple(_parse_date(v, cond.field) for v in cond.values)
             )
+            if cond.field in _PERIOD_START_CHECK:
+                what, ok = _PERIOD_START_CHECK[cond.field]
+                for day in cond.values:
+                    if not ok(day):
+                        raise query_error(
+                            "MISALIGNED_DATE_FOR_FILTER",
+                            f"{cond.field}: {day.isoformat()} is not {what}",
+                            trigger=day.isoformat(),
+                        )
+            if cond.op == "BETWEEN" and cond.values[0] > cond.values[1]:
+                raise query_error(
+                    "DATE_RANGE_TOO_NARROW",
+                    f"{cond.field}: BETWEEN starts after it ends",
+                )
         conditions.append(cond)
     for path, _ in query.order_by:
         _field_descriptor(path)
     query = Query(
         query.fields, query.resource, tuple(conditions), query.order_by, query.limit, text
     )
-    if query.date_segmented and query.date_range(dt.date.today()) is None:
+    selected_core = [f for f in CORE_DATE_SEGMENTS if f in query.fields]
+    if selected_core and query.date_range(dt.date.today()) is None:
         raise query_error(
             "EXPECTED_FILTERS_ON_DATE_RANGE",
-            "segments.date in SELECT needs a finite date range in WHERE",
+            f"{selected_core[0]} in SELECT needs a finite date range in WHERE",
         )
     return query
 
 
 def _like(pattern: str) -> re.Pattern[str]:
+    """LIKE: % is any run, _ one character, and [x] the literal x (Google's escape for %, _, [)."""
     out = []
-    for ch in pattern:
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "[" and i + 2 < len(pattern) and pattern[i + 2] == "]":
+            out.append(re.escape(pattern[i + 1]))
+            i += 3
+            continue
         out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
     return re.compile("^" + "".join(out) + "$", re.IGNORECASE | re.DOTALL)
+
+
+def _items(value: Any) -> set[Any]:
+    if value is None:
+        return set()
+    if isinstance(value, list | tuple | set | frozenset):
+        return set(value)
+    return {value}
 
 
 def _predicate(cond: Condition, as_of: dt.date) -> Callable[[Mapping[str, Any]], bool]:
     name = cond.field
-    is_date = name == "segments.date"
+    is_date = name in CORE_DATE_SEGMENTS[:4]
 
     def get(row: Mapping[str, Any]) -> Any:
         value = row.get(name)
@@ -404,6 +548,19 @@ def _predicate(cond: Condition, as_of: dt.date) -> Callable[[Mapping[str, Any]],
         if op == "LIKE":
             return lambda r: rx.match(str(get(r))) is not None
         return lambda r: rx.match(str(get(r))) is None
+    if op in ("REGEXP_MATCH", "NOT REGEXP_MATCH"):
+        # RE2 as Google applies it: the pattern must match the whole value
+        regexp = re.compile(str(values[0]))
+        if op == "REGEXP_MATCH":
+            return lambda r: (v := get(r)) is not None and regexp.fullmatch(str(v)) is not None
+        return lambda r: (v := get(r)) is None or regexp.fullmatch(str(v)) is None
+    if op.startswith("CONTAINS "):
+        wanted = set(values)
+        if op == "CONTAINS ANY":
+            return lambda r: bool(_items(get(r)) & wanted)
+        if op == "CONTAINS ALL":
+            return lambda r: wanted <= _items(get(r))
+        return lambda r: not (_items(get(r)) & wanted)
     target = values[0]
     compare: dict[str, Callable[[Any, Any], bool]] = {
         "=": lambda a, b: a == b,

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import grpc
 from google.ads.googleads.v26.services.types import customer_service, google_ads_service
 
-from spectra.sandbox import gaql
+from spectra.sandbox import engine, gaql, resources
 from spectra.sandbox.errors import AdsFault, ErrorDetail, abort, new_request_id, query_error
 from spectra.sandbox.tls import TlsFiles, ensure_tls
 
@@ -48,11 +48,18 @@ SERVED_RESOURCES = frozenset(
         "campaign_criterion",
         "change_event",
         "change_status",
+        "customer_client",
+        "conversion_action",
+        "bidding_strategy",
+        "geographic_view",
     }
 )
 
 
 class MarketLike(Protocol):
+    @property
+    def history_start(self) -> dt.date: ...
+
     def customer_ids(self) -> list[int]: ...
 
     def rows(
@@ -118,6 +125,12 @@ class SandboxState:
         for hook in self.before_call:
             hook(method, context)
 
+    def check_query_customer(self, customer_id: str) -> int:
+        """Like :meth:`check_customer`, but the manager account may be queried too."""
+        if customer_id.strip() == str(resources.MANAGER_CUSTOMER_ID):
+            return resources.MANAGER_CUSTOMER_ID
+        return self.check_customer(customer_id)
+
     def check_customer(self, customer_id: str) -> int:
         try:
             cid = int(customer_id)
@@ -179,72 +192,16 @@ class SandboxState:
         return out
 
 
-def _is_metric(path: str) -> bool:
-    return path.startswith("metrics.")
-
-
 def run_query(
     market: MarketLike, query: gaql.Query, *, customer_id: int, as_of: dt.date
 ) -> list[Mapping[str, Any]]:
-    """Fetch rows from the market for a parsed query and apply WHERE / ORDER BY / LIMIT."""
-    date_range = query.date_range(as_of)
-    wanted = (
-        frozenset(query.fields)
-        | {c.field for c in query.conditions}
-        | {f for f, _ in query.order_by}
-    )
+    """Answer a parsed query from the market in Google's order (see :mod:`.engine`)."""
     try:
-        source = market.rows(
-            query.resource,
-            customer_id=customer_id,
-            date_from=date_range[0] if date_range else None,
-            date_to=date_range[1] if date_range else None,
-            as_of=as_of,
-            fields=wanted,
-        )
-        rows = (
-            gaql.execute(query, source, as_of=as_of)
-            if query.conditions or query.order_by or query.limit
-            else list(source)
-        )
+        return engine.run(market, query, customer_id=customer_id, as_of=as_of)
     except KeyError as exc:
         raise query_error(
             "PROHIBITED_RESOURCE_TYPE_IN_FROM_CLAUSE", f"sandbox cannot serve {exc}"
         ) from None
-    if date_range and not query.date_segmented and any(_is_metric(f) for f in query.fields):
-        rows = _aggregate(rows, query.fields)
-    return rows
-
-
-def _aggregate(rows: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> list[Mapping[str, Any]]:
-    """Without segments.date, Google sums metrics over the date range per selected entity."""
-    dims = [f for f in fields if not _is_metric(f)]
-    metrics = [f for f in fields if _is_metric(f)]
-    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-    counts: dict[tuple[Any, ...], int] = {}
-    for row in rows:
-        key = tuple(_hashable(row.get(d)) for d in dims)
-        acc = groups.get(key)
-        if acc is None:
-            groups[key] = {**{d: row.get(d) for d in dims}, **{m: row.get(m) or 0 for m in metrics}}
-            counts[key] = 1
-            continue
-        counts[key] += 1
-        for m in metrics:
-            acc[m] = (acc[m] or 0) + (row.get(m) or 0)
-    for key, acc in groups.items():
-        for m in metrics:
-            if "impression_share" in m and counts[key]:
-                acc[m] = acc[m] / counts[key]
-    return list(groups.values())
-
-
-def _hashable(value: Any) -> Any:
-    return (
-        tuple(map(_hashable, value))
-        if isinstance(value, list)
-        else (tuple(sorted(value.items())) if isinstance(value, dict) else value)
-    )
 
 
 def _guard(
@@ -272,7 +229,7 @@ def _search_stream(state: SandboxState) -> Callable[[Any, grpc.ServicerContext],
         guard = _guard(state, "GoogleAdsService/SearchStream", context, request_id)
         batches: list[bytes] = guard(
             lambda: state.query_batches(
-                state.check_customer(request.customer_id),
+                state.check_query_customer(request.customer_id),
                 request.query,
                 state.as_of(context),
                 STREAM_BATCH_ROWS,
@@ -299,7 +256,7 @@ def _search(state: SandboxState) -> Callable[[Any, grpc.ServicerContext], bytes]
                         )
                     ],
                 )
-            cid = state.check_customer(request.customer_id)
+            cid = state.check_query_customer(request.customer_id)
             as_of = state.as_of(context)
             query = gaql.parse(request.query, known_resources=SERVED_RESOURCES)
             rows = run_query(state.market, query, customer_id=cid, as_of=as_of)

@@ -169,3 +169,37 @@ def test_row_builder_sets_enums_nested_and_repeated_fields() -> None:
         "Fast",
     ]
     assert row.metrics.cost_micros == 1_230_000
+
+
+def test_like_brackets_match_literal_wildcards() -> None:
+    rows = [{"campaign.name": "[Earth_to_Mars] 1"}, {"campaign.name": "EarthXtoXMars"}]
+    q = gaql.parse("SELECT campaign.name FROM campaign WHERE campaign.name LIKE '[[]Earth[_]to%'")
+    assert [r["campaign.name"] for r in gaql.execute(q, rows, as_of=AS_OF)] == ["[Earth_to_Mars] 1"]
+
+
+def test_contains_all_needs_every_value() -> None:
+    rows = [{"ad_group_ad.ad.final_urls": ["a", "b"]}, {"ad_group_ad.ad.final_urls": ["a"]}]
+    q = gaql.parse(
+        "SELECT ad_group_ad.ad.final_urls FROM ad_group_ad "
+        "WHERE ad_group_ad.ad.final_urls CONTAINS ALL ('a', 'b')"
+    )
+    assert gaql.execute(q, rows, as_of=AS_OF) == [rows[0]]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("segments.month = '2026-02-01'", (dt.date(2026, 2, 1), dt.date(2026, 2, 28))),
+        ("segments.quarter = '2026-10-01'", (dt.date(2026, 10, 1), dt.date(2026, 12, 31))),
+        ("segments.week = '2026-11-02'", (dt.date(2026, 11, 2), dt.date(2026, 11, 8))),
+        ("segments.year = 2025", (dt.date(2025, 1, 1), dt.date(2025, 12, 31))),
+        (
+            "segments.month BETWEEN '2026-01-01' AND '2026-03-01'",
+            (dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+        ),
+    ],
+)
+def test_coarse_date_filters_pin_their_days(where: str, expected: tuple[dt.date, dt.date]) -> None:
+    assert gaql.parse(f"SELECT campaign.id FROM campaign WHERE {where}").date_range(AS_OF) == (
+        expected
+    )
