@@ -35,7 +35,7 @@ help:
 	@echo "make bench  - benchmarks; figures in var/bench/results.json"
 	@echo "make up     - the Airflow UI (airflow standalone) on http://127.0.0.1:$(SPECTRA_AIRFLOW_PORT) over the demo's state"
 	@echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD - run spectra_daily for those days (scheduler)"
-	@echo "make lint   - ruff check + ruff format --check"
+	@echo "make lint   - ruff check + ruff format --check + import rules (lint-imports, .importlinter)"
 
 # Idempotent bootstrap: uv (pip-installed if missing) → .venv → pinned requirements → the package.
 # Re-runs only when requirements.txt or pyproject.toml change.
@@ -85,6 +85,7 @@ up: $(STAMP) airflow-db
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

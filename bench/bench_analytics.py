@@ -10,7 +10,7 @@ Synthetic accounts (spectra.analytics.synthetic, vectorised, truth known):
 * A/A false-discovery rate, planted CTR lifts vs expected power, nowcast error and coverage,
   anomaly false alarms, water-filling vs SLSQP, fitted-curve allocation vs known curves.
 
-The realistic market simulator (spectra.analytics.truth_checks: the pipeline's view replayed
+The realistic market simulator (spectra.evaluation.truth_checks: the pipeline's view replayed
 through ``Market.rows``, judged by ``Truth``), many seeds each, run in a process pool:
 
 * lag completion of the last 7 days vs ``Truth.matured`` (two lag profiles); tolerance 10 %;
@@ -130,8 +130,8 @@ def _bench_step(results: dict[str, Any], acc: Any, engine_seconds: float) -> Non
 
     from spectra.analytics.config import AnalyticsConfig
     from spectra.analytics.engine import sc_days
-    from spectra.analytics.replay import as_records
     from spectra.analytics.service import analyze_and_store
+    from spectra.evaluation.replay import as_records
     from spectra.warehouse import models as m
     from spectra.warehouse.db import make_engine, migrate
     from spectra.warehouse.repositories import register_account, register_tenant
@@ -467,14 +467,14 @@ def _pool_map(fn: Any, args: list[Any]) -> list[Any]:
 
 
 def _lag_task(arg: tuple[int, bool, bool]) -> Any:
-    from spectra.analytics import truth_checks as tc
+    from spectra.evaluation import truth_checks as tc
 
     seed, slow, buckets = arg
     return tc.lag_completion(seed, lag=tc.DENTAL_LAG if slow else None, with_buckets=buckets)
 
 
 def _bf_task(arg: tuple[int, bool, str, str, bool]) -> Any:
-    from spectra.analytics import truth_checks as tc
+    from spectra.evaluation import truth_checks as tc
 
     seed, shock, day, calendar, mix = arg
     return tc.black_friday(
@@ -483,7 +483,7 @@ def _bf_task(arg: tuple[int, bool, str, str, bool]) -> Any:
 
 
 def _call(arg: tuple[str, int]) -> Any:
-    from spectra.analytics import truth_checks as tc
+    from spectra.evaluation import truth_checks as tc
 
     name, seed = arg
     return getattr(tc, name)(seed)

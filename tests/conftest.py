@@ -6,8 +6,16 @@
   the end; tables are truncated after each test. Skipped when PostgreSQL is unreachable.
 - ``engine``: parametrized over both; ``database_url``: an *empty* database on each backend.
 
+- ``redis_url`` / ``redis_namespace``: a reachable Redis and a key prefix of this test's own,
+  whose keys are deleted after it.
+
 PostgreSQL defaults to 127.0.0.1:5432, database ``test``, user ``postgres`` or the current
-user (trust auth); set ``SPECTRA_TEST_PG_URL`` to point elsewhere.
+user (trust auth); set ``SPECTRA_TEST_PG_URL`` to point elsewhere. Redis defaults to
+``redis://127.0.0.1:6379/15``; set ``SPECTRA_TEST_REDIS_URL``.
+
+A test whose service is unreachable is skipped on a developer's machine, but FAILS when
+``SPECTRA_REQUIRE_SERVICES=1`` (set by ``.ci/run``): CI has both services, so a skip there
+would be a green run that never tested PostgreSQL or Redis.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import Engine, make_url, text
@@ -28,6 +37,18 @@ from spectra.warehouse.db import make_engine, migrate
 from spectra.warehouse.models import Base
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+REQUIRE_SERVICES = "SPECTRA_REQUIRE_SERVICES"
+
+
+def services_required() -> bool:
+    return os.environ.get(REQUIRE_SERVICES, "").strip() not in ("", "0")
+
+
+def service_unavailable(reason: str) -> NoReturn:
+    """Skip, or fail under ``SPECTRA_REQUIRE_SERVICES=1``: CI must not go green by skipping."""
+    if services_required():
+        pytest.fail(f"{reason} (and {REQUIRE_SERVICES}=1 forbids skipping)", pytrace=False)
+    pytest.skip(reason)
 
 
 def _pg_candidates() -> list[str]:
@@ -51,7 +72,7 @@ def pg_admin_url() -> str:
             errors.append(f"{make_url(url).render_as_string()}: {str(error.orig).strip()}")
         finally:
             engine.dispose()
-    pytest.skip("PostgreSQL unreachable: " + "; ".join(errors))
+    service_unavailable("PostgreSQL unreachable: " + "; ".join(errors))
 
 
 def _schema_url(admin_url: str, schema: str) -> str:
@@ -136,3 +157,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
     return request.getfixturevalue("_pg_schema_factory")()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis URL that answers PING, or skip (fail under SPECTRA_REQUIRE_SERVICES=1)."""
+    import redis
+
+    url = os.environ.get("SPECTRA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        service_unavailable(f"Redis unreachable at {url}: {error}")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_namespace(redis_url: str) -> Iterator[str]:
+    """A key prefix no other test (or xdist worker) uses; its keys are deleted afterwards.
+
+    Give it to the code under test as a name prefix: every key the test causes must contain it.
+    """
+    import redis
+
+    namespace = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    yield namespace
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"*{namespace}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -167,20 +167,6 @@ def cmd_airflow_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_dag(dag_id: str) -> Any:
-    """Parse the DAG folder the way Airflow's DAG processor does and return one DAG."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    folder = Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER", spectra_home() / "dags"))
-    bag = DagBag(dag_folder=str(folder))
-    if bag.import_errors:
-        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    dag = bag.dags.get(dag_id)
-    if dag is None:
-        raise LookupError(f"{folder} defines no DAG {dag_id!r}")
-    return dag
-
-
 def cmd_airflow(args: argparse.Namespace) -> int:
     """`airflow ARGS` with Spectra's Airflow settings (AIRFLOW_HOME in the checkout, the port)."""
     from spectra.airflow.local import airflow_command

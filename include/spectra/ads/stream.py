@@ -20,6 +20,7 @@ import grpc
 
 from spectra.ads.client import AdsCredentials
 from spectra.ads.errors import AdsQueryError, classify
+from spectra.ads.fields import UnknownField, resolve_field
 from spectra.settings import gaql_dir
 
 CLOCK_HEADER = "x-spectra-sandbox-as-of"
@@ -63,11 +64,9 @@ def load_query(name: str, directory: Path | None = None) -> GaqlQuery:
 @cache
 def _column_reader(path: str) -> Callable[[Any], Any]:
     """A fast getter for one GAQL field of a raw GoogleAdsRow (enum → name, repeated → list)."""
-    from spectra.sandbox.gaql import resolve_field  # the same GAQL ↔ protobuf name mapping
-
     try:
         attr_path, fd = resolve_field(path)
-    except Exception as exc:
+    except UnknownField as exc:
         raise AdsQueryError(f"unknown field {path}") from exc
     get = attrgetter(attr_path)
     if fd.is_repeated:

@@ -38,6 +38,20 @@ ADMIN_USER = "admin"
 BACKFILL_LOCK_PATIENCE = 120.0
 
 
+def load_dag(dag_id: str) -> Any:
+    """Parse the DAG folder the way Airflow's DAG processor does and return one DAG."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    folder = Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER", spectra_home() / "dags"))
+    bag = DagBag(dag_folder=str(folder))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    dag = bag.dags.get(dag_id)
+    if dag is None:
+        raise LookupError(f"{folder} defines no DAG {dag_id!r}")
+    return dag
+
+
 def airflow_port() -> int:
     """The port of the API server (UI, REST and the tasks' execution API)."""
     return int(os.environ.get("SPECTRA_AIRFLOW_PORT") or DEFAULT_AIRFLOW_PORT)

@@ -169,6 +169,7 @@ def quality_report(accounts: list[dict[str, Any]], *, day: dt.date) -> dict[str,
             engine,
             logical_dates=[day],
             expected_accounts=[(a["tenant_id"], int(a["customer_id"])) for a in accounts],
+            only_expected=True,  # the run's tenant / accounts only, never everyone's
         )
     finally:
         engine.dispose()

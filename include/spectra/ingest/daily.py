@@ -27,6 +27,7 @@ from spectra.ads.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.ads.stream import load_query, stream_columns
 from spectra.domain.campaign_state import CampaignState
 from spectra.domain.clock import complete_through
+from spectra.domain.windows import ingest_window
 from spectra.quality.screen import (
     SCREENED_QUERIES,
     Rejected,
@@ -155,14 +156,6 @@ FACT_SIZE_ORDER = {
     "ad_group_performance": 2,
     "campaign_performance": 1,
 }
-
-
-def ingest_window(logical_date: dt.date, repull_days: int) -> tuple[dt.date, dt.date, dt.date]:
-    """(window_start, window_end, as_of) for the run of ``logical_date``."""
-    if repull_days < 1:
-        raise ValueError(f"repull_days must be at least 1, got {repull_days}")
-    start = logical_date - dt.timedelta(days=repull_days - 1)
-    return start, logical_date, logical_date + dt.timedelta(days=1)
 
 
 def _value_micros(values: Sequence[float]) -> list[int]:

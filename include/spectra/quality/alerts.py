@@ -1,11 +1,16 @@
 """The gate's alert hook: every warn or block is logged and handed to the registered sinks.
 
+Today an alert is a log line, nothing more. No task process registers a sink: each Airflow
+task is a fresh process, so a sink registered anywhere else never runs where alerts are
+emitted, and none ships with Spectra yet. A warn or block therefore reaches people only as an
+ERROR / WARNING record of the ``spectra.quality.alerts`` logger in the task's log (and the
+verdict in ``quality_runs`` and the quality report). Delivery to Slack, e-mail or a pager is the
+monitors issue's work: it will register sinks where tasks start. Until then, do not count on
+being notified.
+
 The verdict itself is stored in ``quality_runs`` before any alert goes out, so an alert that
 cannot be delivered loses nothing; a failing sink is logged with its traceback and the next
-sink still runs. Observability (Slack, e-mail, pager) plugs in with
-:func:`register_alert_sink`; by default alerts go to the ``spectra.quality.alerts`` logger,
-which lands in the Airflow task log.
-"""
+sink still runs."""
 
 from __future__ import annotations
 

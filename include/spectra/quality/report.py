@@ -36,8 +36,15 @@ def gate_report(
     logical_dates: Sequence[dt.date] | None = None,
     tenant_id: str | None = None,
     expected_accounts: Iterable[tuple[str, int]] = (),
+    only_expected: bool = False,
 ) -> list[ReportRow]:
-    """Verdicts for the given days (default: every validated day), sorted by day and account."""
+    """Verdicts for the given days (default: every validated day), sorted by day and account.
+
+    ``only_expected``: report the ``expected_accounts`` and nothing else, as a run limited to
+    one tenant (or some accounts) must: another tenant's verdicts are not its to show.
+    """
+    expected_accounts = [(t, int(c)) for t, c in expected_accounts]
+    wanted = set(expected_accounts)
     r = m.QualityRun
     stmt = select(
         r.logical_date,
@@ -54,6 +61,12 @@ def gate_report(
         stmt = stmt.where(r.logical_date.in_(list(logical_dates)))
     if tenant_id is not None:
         stmt = stmt.where(r.tenant_id == tenant_id)
+    if only_expected:
+        # bound IN lists on both key columns, then the exact pairs below
+        stmt = stmt.where(
+            r.tenant_id.in_(sorted({t for t, _ in expected_accounts})),
+            r.customer_id.in_(sorted({c for _, c in expected_accounts})),
+        )
     if isinstance(bind, Engine):
         with bind.connect() as conn:
             found = conn.execute(stmt).all()
@@ -71,6 +84,7 @@ def gate_report(
             data_docs_path=f.data_docs_path or "",
         )
         for f in found
+        if not only_expected or (f.tenant_id, int(f.customer_id)) in wanted
     }
     days = sorted(set(logical_dates or ()) | {k[0] for k in rows})
     for day in days:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from spectra.domain.windows import ingest_window
 from spectra.quality import store
 from spectra.quality.alerts import QualityAlert, emit
 from spectra.quality.checks import GateStatus, QualityConfig, Severity, check
@@ -129,8 +130,6 @@ def validate_account(
     outcome; never raises for bad data (that is what the verdict is for), only for
     infrastructure errors, which the task's retries handle.
     """
-    from spectra.ingest.daily import ingest_window
-
     started = time.perf_counter()
     config = config or QualityConfig()
     window_start, _, as_of = ingest_window(logical_date, repull_days)

@@ -19,6 +19,7 @@ from typing import Any
 
 from google.ads.googleads.v26.services.types import google_ads_service
 
+from spectra.ads import fields as ads_fields
 from spectra.sandbox.errors import query_error
 
 ROW_DESCRIPTOR = google_ads_service.GoogleAdsRow.pb().DESCRIPTOR
@@ -369,21 +370,15 @@ class _Parser:
 def resolve_field(path: str) -> tuple[str, Any]:
     """Resolve a dotted GAQL field against GoogleAdsRow: (protobuf attribute path, descriptor).
 
-    The package's protos suffix names that clash with Python builtins (``type`` is ``type_``),
-    while GAQL uses the API's names. A field that does not exist is Google's UNRECOGNIZED_FIELD.
+    The mapping is the gateway's (spectra.ads.fields), so what the sandbox serves is what
+    ingest decodes. A field that does not exist is Google's UNRECOGNIZED_FIELD.
     """
-    desc = ROW_DESCRIPTOR
-    fd = None
-    parts = []
-    for part in path.split("."):
-        if desc is None:
-            raise query_error("UNRECOGNIZED_FIELD", f"unrecognized field {path!r}", trigger=path)
-        fd = desc.fields_by_name.get(part) or desc.fields_by_name.get(part + "_")
-        if fd is None:
-            raise query_error("UNRECOGNIZED_FIELD", f"unrecognized field {path!r}", trigger=path)
-        parts.append(fd.name)
-        desc = fd.message_type
-    return ".".join(parts), fd
+    try:
+        return ads_fields.resolve_field(path)
+    except ads_fields.UnknownField:
+        raise query_error(
+            "UNRECOGNIZED_FIELD", f"unrecognized field {path!r}", trigger=path
+        ) from None
 
 
 def _field_descriptor(path: str) -> Any:

@@ -1,6 +1,6 @@
 """The analyze step against a real warehouse: what it reads, what it stores, re-runs, tenants.
 
-The warehouse is filled as the daily pipeline would have left it (``spectra.analytics.replay``
+The warehouse is filled as the daily pipeline would have left it (``spectra.evaluation.replay``
 replays the ingest through ``Market.rows``, the function the sandbox serves); one test runs the
 real chain — ingest over gRPC, the quality gate, analyze — for a day.
 """
@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from spectra.analytics.replay import (
+from spectra.analytics.service import DAY_TABLES, analyze_and_store
+from spectra.evaluation.replay import (
     ReplayedAccount,
     as_records,
     pull,
     replay_account,
     structure_rows,
 )
-from spectra.analytics.service import DAY_TABLES, analyze_and_store
 from spectra.warehouse import models as m
 from spectra.warehouse.repositories import register_account, register_tenant
 from spectra.warehouse.upsert import bulk_upsert, table_checksums
@@ -332,8 +332,8 @@ def test_cpc_shock_on_black_friday_is_judged_at_fixed_keyword_mix(engine: Engine
     """The step reads keyword rows of last year's holiday window besides the recent ones, so
     a Smart Bidding campaign's competitor shock on Black Friday is found at a fixed keyword mix
     (seed 0: on raw campaign CPC its +55 % hides in the mix noise; truth_checks.black_friday)."""
-    from spectra.analytics import truth_checks as tc
     from spectra.analytics.seasonality import HolidayCalendar
+    from spectra.evaluation import truth_checks as tc
 
     day = tc.BLACK_FRIDAY
     shock = {"type": "competitor_entry", "start": day.isoformat(), "end": day.isoformat()}

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from spectra.ads.client import AdsCredentials, build_client
-from spectra.analytics import truth_checks
-from spectra.analytics.replay import matured_by_campaign
 from spectra.analytics.service import analyze_and_store
+from spectra.evaluation import truth_checks
+from spectra.evaluation.replay import matured_by_campaign
 from spectra.ingest.daily import ingest_account
 from spectra.sandbox.server import SandboxServer
 from spectra.warehouse import models as m

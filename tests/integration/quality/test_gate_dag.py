@@ -35,7 +35,7 @@ PROBE = textwrap.dedent(
     import json, sys
     import pendulum
     from airflow.sdk import task
-    from spectra.cli import load_dag
+    from spectra.airflow.local import load_dag
 
     day = pendulum.parse(sys.argv[1])
     dag = load_dag("spectra_daily")

@@ -318,9 +318,10 @@ def test_negative_keyword_stops_matching_search_terms(own_client: Any, own_marke
     op.create.negative = True
     op.create.keyword.text = word
     op.create.keyword.match_type = own_client.enums.KeywordMatchTypeEnum.BROAD
-    own_client.get_service("CampaignCriterionService").mutate_campaign_criteria(
+    created = own_client.get_service("CampaignCriterionService").mutate_campaign_criteria(
         customer_id=str(cid), operations=[op], metadata=_meta(day)
     )
+    criterion_rn = created.results[0].resource_name
     after = _query(own_client, cid, q, day + dt.timedelta(days=6))
     blocked = [
         r
@@ -337,14 +338,26 @@ def test_negative_keyword_stops_matching_search_terms(own_client: Any, own_marke
     assert any(
         r.campaign_criterion.keyword.text == word and r.campaign_criterion.negative for r in crit
     )
+    # Google's change history records the edit: one CREATE of this criterion, on this
+    # campaign, dated the day it was sent (the sandbox clock), and nothing else about it.
     changes = _query(
         own_client,
         cid,
-        "SELECT change_event.change_resource_name, change_event.resource_change_operation, change_event.client_type FROM change_event WHERE change_event.change_date_time >= '2026-11-01' AND change_event.change_date_time <= '2026-12-31' LIMIT 1000",
+        "SELECT change_event.change_resource_name, change_event.change_resource_type, "
+        "change_event.resource_change_operation, change_event.campaign, "
+        "change_event.change_date_time FROM change_event "
+        "WHERE change_event.change_date_time >= '2026-11-01' "
+        "AND change_event.change_date_time <= '2026-12-31' LIMIT 1000",
         day,
     )
-    assert any(r.change_event.change_resource_type or True for r in changes)
-    assert len(changes) >= 1
+    mine = [r.change_event for r in changes if r.change_event.change_resource_name == criterion_rn]
+    assert len(mine) == 1, [r.change_event.change_resource_name for r in changes]
+    event = mine[0]
+    enums = own_client.enums
+    assert event.change_resource_type == enums.ChangeEventResourceTypeEnum.CAMPAIGN_CRITERION
+    assert event.resource_change_operation == enums.ResourceChangeOperationEnum.CREATE
+    assert event.campaign == camp_rn
+    assert event.change_date_time.startswith(day.isoformat())
 
 
 def _create_budget(client: Any, cid: int, name: str, amount: int, day: dt.date) -> str:

@@ -90,3 +90,26 @@ def test_report_counts_verdicts_and_fails_when_an_account_has_none(
     assert tasks.quality_report(accounts, day=DAY) == {"pass": 1, "block": 1}
     with pytest.raises(tasks.QualityReportIncomplete, match="acme/3"):
         tasks.quality_report([*accounts, {"tenant_id": "acme", "customer_id": 3}], day=DAY)
+
+
+def test_report_of_a_run_shows_only_its_own_accounts(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run limited to tenant acme must not count (or log) globex's verdicts of the same day,
+    # nor acme's accounts the run did not take.
+    monkeypatch.setenv("SPECTRA_DATABASE_URL", str(sqlite_engine.url))
+    with sqlite_engine.begin() as conn:
+        register_tenant(conn, tenant_id="acme", name="Acme")
+        register_tenant(conn, tenant_id="globex", name="Globex")
+        for cid in (1, 2):
+            register_account(conn, tenant_id="acme", customer_id=cid)
+        register_account(conn, tenant_id="globex", customer_id=7)
+        store.write_run(conn, _verdict_row(1, "pass"))
+        store.write_run(conn, _verdict_row(2, "warn"))
+        store.write_run(
+            conn, {**_verdict_row(7, "block"), "tenant_id": "globex", "run_id": "globex-7"}
+        )
+    assert tasks.quality_report([{"tenant_id": "acme", "customer_id": 1}], day=DAY) == {"pass": 1}
+    # a run over two tenants reports both
+    mixed = [{"tenant_id": "acme", "customer_id": 1}, {"tenant_id": "globex", "customer_id": 7}]
+    assert tasks.quality_report(mixed, day=DAY) == {"pass": 1, "block": 1}

@@ -4,7 +4,8 @@ Each check builds a seeded market, replays what the daily pipeline would have st
 (``replay``), runs the engine on exactly that, and compares with what the market knows
 (``Truth``): matured conversions, the expected effect of a planted change, the events it
 planted, the best budget split and the profit-optimal bids. Tests run one or two seeds of each
-(tests/integration/analytics/test_market_truth.py); bench/bench_analytics.py runs many.
+(tests/integration/analytics/test_market_truth.py); bench/bench_analytics.py runs many. It lives
+in the evaluation harness because it reads the market's truth, which analytics never may.
 
 Stated tolerances (the tests assert them on one or two seeds; the bench measures them over
 many, numbers from ``make bench`` on this machine in brackets):
@@ -57,7 +58,7 @@ from spectra.analytics.cpc_index import (
 )
 from spectra.analytics.engine import AnalysisResult, analyze_account, sc_days
 from spectra.analytics.lag import conversion_dispersion, fit_lag_curve, nowcast
-from spectra.analytics.replay import (
+from spectra.evaluation.replay import (
     MICROS,
     current_budgets,
     keyword_bids,

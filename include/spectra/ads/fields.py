@@ -1,0 +1,40 @@
+"""GAQL field names resolved against the ``GoogleAdsRow`` protobuf: the one copy of the mapping.
+
+GAQL uses the API's names (``ad_group_criterion.keyword.match_type``); the package's generated
+protos suffix names that clash with Python builtins (``type`` is ``type_``). Ingest decodes raw
+rows with this mapping, and the sandbox serves rows through it, so both agree by construction
+(the sandbox, a stand-in, imports it from here; the product never imports the sandbox).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+class UnknownField(LookupError):
+    """A dotted GAQL field that ``GoogleAdsRow`` does not have."""
+
+
+@cache
+def row_descriptor() -> Any:
+    """``GoogleAdsRow``'s protobuf descriptor (imported on first use: google-ads is slow)."""
+    from google.ads.googleads.v26.services.types import google_ads_service
+
+    return google_ads_service.GoogleAdsRow.pb().DESCRIPTOR
+
+
+def resolve_field(path: str) -> tuple[str, Any]:
+    """(protobuf attribute path, field descriptor) of a dotted GAQL field of GoogleAdsRow."""
+    desc = row_descriptor()
+    fd = None
+    parts = []
+    for part in path.split("."):
+        if desc is None:
+            raise UnknownField(path)
+        fd = desc.fields_by_name.get(part) or desc.fields_by_name.get(part + "_")
+        if fd is None:
+            raise UnknownField(path)
+        parts.append(fd.name)
+        desc = fd.message_type
+    return ".".join(parts), fd

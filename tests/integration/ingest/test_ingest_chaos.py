@@ -1,0 +1,299 @@
+"""Ingest under sandbox chaos, through the real client: every row written or quarantined once.
+
+The accounting invariant, per query: the rows the sandbox served (counted here through the real
+client with chaos off) equal the rows in the warehouse plus the rows in quarantine. A row lost
+to a cut stream breaks the equality one way, a row written twice by a retried pull (or both
+written and quarantined) the other. The served rows are counted, never derived from the
+market's size, so rows Google omits (zero-impression days) change nothing here. On top, the
+warehouse after a chaotic run must be the one a calm run leaves (same checksums), and a run
+whose retries give up must leave no trace.
+
+Every fault a read can meet is covered (``CALL_FAULTS``); ``partial_failure`` and
+``lost_response`` act on mutates only, and ingest sends none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from spectra.ads.client import AdsCredentials, build_client
+from spectra.ads.errors import AdsRetryableError
+from spectra.ads.retry import RetryPolicy
+from spectra.ads.stream import load_query, stream_columns
+from spectra.ingest.daily import ingest_account, ingest_window, planned_pulls
+from spectra.sandbox import server as server_module
+from spectra.sandbox.chaos import CALL_FAULTS, Chaos, ChaosConfig
+from spectra.sandbox.server import SandboxServer
+from spectra.warehouse import models as m
+from spectra.warehouse.db import make_engine
+from spectra.warehouse.repositories import register_account, register_tenant
+from spectra.warehouse.upsert import table_checksums
+
+TENANT = "acme"
+REPULL = 14  # two 7-day slices per fact query: 14 SearchStream calls a run
+# Per-call fault rate: with 14 calls a run, P(no fault of the kind at all) = 0.6^14 < 0.1 %,
+# and the run asserts it met some. Retries are many and fast so the test waits on nothing:
+# P(10 faults in a row on one call) = 0.4^10 = 1e-4.
+RATE = 0.4
+RETRY = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.05, total_timeout=30.0)
+BATCH_ROWS = 40  # small SearchStream batches, so a cut stream has delivered rows before it breaks
+DATA_TABLES = [
+    m.Campaign.__table__,
+    m.AdGroup.__table__,
+    m.Keyword.__table__,
+    m.Ad.__table__,
+    m.PerformanceDaily.__table__,
+    m.SearchTermDaily.__table__,
+]
+
+
+class BadRowsMarket:
+    """The market, serving a few rows ingest must hold back (negative clicks, NaN conversions).
+
+    So the quarantine side of the invariant is not empty: a broken screen that wrote or dropped
+    them would break the count.
+    """
+
+    def __init__(self, market: Any, day: dt.date) -> None:
+        self.market, self.day = market, day.isoformat()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.market, name)
+
+    def customer_ids(self) -> list[int]:
+        return self.market.customer_ids()
+
+    def rows(self, resource: str, *, customer_id: int, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        rows: Iterable[dict[str, Any]] = self.market.rows(
+            resource, customer_id=customer_id, **kwargs
+        )
+        spoiled = 0
+        for row in rows:
+            if spoiled < 2 and row.get("segments.date") == self.day:
+                if resource == "keyword_view":
+                    row, spoiled = {**row, "metrics.clicks": -3}, spoiled + 1
+                elif resource == "search_term_view":
+                    row, spoiled = {**row, "metrics.conversions": math.nan}, spoiled + 1
+            yield row
+
+
+@pytest.fixture(scope="module")
+def logical_date(market: Any) -> dt.date:
+    return market.reference_date - dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def chaos_sandbox(market: Any, logical_date: dt.date) -> Iterator[SandboxServer]:
+    spoiled = BadRowsMarket(market, logical_date - dt.timedelta(days=3))
+    with SandboxServer(spoiled, clock=market.reference_date) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def chaos(chaos_sandbox: SandboxServer) -> Iterator[Chaos]:
+    c = Chaos(ChaosConfig(seed=5)).install(chaos_sandbox.state)
+    yield c
+    c.off()
+
+
+@pytest.fixture(scope="module")
+def creds(chaos_sandbox: SandboxServer) -> AdsCredentials:
+    return AdsCredentials(
+        developer_token="test-dev-token",
+        access_token="test-token",
+        endpoint=chaos_sandbox.endpoint,
+        ca_cert_path=str(chaos_sandbox.ca_cert),
+        sandbox_clock=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def client(creds: AdsCredentials) -> Any:
+    return build_client(creds)
+
+
+@pytest.fixture(scope="module")
+def customer_id(market: Any) -> int:
+    return market.customer_ids()[0]
+
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "STREAM_BATCH_ROWS", BATCH_ROWS)
+
+
+@pytest.fixture(scope="module")
+def served(
+    client: Any, creds: AdsCredentials, customer_id: int, logical_date: dt.date, chaos: Chaos
+) -> Counter[str]:
+    """Rows the sandbox serves for each query of the run, counted with chaos off."""
+    chaos.off()
+    start, end, as_of = ingest_window(logical_date, REPULL)
+    counts: Counter[str] = Counter()
+    for name, params in planned_pulls(start, end):
+        columns = stream_columns(
+            client, creds, customer_id=customer_id, query=load_query(name), as_of=as_of, **params
+        )
+        counts[name] += len(next(iter(columns.values())))
+    # The account's own row updates the registered account (name, currency, time zone): it is
+    # one row whatever happens, so it is not counted here; the checksums cover the rest.
+    del counts["accounts"]
+    return counts
+
+
+def _register(engine: Engine, customer_id: int) -> Engine:
+    with engine.begin() as conn:
+        register_tenant(conn, tenant_id=TENANT, name="Acme")
+        register_account(conn, tenant_id=TENANT, customer_id=customer_id)
+    return engine
+
+
+def _ingest(engine: Engine, client: Any, creds: AdsCredentials, cid: int, day: dt.date) -> Any:
+    return ingest_account(
+        engine,
+        client,
+        creds,
+        tenant_id=TENANT,
+        customer_id=cid,
+        logical_date=day,
+        repull_days=REPULL,
+        retry=RETRY,
+    )
+
+
+@pytest.fixture(scope="module")
+def calm_checksums(
+    _sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    client: Any,
+    creds: AdsCredentials,
+    customer_id: int,
+    logical_date: dt.date,
+    chaos: Chaos,
+    served: Counter[str],
+) -> dict[str, str]:
+    """What a run without faults leaves in the warehouse (a migrated SQLite file of its own)."""
+    path = tmp_path_factory.mktemp("calm") / "spectra.db"
+    shutil.copyfile(_sqlite_template, path)
+    engine = _register(make_engine(f"sqlite:///{path}"), customer_id)
+    chaos.off()
+    _ingest(engine, client, creds, customer_id, logical_date)
+    with engine.connect() as conn:
+        sums = table_checksums(conn, DATA_TABLES, tenant_id=TENANT)
+    engine.dispose()
+    return sums
+
+
+# Where each query's rows land: (table, level) by the warehouse's own columns.
+def _stored(conn: Any, name: str, customer_id: int) -> int:
+    perf = {
+        "campaign_performance": "campaign",
+        "ad_group_performance": "ad_group",
+        "keyword_performance": "keyword",
+    }
+    if name in perf:
+        table, where = m.PerformanceDaily, [m.PerformanceDaily.level == perf[name]]
+    else:
+        table = {
+            "search_terms": m.SearchTermDaily,
+            "campaigns": m.Campaign,
+            "ad_groups": m.AdGroup,
+            "keywords": m.Keyword,
+            "ads": m.Ad,
+            "conversion_lag": m.ConversionLagBucket,
+        }[name]
+        where = []
+    return conn.scalar(
+        select(func.count())
+        .select_from(table)
+        .where(table.tenant_id == TENANT, table.customer_id == customer_id, *where)
+    )
+
+
+def _quarantined(conn: Any, customer_id: int) -> Counter[str]:
+    """Distinct rows held back at ingest, by query (a row failing two checks is one row)."""
+    rows = conn.execute(
+        select(m.QualityQuarantine.source_query, m.QualityQuarantine.row_fingerprint)
+        .where(
+            m.QualityQuarantine.tenant_id == TENANT,
+            m.QualityQuarantine.customer_id == customer_id,
+            m.QualityQuarantine.stage == "ingest",
+            m.QualityQuarantine.active.is_(True),
+        )
+        .distinct()
+    ).all()
+    return Counter(query for query, _ in rows)
+
+
+@pytest.mark.parametrize("fault", [*CALL_FAULTS, "all"])
+def test_every_served_row_is_written_or_quarantined_once(
+    fault: str,
+    sqlite_engine: Engine,
+    client: Any,
+    creds: AdsCredentials,
+    customer_id: int,
+    logical_date: dt.date,
+    chaos: Chaos,
+    served: Counter[str],
+    calm_checksums: dict[str, str],
+) -> None:
+    engine = _register(sqlite_engine, customer_id)
+    rates = {f: RATE / len(CALL_FAULTS) for f in CALL_FAULTS} if fault == "all" else {fault: RATE}
+    before = Counter(i.fault for i in chaos.injected)
+    chaos.configure(
+        methods=["GoogleAdsService/SearchStream"],
+        retry_delay_seconds=0.01,
+        slow_seconds=0.01,
+        cut_after_batches=1,
+        **rates,
+    )
+    try:
+        _ingest(engine, client, creds, customer_id, logical_date)
+    finally:
+        chaos.off()
+    injected = Counter(i.fault for i in chaos.injected) - before
+    assert all(injected[f] > 0 for f in rates) if fault != "all" else sum(injected.values()) > 0
+    assert set(injected) <= set(rates), injected
+
+    with engine.connect() as conn:
+        held = _quarantined(conn, customer_id)
+        accounted = {name: _stored(conn, name, customer_id) + held[name] for name in served}
+        checksums = table_checksums(conn, DATA_TABLES, tenant_id=TENANT)
+    assert accounted == dict(served)
+    # the planted bad rows, and only they, are held back
+    assert held == Counter({"keyword_performance": 2, "search_terms": 2})
+    assert checksums == calm_checksums
+
+
+def test_a_run_whose_retries_give_up_leaves_no_trace(
+    sqlite_engine: Engine,
+    client: Any,
+    creds: AdsCredentials,
+    customer_id: int,
+    logical_date: dt.date,
+    chaos: Chaos,
+    served: Counter[str],
+) -> None:
+    engine = _register(sqlite_engine, customer_id)
+    # Every stream longer than one batch is cut, every time: the small structure queries get
+    # through and are written in the run's transaction, then a bigger pull gives up.
+    chaos.configure(methods=["GoogleAdsService/SearchStream"], stream_cut=1.0, cut_after_batches=1)
+    try:
+        with pytest.raises(AdsRetryableError):
+            _ingest(engine, client, creds, customer_id, logical_date)
+    finally:
+        chaos.off()
+    with engine.connect() as conn:
+        for name in served:
+            assert _stored(conn, name, customer_id) == 0, name
+        assert not _quarantined(conn, customer_id)
+        assert conn.scalar(select(func.count()).select_from(m.IngestRun)) == 0

@@ -1,0 +1,86 @@
+"""docker-compose.yaml runs one image built from the repository (Docker does not run here).
+
+Every service that runs Airflow or Spectra must use the image the Dockerfile builds from the
+pinned requirements: a worker on the bare Airflow image has no spectra, GX or statsmodels, and
+its tasks fail at import. Where Docker is installed, ``docker compose config`` validates the file.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+# The services of the stack that are not ours: they run their own upstream images.
+UPSTREAM = {"postgres": "postgres:", "redis": "redis:"}
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+
+
+def _commands(service: dict[str, Any]) -> str:
+    parts = []
+    for key in ("entrypoint", "command"):
+        value = service.get(key) or []
+        parts.append(" ".join(value) if isinstance(value, list) else str(value))
+    return " ".join(parts)
+
+
+def test_every_airflow_service_runs_the_image_built_from_the_repository() -> None:
+    services = _compose()["services"]
+    ours = {name: s for name, s in services.items() if name not in UPSTREAM}
+    assert {n for n in ours if n.startswith("airflow-")} >= {
+        "airflow-init",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+    }
+    images = {name: s.get("image") for name, s in ours.items()}
+    assert len(set(images.values())) == 1, images
+    for name, service in ours.items():
+        build = service.get("build")
+        assert isinstance(build, dict), f"{name} is not built from the repository"
+        assert build.get("context") == "." and build.get("dockerfile") == "Dockerfile", name
+        # nothing installs at start-up: the image already holds the pinned environment
+        assert "pip install" not in _commands(service), name
+    for name, prefix in UPSTREAM.items():
+        assert services[name]["image"].startswith(prefix)
+
+
+def test_the_dockerfile_installs_the_pinned_requirements_on_the_pinned_airflow() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM apache/airflow:(\S+)-python(\S+)$", dockerfile, re.M)
+    assert base, "the image must build on Airflow's own image"
+    airflow, python = base.groups()
+    pinned = re.search(r"^apache-airflow==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert pinned and pinned.group(1) == airflow
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert f">={python}" in requires.replace(" ", "")
+    runs = " ".join(re.findall(r"^RUN (.+)$", dockerfile, re.M))
+    assert "pip install --no-cache-dir -r /opt/spectra/requirements.txt" in runs
+    assert "pip install --no-cache-dir --no-deps -e /opt/spectra" in runs
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".git", "var", ".airflow"} <= set(ignored)  # no local state in the image
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    docker = shutil.which("docker")
+    has_compose = docker is not None and (
+        subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    )
+    if not has_compose:
+        pytest.skip("Docker Compose is not installed here; the structure is checked above")
+    done = subprocess.run(
+        [docker, "compose", "config", "--quiet"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
