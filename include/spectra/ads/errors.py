@@ -182,6 +182,15 @@ def classify(exc: BaseException) -> AdsError:
     from google.api_core import exceptions as core
 
     if isinstance(exc, core.GoogleAPICallError):
+        # a streaming call (SearchStream) fails as api_core's error wrapping the RpcError, whose
+        # trailing metadata still carry Google's failure: the daily quota must not read as a
+        # retryable rate limit
+        call = exc.response if isinstance(exc.response, grpc.RpcError) else None
+        trailing = call.trailing_metadata() if call is not None else None
+        failure = failure_from_metadata(trailing)
+        if failure is not None and failure.errors:
+            rid = next((v for k, v in trailing or () if k == "request-id"), None)
+            return _from_details(failure_details(failure), rid, str(exc))
         status = exc.grpc_status_code
         name = status.name if status is not None else type(exc).__name__
         if status == grpc.StatusCode.RESOURCE_EXHAUSTED:

@@ -109,7 +109,12 @@ def call_with_retry(
 
 
 def worst_case_attempts(policy: RetryPolicy, *, airflow_retries: int) -> int:
-    """Calls one task can make for one read: ours times Airflow's tries (retries + 1)."""
+    """Calls one task can make for one read: ours times Airflow's tries (retries + 1).
+
+    E.g. ingest in ``spectra_daily`` (``retries=2``) with ``DEFAULT_RETRY`` (4 attempts): 12
+    calls per query. Mutations never multiply like this: the apply ledger counts sends across
+    task tries (``ApplyConfig.max_attempts`` per change, and per step of a multi-step operation).
+    """
     return policy.attempts * (airflow_retries + 1)
 
 

@@ -14,6 +14,7 @@ Google does; the answers follow Google's wire semantics:
 - ``validate_only``: everything is checked, nothing is applied, results are empty;
 - more than 10,000 operations → request_error.TOO_MANY_MUTATE_OPERATIONS.
 
+With a daily quota installed (spectra.sandbox.quota) each operation counts against the cap.
 A mutation is in force from the sandbox clock's day on (the request's clock header, as for reads).
 Chaos (spectra.sandbox.chaos) may make a mutate succeed on the server and lose its response.
 """
@@ -209,6 +210,9 @@ class _Run:
                     )
                 ],
             )
+        quota = getattr(self.state, "quota", None)
+        if quota is not None:  # the daily cap counts every operation (spectra.sandbox.quota)
+            quota.charge(self.context, len(resources_ops))
         as_of: dt.date = self.state.as_of(self.context)
         chaos = getattr(self.state, "chaos", None)
         forced = (

@@ -359,8 +359,10 @@ def get_or_create_operation(
     kind: str,
     spec: dict[str, Any],
     now: dt.datetime,
-) -> dict[str, Any]:
-    conn.execute(
+) -> tuple[dict[str, Any], bool]:
+    """The operation by (tenant, key), inserted ``running`` if new; returns (row, created).
+    The same key with another spec raises :class:`IdempotencyKeyReused`."""
+    result = conn.execute(
         dialect_insert(conn)(OPERATIONS)
         .values(
             tenant_id=tenant_id,
@@ -388,7 +390,7 @@ def get_or_create_operation(
         raise IdempotencyKeyReused(
             f"operation key {operation_key} of tenant {tenant_id!r} already names another operation"
         )
-    return dict(row)
+    return dict(row), result.rowcount == 1
 
 
 def operation_steps(conn: Connection, *, operation_id: int) -> dict[str, dict[str, Any]]:
@@ -459,3 +461,55 @@ def harmful_final_effects(
         seen.add((int(campaign_id), change_date))
         out.append((int(campaign_id), change_date, str(metric), float(did_pct or 0.0)))
     return out
+
+
+def get_operation(conn: Connection, *, tenant_id: str, operation_key: str) -> dict[str, Any] | None:
+    row = (
+        conn.execute(
+            select(OPERATIONS).where(
+                OPERATIONS.c.tenant_id == tenant_id, OPERATIONS.c.operation_key == operation_key
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    return dict(row) if row else None
+
+
+def operations_with_status(
+    conn: Connection, *, tenant_id: str | None, status: str, kind: str | None = None
+) -> list[dict[str, Any]]:
+    """Operations in ``status`` (oldest first); ``tenant_id=None`` is a deliberate cross-tenant
+    read for a resume sweep, which then works each operation under its own tenant."""
+    query = select(OPERATIONS).where(OPERATIONS.c.status == status)
+    if tenant_id is not None:
+        query = query.where(OPERATIONS.c.tenant_id == tenant_id)
+    if kind is not None:
+        query = query.where(OPERATIONS.c.kind == kind)
+    return [dict(r) for r in conn.execute(query.order_by(OPERATIONS.c.id)).mappings()]
+
+
+def save_step(
+    conn: Connection,
+    *,
+    operation_id: int,
+    step: str,
+    result: dict[str, Any],
+    found_existing: bool,
+    now: dt.datetime,
+) -> None:
+    """Insert or overwrite a step row (a recovery point whose result grows, e.g. a send count)."""
+    conn.execute(
+        dialect_insert(conn)(STEPS)
+        .values(
+            operation_id=operation_id,
+            step=step,
+            result=result,
+            found_existing=found_existing,
+            completed_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=["operation_id", "step"],
+            set_={"result": result, "found_existing": found_existing, "completed_at": now},
+        )
+    )

@@ -345,3 +345,55 @@ def test_negative_keyword_stops_matching_search_terms(own_client: Any, own_marke
     )
     assert any(r.change_event.change_resource_type or True for r in changes)
     assert len(changes) >= 1
+
+
+def _create_budget(client: Any, cid: int, name: str, amount: int, day: dt.date) -> str:
+    op = client.get_type("CampaignBudgetOperation")
+    op.create.name = name
+    op.create.amount_micros = amount
+    svc = client.get_service("CampaignBudgetService")
+    resp = svc.mutate_campaign_budgets(customer_id=str(cid), operations=[op], metadata=_meta(day))
+    return str(resp.results[0].resource_name)
+
+
+def test_budget_names_are_unique_and_a_budget_without_campaign_is_served(
+    own_client: Any, own_market: Market
+) -> None:
+    cid = own_market.customer_ids()[0]
+    day = CLOCK + dt.timedelta(days=4)
+    rn = _create_budget(own_client, cid, "Orphan budget", 30_000_000, day)
+    # GAQL lists a budget no campaign uses yet (a crashed launch finds it by name)
+    q = "SELECT campaign_budget.resource_name, campaign_budget.name, campaign_budget.amount_micros FROM campaign_budget WHERE campaign_budget.name = 'Orphan budget'"
+    rows = _query(own_client, cid, q, day)
+    assert [(r.campaign_budget.resource_name, r.campaign_budget.amount_micros) for r in rows] == [
+        (rn, 30_000_000)
+    ]
+    assert _query(own_client, cid, q, day - dt.timedelta(days=1)) == []
+    with pytest.raises(GoogleAdsException) as info:
+        _create_budget(own_client, cid, "Orphan budget", 40_000_000, day)
+    assert _codes(info.value) == [("campaign_budget_error", "DUPLICATE_NAME", 0)]
+    # a campaign's own budget takes its name from the campaign: that name is taken too
+    camp = _query(own_client, cid, "SELECT campaign.name FROM campaign", day)[0]
+    with pytest.raises(GoogleAdsException) as info:
+        _create_budget(own_client, cid, f"Budget | {camp.campaign.name}", 40_000_000, day)
+    assert _codes(info.value) == [("campaign_budget_error", "DUPLICATE_NAME", 0)]
+    # once a campaign uses it, it is served once, as that campaign's budget
+    op = own_client.get_type("CampaignOperation")
+    op.create.name = "Orphan no more"
+    op.create.campaign_budget = rn
+    op.create.advertising_channel_type = own_client.enums.AdvertisingChannelTypeEnum.SEARCH
+    op.create.manual_cpc.enhanced_cpc_enabled = False
+    own_client.get_service("CampaignService").mutate_campaigns(
+        customer_id=str(cid), operations=[op], metadata=_meta(day)
+    )
+    served = [
+        r.campaign_budget.name
+        for r in _query(
+            own_client,
+            cid,
+            "SELECT campaign_budget.resource_name, campaign_budget.name FROM campaign_budget",
+            day,
+        )
+        if r.campaign_budget.resource_name == rn
+    ]
+    assert served == ["Budget | Orphan no more"]

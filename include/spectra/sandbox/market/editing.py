@@ -79,6 +79,7 @@ class PendingBudget:
     amount: int
     name: str
     removed: bool = False
+    created: int = 0  # the ordinal from which GAQL serves it
 
 
 @dataclass
@@ -385,10 +386,13 @@ class Editing:
                     "shared budgets are not simulated",
                     "explicitly_shared",
                 )
+            name = " ".join(str(op.values.get("name") or "").split())
+            if name:
+                self._check_budget_name(batch, name)
             existing = [*self.struct.campaign_budget_id.tolist(), *self._pending_budgets]
             budget_id = max(existing, default=30_000_000_000) + 7
             self._pending_budgets[budget_id] = PendingBudget(
-                budget_id, batch.account, amount, str(op.values.get("name", ""))
+                budget_id, batch.account, amount, name, created=batch.ordinal
             )
             rn = self._rn(batch, "campaignBudgets", budget_id)
             self._temp(batch, op, rn)
@@ -411,6 +415,11 @@ class Editing:
             paths = check_update_mask(op)
             if "amount_micros" in paths:
                 pending.amount = check_budget(op.values.get("amount_micros"))
+            if "name" in paths:
+                name = " ".join(str(op.values.get("name") or "").split())
+                if name and name != pending.name:
+                    self._check_budget_name(batch, name)
+                pending.name = name
             return op.resource_name
         c = self._find(batch, "budget", budget_id, op.resource_name)
         state = self._now(batch)
@@ -443,6 +452,51 @@ class Editing:
                 campaign=c,
             )
         return op.resource_name
+
+    def _check_budget_name(self: Market, batch: _Batch, name: str) -> None:
+        """campaign_budget_error.DUPLICATE_NAME: a budget name is unique among the account's
+        budgets that are not removed — those waiting for a campaign, and those serving one,
+        whose name derives from their campaign's (``Budget | <campaign name>``)."""
+        st = self.struct
+        state = self._now(batch)
+        taken = {
+            b.name
+            for b in self._pending_budgets.values()
+            if b.account == batch.account and not b.removed and b.name
+        }
+        taken |= {
+            budget_name(st.campaign_name[i])
+            for i in np.flatnonzero(st.campaign_account == batch.account).tolist()
+            if state.campaign_status[i] != REMOVED
+        }
+        if name in taken:
+            raise fail(
+                "campaign_budget_error",
+                "DUPLICATE_NAME",
+                f"a campaign budget named {name!r} already exists",
+                "name",
+            )
+
+    def _pending_budget_rows(self: Market, account: int, as_of: dt.date) -> list[dict[str, Any]]:
+        """GAQL rows of budgets no campaign uses yet: Google lists them too (a crashed launch
+        finds the budget it created by its name)."""
+        cid = int(self.struct.customer_id[account])
+        ordinal = as_of.toordinal()
+        return [
+            {
+                "customer.id": cid,
+                "campaign_budget.id": b.budget_id,
+                "campaign_budget.name": b.name,
+                "campaign_budget.amount_micros": b.amount,
+                "campaign_budget.resource_name": f"customers/{cid}/campaignBudgets/{b.budget_id}",
+                "campaign_budget.status": "REMOVED" if b.removed else "ENABLED",
+                "campaign_budget.delivery_method": "STANDARD",
+                "campaign_budget.period": "DAILY",
+                "campaign_budget.explicitly_shared": False,
+            }
+            for b in self._pending_budgets.values()
+            if b.account == account and b.created <= ordinal
+        ]
 
     def _temp(self: Market, batch: _Batch, op: Mutation, rn: str) -> None:
         given = op.values.get("resource_name")
@@ -1206,6 +1260,11 @@ class Editing:
         return op.resource_name
 
 
+def budget_name(campaign_name: str) -> str:
+    """The name a campaign's own (not explicitly shared) budget derives from the campaign."""
+    return f"Budget | {campaign_name}"
+
+
 def _status(code: int) -> str:
     return ("ENABLED", "PAUSED", "REMOVED")[code]
 
@@ -1220,4 +1279,12 @@ def _text(item: Any) -> str:
     return str(getattr(item, "text", item)).strip()
 
 
-__all__ = ["DEFAULT_CLIENT", "DEFAULT_USER", "UPDATABLE", "Editing", "Negative", "PendingBudget"]
+__all__ = [
+    "DEFAULT_CLIENT",
+    "budget_name",
+    "DEFAULT_USER",
+    "UPDATABLE",
+    "Editing",
+    "Negative",
+    "PendingBudget",
+]

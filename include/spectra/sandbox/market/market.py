@@ -470,6 +470,10 @@ class Market(Editing):
             yield from _emit(cols, len(entities))
             if resource == "ad_group_criterion":
                 yield from self._negative_rows(account, as_of, "ad_group")
+            if resource == "campaign_budget":
+                with self._lock:
+                    orphans = self._pending_budget_rows(account, as_of)
+                yield from orphans
             return
         metrics = [f for f in sorted(fields) if f in METRICS]
         segments = [f for f in sorted(fields) if f in DAY_SEGMENTS]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from spectra.sandbox.market.editing import budget_name
 from spectra.sandbox.market.state import STATUSES
 from spectra.sandbox.market.structure import BIDDING, MATCH_TYPES, QS_LEVELS, round_bid
 
@@ -124,7 +125,7 @@ ATTRIBUTES: dict[str, AttrFn] = {
     "campaign.start_date": lambda s: _obj([s.history_start.isoformat()] * s.struct.n_campaigns),
     "campaign_budget.id": lambda s: s.struct.campaign_budget_id,
     "campaign_budget.amount_micros": lambda s: s.state.campaign_budget,
-    "campaign_budget.name": lambda s: _obj([f"Budget | {n}" for n in s.struct.campaign_name]),
+    "campaign_budget.name": lambda s: _obj([budget_name(n) for n in s.struct.campaign_name]),
     "campaign_budget.resource_name": lambda s: _rn(
         _account_cid(s, "campaign"), "campaignBudgets", s.struct.campaign_budget_id
     ),
