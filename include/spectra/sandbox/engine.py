@@ -103,6 +103,10 @@ SHARES: tuple[str, ...] = (
 answer/2497703). Over several days the shares are weighted by each day's eligible impressions,
 which a daily row implies as impressions / search_impression_share."""
 
+SHARE_RESOURCES = frozenset({"customer", "campaign", "ad_group", "keyword_view"})
+"""Impression share exists for accounts, campaigns, ad groups and keywords, not for single ads or
+search terms (https://support.google.com/google-ads/answer/7103314)."""
+
 HISTORICAL_QS = "metrics.historical_quality_score"
 _QS_ATTRIBUTE = "ad_group_criterion.quality_info.quality_score"
 
@@ -242,17 +246,27 @@ def _named_fields(query: gaql.Query) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _resource_enum(resource: str) -> str:
+    return resource.upper()
+
+
 def _refuse_field(path: str, resource: str, where: str) -> None:
+    """Refuse a field in Google's words (the wording of its QueryError messages)."""
+    why = f"(could not support requested resources: '{_resource_enum(resource)}')"
     if _is_metric(path):
         raise query_error(
             "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE",
-            f"{path} cannot be {where} with FROM {resource} (not simulated by the sandbox)",
+            f"Cannot select or filter on the following metrics: '{path[8:]}'{why}, since metric "
+            "is incompatible with the resource in the FROM clause or other selected segmenting "
+            "resources (or is not simulated by the sandbox).",
             trigger=path,
         )
     if _is_segment(path):
         raise query_error(
             "PROHIBITED_SEGMENT_IN_SELECT_OR_WHERE_CLAUSE",
-            f"{path} cannot be {where} with FROM {resource} (not simulated by the sandbox)",
+            f"Cannot select or filter on the following segments: '{path}'{why}, since segment "
+            "is incompatible with the resource in the FROM clause or other selected segmenting "
+            "resources (or is not simulated by the sandbox).",
             trigger=path,
         )
     prefix = path.split(".", 1)[0]
@@ -265,7 +279,10 @@ def _refuse_field(path: str, resource: str, where: str) -> None:
                 else "PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE"
             )
             raise query_error(
-                code, f"{prefix} fields are not compatible with FROM {resource}", trigger=path
+                code,
+                f"Cannot select fields from the following resource: '{_resource_enum(prefix)}', "
+                "since the resource is incompatible with the resource in FROM clause.",
+                trigger=path,
             )
     code = (
         "PROHIBITED_FIELD_IN_WHERE_CLAUSE"
@@ -319,6 +336,8 @@ def _metric_ok(path: str, resource: str) -> bool:
         return False
     if path == HISTORICAL_QS:
         return resource == "keyword_view"
+    if path in SHARES:
+        return resource in SHARE_RESOURCES
     return served_metric(path)
 
 

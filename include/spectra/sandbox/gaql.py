@@ -52,6 +52,10 @@ DURING_RANGES = {
 }
 
 
+QUERY_PARAMETERS = frozenset({"include_drafts", "omit_unselected_resource_names"})
+"""https://developers.google.com/google-ads/api/docs/query/structure#parameters"""
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str
@@ -287,13 +291,36 @@ class _Parser:
             if limit <= 0:
                 raise query_error("LIMIT_VALUE_TOO_LOW", "LIMIT must be positive")
         if self.keyword("PARAMETERS"):
-            while self.peek() is not None:
-                self.next()
+            self.parameters()
         if (tok := self.peek()) is not None:
             raise query_error("UNEXPECTED_INPUT", f"unexpected input {tok.text!r} at {tok.pos}")
         return Query(
             tuple(fields), resource_tok.text, tuple(conditions), tuple(order_by), limit, self.text
         )
+
+    def parameters(self) -> None:
+        """PARAMETERS name = value, …: Google's two query parameters, both booleans."""
+        while True:
+            name = self.next()
+            if name.kind != "word" or name.text not in QUERY_PARAMETERS:
+                raise query_error(
+                    "BAD_PARAMETER_NAME",
+                    f"unknown query parameter {name.text!r}",
+                    trigger=name.text,
+                )
+            op = self.next()
+            if op.text != "=":
+                raise query_error("BAD_OPERATOR", f"expected = after {name.text} at {op.pos}")
+            value = self.next()
+            if value.text.lower() not in ("true", "false"):
+                raise query_error(
+                    "BAD_PARAMETER_VALUE",
+                    f"{name.text} takes true or false, not {value.text!r}",
+                    trigger=value.text,
+                )
+            if (tok := self.peek()) is None or tok.text != ",":
+                return
+            self.next()
 
     def condition(self) -> Condition:
         name = self.field_name()
@@ -481,7 +508,12 @@ def parse(text: str, *, known_resources: Iterable[str] | None = None) -> Query:
                 )
         conditions.append(cond)
     for path, _ in query.order_by:
-        _field_descriptor(path)
+        if _field_descriptor(path).is_repeated:
+            raise query_error(
+                "PROHIBITED_FIELD_IN_ORDER_BY_CLAUSE",
+                f"{path} is repeated and cannot be sorted on",
+                trigger=path,
+            )
     query = Query(
         query.fields, query.resource, tuple(conditions), query.order_by, query.limit, text
     )

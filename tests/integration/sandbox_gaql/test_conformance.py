@@ -523,6 +523,28 @@ def test_regexp_match_and_contains_any(
             "SELECT campaign.id FROM campaign WHERE campaign.name REGEXP_MATCH '(unclosed'",
             "query_error.BAD_VALUE",
         ),
+        (
+            "SELECT ad_group_ad.ad.id, metrics.search_impression_share FROM ad_group_ad "
+            "WHERE segments.date DURING LAST_7_DAYS",
+            "query_error.PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE",
+        ),
+        (
+            "SELECT search_term_view.search_term, metrics.search_impression_share "
+            "FROM search_term_view WHERE segments.date DURING LAST_7_DAYS",
+            "query_error.PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE",
+        ),
+        (
+            "SELECT ad_group_ad.ad.id FROM ad_group_ad ORDER BY ad_group_ad.ad.final_urls",
+            "query_error.PROHIBITED_FIELD_IN_ORDER_BY_CLAUSE",
+        ),
+        (
+            "SELECT campaign.id FROM campaign PARAMETERS include_removed = true",
+            "query_error.BAD_PARAMETER_NAME",
+        ),
+        (
+            "SELECT campaign.id FROM campaign PARAMETERS include_drafts = maybe",
+            "query_error.BAD_PARAMETER_VALUE",
+        ),
     ],
 )
 def test_what_the_sandbox_does_not_serve_is_refused_as_google_refuses(

@@ -203,3 +203,11 @@ def test_coarse_date_filters_pin_their_days(where: str, expected: tuple[dt.date,
     assert gaql.parse(f"SELECT campaign.id FROM campaign WHERE {where}").date_range(AS_OF) == (
         expected
     )
+
+
+def test_parameters_clause_accepts_googles_parameters() -> None:
+    q = gaql.parse(
+        "SELECT campaign.id FROM campaign LIMIT 2 "
+        "PARAMETERS include_drafts = true, omit_unselected_resource_names = FALSE"
+    )
+    assert q.limit == 2
