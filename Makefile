@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 
 export SPECTRA_HOME := $(CURDIR)
 export SPECTRA_SANDBOX_PORT ?= 50151
+# The Gemini stand-in (served by the sandbox process; airflow_settings.yaml points gemini_default at it)
+export SPECTRA_LLM_PORT ?= 50251
 # The Airflow API server (UI, REST, the tasks' execution API); everything below follows it.
 export SPECTRA_AIRFLOW_PORT ?= 8080
 export AIRFLOW_HOME := $(CURDIR)/.airflow

@@ -18,7 +18,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-MODULES = ["bench_ingest", "bench_market", "bench_quality", "bench_analytics", "bench_apply"]
+MODULES = [
+    "bench_ingest",
+    "bench_market",
+    "bench_quality",
+    "bench_analytics",
+    "bench_apply",
+    "bench_agent",
+]
 
 
 def _fmt(value: Any) -> str:

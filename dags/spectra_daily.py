@@ -25,6 +25,13 @@ warehouse state; re-running an old day never overwrites fresher numbers.
   scores anomalies against seasonal expectation, estimates applied changes' effects and writes
   the budget and keyword-bid envelopes. Re-running the day replaces its results
   (`analytics_*` tables).
+* `propose` — one mapped task per analysed account: turns the envelopes into proposals. Per
+  campaign one Gemini call (connection `gemini_default`; the local LLM stand-in in the demo)
+  ranks and explains today's options; every answer is validated (schema, entity of this tenant
+  and account, value inside the envelope, per-campaign cap, Google's copy limits), gets one
+  repair request when invalid, and falls back to the deterministic envelope value otherwise.
+  Re-running the day replaces its pending proposals. Updates the asset `proposals`; every call
+  and its cost is in `ai_calls`.
 
 Google Ads credentials: Airflow connection `google_ads_default`.
 Backfill: `airflow backfill create --dag-id spectra_daily --from-date … --to-date …`.
@@ -36,10 +43,12 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk import Asset, Param, TriggerRule, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 GOOGLE_ADS_CONN_ID = "google_ads_default"
+GEMINI_CONN_ID = "gemini_default"
+PROPOSALS = Asset("proposals")
 
 
 @dag(
@@ -50,7 +59,7 @@ GOOGLE_ADS_CONN_ID = "google_ads_default"
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    tags=["spectra", "google-ads", "ingest", "quality", "analytics"],
+    tags=["spectra", "google-ads", "ingest", "quality", "analytics", "agent"],
     default_args={
         "owner": "spectra",
         "retries": 2,
@@ -127,10 +136,29 @@ def spectra_daily() -> None:
         context["analyze_label"] = f"{account['tenant_id']}/{account['customer_id']}"  # type: ignore[typeddict-unknown-key]
         return tasks.analyze(account, day=tasks.report_day(context), dag_run_id=context["run_id"])
 
+    # all_done: one account's failed analysis must not stop the others' proposals.
+    @task(
+        trigger_rule=TriggerRule.ALL_DONE,
+        map_index_template="{{ propose_label }}",
+        outlets=[PROPOSALS],
+    )
+    def propose(analyzed: dict[str, Any]) -> dict[str, Any]:
+        """Validated proposals for one account (LLM-ranked, envelope-bounded)."""
+        from spectra.airflow import tasks
+
+        context = get_current_context()
+        context["propose_label"] = f"{analyzed['tenant_id']}/{analyzed['customer_id']}"  # type: ignore[typeddict-unknown-key]
+        return tasks.propose(
+            analyzed,
+            day=tasks.report_day(context),
+            dag_run_id=context["run_id"],
+            conn_id=GEMINI_CONN_ID,
+        )
+
     accounts = list_accounts()
     validated = validate.expand(ingested=ingest.expand(account=accounts))
     validated >> quality_report(accounts)
-    analyze.expand(account=validated)
+    propose.expand(analyzed=analyze.expand(account=validated))
 
 
 spectra_daily()

@@ -18,11 +18,16 @@ from typing import Any
 from spectra.settings import spectra_home
 
 DEFAULT_SANDBOX_PORT = 50151
+DEFAULT_LLM_PORT = 50251
 DEMO_TENANT = "demo"
 
 
 def _sandbox_port(arg: int | None = None) -> int:
     return arg or int(os.environ.get("SPECTRA_SANDBOX_PORT", DEFAULT_SANDBOX_PORT))
+
+
+def _llm_port(arg: int | None = None) -> int:
+    return arg if arg is not None else int(os.environ.get("SPECTRA_LLM_PORT", DEFAULT_LLM_PORT))
 
 
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -47,11 +52,42 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         f"{server.ca_cert}); accounts {', '.join(map(str, market.customer_ids()))}",
         flush=True,
     )
+    llm = _start_llm_standin(_llm_port(args.llm_port), host=args.host)
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     try:
         server.wait()
     except KeyboardInterrupt:
         server.stop()
+    finally:
+        if llm is not None:
+            llm.stop()
+    return 0
+
+
+def _start_llm_standin(port: int, *, host: str = "localhost") -> Any:
+    """The Gemini stand-in beside the Google Ads sandbox (same process); None when off (port 0)
+    or when the port is already served."""
+    from spectra.sandbox.llm import LlmStandIn
+
+    if not port or _port_open(port):
+        return None
+    mode = os.environ.get("SPECTRA_LLM_MODE", "sound")
+    llm = LlmStandIn(mode=mode, port=port, host="127.0.0.1" if host == "localhost" else host)
+    llm.start()
+    print(f"sandbox: Gemini stand-in ({mode}) on {llm.base_url}", flush=True)
+    return llm
+
+
+def cmd_sandbox_llm(args: argparse.Namespace) -> int:
+    """Only the Gemini stand-in (generateContent, countTokens), in the foreground."""
+    from spectra.sandbox.llm import LlmStandIn
+
+    llm = LlmStandIn(mode=args.mode, port=_llm_port(args.port), host=args.host)
+    print(f"Gemini stand-in ({args.mode}) on {llm.base_url}", flush=True)
+    try:
+        llm.serve_forever()
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -225,11 +261,13 @@ def prepare_local_state(
     print(f"warehouse   {database_url()} at revision {migrate()}", flush=True)
     port = _sandbox_port(port)
     os.environ["SPECTRA_SANDBOX_PORT"] = str(port)  # airflow_settings.yaml's connection port
+    os.environ["SPECTRA_LLM_PORT"] = str(_llm_port())  # the Gemini stand-in, same process
     customer_ids = Market.from_scenario(scenario).customer_ids()
     proc = start_sandbox_process(scenario, port, home / "var" / "sandbox" / "sandbox.log")
     print(
         f"sandbox     scenario {scenario!r} on localhost:{port} "
-        f"({'started' if proc else 'already running'})",
+        f"({'started' if proc else 'already running'}); Gemini stand-in on localhost:"
+        f"{_llm_port()} ({'serving' if _port_open(_llm_port()) else 'NOT serving: fallback only'})",
         flush=True,
     )
     try:
@@ -290,7 +328,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from spectra.report import findings_text
 
     print(findings_text(days, ui_url=base_url()))
+    print(demo_proposals(days))
     return 1 if failed or len(runs) != len(days) else 0
+
+
+def demo_proposals(days: Sequence[dt.date]) -> str:
+    """The last day's proposals of the demo tenant's accounts (after the runs)."""
+    from spectra.agent.report import proposals_text
+    from spectra.warehouse.db import make_engine
+    from spectra.warehouse.repositories import list_active_accounts
+
+    engine = make_engine()
+    try:
+        with engine.connect() as conn:
+            accounts = list_active_accounts(conn, tenant_id=DEMO_TENANT)
+        return proposals_text(engine, days, [(a.tenant_id, int(a.customer_id)) for a in accounts])
+    finally:
+        engine.dispose()
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -516,7 +570,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--host", default="localhost")
     p.add_argument("--clock", default=None, help="default 'today' (YYYY-MM-DD)")
+    p.add_argument(
+        "--llm-port",
+        type=int,
+        default=None,
+        help="Gemini stand-in port ($SPECTRA_LLM_PORT; 0: off)",
+    )
     p.set_defaults(fn=cmd_sandbox_serve)
+    p = sandbox.add_parser("llm", help="serve only the Gemini stand-in")
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--mode", default=os.environ.get("SPECTRA_LLM_MODE", "sound"))
+    p.set_defaults(fn=cmd_sandbox_llm)
 
     db = sub.add_parser("db", help="warehouse").add_subparsers(dest="db_command", required=True)
     db.add_parser("migrate", help="upgrade the warehouse to the latest schema").set_defaults(

@@ -80,6 +80,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         "SPECTRA_HOME": str(home),
         "SPECTRA_SANDBOX_PORT": str(_free_port()),
+        "SPECTRA_LLM_PORT": str(_free_port()),  # the Gemini stand-in, served by the sandbox
         "SPECTRA_AIRFLOW_PORT": str(port),
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
@@ -162,6 +163,7 @@ def test_demo_through_the_scheduler_and_the_ui_a_user_walks(stack: dict[str, obj
     assert "Caught by the run for" in out
     assert "Budget envelope" in out and "Lag completion, last 7 days" in out
     assert f"{url}/spectra/docs/spectra/days/" in out
+    assert "## Proposals for" in out and " proposals" in out and "why: " in out
 
     meta = sqlite3.connect(airflow_home / "airflow.db")
     runs = meta.execute(
@@ -186,7 +188,7 @@ def test_demo_through_the_scheduler_and_the_ui_a_user_walks(stack: dict[str, obj
         p for p in (airflow_home / "logs").rglob("*.log") if f"run_id={last_run_id}" in str(p)
     ]
     tasks = {part for p in run_logs for part in p.parts if part.startswith("task_id=")}
-    assert {"task_id=ingest", "task_id=validate", "task_id=analyze"} <= tasks
+    assert {"task_id=ingest", "task_id=validate", "task_id=analyze", "task_id=propose"} <= tasks
     validate_logs = [p.read_text() for p in run_logs if "task_id=validate" in str(p)]
     (warn_log,) = [t for t in validate_logs if "QUALITY GATE WARN" in t]
     assert len(warn_log.splitlines()) < 60, "GX's INFO chatter is back in the validate log"

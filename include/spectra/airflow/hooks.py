@@ -40,3 +40,39 @@ class GoogleAdsHook(BaseHook):
     def get_conn(self) -> tuple[Any, AdsCredentials]:
         creds = self.get_credentials()
         return build_client(creds), creds
+
+
+class GeminiHook(BaseHook):
+    """Gemini settings from an Airflow connection (type ``gemini``), as plain agent settings.
+
+    Vertex AI (production): extras ``project``, ``location``, ``model`` and, optionally,
+    ``credentials_path`` (a service-account key; else Application Default Credentials). Gemini
+    API: ``vertexai: false`` and the API key as the password. The local stand-in: host/port
+    give the base URL and the extra ``access_token`` a static bearer token.
+    """
+
+    conn_name_attr = "gemini_conn_id"
+    default_conn_name = "gemini_default"
+    conn_type = "gemini"
+    hook_name = "Gemini (Spectra)"
+
+    def __init__(self, gemini_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.gemini_conn_id = gemini_conn_id
+
+    def get_settings(self) -> Any:
+        from spectra.agent.settings import GeminiSettings
+
+        conn = self.get_connection(self.gemini_conn_id)
+        data: dict[str, Any] = dict(conn.extra_dejson)
+        if conn.host:
+            host = conn.host if "://" in conn.host else f"http://{conn.host}"
+            data["base_url"] = f"{host}:{conn.port}" if conn.port else host
+        if conn.password:
+            data["api_key"] = conn.password
+        return GeminiSettings.from_mapping(data)
+
+    def get_conn(self) -> Any:
+        from spectra.agent.client import GeminiClient
+
+        return GeminiClient(self.get_settings())

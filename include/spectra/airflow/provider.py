@@ -70,7 +70,38 @@ GOOGLE_ADS = {
     },
 }
 
-CONNECTION_TYPES: list[dict[str, Any]] = [GOOGLE_ADS]
+GEMINI = {
+    "connection-type": "gemini",
+    "hook-class-name": "spectra.airflow.hooks.GeminiHook",
+    "hook-name": "Gemini (Spectra)",
+    "conn-fields": {
+        "project": _text("Google Cloud project", "Vertex AI: the project that is billed"),
+        "location": _text("Location", "Vertex AI region, e.g. us-central1 or global"),
+        "model": _text("Model", "e.g. gemini-2.5-flash (priced in the model_prices table)"),
+        "vertexai": _flag("Vertex AI", "off: the Gemini API with the API key (password)"),
+        "api_version": _text("API version", "v1 (Vertex AI) or v1beta (Gemini API)"),
+        "credentials_path": _text(
+            "Service-account key path", "Vertex AI: a key file; empty for Application Default"
+        ),
+        "access_token": _text(
+            "Static access token", "local stand-in only: a fixed bearer token", secret=True
+        ),
+    },
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "login"],
+        "relabeling": {
+            "host": "Endpoint override (base URL)",
+            "port": "Endpoint port",
+            "password": "API key (Gemini API / Vertex express)",
+        },
+        "placeholders": {
+            "host": "empty for Google; http://localhost for the stand-in",
+            "port": "empty for Google",
+        },
+    },
+}
+
+CONNECTION_TYPES: list[dict[str, Any]] = [GOOGLE_ADS, GEMINI]
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -220,3 +220,61 @@ def log_findings(engine: Any, tenant_id: str, customer_id: int, day: dt.date) ->
     report = build_report(engine, day=day, tenant_id=tenant_id, customer_id=customer_id)
     for account in report.accounts:
         logging.getLogger("spectra.analytics").info("%s", account_screen(account, report))
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+def propose(
+    analyzed: dict[str, Any],
+    *,
+    day: dt.date,
+    dag_run_id: str | None = None,
+    conn_id: str = "gemini_default",
+) -> dict[str, Any]:
+    """Propose the day's changes for one analysed account; returns counts and the cost.
+
+    Without the Gemini connection the step still runs: every campaign gets the deterministic
+    proposals from its envelope, recorded as fallback with the reason (and a warning here).
+    """
+    import logging
+
+    from airflow.exceptions import AirflowNotFoundException
+
+    from spectra.agent.report import account_lines
+    from spectra.agent.service import propose_account
+    from spectra.airflow.hooks import GeminiHook
+    from spectra.warehouse.db import make_engine
+
+    log = logging.getLogger("spectra.agent")
+    try:
+        model = GeminiHook(conn_id).get_conn()
+    except AirflowNotFoundException:
+        log.warning("no Airflow connection %r: proposals come from the envelope only", conn_id)
+        model = None
+    engine = make_engine()
+    try:
+        outcome = propose_account(
+            engine,
+            model,
+            tenant_id=analyzed["tenant_id"],
+            customer_id=int(analyzed["customer_id"]),
+            logical_date=day,
+            dag_run_id=dag_run_id,
+        )
+        lines = account_lines(
+            engine,
+            tenant_id=analyzed["tenant_id"],
+            customer_id=int(analyzed["customer_id"]),
+            day=day,
+        )
+    finally:
+        engine.dispose()
+    log.info(
+        "proposals for %s/%s on %s:\n%s",
+        analyzed["tenant_id"],
+        analyzed["customer_id"],
+        day,
+        "\n".join(lines),
+    )
+    return outcome.as_dict()

@@ -795,7 +795,9 @@ class ChangeEffectRow(Base):
 class Envelope(Base):
     """What the next change to one entity may do: direction and maximum magnitude, with the
     absolute target for a replay-safe mutation. Campaign budgets: every campaign; keyword
-    bids: only keywords the evidence lets move (no row = hold)."""
+    bids: only keywords the evidence lets move (no row = hold); ``target``: a Smart Bidding
+    campaign's tCPA (micros) or tROAS (the ratio in micros, 4.0 = 4 000 000; evidence names
+    the strategy) — its lever instead of keyword bids."""
 
     __tablename__ = "analytics_envelopes"
     __table_args__ = (
@@ -808,7 +810,7 @@ class Envelope(Base):
             "ad_group_id",
             name="uq_analytics_envelopes_entity",
         ),
-        CheckConstraint("kind IN ('budget', 'bid')", name="kind_valid"),
+        CheckConstraint("kind IN ('budget', 'bid', 'target')", name="kind_valid"),
         CheckConstraint("direction IN ('increase', 'decrease', 'hold')", name="direction_valid"),
         Index("ix_analytics_envelopes_tenant_date", "tenant_id", "logical_date"),
     )
@@ -817,7 +819,7 @@ class Envelope(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
     customer_id: Mapped[int] = mapped_column(BigInteger)
     logical_date: Mapped[dt.date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(8))  # budget (campaign) | bid (keyword)
+    kind: Mapped[str] = mapped_column(String(8))  # budget | bid (keyword) | target (Smart Bidding)
     entity_id: Mapped[int] = mapped_column(BigInteger)
     campaign_id: Mapped[int] = mapped_column(BigInteger)
     ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -1001,3 +1003,176 @@ class CircuitBreakerRow(Base):
     fail_counter: Mapped[int] = mapped_column(Integer, default=0)
     success_counter: Mapped[int] = mapped_column(Integer, default=0)
     opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# --------------------------------------------------------------------------- proposal agent
+# Migration 0008. Every AI call and every proposal names the prompt version and model that
+# produced it; cost is integer USD micros computed from the call's token counts and the
+# model's price row, so cost per campaign and per tenant is a plain sum of the call log.
+
+
+class PromptVersion(Base):
+    """A prompt file as first used: id, version and content hash (the registry).
+
+    A prompt whose text changed without a new version is refused (spectra.agent.prompts), so a
+    version names exactly one text.
+    """
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (UniqueConstraint("prompt_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prompt_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    first_used_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelPrice(Base):
+    """What one model's tokens cost from a date on, and where that figure comes from.
+
+    Not tenant data. Prices are integer USD micros per million tokens; output includes
+    thinking tokens (Google bills thoughts as output).
+    """
+
+    __tablename__ = "model_prices"
+    __table_args__ = (UniqueConstraint("model", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(128))
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    input_micros_per_mtok: Mapped[int] = mapped_column(BigInteger)
+    output_micros_per_mtok: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(Text)  # the page the figure was read from
+    source_date: Mapped[dt.date] = mapped_column(Date)  # when it was read
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AiCall(Base):
+    """One request to the LLM (a repair request is its own row): who, why, tokens, cost, outcome."""
+
+    __tablename__ = "ai_calls"
+    __table_args__ = (
+        Index("ix_ai_calls_tenant_day", "tenant_id", "logical_date"),
+        Index("ix_ai_calls_campaign", "tenant_id", "customer_id", "campaign_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(String(32))  # propose | repair | brand_review | ...
+    model: Mapped[str] = mapped_column(String(128))
+    prompt_id: Mapped[str] = mapped_column(String(64))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    prompt_hash: Mapped[str] = mapped_column(String(64))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    thinking_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    price_id: Mapped[int | None] = mapped_column(ForeignKey("model_prices.id"), nullable=True)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    # ok | invalid (failed validation) | error (no usable answer) | skipped (budget/breaker)
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(Text, default="")
+    response_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+PROPOSAL_KINDS = (
+    "keyword_bid",
+    "campaign_budget",
+    "target_cpa",
+    "target_roas",
+    "pause_keyword",
+    "enable_keyword",
+    "negative_keyword",
+    "rsa_copy",
+)
+
+
+class Proposal(Base):
+    """One suggested change that passed validation, with the absolute new value.
+
+    Keyed by (tenant, account, logical date, option): a re-run of the day replaces the
+    account's pending proposals and never duplicates one. ``source`` says whether the model's
+    answer (``llm``), its repaired answer (``repair``) or the deterministic envelope
+    (``fallback``, with ``fallback_reason``) produced it.
+    """
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id", "logical_date", "option_key"),
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k}'" for k in PROPOSAL_KINDS) + ")", name="kind_valid"
+        ),
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'applied', 'superseded')",
+            name="status_valid",
+        ),
+        CheckConstraint("source IN ('llm', 'repair', 'fallback')", name="source_valid"),
+        Index("ix_proposals_tenant_day", "tenant_id", "logical_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    option_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    criterion_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    entity_label: Mapped[str] = mapped_column(Text, default="")
+    current_value: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSON)  # absolute: micros, a status, a text, copy
+    expected_value_delta_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    expected_low_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    expected_high_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reasoning: Mapped[str] = mapped_column(Text, default="")
+    evidence_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(16))
+    fallback_reason: Mapped[str] = mapped_column(Text, default="")
+    prompt_id: Mapped[str] = mapped_column(String(64))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    prompt_hash: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    ai_call_id: Mapped[int | None] = mapped_column(ForeignKey("ai_calls.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProposalRejection(Base):
+    """Generated content refused before it became a proposal (brand safety), with the reasons.
+
+    ``check`` says which check refused it: ``deterministic`` (banned terms, trademarks, claims,
+    Google's editorial rules, nonsense) or ``llm_review`` (the review prompt).
+    """
+
+    __tablename__ = "proposal_rejections"
+    __table_args__ = (
+        Index("ix_proposal_rejections_tenant_day", "tenant_id", "logical_date"),
+        CheckConstraint("check_kind IN ('deterministic', 'llm_review')", name="check_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    logical_date: Mapped[dt.date] = mapped_column(Date)
+    option_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    ad_group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    check_kind: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    prompt_version: Mapped[str] = mapped_column(String(32), default="")
+    ai_call_id: Mapped[int | None] = mapped_column(ForeignKey("ai_calls.id"), nullable=True)
+    dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
