@@ -627,6 +627,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("airflow-settings", help="load airflow_settings.yaml into Airflow")
     p.add_argument("file", nargs="?", default=str(spectra_home() / "airflow_settings.yaml"))
     p.set_defaults(fn=cmd_airflow_settings)
+
+    from spectra.cli_guardrails import register as register_guardrails
+
+    register_guardrails(sub)  # lock, unlock, locks, role, autopilot
     return parser
 
 

@@ -1176,3 +1176,83 @@ class ProposalRejection(Base):
     ai_call_id: Mapped[int | None] = mapped_column(ForeignKey("ai_calls.id"), nullable=True)
     dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --------------------------------------------------------------------------- guardrails
+
+
+class GuardrailLock(Base):
+    """A person's lock on a campaign (``field`` NULL) or one of its fields, with an expiry:
+    agent changes there are refused until it expires or is lifted (``spectra lock``)."""
+
+    __tablename__ = "guardrail_locks"
+    __table_args__ = (
+        Index("ix_guardrail_locks_campaign", "tenant_id", "customer_id", "campaign_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    field: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    lifted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TenantRole(Base):
+    """A principal's role in one tenant (viewer, editor, approver, admin)."""
+
+    __tablename__ = "tenant_roles"
+    __table_args__ = (
+        CheckConstraint("role IN ('viewer', 'editor', 'approver', 'admin')", name="role_valid"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    granted_by: Mapped[str] = mapped_column(String(128))
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TenantSetting(Base):
+    """Per-tenant switches: autopilot (low-impact changes apply without a person)."""
+
+    __tablename__ = "tenant_settings"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
+    autopilot: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str] = mapped_column(String(128), default="system")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GuardrailDecision(Base):
+    """The guardrails' verdict on one candidate change: every rule's result and reason, and
+    whether a person must approve. Keyed by the candidate's ref, so a re-run overwrites."""
+
+    __tablename__ = "guardrail_decisions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "candidate_ref"),
+        Index("ix_guardrail_decisions_campaign", "tenant_id", "customer_id", "campaign_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    candidate_ref: Mapped[str] = mapped_column(String(200))
+    entity_key: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    origin_kind: Mapped[str] = mapped_column(String(16))
+    candidate: Mapped[dict[str, Any]] = mapped_column(JSON)
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    requires_approval: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    results: Mapped[list[Any]] = mapped_column(JSON)
+    approval_reasons: Mapped[list[Any]] = mapped_column(JSON)
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

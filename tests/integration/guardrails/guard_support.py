@@ -1,0 +1,117 @@
+"""Support for the guardrail tests: a warehouse that knows the sandbox's campaigns, and
+candidates built from what the sandbox serves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from spectra.ads.client import AdsCredentials
+from spectra.ads.entities import read_campaign
+from spectra.ads.stream import load_query, stream_columns
+from spectra.domain.campaign_state import CampaignState
+from spectra.domain.changes import EntityKind, EntityRef, Origin, OriginKind
+from spectra.guardrails.candidate import CandidateChange
+from spectra.warehouse.repositories import add_campaign, register_account, register_tenant
+
+TENANT = "acme"
+AGENT = Origin(kind=OriginKind.PROPOSAL, ref="p-1")
+
+
+def register_campaigns(
+    engine: Engine, client: Any, creds: AdsCredentials, customer_id: int
+) -> list[int]:
+    """Tenant, account and every ENABLED campaign of the account, ACTIVE in Spectra."""
+    cols = stream_columns(client, creds, customer_id=customer_id, query=load_query("campaigns"))
+    ids = [
+        int(cid)
+        for cid, status in zip(cols["campaign.id"], cols["campaign.status"], strict=True)
+        if status == "ENABLED"
+    ]
+    with engine.begin() as conn:
+        register_tenant(conn, tenant_id=TENANT, name="Acme")
+        register_account(conn, tenant_id=TENANT, customer_id=customer_id)
+        for cid in ids:
+            add_campaign(
+                conn,
+                tenant_id=TENANT,
+                customer_id=customer_id,
+                campaign_id=cid,
+                name=f"c{cid}",
+                status=CampaignState.ACTIVE,
+                exist_ok=True,
+            )
+    return ids
+
+
+def snapshot(client: Any, creds: AdsCredentials, customer_id: int, campaign_id: int) -> Any:
+    return read_campaign(client, creds, customer_id=customer_id, campaign_id=campaign_id).snapshot
+
+
+def keyword_bid(
+    snap: dict[str, Any], customer_id: int, campaign_id: int, *, factor: float, ref: str
+) -> CandidateChange:
+    """The agent's candidate to move an enabled keyword's bid by ``factor`` (no evidence
+    needed for the rules these tests are about: they read the rule's own result)."""
+    key, kw = next(
+        (k, v)
+        for k, v in snap["keywords"].items()
+        if not v["negative"] and v["status"] == "ENABLED" and v.get("cpc_bid_micros")
+    )
+    group, crit = (int(x) for x in key.split("~"))
+    current = int(kw["cpc_bid_micros"])
+    return CandidateChange(
+        tenant_id=TENANT,
+        customer_id=customer_id,
+        ref=ref,
+        entity=EntityRef(
+            kind=EntityKind.KEYWORD, campaign_id=campaign_id, ad_group_id=group, criterion_id=crit
+        ),
+        field="cpc_bid_micros",
+        current=current,
+        proposed=int(round(current * factor / 10_000)) * 10_000,
+        origin=AGENT,
+    )
+
+
+def result_of(decision: Any, rule: str) -> Any:
+    return next(r for r in decision.results if r.rule == rule)
+
+
+def add_budget_evidence(
+    engine: Engine, customer_id: int, day: Any, budgets: dict[int, int], *, max_change: float = 0.3
+) -> None:
+    """Analytics' day for the account (usable lag curve, a seasonal profile) and one budget
+    envelope per campaign (id = campaign id) allowing an increase of up to ``max_change``."""
+    import datetime as dt
+
+    from spectra.warehouse.models import AnalyticsRun, Envelope
+
+    with engine.begin() as conn:
+        conn.execute(
+            AnalyticsRun.__table__.insert().values(
+                tenant_id=TENANT,
+                customer_id=customer_id,
+                logical_date=day,
+                lag_usable=True,
+                seasonality=[{"weekday": 1.0}],
+                analyzed_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        for campaign_id, budget in budgets.items():
+            conn.execute(
+                Envelope.__table__.insert().values(
+                    id=campaign_id,
+                    tenant_id=TENANT,
+                    customer_id=customer_id,
+                    logical_date=day,
+                    kind="budget",
+                    entity_id=campaign_id,
+                    campaign_id=campaign_id,
+                    current_micros=budget,
+                    next_micros=int(budget * (1 + max_change)),
+                    direction="increase",
+                    max_change_pct=max_change,
+                )
+            )
