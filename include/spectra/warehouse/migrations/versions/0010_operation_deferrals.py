@@ -6,7 +6,7 @@ operation alone until then instead of spending a request on a refusal. NULL for 
 row (nothing deferred). One nullable column: nothing is rewritten.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
