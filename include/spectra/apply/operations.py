@@ -24,8 +24,8 @@ round's read tells which. One writer per operation holds its lease (``apply_leas
 Google Ads call. Transient failures repeat rounds with tenacity's full-jitter backoff; sends are
 counted in the ``:sent`` row, so Airflow task retries cannot multiply them past
 ``ApplyConfig.max_attempts`` (see :func:`worst_case_sends`). While the shared circuit breaker is
-open or the daily quota is spent, the operation is deferred (still ``running``) and
-:func:`resume_operations` picks it up later. A permanent error fails the operation with the
+open or the daily quota is spent, the operation is deferred (still ``running``, with
+``deferred_until`` from Google's ``retry_delay``) and :func:`resume_operations` picks it up then. A permanent error fails the operation with the
 reason and the resources created so far.
 """
 
@@ -166,7 +166,9 @@ class _Unknown(AdsRetryableError):
 
 
 class _Deferred(Exception):
-    pass
+    def __init__(self, reason: str, seconds: float) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
 
 
 @dataclass
@@ -342,7 +344,7 @@ class OperationRunner:
             except OperationFailed as exc:
                 self._fail(op, token, str(exc))
             except _Deferred as exc:
-                self._note(op, token, "operation_deferred", str(exc))
+                self._note(op, token, "operation_deferred", str(exc), defer_s=exc.seconds)
             except AdsRetryableError as exc:
                 self._note(op, token, "operation_pending", f"{type(exc).__name__}: {exc}")
         finally:
@@ -372,8 +374,13 @@ class OperationRunner:
                 after=created,
             )
 
-    def _note(self, op: dict[str, Any], token: int, action: str, reason: str) -> None:
-        """Still running (deferred or out of rounds for now): keep the reason, resume later."""
+    def _note(
+        self, op: dict[str, Any], token: int, action: str, reason: str, defer_s: float = 0.0
+    ) -> None:
+        """Still running (deferred or out of rounds for now): keep the reason, resume later —
+        not before ``defer_s`` (Google's retry_delay, the breaker's reset timeout)."""
+        now = _now()
+        until = now + dt.timedelta(seconds=defer_s) if defer_s > 0 else None
         with self._txn(op, token) as conn:
             store.set_operation_status(
                 conn,
@@ -381,10 +388,12 @@ class OperationRunner:
                 operation_id=op["id"],
                 status="running",
                 error=reason,
-                now=_now(),
+                now=now,
+                deferred_until=until,
             )
-            op["error"] = reason
-            self._audit(conn, op, action, reasoning=reason)
+            op["error"], op["deferred_until"] = reason, until
+            detail = {"until": until.isoformat()} if until is not None else {}
+            self._audit(conn, op, action, reasoning=reason, detail=detail)
 
     def _report(self, op: dict[str, Any]) -> OperationReport:
         return _report(self.engine, op)
@@ -401,9 +410,13 @@ class OperationRunner:
                 with attempt:
                     self._round(op, build, step, token, done)
         except pybreaker.CircuitBreakerError as exc:
-            raise _Deferred(f"Google Ads circuit breaker open: {exc}") from exc
+            raise _Deferred(
+                f"Google Ads circuit breaker open: {exc}", self.breaker.reset_timeout
+            ) from exc
         except AdsQuotaExhausted as exc:
-            raise _Deferred(f"daily quota exhausted: {exc}") from exc
+            raise _Deferred(
+                f"daily quota exhausted: {exc}", exc.retry_delay or self.config.quota_defer_s
+            ) from exc
 
     def _round(
         self,
@@ -745,9 +758,12 @@ def resume_operations(
     breaker: pybreaker.CircuitBreaker | None = None,
     on_step: StepHook | None = None,
 ) -> list[OperationReport]:
-    """Resume every running operation (after a crash, a deferral, a run out of rounds)."""
+    """Resume every running operation (after a crash, a run out of rounds, or a deferral whose
+    time has come: a deferred one is left alone until its ``deferred_until``)."""
     with engine.connect() as conn:
-        ops = store.operations_with_status(conn, tenant_id=tenant_id, status="running", kind=KIND)
+        ops = store.operations_with_status(
+            conn, tenant_id=tenant_id, status="running", kind=KIND, now=_now()
+        )
     runner = OperationRunner(
         engine, client, creds=creds, config=config, breaker=breaker, on_step=on_step
     )

@@ -428,11 +428,12 @@ def set_operation_status(
     status: str,
     error: str,
     now: dt.datetime,
+    deferred_until: dt.datetime | None = None,
 ) -> None:
     conn.execute(
         update(OPERATIONS)
         .where(OPERATIONS.c.tenant_id == tenant_id, OPERATIONS.c.id == operation_id)
-        .values(status=status, error=error, updated_at=now)
+        .values(status=status, error=error, updated_at=now, deferred_until=deferred_until)
     )
 
 
@@ -477,11 +478,21 @@ def get_operation(conn: Connection, *, tenant_id: str, operation_key: str) -> di
 
 
 def operations_with_status(
-    conn: Connection, *, tenant_id: str | None, status: str, kind: str | None = None
+    conn: Connection,
+    *,
+    tenant_id: str | None,
+    status: str,
+    kind: str | None = None,
+    now: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Operations in ``status`` (oldest first); ``tenant_id=None`` is a deliberate cross-tenant
-    read for a resume sweep, which then works each operation under its own tenant."""
+    """Operations in ``status`` (oldest first); with ``now``, only those not deferred past it.
+    ``tenant_id=None`` is a deliberate cross-tenant read for a resume sweep, which then works
+    each operation under its own tenant."""
     query = select(OPERATIONS).where(OPERATIONS.c.status == status)
+    if now is not None:
+        query = query.where(
+            or_(OPERATIONS.c.deferred_until.is_(None), OPERATIONS.c.deferred_until <= now)
+        )
     if tenant_id is not None:
         query = query.where(OPERATIONS.c.tenant_id == tenant_id)
     if kind is not None:

@@ -26,7 +26,7 @@ from spectra.ads.entities import read_campaign
 from spectra.apply.executor import apply_changes, resume_pending
 from spectra.apply.operations import build_campaign, resume_operations
 from spectra.sandbox.quota import DailyQuota
-from spectra.warehouse.apply_store import get_change_by_key
+from spectra.warehouse.apply_store import get_change_by_key, get_operation
 
 WINDOW_S = 3.0
 
@@ -157,8 +157,28 @@ def test_a_spent_daily_quota_defers_a_campaign_build(
         )
         assert report.status == "running" and "daily quota" in report.error, report
         assert list(report.steps) == ["budget"]
+        with engine.connect() as conn:
+            op = get_operation(conn, tenant_id=TENANT, operation_key=build.operation_key)
+        assert op is not None and op["deferred_until"] is not None
+        wait = op["deferred_until"].replace(tzinfo=dt.UTC) - op["updated_at"].replace(tzinfo=dt.UTC)
+        assert abs(wait.total_seconds() - WINDOW_S) < 1.0, wait  # Google's retry_delay
+        # a sweep inside the window leaves it alone (no request spent on a refusal)
+        refused = quota.refused
+        assert (
+            resume_operations(
+                engine,
+                apply_client,
+                tenant_id=TENANT,
+                creds=apply_creds,
+                config=config,
+                breaker=breaker,
+            )
+            == []
+        )
+        assert quota.refused == refused
         clock.now += WINDOW_S
         quota.limit = 100
+        time.sleep(WINDOW_S + 0.2)
         (final,) = resume_operations(
             engine,
             apply_client,
