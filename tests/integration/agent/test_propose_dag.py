@@ -29,7 +29,7 @@ RUN = textwrap.dedent(
     """
     import json, sys
     import pendulum
-    from spectra.cli import load_dag
+    from spectra.airflow.local import load_dag
 
     dag = load_dag("spectra_daily")
     run = dag.test(logical_date=pendulum.parse(sys.argv[1]))

@@ -32,7 +32,7 @@ RUN = textwrap.dedent(
     """
     import json, sys
     import pendulum
-    from spectra.cli import load_dag
+    from spectra.airflow.local import load_dag
 
     day = pendulum.parse(sys.argv[1])
     dag = load_dag("spectra_apply")

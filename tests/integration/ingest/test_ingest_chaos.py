@@ -210,6 +210,8 @@ def _stored(conn: Any, name: str, customer_id: int) -> int:
             "keywords": m.Keyword,
             "ads": m.Ad,
             "conversion_lag": m.ConversionLagBucket,
+            "ad_schedules": m.CampaignAdSchedule,
+            "change_events": m.ChangeEvent,
         }[name]
         where = []
     return conn.scalar(
