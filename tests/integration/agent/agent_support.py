@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from spectra.evaluation.replay import as_records, replay_account, structure_rows
 from spectra.analytics.service import analyze_and_store
+from spectra.evaluation.replay import as_records, replay_account, structure_rows
 from spectra.warehouse import agent_store as store
 from spectra.warehouse import models as m
 from spectra.warehouse.repositories import register_account, register_tenant
