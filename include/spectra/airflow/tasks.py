@@ -36,6 +36,7 @@ def list_accounts(tenant_id: str | None = None) -> list[dict[str, Any]]:
 def ingest(
     account: dict[str, Any], *, day: dt.date, repull_days: int, conn_id: str
 ) -> dict[str, Any]:
+    from spectra.domain.clock import daily_pull_instant
     from spectra.ingest.daily import ingest_account
     from spectra.warehouse.db import make_engine
 
@@ -50,6 +51,9 @@ def ingest(
             customer_id=int(account["customer_id"]),
             logical_date=day,
             repull_days=repull_days,
+            # the sandbox is told the instant the daily run pulls at (06:00 UTC the next
+            # day), so a backfill sees each day as that run did; Google's clock is now
+            pulled_at=daily_pull_instant(day) if creds.sandbox_clock else None,
         )
     finally:
         engine.dispose()

@@ -647,7 +647,17 @@ def analyze_and_store(
     cfg = config or AnalyticsConfig()
     svc = service or ServiceConfig()
     started = time.perf_counter()
-    as_of = logical_date
+    # Judge only complete days: the newest may have been partial when pulled (the account's
+    # time zone had not finished it, plus Google's reporting delay; ingest_runs says).
+    with engine.connect() as conn:
+        complete = conn.execute(
+            select(m.IngestRun.complete_through).where(
+                m.IngestRun.tenant_id == tenant_id,
+                m.IngestRun.customer_id == customer_id,
+                m.IngestRun.logical_date == logical_date,
+            )
+        ).scalar_one_or_none()
+    as_of = min(logical_date, complete) if complete is not None else logical_date
     window = cfg.lag.window_days
     detail_from = as_of - dt.timedelta(days=sc_days(cfg) + 1)
     campaign_from = as_of - dt.timedelta(days=svc.campaign_history_days)

@@ -26,6 +26,7 @@ from spectra.ads.client import AdsCredentials
 from spectra.ads.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.ads.stream import load_query, stream_columns
 from spectra.domain.campaign_state import CampaignState
+from spectra.domain.clock import complete_through
 from spectra.domain.windows import ingest_window
 from spectra.quality.screen import (
     SCREENED_QUERIES,
@@ -46,8 +47,9 @@ MICROS = 1_000_000
 # least 30 days old on the run's logical date (see lag_histogram_range).
 LAG_HISTOGRAM_DAYS = 90
 LAG_MATURE_DAYS = 30
-# Queries over a range of their own, pulled once per run (no date slices, no segments.date).
-HISTOGRAM_QUERIES = ("conversion_lag",)
+# Google keeps change_event for 30 days: the run pulls the 30 account-local days ending on
+# its logical date (the re-pull window, so every gap the gate judges has its history).
+CHANGE_HISTORY_DAYS = 30
 
 # Google's serving status → Spectra's lifecycle state, for campaigns first seen by ingest.
 _LIFECYCLE_FOR_NEW = {
@@ -71,6 +73,8 @@ class IngestResult:
     as_of: dt.date
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # the newest account-local day complete when pulled (later days were partial)
+    complete_through: dt.date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +84,9 @@ class IngestResult:
             "window": [self.window_start.isoformat(), self.window_end.isoformat()],
             "as_of": self.as_of.isoformat(),
             "rows": dict(self.rows),
+            "complete_through": (
+                self.complete_through.isoformat() if self.complete_through else None
+            ),
             "seconds": round(self.seconds, 3),
         }
 
@@ -107,6 +114,20 @@ def lag_histogram_range(logical_date: dt.date) -> tuple[dt.date, dt.date]:
     return last - dt.timedelta(days=LAG_HISTOGRAM_DAYS - 1), last
 
 
+def change_history_range(logical_date: dt.date) -> tuple[dt.date, dt.date]:
+    """Days of the change history one run pulls (Google's change_event keeps 30 days)."""
+    return logical_date - dt.timedelta(days=CHANGE_HISTORY_DAYS - 1), logical_date
+
+
+# Queries over a range of their own, pulled once per run (no date slices), in write order:
+# the lag histogram last (the smallest write, nothing overlaps it).
+OWN_RANGE_QUERIES: dict[str, Callable[[dt.date], tuple[dt.date, dt.date]]] = {
+    "change_events": change_history_range,
+    "conversion_lag": lag_histogram_range,
+}
+HISTOGRAM_QUERIES = tuple(OWN_RANGE_QUERIES)
+
+
 def planned_pulls(
     window_start: dt.date, window_end: dt.date, slice_days: int = DEFAULT_SLICE_DAYS
 ) -> list[tuple[str, dict[str, str]]]:
@@ -122,8 +143,8 @@ def planned_pulls(
     for name in sorted(facts, key=lambda n: FACT_SIZE_ORDER.get(n, 0), reverse=True):
         for first, last in date_slices(window_start, window_end, slice_days):
             pulls.append((name, {"date_from": first.isoformat(), "date_to": last.isoformat()}))
-    first, last = lag_histogram_range(window_end)
-    for name in HISTOGRAM_QUERIES:
+    for name, own_range in OWN_RANGE_QUERIES.items():
+        first, last = own_range(window_end)
         pulls.append((name, {"date_from": first.isoformat(), "date_to": last.isoformat()}))
     return pulls
 
@@ -149,7 +170,7 @@ class _Puller:
         client: Any,
         creds: AdsCredentials,
         customer_id: int,
-        as_of: dt.date,
+        as_of: dt.date | dt.datetime,
         retry: RetryPolicy,
     ) -> None:
         self.client, self.creds, self.customer_id, self.as_of, self.retry = (
@@ -252,8 +273,15 @@ def ingest_account(
     repull_days: int = DEFAULT_REPULL_DAYS,
     retry: RetryPolicy = DEFAULT_RETRY,
     slice_days: int = DEFAULT_SLICE_DAYS,
+    pulled_at: dt.datetime | None = None,
 ) -> IngestResult:
     """Pull one account's structure and daily metrics for the window, and upsert them.
+
+    ``pulled_at`` is the clock (a UTC instant; default: now). Dates are the account's own
+    days: the run records the newest one complete at ``pulled_at`` (``complete_through``),
+    so a newest day still partial in the account's time zone is not judged until a later
+    run re-pulls it complete. With the sandbox's clock and no instant, the clock is the
+    logical date's next day (every account's day complete: replays and tests).
 
     Daily metrics are pulled in date slices of ``slice_days``: each slice is written while the
     next one streams in, and a slice's keys (which include the date) never meet another's, so
@@ -266,7 +294,9 @@ def ingest_account(
     if owner != tenant_id:
         raise IngestError(f"account {customer_id} belongs to tenant {owner!r}, not {tenant_id!r}")
 
-    pull = _Puller(client, creds, customer_id, as_of, retry)
+    if pulled_at is None and not creds.sandbox_clock:
+        pulled_at = dt.datetime.now(dt.UTC)
+    pull = _Puller(client, creds, customer_id, pulled_at or as_of, retry)
     result = IngestResult(tenant_id, customer_id, logical_date, window_start, window_end, as_of)
 
     rejected: list[Rejected] = []  # by every slice; recorded once, after the last
@@ -297,6 +327,15 @@ def ingest_account(
         )
         for name, count in held.items():
             result.rows[f"quality_quarantine.{name}"] = count
+        zone = conn.execute(
+            select(m.AdAccount.time_zone).where(
+                m.AdAccount.tenant_id == tenant_id, m.AdAccount.customer_id == customer_id
+            )
+        ).scalar_one()
+        # the date clock of replays says the logical date is over everywhere
+        result.complete_through = (
+            min(logical_date, complete_through(pulled_at, zone)) if pulled_at else logical_date
+        )
         bulk_upsert(
             conn,
             m.IngestRun.__table__,
@@ -308,6 +347,8 @@ def ingest_account(
                     "window_start": window_start,
                     "window_end": window_end,
                     "rows_by_table": result.rows,
+                    "pulled_at": pulled_at,
+                    "complete_through": result.complete_through,
                     "status": "success",
                     "finished_at": m.utcnow(),
                 }
@@ -557,6 +598,79 @@ def _write_lag_buckets(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, i
     return {"conversion_lag_buckets": len(rows)}
 
 
+_MINUTES = {"ZERO": 0, "FIFTEEN": 15, "THIRTY": 30, "FORTY_FIVE": 45}
+
+
+def _write_ad_schedules(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+    """The account's ad schedules replace the stored ones (a removed schedule leaves)."""
+    table = m.CampaignAdSchedule.__table__
+    t.conn.execute(
+        table.delete().where(table.c.tenant_id == t.tenant_id, table.c.customer_id == t.customer_id)
+    )
+    if not cols.get("campaign.id"):
+        return {"campaign_ad_schedules": 0}
+    prefix = "campaign_criterion.ad_schedule"
+    rows = t.rows(
+        {
+            "campaign_id": cols["campaign.id"],
+            "criterion_id": cols["campaign_criterion.criterion_id"],
+            "day_of_week": cols[f"{prefix}.day_of_week"],
+            "start_hour": cols[f"{prefix}.start_hour"],
+            "start_minute": [_MINUTES.get(v, 0) for v in cols[f"{prefix}.start_minute"]],
+            "end_hour": cols[f"{prefix}.end_hour"],
+            "end_minute": [_MINUTES.get(v, 0) for v in cols[f"{prefix}.end_minute"]],
+        }
+    )
+    keys = ["tenant_id", "customer_id", "campaign_id", "criterion_id"]
+    return {"campaign_ad_schedules": bulk_upsert(t.conn, table, rows, keys=keys)}
+
+
+def _id_in(resource_name: str, collection: str) -> int | None:
+    """The id in ``customers/1/campaigns/22`` (None when empty or another collection)."""
+    parts = (resource_name or "").split("/")
+    if len(parts) >= 4 and parts[2] == collection:
+        return int(parts[3].split("~")[0])
+    return None
+
+
+def _write_change_events(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
+    """Upsert the pulled change history; times become UTC from the account's time zone."""
+    if not cols.get("change_event.resource_name"):
+        return {"change_events": 0}
+    from zoneinfo import ZoneInfo
+
+    zone_name = t.conn.execute(
+        select(m.AdAccount.time_zone).where(
+            m.AdAccount.tenant_id == t.tenant_id, m.AdAccount.customer_id == t.customer_id
+        )
+    ).scalar_one()
+    zone = ZoneInfo(zone_name or "UTC")
+    ce = "change_event"
+    rows = t.rows(
+        {
+            "resource_name": cols[f"{ce}.resource_name"],
+            "changed_at": [
+                dt.datetime.fromisoformat(v).replace(tzinfo=zone).astimezone(dt.UTC)
+                for v in cols[f"{ce}.change_date_time"]
+            ],
+            "resource_type": cols[f"{ce}.change_resource_type"],
+            "change_resource_name": cols[f"{ce}.change_resource_name"],
+            "operation": cols[f"{ce}.resource_change_operation"],
+            "client_type": cols[f"{ce}.client_type"],
+            "user_email": cols[f"{ce}.user_email"],
+            "campaign_id": [_id_in(v, "campaigns") for v in cols[f"{ce}.campaign"]],
+            "ad_group_id": [_id_in(v, "adGroups") for v in cols[f"{ce}.ad_group"]],
+            "changed_fields": [
+                list(getattr(v, "paths", v) or []) for v in cols[f"{ce}.changed_fields"]
+            ],
+            "old_values": [{} for _ in cols[f"{ce}.resource_name"]],
+            "new_values": [{} for _ in cols[f"{ce}.resource_name"]],
+        }
+    )
+    keys = ["tenant_id", "customer_id", "resource_name"]
+    return {"change_events": bulk_upsert(t.conn, m.ChangeEvent.__table__, rows, keys=keys)}
+
+
 Writer = Callable[[_Target, Mapping[str, list[Any]]], dict[str, int]]
 
 # Query name (sql/gaql/<name>.gaql) → writer, in write order (parents before children).
@@ -566,10 +680,12 @@ WRITERS: dict[str, Writer] = {
     "ad_groups": _write_ad_groups,
     "keywords": _write_keywords,
     "ads": _write_ads,
+    "ad_schedules": _write_ad_schedules,
     "campaign_performance": _performance_writer("campaign", "campaign.id", False),
     "ad_group_performance": _performance_writer("ad_group", "ad_group.id", True),
     "keyword_performance": _performance_writer("keyword", "ad_group_criterion.criterion_id", True),
     "search_terms": _write_search_terms,
+    "change_events": _write_change_events,
     "conversion_lag": _write_lag_buckets,
 }
 

@@ -124,7 +124,10 @@ def check(name: str) -> Check:
 
 @dataclass(frozen=True)
 class QualityConfig:
-    """Thresholds of the gate. Money is in micros of the account's currency.
+    """Thresholds of the gate.
+
+    Money bounds are written in US dollar micros and scaled to the account's currency
+    (:meth:`max_cpc_for`): a 500-unit cap would quarantine every normal won or forint CPC.
 
     The defaults are deliberately loose (they flag what cannot be right, not what is merely
     unusual) and were checked against the sandbox market, whose clean days all pass.
@@ -133,7 +136,7 @@ class QualityConfig:
     # Plausible ranges, each applied only where the denominator is large enough to mean it.
     max_ctr: float = 0.6
     ctr_min_impressions: int = 50
-    max_cpc_micros: int = 500_000_000  # 500 currency units per click
+    max_cpc_micros: int = 500_000_000  # USD 500 per click (scaled to the account's currency)
     max_cvr: float = 1.0
     cvr_min_clicks: int = 10
     # Row counts against the median of the previous days.
@@ -162,6 +165,13 @@ class QualityConfig:
     # all. A daily run per account adds files forever and GX rebuilds the index from all of them,
     # so the report rotates; the warehouse (quality_results, quality_runs) keeps the history.
     data_docs_retention_days: int = 90
+
+    def max_cpc_for(self, currency_code: str) -> int | None:
+        """The CPC cap in micros of ``currency_code`` (None: a currency whose size against the
+        dollar is unknown gets no cap rather than a wrong one)."""
+        from spectra.domain.money import currency
+
+        return currency(currency_code or "USD").from_usd(self.max_cpc_micros)
 
     def replace(self, **changes: object) -> QualityConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -58,6 +58,20 @@ class Batch:
     expected_currency: str = ""
     expected_time_zone: str = ""
     settings_pinned: bool = False  # False: this validation pins the current settings
+    # days some campaign had no rows because Google had nothing to report (paused, outside
+    # its ad schedule): fewer rows on them are explained, so row counts are not judged there
+    left_out_days: set[dt.date] = field(default_factory=set)
+    # the newest account-local day complete when ingest pulled (None: the logical date)
+    complete_through: dt.date | None = None
+
+    @property
+    def judged_through(self) -> dt.date:
+        """The newest day judged: a day still partial when pulled (its time zone had not
+        finished it, plus Google's reporting delay) is validated row by row but not judged
+        for coverage, row counts or tracking until a later run re-pulls it complete."""
+        if self.complete_through is None:
+            return self.logical_date
+        return min(self.logical_date, self.complete_through)
 
     @property
     def rows_validated(self) -> int:
@@ -77,6 +91,12 @@ def load_batch(
     """Read the window back from the warehouse and derive every frame the suites need."""
     batch = Batch(tenant_id, customer_id, logical_date, window_start, as_of)
     p = m.PerformanceDaily
+    r = m.IngestRun
+    batch.complete_through = conn.execute(
+        select(r.complete_through).where(
+            r.tenant_id == tenant_id, r.customer_id == customer_id, r.logical_date == logical_date
+        )
+    ).scalar_one_or_none()
     batch.first_date = conn.execute(
         select(func.min(p.date)).where(p.tenant_id == tenant_id, p.customer_id == customer_id)
     ).scalar_one()
@@ -213,29 +233,96 @@ def _window_days(batch: Batch) -> list[dt.date]:
     start = batch.window_start
     if batch.first_date is not None and batch.first_date > start:
         start = batch.first_date
-    return [start + dt.timedelta(days=i) for i in range((batch.logical_date - start).days + 1)]
+    last = batch.judged_through
+    return [start + dt.timedelta(days=i) for i in range((last - start).days + 1)]
+
+
+WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+
+
+def _schedules(conn: Connection, batch: Batch) -> dict[int, set[int]]:
+    """Per campaign with ad schedules, the weekdays (Monday = 0) it may serve on."""
+    s = m.CampaignAdSchedule
+    out: dict[int, set[int]] = {}
+    for campaign_id, day in conn.execute(
+        select(s.campaign_id, s.day_of_week).where(
+            s.tenant_id == batch.tenant_id, s.customer_id == batch.customer_id
+        )
+    ):
+        if day in WEEKDAYS:
+            out.setdefault(int(campaign_id), set()).add(WEEKDAYS.index(day))
+    return out
+
+
+def _status_change_days(conn: Connection, batch: Batch) -> dict[int, set[dt.date]]:
+    """Per campaign, the account-local days its status was changed (Google's change history,
+    stored in UTC: the account's time zone turns it back into its days)."""
+    from zoneinfo import ZoneInfo
+
+    zone_name = conn.execute(
+        select(m.AdAccount.time_zone).where(
+            m.AdAccount.tenant_id == batch.tenant_id, m.AdAccount.customer_id == batch.customer_id
+        )
+    ).scalar_one_or_none()
+    zone = ZoneInfo(zone_name or "UTC")
+    e = m.ChangeEvent
+    out: dict[int, set[dt.date]] = {}
+    for campaign_id, resource_type, fields, changed_at in conn.execute(
+        select(e.campaign_id, e.resource_type, e.changed_fields, e.changed_at).where(
+            e.tenant_id == batch.tenant_id, e.customer_id == batch.customer_id
+        )
+    ):
+        if campaign_id is None or resource_type != "CAMPAIGN" or "status" not in (fields or []):
+            continue
+        at = changed_at if changed_at.tzinfo else changed_at.replace(tzinfo=dt.UTC)
+        out.setdefault(int(campaign_id), set()).add(at.astimezone(zone).date())
+    return out
+
+
+def _left_out(
+    span: pd.DatetimeIndex,
+    present: set[pd.Timestamp],
+    weekdays: set[int] | None,
+    status_days: set[dt.date],
+) -> list[bool]:
+    """Days of ``span`` without rows that Google had nothing to report for: outside the
+    campaign's ad schedule, or inside a gap its status was changed in (paused, enabled again
+    on the day after the gap at the latest). Any other day without rows is missing."""
+    out = [False] * len(span)
+    i = 0
+    while i < len(span):
+        if span[i] in present:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(span) and span[j + 1] not in present:
+            j += 1
+        gap = {(span[i] + pd.Timedelta(days=k)).date() for k in range(j - i + 2)}
+        paused = bool(gap & status_days)
+        for k in range(i, j + 1):
+            outside = weekdays is not None and span[k].weekday() not in weekdays
+            out[k] = paused or outside
+        i = j + 1
+    return out
 
 
 def _coverage_frame(
     conn: Connection, batch: Batch, perf: pd.DataFrame, config: QualityConfig
 ) -> pd.DataFrame:
-    """Rows per day for the account and for each steady campaign (0 means missing)."""
-    columns = ["level", "entity_id", "date", "rows"]
+    """Rows per day for the account and for each steady campaign, and the rows expected.
+
+    Google sends no row for an entity on a day it had no impressions, so a day without rows
+    is a finding only when something should have served: ``expected_rows`` is 0 on a day
+    Google left out (outside the campaign's ad schedule, or a day it was paused, from the
+    change history; for the account, a day every campaign was left out) and 1 otherwise.
+    A campaign is steady when it has rows or a left-out day on most days of its span.
+    """
+    columns = ["level", "entity_id", "date", "rows", "expected_rows"]
     if batch.first_date is None:
         return _with_row(pd.DataFrame(columns=columns))
     stored = perf[(perf["_origin"] == "warehouse") & perf["date"].notna()]
     days = pd.to_datetime(pd.Series(_window_days(batch)))
     per_day = stored.groupby("date").size()
-    parts = [
-        pd.DataFrame(
-            {
-                "level": "account",
-                "entity_id": batch.customer_id,
-                "date": days,
-                "rows": per_day.reindex(days, fill_value=0).to_numpy(),
-            }
-        )
-    ]
     c = m.Campaign
     enabled = {
         int(cid)
@@ -246,15 +333,30 @@ def _coverage_frame(
         )
         if status == "ENABLED"
     }
+    schedules = _schedules(conn, batch)
+    status_days = _status_change_days(conn, batch)
     campaigns = stored[stored["level"] == "campaign"]
-    last_day = pd.Timestamp(batch.logical_date)
+    last_day = pd.Timestamp(batch.judged_through)
+    campaigns = campaigns[campaigns["date"] <= last_day]
+    parts = []
+    # per day, whether some campaign that could serve was not left out (account level)
+    could_serve = dict.fromkeys(days.tolist(), False)
     for campaign_id, seen in campaigns.groupby("entity_id")["date"]:
         present = set(seen)
         first = min(present)
         last = last_day if int(campaign_id) in enabled else max(present)
         span = pd.date_range(first, last, freq="D")
+        left_out = _left_out(
+            span, present, schedules.get(int(campaign_id)), status_days.get(int(campaign_id), set())
+        )
+        for day, out in zip(span, left_out, strict=True):
+            if out:
+                batch.left_out_days.add(day.date())
+            elif day in could_serve:
+                could_serve[day] = True
+        served = len(present) + sum(left_out)
         steady = len(present) >= config.steady_min_days and (
-            len(present) / len(span) >= config.steady_share
+            served / len(span) >= config.steady_share
         )
         if not steady or len(present) == len(span):
             continue
@@ -265,10 +367,21 @@ def _coverage_frame(
                     "entity_id": int(campaign_id),
                     "date": span,
                     "rows": [int(d in present) for d in span],
+                    "expected_rows": [0 if out else 1 for out in left_out],
                 }
             )
         )
-    return _with_row(pd.concat(parts, ignore_index=True))
+    account = pd.DataFrame(
+        {
+            "level": "account",
+            "entity_id": batch.customer_id,
+            "date": days,
+            "rows": per_day.reindex(days, fill_value=0).to_numpy(),
+            # no campaign rows at all: nothing to explain a quiet day with, so it is expected
+            "expected_rows": [1 if could_serve[d] or campaigns.empty else 0 for d in days.tolist()],
+        }
+    )
+    return _with_row(pd.concat([account, *parts], ignore_index=True))
 
 
 def _with_row(frame: pd.DataFrame) -> pd.DataFrame:
@@ -312,7 +425,11 @@ def _days_frame(
             if (d := day - dt.timedelta(days=k)) in counts
         ]
         n = counts.get(day, 0)
-        enough = len(previous) >= config.row_count_min_history and n > 0
+        enough = (
+            len(previous) >= config.row_count_min_history
+            and n > 0
+            and day not in batch.left_out_days
+        )
         median = float(np.median(previous)) if previous else float("nan")
         records.append(
             {

@@ -52,6 +52,8 @@ def build_suites(batch: Batch, config: QualityConfig) -> list[SuiteSpec]:
     """The suites for this batch (imports Great Expectations)."""
     import great_expectations.expectations as gxe
 
+    # fresh: the logical date is loaded, even while partial in the account's time zone (at
+    # the 06:00 UTC run every time zone has reported at least 15 hours of it)
     day = pd.Timestamp(batch.logical_date)
     specs: list[SuiteSpec] = []
 
@@ -111,7 +113,8 @@ def build_suites(batch: Batch, config: QualityConfig) -> list[SuiteSpec]:
         )
         for name, column, high in (
             ("ctr_plausible", "ctr", config.max_ctr),
-            ("cpc_plausible", "cpc_micros", config.max_cpc_micros),
+            # in the account's currency: 500 dollars is 75 000 yen
+            ("cpc_plausible", "cpc_micros", config.max_cpc_for(batch.expected_currency)),
             ("cvr_plausible", "cvr", config.max_cvr),
         ):
             add(
@@ -145,10 +148,13 @@ def build_suites(batch: Batch, config: QualityConfig) -> list[SuiteSpec]:
     )
 
     add = suite(PERF_COVERAGE)
+    # rows >= expected_rows: 0 on a day Google left out (nothing could serve), else 1
     add(
         "perf.day_present",
         None,
-        lambda **kw: gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=1, **kw),
+        lambda **kw: gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="rows", column_B="expected_rows", or_equal=True, **kw
+        ),
     )
 
     add = suite(PERF_DAYS)

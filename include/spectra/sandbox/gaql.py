@@ -652,6 +652,19 @@ class RowBuilder:
 
             return set_enum
 
+        if fd.message_type is not None:
+
+            def set_message(row: Any, value: Any) -> None:
+                # a message field (change_event.changed_fields, a FieldMask) from a mapping
+                sub = getattr(target(row), leaf)
+                for k, v in value.items():
+                    if isinstance(v, list | tuple):
+                        getattr(sub, k).extend(v)
+                    else:
+                        setattr(sub, k, v)
+
+            return set_message
+
         def set_scalar(row: Any, value: Any) -> None:
             setattr(target(row), leaf, value)
 

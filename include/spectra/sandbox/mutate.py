@@ -40,6 +40,7 @@ from google.protobuf import any_pb2
 
 from spectra.sandbox.errors import AdsFault, ErrorDetail, abort, failure_bytes, new_request_id
 from spectra.sandbox.market.mutations import Mutation, MutationError
+from spectra.sandbox.server import local_day
 
 if TYPE_CHECKING:
     from spectra.sandbox.server import SandboxState
@@ -213,7 +214,8 @@ class _Run:
         quota = getattr(self.state, "quota", None)
         if quota is not None:  # the daily cap counts every operation (spectra.sandbox.quota)
             quota.charge(self.context, len(resources_ops))
-        as_of: dt.date = self.state.as_of(self.context)
+        # a change made at an instant is in force from the account's own today on
+        as_of: dt.date = local_day(self.state.market, cid, self.state.as_of(self.context))
         chaos = getattr(self.state, "chaos", None)
         forced = (
             chaos.forced_failures(self.method, len(resources_ops)) if chaos is not None else set()

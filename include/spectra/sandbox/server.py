@@ -4,9 +4,13 @@ The ``google-ads`` package ships message types but no servers, so this registers
 for ``google.ads.googleads.v26.services.*`` methods that (de)serialise the package's own request
 and response types. Our code (and anyone's) talks to it with the real ``GoogleAdsClient``.
 
-The sandbox clock: a request's ``x-spectra-sandbox-as-of`` metadata (YYYY-MM-DD) says which day
-"today" is for that call, so backfills and replays see exactly what Google would have shown on
-that day. Without it the server's own clock (``SandboxServer.clock``) applies.
+The sandbox clock: a request's ``x-spectra-sandbox-as-of`` metadata says when "now" is for that
+call, so backfills and replays see exactly what Google would have shown then. It is a UTC
+instant (ISO 8601 with an offset): each account's days are its own time zone's, and its
+today is served partial until the day has ended there plus Google's reporting delay
+(spectra.sandbox.market.Market.account_clock). A bare date (YYYY-MM-DD) is the older,
+coarser clock: that day has begun in every account and nothing of it is reported yet.
+Without the header the server's own clock (``SandboxServer.clock``) applies.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ class MarketLike(Protocol):
         customer_id: int,
         date_from: dt.date | None,
         date_to: dt.date | None,
-        as_of: dt.date,
+        as_of: dt.date | dt.datetime,
         fields: frozenset[str],
     ) -> Iterator[Mapping[str, Any]]: ...
 
@@ -89,11 +93,16 @@ class SandboxState:
     _cache: OrderedDict[tuple[Any, ...], list[bytes]] = field(default_factory=OrderedDict)
     cache_entries: int = 32  # > the number of queries one ingest runs, or the LRU thrashes
 
-    def as_of(self, context: grpc.ServicerContext) -> dt.date:
+    def as_of(self, context: grpc.ServicerContext) -> dt.date | dt.datetime:
+        """The request's clock: a UTC instant, or a bare date (see the module docstring)."""
         for key, value in context.invocation_metadata():
             if key == CLOCK_HEADER:
                 try:
-                    return dt.date.fromisoformat(str(value))
+                    text = str(value)
+                    if len(text) <= 10:
+                        return dt.date.fromisoformat(text)
+                    instant = dt.datetime.fromisoformat(text)
+                    return instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)
                 except ValueError:
                     raise AdsFault(
                         grpc.StatusCode.INVALID_ARGUMENT,
@@ -162,7 +171,7 @@ class SandboxState:
             self._cache.clear()
 
     def query_batches(
-        self, customer_id: int, text: str, as_of: dt.date, batch_rows: int
+        self, customer_id: int, text: str, as_of: dt.date | dt.datetime, batch_rows: int
     ) -> list[bytes]:
         """Run a query and return serialized SearchGoogleAdsStreamResponse batches (cached)."""
         # The market's version changes with every accepted mutation, however it was made.
@@ -192,12 +201,26 @@ class SandboxState:
         return out
 
 
+def local_day(market: Any, customer_id: int, as_of: dt.date | dt.datetime) -> dt.date:
+    """The account's "today" on the clock (a bare date is everyone's today)."""
+    if not isinstance(as_of, dt.datetime):
+        return as_of
+    today = getattr(market, "account_today", None)
+    return today(customer_id, as_of) if today is not None else as_of.date()
+
+
 def run_query(
-    market: MarketLike, query: gaql.Query, *, customer_id: int, as_of: dt.date
+    market: MarketLike, query: gaql.Query, *, customer_id: int, as_of: dt.date | dt.datetime
 ) -> list[Mapping[str, Any]]:
-    """Answer a parsed query from the market in Google's order (see :mod:`.engine`)."""
+    """Answer a parsed query from the market in Google's order (see :mod:`.engine`).
+
+    Dates (literals, ``DURING`` ranges) are the account's own days; the market's daily rows
+    get the clock itself (an instant serves today partial, spectra.sandbox.market)."""
     try:
-        return engine.run(market, query, customer_id=customer_id, as_of=as_of)
+        return engine.run(
+            market, query, customer_id=customer_id,
+            as_of=local_day(market, customer_id, as_of), clock=as_of,
+        )  # fmt: skip
     except KeyError as exc:
         raise query_error(
             "PROHIBITED_RESOURCE_TYPE_IN_FROM_CLAUSE", f"sandbox cannot serve {exc}"

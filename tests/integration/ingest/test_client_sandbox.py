@@ -40,7 +40,11 @@ def test_every_ingest_query_runs(
     )
     assert set(cols) == set(query.fields)
     lengths = {len(v) for v in cols.values()}
-    assert len(lengths) == 1 and lengths.pop() > 0, f"{name} returned no rows"
+    # an account may well have made no change in a week, or have no ad schedule (both are
+    # checked in tests/integration/quality/test_gate_left_out_days.py)
+    assert len(lengths) == 1 and (lengths.pop() > 0 or name in ("change_events", "ad_schedules")), (
+        f"{name} returned no rows"
+    )
     if "segments.date" in cols:
         days = {dt.date.fromisoformat(d) for d in cols["segments.date"]}
         assert min(days) >= ref_day - dt.timedelta(days=6) and max(days) <= ref_day

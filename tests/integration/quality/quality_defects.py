@@ -166,3 +166,18 @@ class DefectMarket:
             if defect.applies(resource, customer_id):
                 rows = defect.apply(rows)
         yield from rows
+
+
+@dataclass
+class DropCampaignDay(Defect):
+    """One campaign's rows (and its ad groups', keywords' and terms') lost for some days,
+    the rest of the account intact: a pull that lost part of a report."""
+
+    campaign_id: int = 0
+
+    def apply(self, rows: Iterable[Row]) -> Iterator[Row]:
+        return (
+            row
+            for row in rows
+            if not (self.hit(row) and row.get("campaign.id") == self.campaign_id)
+        )

@@ -111,8 +111,11 @@ def structure(**overrides: Any) -> pd.DataFrame:
 def batch(**frames: pd.DataFrame) -> Batch:
     b = Batch("acme", 1, DAY, DAY - dt.timedelta(days=29), DAY + dt.timedelta(days=1))
     coverage = pd.DataFrame(
-        {"level": ["account"], "entity_id": [1], "date": pd.to_datetime([DAY]), "rows": [6]}
-    )
+        {
+            "level": ["account"], "entity_id": [1], "date": pd.to_datetime([DAY]), "rows": [6],
+            "expected_rows": [1],
+        }
+    )  # fmt: skip
     coverage["_row"] = [0]
     b.frames = {
         PERF_ROWS: perf_rows(),
@@ -219,6 +222,7 @@ def test_missing_day_blocks() -> None:
             "entity_id": [1, 1],
             "date": pd.to_datetime([DAY - dt.timedelta(days=1), DAY]),
             "rows": [0, 6],
+            "expected_rows": [1, 1],
             "_row": [0, 1],
         }
     )
@@ -228,6 +232,24 @@ def test_missing_day_blocks() -> None:
     assert not day.success and day.rows == [0]
     assert "has no rows on" in day.reason
     assert status_of(outcomes) is GateStatus.BLOCK
+
+
+def test_a_day_google_left_out_is_not_missing() -> None:
+    """No rows on a day nothing could serve (expected_rows 0: paused, outside the ad
+    schedule) passes; the same day with a row expected blocks (above)."""
+    coverage = pd.DataFrame(
+        {
+            "level": ["campaign", "campaign"],
+            "entity_id": [7, 7],
+            "date": pd.to_datetime([DAY - dt.timedelta(days=1), DAY]),
+            "rows": [0, 1],
+            "expected_rows": [0, 1],
+            "_row": [0, 1],
+        }
+    )
+    outcomes = validate_frames(batch(**{PERF_COVERAGE: coverage}), CONFIG)
+    (day,) = [o for o in outcomes if o.key == "perf.day_present"]
+    assert day.success
 
 
 def test_every_expectation_is_a_registered_check_with_its_severity() -> None:

@@ -101,6 +101,8 @@ class _Batch:
         self.market = market
         self.account = account
         self.customer_id = int(market.struct.customer_id[account])
+        # the account currency's billable unit: every amount sent must be a multiple of it
+        self.unit = int(market.struct.account_unit[account])
         self.as_of = as_of
         self.ordinal = as_of.toordinal()
         self.client_type = client_type
@@ -378,7 +380,7 @@ class Editing:
     # ------------------------------------------------------------------ campaign budgets
     def _op_campaign_budget(self: Market, batch: _Batch, op: Mutation) -> str:
         if op.action == "create":
-            amount = check_budget(op.values.get("amount_micros"))
+            amount = check_budget(op.values.get("amount_micros"), batch.unit)
             if op.values.get("explicitly_shared"):
                 raise fail(
                     "campaign_budget_error",
@@ -414,7 +416,7 @@ class Editing:
                 return op.resource_name
             paths = check_update_mask(op)
             if "amount_micros" in paths:
-                pending.amount = check_budget(op.values.get("amount_micros"))
+                pending.amount = check_budget(op.values.get("amount_micros"), batch.unit)
             if "name" in paths:
                 name = " ".join(str(op.values.get("name") or "").split())
                 if name and name != pending.name:
@@ -434,7 +436,7 @@ class Editing:
             return op.resource_name
         paths = check_update_mask(op)
         if "amount_micros" in paths:
-            amount = check_budget(op.values.get("amount_micros"))
+            amount = check_budget(op.values.get("amount_micros"), batch.unit)
             old = int(state.campaign_budget[c])
 
             def set_budget(s: State, c: int = c, amount: int = amount) -> None:
@@ -572,7 +574,9 @@ class Editing:
             edits.append(("name", st.campaign_name[c], name))
         if "target_cpa.target_cpa_micros" in paths:
             tcpa = check_bid(
-                op.values.get("target_cpa.target_cpa_micros"), "target_cpa.target_cpa_micros"
+                op.values.get("target_cpa.target_cpa_micros"),
+                "target_cpa.target_cpa_micros",
+                batch.unit,
             )
             edits.append(("target_cpa.target_cpa_micros", int(state.campaign_target_cpa[c]), tcpa))
         if "manual_cpc.enhanced_cpc_enabled" in paths:
@@ -679,7 +683,9 @@ class Editing:
         status = status_code(v.get("status", "PAUSED"))
         tcpa = v.get("target_cpa.target_cpa_micros")
         bidding = TARGET_CPA if tcpa is not None else MANUAL_CPC
-        tcpa_micros = check_bid(tcpa, "target_cpa.target_cpa_micros") if tcpa is not None else 0
+        tcpa_micros = (
+            check_bid(tcpa, "target_cpa.target_cpa_micros", batch.unit) if tcpa is not None else 0
+        )
         c = append_campaign(
             st, account=batch.account, name=name, budget_id=budget_id, bidding=bidding
         )
@@ -741,7 +747,7 @@ class Editing:
                     "CAMPAIGN_LIMIT",
                     f"the campaign has {len(groups)} ad groups (limit {self.scenario.limits.ad_groups_per_campaign})",
                 )
-            bid = check_bid(v.get("cpc_bid_micros", 1_000_000), "cpc_bid_micros")
+            bid = check_bid(v.get("cpc_bid_micros", 1_000_000), "cpc_bid_micros", batch.unit)
             status = status_code(v.get("status", "ENABLED"))
             g = append_ad_group(st, campaign=c, name=name, bid=bid)
             self._grow("ad_group", batch.ordinal)
@@ -805,7 +811,7 @@ class Editing:
 
             self._record(batch, set_status)
         if "cpc_bid_micros" in paths:
-            bid = check_bid(op.values.get("cpc_bid_micros"), "cpc_bid_micros")
+            bid = check_bid(op.values.get("cpc_bid_micros"), "cpc_bid_micros", batch.unit)
             old["cpc_bid_micros"], new["cpc_bid_micros"] = int(state.ad_group_bid[g]), bid
 
             def set_bid(s: State, g: int = g, bid: int = bid) -> None:
@@ -877,7 +883,11 @@ class Editing:
                     "ACCOUNT_LIMIT",
                     f"the account has {in_account} ad group criteria",
                 )
-            bid = check_bid(v["cpc_bid_micros"], "cpc_bid_micros") if v.get("cpc_bid_micros") else 0
+            bid = (
+                check_bid(v["cpc_bid_micros"], "cpc_bid_micros", batch.unit)
+                if v.get("cpc_bid_micros")
+                else 0
+            )
             status = status_code(v.get("status", "ENABLED"))
             k = append_keyword(st, self.scenario, ad_group=g, text=text, match=match, bid=bid)
             self._grow("keyword", batch.ordinal)
@@ -966,7 +976,7 @@ class Editing:
             self._record(batch, set_status)
         if "cpc_bid_micros" in paths:
             raw = op.values.get("cpc_bid_micros")
-            bid = 0 if raw in (None, 0) else check_bid(raw, "cpc_bid_micros")
+            bid = 0 if raw in (None, 0) else check_bid(raw, "cpc_bid_micros", batch.unit)
             old_v["cpc_bid_micros"], new_v["cpc_bid_micros"] = int(state.keyword_bid[k]), bid
 
             def set_bid(s: State, k: int = k, bid: int = bid) -> None:

@@ -24,7 +24,7 @@ from spectra.sandbox.market.calendar import WEEKDAYS
 from spectra.sandbox.market.editing import Editing
 from spectra.sandbox.market.lag import LAG_BUCKETS, lag_bucket
 from spectra.sandbox.market.model import FIRST_PAGE_POSITION, expected
-from spectra.sandbox.market.mutations import CHANGE_RESOURCE_TYPE
+from spectra.sandbox.market.mutations import CHANGE_RESOURCE_TYPE, Change, Record
 from spectra.sandbox.market.scenario import Event, Scenario, load_scenario
 from spectra.sandbox.market.simulate import DayResult, simulate_day
 from spectra.sandbox.market.state import DayContext, State
@@ -130,6 +130,7 @@ class Market(Editing):
         self._day_cache: OrderedDict[int, DayResult] = OrderedDict()
         self._snap_cache: OrderedDict[int, Snapshot] = OrderedDict()
         self._base_state = self._initial_state()
+        self._advertiser_pauses()
         self.simulated_days = 0  # how many days were computed (cache misses), for benchmarks
 
     @classmethod
@@ -150,6 +151,28 @@ class Market(Editing):
     @property
     def history_start(self) -> dt.date:
         return self.scenario.history_start
+
+    # Google reports most statistics within three hours (support.google.com/google-ads/answer/2544985)
+    REPORTING_DELAY = dt.timedelta(hours=3)
+
+    def account_clock(self, account: int, as_of: dt.date | dt.datetime) -> tuple[dt.date, float]:
+        """(today, share of today reported) for an account on the clock.
+
+        An instant is read in the account's time zone, less Google's reporting delay: the
+        day it falls on is "today", reported up to that hour (a share of the day), every
+        earlier day in full. A bare date is today with nothing of it reported.
+        """
+        if not isinstance(as_of, dt.datetime):
+            return as_of, 0.0
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(self.struct.time_zone[account])
+        seen = (as_of - self.REPORTING_DELAY).astimezone(zone)
+        midnight = seen.replace(hour=0, minute=0, second=0, microsecond=0)
+        return seen.date(), (seen - midnight).total_seconds() / 86_400
+
+    def account_today(self, customer_id: int, as_of: dt.date | dt.datetime) -> dt.date:
+        return self.account_clock(self.account_index(customer_id), as_of)[0]
 
     @property
     def reference_date(self) -> dt.date:
@@ -177,8 +200,12 @@ class Market(Editing):
         manual = expected(st, state, ctx, ignore_budget=True)
         conv = np.bincount(st.term_campaign, weights=manual.conversions, minlength=n_c)
         cost = np.bincount(st.term_campaign, weights=manual.cost, minlength=n_c)
-        cpa = np.where(conv > 0, cost / np.maximum(conv, 1e-9), 50_000_000.0)
-        state.campaign_target_cpa = round_bid(cpa * rng.uniform(0.8, 1.3, n_c))
+        cpa = np.where(
+            conv > 0, cost / np.maximum(conv, 1e-9), 50_000_000.0 * st.money_scale_of("campaign")
+        )
+        state.campaign_target_cpa = round_bid(
+            cpa * rng.uniform(0.8, 1.3, n_c), st.unit_of("campaign")
+        )
         state.campaign_bidding = st.campaign_bidding0.copy()
         full = expected(st, state, ctx, ignore_budget=True)
         spend = np.bincount(st.term_campaign, weights=full.cost, minlength=n_c)
@@ -188,6 +215,63 @@ class Market(Editing):
             np.maximum(np.rint(spend * headroom / 1_000_000), 1) * 1_000_000
         ).astype(np.int64)
         return state
+
+    def _advertiser_pauses(self) -> None:
+        """The advertisers' own pauses over the history (``advertiser_pause_rate``): a campaign
+        paused for one to three days in the Google Ads web interface, then enabled again, with
+        both changes in the change history. Google sends no row for the paused days. None
+        falls in the last week before the reference date, so the state the tests and the
+        optimizer start from is the scenario's."""
+        rate = self.scenario.structure.advertiser_pause_rate
+        if rate <= 0:
+            return
+        st = self.struct
+        rng = np.random.default_rng([self.seed, 0x9A05E])
+        first = self.history_start.toordinal() + 1
+        last = self.reference_date.toordinal() - 8
+        if last <= first:
+            return
+        days = last - first
+        for c in range(st.n_campaigns):
+            starts = np.flatnonzero(rng.random(days) < rate) + first
+            cid = int(st.customer_id[st.campaign_account[c]])
+            rn = f"customers/{cid}/campaigns/{int(st.campaign_id[c])}"
+            brand = st.account_name[int(st.campaign_account[c])].split()[0].lower()
+            free_from = first
+            for start in starts.tolist():
+                if start < free_from:
+                    continue  # still paused by the previous pause
+                end = start + int(rng.integers(1, 4))  # enabled again on this day
+                for ordinal, code, old, new in (
+                    (start, 1, "ENABLED", "PAUSED"),
+                    (end, 0, "PAUSED", "ENABLED"),
+                ):
+
+                    def set_status(s: State, c: int = c, code: int = code) -> None:
+                        s.campaign_status[c] = code
+
+                    self._seq += 1
+                    self._records.append(Record(ordinal, self._seq, set_status))
+                    self._changes.append(
+                        Change(
+                            seq=self._seq,
+                            as_of=dt.date.fromordinal(ordinal),
+                            customer_id=cid,
+                            resource="campaign",
+                            resource_name=rn,
+                            operation="UPDATE",
+                            changed_fields=("status",),
+                            client_type="GOOGLE_ADS_WEB_CLIENT",
+                            user_email=f"owner@{brand}.example",
+                            campaign_rn=rn,
+                            ad_group_rn=None,
+                            old={"status": old},
+                            new={"status": new},
+                        )
+                    )
+                free_from = end + 1
+        self._records.sort(key=lambda r: (r.ordinal, r.seq))
+        self._changes.sort(key=lambda ch: ch.seq)
 
     def state_at(self, ordinal: int) -> State:
         """The advertiser's settings in force on a day (mutations effective on or before it)."""
@@ -443,7 +527,12 @@ class Market(Editing):
         as_of: dt.date,
         fields: frozenset[str],
     ) -> Iterator[dict[str, Any]]:
-        """GAQL-shaped rows (see the package docstring). Raises KeyError for unknown resources."""
+        """GAQL-shaped rows (see the package docstring). Raises KeyError for unknown resources.
+
+        ``as_of`` is the clock (:meth:`account_clock`): with an instant, today's rows are
+        served too, with what had happened by then (Google's partial day)."""
+        today, partial = self.account_clock(self.account_index(customer_id), as_of)
+        as_of = today
         if resource in SPECIAL_RESOURCES:
             account = self.account_index(customer_id)
             yield from getattr(self, f"_rows_{resource}")(account, as_of)
@@ -479,15 +568,16 @@ class Market(Editing):
         segments = [f for f in sorted(fields) if f in DAY_SEGMENTS]
         by_lag = "segments.conversion_lag_bucket" in fields
         first = max(date_from, self.history_start)
-        last = min(date_to, as_of - dt.timedelta(days=1))
+        last = min(date_to, as_of if partial > 0 else as_of - dt.timedelta(days=1))
         if first > last:
             return
         for ordinal in range(first.toordinal(), last.toordinal() + 1):
             # each day's block is built under the lock (a concurrent mutation may grow the
             # structure); rows are yielded outside it
+            share = partial if ordinal == as_of.toordinal() else 1.0
             with self._lock:
                 cols, n = self._day_block(
-                    snap, level, attrs, metrics, entities, ordinal, as_of, by_lag
+                    snap, level, attrs, metrics, entities, ordinal, as_of, by_lag, share
                 )
             if n == 0:
                 continue
@@ -508,7 +598,10 @@ class Market(Editing):
         ordinal: int,
         as_of: dt.date,
         by_lag: bool,
+        share: float = 1.0,
     ) -> tuple[dict[str, Any], int]:
+        """One day's rows. ``share`` < 1: the day so far (today, partial), its counts and
+        money scaled down to what had happened by then."""
         res = self.day(ordinal)
         age = as_of.toordinal() - ordinal
         if by_lag:
@@ -519,6 +612,10 @@ class Market(Editing):
             cols.update(self._attr_columns(snap, level, attrs, idx))
             return cols, n
         values = self._level_metrics(res, level, age)
+        if share < 1.0:
+            values = {
+                k: np.floor(v * share) if k in _COUNTS else v * share for k, v in values.items()
+            }
         idx = entities[values["impressions"][entities] > 0]
         if idx.size == 0:
             return {}, 0
@@ -622,6 +719,35 @@ class Market(Editing):
 
     def _rows_campaign_criterion(self, account: int, as_of: dt.date) -> Iterator[dict[str, Any]]:
         yield from self._negative_rows(account, as_of, "campaign")
+        yield from self._ad_schedule_rows(account)
+
+    def _ad_schedule_rows(self, account: int) -> Iterator[dict[str, Any]]:
+        """A campaign's ad schedule as Google lists it: one AD_SCHEDULE criterion per weekday it
+        may serve (whole days here); a campaign without any serves every day."""
+        st = self.struct
+        cid = int(st.customer_id[account])
+        for c in np.flatnonzero(st.campaign_account == account).tolist():
+            days = st.campaign_weekdays[c]
+            if days.all():
+                continue
+            camp = int(st.campaign_id[c])
+            for wd in np.flatnonzero(days).tolist():
+                crit = 1_000_000 + 10 * c + wd  # stable per (campaign, weekday)
+                yield {
+                    "customer.id": cid,
+                    "campaign.id": camp,
+                    "campaign_criterion.criterion_id": crit,
+                    "campaign_criterion.type": "AD_SCHEDULE",
+                    "campaign_criterion.negative": False,
+                    "campaign_criterion.status": "ENABLED",
+                    "campaign_criterion.resource_name": f"customers/{cid}/campaignCriteria/{camp}~{crit}",
+                    "campaign_criterion.campaign": f"customers/{cid}/campaigns/{camp}",
+                    "campaign_criterion.ad_schedule.day_of_week": WEEKDAY_NAMES[wd],
+                    "campaign_criterion.ad_schedule.start_hour": 0,
+                    "campaign_criterion.ad_schedule.start_minute": "ZERO",
+                    "campaign_criterion.ad_schedule.end_hour": 24,
+                    "campaign_criterion.ad_schedule.end_minute": "ZERO",
+                }
 
     def _rows_change_event(self, account: int, as_of: dt.date) -> Iterator[dict[str, Any]]:
         """Accepted changes up to the clock (Google keeps 30 days; the query must filter dates)."""
@@ -685,6 +811,8 @@ class Market(Editing):
         return cols
 
 
+_COUNTS = frozenset({"impressions", "clicks"})
+WEEKDAY_NAMES = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 SPECIAL_RESOURCES = frozenset({"campaign_criterion", "change_event", "change_status"})
 
 

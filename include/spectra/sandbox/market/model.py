@@ -18,6 +18,7 @@ Per search term t of keyword k in campaign c (bid b, quality factor q = QS/7, co
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,13 +58,16 @@ class Expected:
 
 
 def keyword_serving(struct: Structure, state: State, ctx: DayContext) -> NDArray[np.bool_]:
-    """A keyword serves when it, its ad group and campaign are ENABLED and an ad may serve."""
+    """A keyword serves when it, its ad group and campaign are ENABLED, the campaign's ad
+    schedule includes the day and an ad may serve."""
     ad_ok = (state.ad_status == 0) & ctx.ad_approved
     group_has_ad = np.bincount(struct.ad_ad_group, weights=ad_ok, minlength=struct.n_ad_groups) > 0
+    weekday = dt.date.fromordinal(ctx.ordinal).weekday()
     return (
         (state.keyword_status == 0)
         & (state.ad_group_status[struct.keyword_ad_group] == 0)
         & (state.campaign_status[struct.keyword_campaign] == 0)
+        & struct.campaign_weekdays[struct.keyword_campaign, weekday]
         & group_has_ad[struct.keyword_ad_group]
         & ctx.keyword_exists
     )

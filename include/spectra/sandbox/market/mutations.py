@@ -205,7 +205,10 @@ def status_code(value: Any, *, path: str = "status", allow_removed: bool = False
     return STATUSES.index(name)
 
 
-def check_bid(micros: Any, path: str) -> int:
+def check_bid(micros: Any, path: str, unit: int = BILLABLE_UNIT_MICROS) -> int:
+    """A bid (or target) in micros of the account's currency: a positive whole multiple of
+    its billable unit, as Google requires (``currency_error.VALUE_NOT_MULTIPLE_OF_BILLABLE_UNIT``:
+    a 1.5-yen bid is refused)."""
     try:
         value = int(micros)
     except (TypeError, ValueError):
@@ -216,14 +219,14 @@ def check_bid(micros: Any, path: str) -> int:
         raise fail(
             "bidding_error",
             "BID_TOO_SMALL",
-            f"{path} {value} is below the minimum of {BILLABLE_UNIT_MICROS}",
+            f"{path} {value} is below the minimum of {unit}",
             path,
         )
-    if value % BILLABLE_UNIT_MICROS:
+    if value % unit:
         raise fail(
-            "bidding_error",
-            "BID_TOO_MANY_FRACTIONAL_DIGITS",
-            f"{path} {value} is not a multiple of {BILLABLE_UNIT_MICROS} micros",
+            "currency_error",
+            "VALUE_NOT_MULTIPLE_OF_BILLABLE_UNIT",
+            f"{path} {value} is not a multiple of the billable unit ({unit} micros)",
             path,
         )
     if value > MAX_BID_MICROS:
@@ -231,7 +234,9 @@ def check_bid(micros: Any, path: str) -> int:
     return value
 
 
-def check_budget(micros: Any) -> int:
+def check_budget(micros: Any, unit: int = BILLABLE_UNIT_MICROS) -> int:
+    """A budget in micros of the account's currency: a whole multiple of its billable unit
+    (``campaign_budget_error.NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT`` otherwise)."""
     path = "amount_micros"
     try:
         value = int(micros)
@@ -243,18 +248,18 @@ def check_budget(micros: Any) -> int:
         raise fail(
             "campaign_budget_error", "NEGATIVE_MONEY_AMOUNT", f"budget {value} is negative", path
         )
-    if value < BILLABLE_UNIT_MICROS:
+    if value < unit:
         raise fail(
             "campaign_budget_error",
             "MONEY_AMOUNT_LESS_THAN_CURRENCY_MINIMUM_CPC",
             f"budget {value} is below the minimum CPC",
             path,
         )
-    if value % BILLABLE_UNIT_MICROS:
+    if value % unit:
         raise fail(
             "campaign_budget_error",
             "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT",
-            f"budget {value} is not a multiple of {BILLABLE_UNIT_MICROS} micros",
+            f"budget {value} is not a multiple of the currency's billable unit ({unit} micros)",
             path,
         )
     if value > MAX_BUDGET_MICROS:

@@ -63,6 +63,18 @@ class StructureSpec:
     # so they share its criterion id as on Google. Real accounts do this routinely (the same
     # term in an exact and a phrase campaign, geo-split campaigns); 0 turns it off.
     shared_keyword_share: float = 0.1
+    # Days Google leaves out (it sends no row for an entity with zero impressions that day).
+    # On in the shipped demo and bench scenarios at realistic rates; 0 here, so the small
+    # markets unit tests and truth checks build stay the ones their expectations measure:
+    # - campaigns whose ad schedule is Monday to Friday (B2B advertisers do this), so they
+    #   never serve on weekends (each campaign with this probability, never all of an account);
+    weekday_only_share: float = 0.0
+    # - advertisers pausing a campaign for one to three days (a stock-out, a site outage),
+    #   recorded in Google's change history; a campaign-day probability;
+    advertiser_pause_rate: float = 0.0
+    # - tiny keywords: a share of keywords with a hundredth of the usual search volume, so they
+    #   get no impressions on most days.
+    tiny_keyword_share: float = 0.0
 
 
 @dataclass(frozen=True)

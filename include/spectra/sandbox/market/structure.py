@@ -38,11 +38,40 @@ BIDDING: tuple[str, ...] = ("MANUAL_CPC", "TARGET_CPA")
 MANUAL_CPC, TARGET_CPA = 0, 1
 BILLABLE_UNIT_MICROS = 10_000  # USD: bids must be multiples of one cent
 
+# The currencies the sandbox offers, as Google's currency constants describe them
+# (developers.google.com/google-ads/api/reference/rpc/latest/CurrencyConstant):
+# code -> (billable_unit_micros, units per US dollar). The unit is the ISO 4217 minor unit
+# (one cent; one yen and one won have no minor unit); the rate is a rounded 2025 exchange
+# rate, so a yen account's prices, bids, budgets and conversion values are yen-sized (a CPC
+# of ~180 yen, not ~1.2). The market is the sandbox's own Google: it does not share the
+# product's table (spectra.domain.money), or a wrong unit there would pass by construction.
+CURRENCIES: dict[str, tuple[int, float]] = {
+    "USD": (10_000, 1.0),
+    "EUR": (10_000, 0.9),
+    "GBP": (10_000, 0.8),
+    "CAD": (10_000, 1.4),
+    "AUD": (10_000, 1.5),
+    "JPY": (1_000_000, 150.0),
+    "KRW": (1_000_000, 1400.0),
+}
 
-def round_bid(micros: NDArray[np.float64] | float) -> NDArray[np.int64]:
-    """Round to the currency's billable unit, at least one unit."""
-    units = np.maximum(np.rint(np.asarray(micros, np.float64) / BILLABLE_UNIT_MICROS), 1)
-    return (units * BILLABLE_UNIT_MICROS).astype(np.int64)
+
+def round_bid(
+    micros: NDArray[np.float64] | float, unit: NDArray[np.int64] | int = BILLABLE_UNIT_MICROS
+) -> NDArray[np.int64]:
+    """Round to the currency's billable unit (per entity when ``unit`` is an array), at least
+    one unit."""
+    unit_f = np.asarray(unit, np.float64)
+    units = np.maximum(np.rint(np.asarray(micros, np.float64) / unit_f), 1)
+    return (units * unit_f).astype(np.int64)
+
+
+def currency_constant(code: str) -> tuple[int, float]:
+    """(billable unit micros, units per USD) of a currency the sandbox offers."""
+    try:
+        return CURRENCIES[code]
+    except KeyError:
+        raise ValueError(f"currency {code!r} is not offered; known: {sorted(CURRENCIES)}") from None
 
 
 @dataclass
@@ -54,6 +83,8 @@ class Structure:
     account_name: list[str]
     account_vertical: list[str]
     currency_code: list[str]
+    account_unit: NDArray[np.int64]  # the currency's billable unit (micros)
+    account_money_scale: NDArray[np.float64]  # currency units per US dollar (price levels)
     time_zone: list[str]
     account_lag: list[LagDistribution]
     account_noise: list[NoiseSpec]
@@ -63,6 +94,9 @@ class Structure:
     campaign_name: list[str]
     campaign_budget_id: NDArray[np.int64]
     campaign_bidding0: NDArray[np.int8]
+    # the ad schedule: which weekdays (Monday = 0) the campaign may serve on (all when it has
+    # no ad schedule criteria); a campaign outside its schedule gets no impressions, so no row
+    campaign_weekdays: NDArray[np.bool_]
     # ad groups
     ad_group_id: NDArray[np.int64]
     ad_group_campaign: NDArray[np.int64]
@@ -125,6 +159,25 @@ class Structure:
         self.term_account = self.keyword_account[self.term_keyword]
         self.ad_campaign = self.ad_group_campaign[self.ad_ad_group]
         self.ad_account = self.campaign_account[self.ad_campaign]
+
+    def unit_of(self, kind: str) -> NDArray[np.int64]:
+        """The billable unit of each entity of ``kind`` (its account's currency)."""
+        account = {
+            "account": np.arange(self.n_accounts),
+            "campaign": self.campaign_account,
+            "ad_group": self.ad_group_account,
+            "keyword": self.keyword_account,
+        }[kind]
+        return self.account_unit[account]
+
+    def money_scale_of(self, kind: str) -> NDArray[np.float64]:
+        """Currency units per US dollar of each entity of ``kind``."""
+        account = {
+            "account": np.arange(self.n_accounts),
+            "campaign": self.campaign_account,
+            "keyword": self.keyword_account,
+        }[kind]
+        return self.account_money_scale[account]
 
     @property
     def n_accounts(self) -> int:
@@ -222,6 +275,23 @@ def _share_keywords(
             break
 
 
+def _weekday_schedules(
+    account: NDArray[np.int64], share: float, rng: np.random.Generator
+) -> NDArray[np.bool_]:
+    """Per campaign, the weekdays it serves: each campaign runs Monday to Friday with
+    probability ``share`` (never every campaign of an account), the rest every day."""
+    out = np.ones((account.size, 7), np.bool_)
+    if share <= 0:
+        return out
+    chosen = rng.random(account.size) < share
+    for a in np.unique(account).tolist():
+        camps = np.flatnonzero(account == a)
+        if chosen[camps].all():
+            chosen[camps[-1]] = False
+    out[chosen, 5:] = False
+    return out
+
+
 def criterion_ids(
     texts: list[str], match: NDArray[np.int8], keys: NDArray[np.int64]
 ) -> NDArray[np.int64]:
@@ -265,6 +335,7 @@ def generate(scenario: Scenario) -> Structure:
             or pool[(a // len(verticals)) % len(pool)]
             + ("" if a < len(verticals) * len(pool) else f" {a}")
         )
+        currency_constant(aspec.currency_code)  # refuse a currency the sandbox does not offer
         currencies.append(aspec.currency_code)
         zones.append(aspec.time_zone)
         lags.append(aspec.lag or scenario.lag)
@@ -283,10 +354,15 @@ def generate(scenario: Scenario) -> Structure:
             c_noun.append(noun)
             c_name.append(f"Search | {_title(noun)}{suffix}")
     n_c = len(c_acc)
+    acc_unit = np.array([currency_constant(c)[0] for c in currencies], np.int64)
+    acc_scale = np.array([currency_constant(c)[1] for c in currencies], np.float64)
     campaign_id = 20_000_000_000 + base + np.arange(n_c, dtype=np.int64) * 7 + 1
     budget_id = 30_000_000_000 + base + np.arange(n_c, dtype=np.int64) * 7 + 3
     bidding = (rng.random(n_c) < spec.target_cpa_share).astype(np.int8)
     campaign_account = np.asarray(c_acc, np.int64)
+    weekdays = _weekday_schedules(
+        campaign_account, spec.weekday_only_share, np.random.default_rng([scenario.seed, 0x5CED])
+    )
 
     # ad groups
     g_camp: list[int] = []
@@ -334,13 +410,26 @@ def generate(scenario: Scenario) -> Structure:
     searches *= np.where(
         k_match == 0, 0.6, np.where(k_match == 1, 1.0, 1.6)
     )  # broader → more searches
+    # tiny keywords: a hundredth of the volume, no impressions on most days (never a head term)
+    tiny_rng = np.random.default_rng([scenario.seed, 0x71E])
+    head = np.ones(n_k, np.bool_)
+    head[1:] = k_group[1:] != k_group[:-1]
+    searches *= np.where(~head & (tiny_rng.random(n_k) < spec.tiny_keyword_share), 0.01, 1.0)
+    # prices and values are drawn in dollars, then sized to the account's currency
+    k_scale = acc_scale[campaign_account[k_camp]]
+    k_unit = acc_unit[campaign_account[k_camp]]
     cpc_scale = (
-        _lognormal(rng, mkt.cpc_micros.median, mkt.cpc_micros.sigma, n_k) * camp_price[k_camp]
+        _lognormal(rng, mkt.cpc_micros.median, mkt.cpc_micros.sigma, n_k)
+        * camp_price[k_camp]
+        * k_scale
     )
     steep = rng.uniform(mkt.rank_steepness.low, mkt.rank_steepness.high, n_k)
     ctr = _lognormal(rng, mkt.ctr.median, mkt.ctr.sigma, n_k)
     cvr = _lognormal(rng, mkt.cvr.median, mkt.cvr.sigma, n_k)
-    value = _lognormal(rng, mkt.value_per_conversion.median, mkt.value_per_conversion.sigma, n_k)
+    value = (
+        _lognormal(rng, mkt.value_per_conversion.median, mkt.value_per_conversion.sigma, n_k)
+        * k_scale
+    )
 
     # QS components follow the latent rates (what Google's predictions would see), plus noise
     def level(x: NDArray[np.float64]) -> NDArray[np.int8]:
@@ -360,13 +449,16 @@ def generate(scenario: Scenario) -> Structure:
         10,
     ).astype(np.int8)
     bid_mult = rng.uniform(mkt.bid_to_cpc.low, mkt.bid_to_cpc.high, n_k)
-    k_bid = round_bid(cpc_scale * bid_mult)
+    k_bid = round_bid(cpc_scale * bid_mult, k_unit)
     g_bid = np.zeros(n_g, np.int64)
+    g_unit = acc_unit[campaign_account[ad_group_campaign]]
+    g_scale = acc_scale[campaign_account[ad_group_campaign]]
     order = np.argsort(k_group, kind="stable")
     for g, chunk in enumerate(
         np.split(k_bid[order], np.cumsum(np.bincount(k_group, minlength=n_g))[:-1])
     ):
-        g_bid[g] = int(round_bid(float(np.median(chunk)) if chunk.size else 1_000_000))
+        median = float(np.median(chunk)) if chunk.size else 1_000_000 * float(g_scale[g])
+        g_bid[g] = int(round_bid(median, int(g_unit[g])))
 
     # ads
     a_group = np.repeat(np.arange(n_g, dtype=np.int64), spec.ads_per_ad_group)
@@ -464,6 +556,8 @@ def generate(scenario: Scenario) -> Structure:
         account_name=names,
         account_vertical=acc_vertical,
         currency_code=currencies,
+        account_unit=acc_unit,
+        account_money_scale=acc_scale,
         time_zone=zones,
         account_lag=lags,
         account_noise=noises,
@@ -472,6 +566,7 @@ def generate(scenario: Scenario) -> Structure:
         campaign_name=c_name,
         campaign_budget_id=budget_id,
         campaign_bidding0=bidding,
+        campaign_weekdays=weekdays,
         ad_group_id=ad_group_id,
         ad_group_campaign=ad_group_campaign,
         ad_group_name=g_name,
@@ -536,6 +631,7 @@ def append_campaign(
     _concat(struct, "campaign_name", [name])
     _concat(struct, "campaign_budget_id", [budget_id])
     _concat(struct, "campaign_bidding0", [bidding])
+    _concat(struct, "campaign_weekdays", np.ones((1, 7), np.bool_))
     struct.refresh()
     return struct.n_campaigns - 1
 
@@ -585,13 +681,14 @@ def append_keyword(
     ]
     kw_id = int(struct.keyword_id[same[0]]) if same else key  # keys are above every id
     campaign = int(struct.ad_group_campaign[ad_group])
+    scale = float(struct.account_money_scale[struct.campaign_account[campaign]])
     # keywords of the same campaign share its price/demand level: reuse the median of its keywords
     siblings = np.flatnonzero(struct.keyword_campaign == campaign)
     if siblings.size:
         price = float(np.median(struct.keyword_cpc_scale[siblings]))
         searches_med = float(np.median(struct.keyword_searches[siblings]))
     else:
-        price = mkt.cpc_micros.median
+        price = mkt.cpc_micros.median * scale
         searches_med = mkt.searches_per_keyword.median
     searches = searches_med * float(np.exp(0.6 * rng.standard_normal())) * (0.6, 1.0, 1.6)[match]
     cpc_scale = price * float(np.exp(0.3 * rng.standard_normal()))
@@ -618,6 +715,7 @@ def append_keyword(
         [
             mkt.value_per_conversion.median
             * float(np.exp(mkt.value_per_conversion.sigma * rng.standard_normal()))
+            * scale
         ],
     )
     _concat(struct, "keyword_qs_ctr", [levels[0]])

@@ -248,7 +248,7 @@ class Truth:
         best_profit = np.full(n_k, -np.inf)
         best_bid = np.zeros(n_k)
         for mult in BID_GRID:
-            bids = np.asarray(round_bid(price * mult), np.float64)
+            bids = np.asarray(round_bid(price * mult, st.unit_of("keyword")), np.float64)
             per = self._per_keyword(self._expected(day, bids=bids, ignore_budget=True))
             profit = per["conversions_value"] - weight * per["cost_micros"] / 1e6
             better = profit > best_profit
@@ -264,7 +264,9 @@ class Truth:
         best_tcpa = state.campaign_target_cpa.astype(np.float64).copy()
         if smart.any():
             for mult in TCPA_GRID:
-                tcpa = np.asarray(round_bid(value_per_conv * 1e6 * mult), np.float64)
+                tcpa = np.asarray(
+                    round_bid(value_per_conv * 1e6 * mult, st.unit_of("campaign")), np.float64
+                )
                 per = self._per_keyword(self._expected(day, target_cpa=tcpa, ignore_budget=True))
                 profit = np.bincount(
                     st.keyword_campaign,
@@ -275,14 +277,14 @@ class Truth:
                 best_c_profit[better] = profit[better]
                 best_tcpa[better] = tcpa[better]
         opt_bids = np.where(best_profit > 0, best_bid, 0.0)  # 0 = better off paused
-        eff_bids = np.where(opt_bids > 0, opt_bids, BILLABLE)
+        eff_bids = np.where(opt_bids > 0, opt_bids, st.unit_of("keyword").astype(np.float64))
         opt = self._expected(day, bids=eff_bids, target_cpa=best_tcpa, ignore_budget=True)
         opt_per = self._per_keyword(opt)
         keep = (opt_bids > 0) | smart[st.keyword_campaign]
         spend = np.bincount(
             st.keyword_campaign, weights=opt_per["cost_micros"] * keep, minlength=n_c
         )
-        budgets = round_bid(np.maximum(spend * budget_headroom, 1_000_000))
+        budgets = round_bid(np.maximum(spend * budget_headroom, 1_000_000), st.unit_of("campaign"))
         opt_profit = float(
             np.sum((opt_per["conversions_value"] - weight * opt_per["cost_micros"] / 1e6) * keep)
         )
@@ -325,5 +327,4 @@ class Truth:
         return Oracle(day, kw, camps, cur_profit, opt_profit)
 
 
-BILLABLE = 10_000.0
 __all__ = ["MANUAL_CPC", "TARGET_CPA", "Oracle", "Truth"]

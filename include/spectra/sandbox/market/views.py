@@ -170,7 +170,7 @@ ATTRIBUTES: dict[str, AttrFn] = {
         QS_LEVELS, s.struct.keyword_qs_ctr
     ),
     "ad_group_criterion.position_estimates.first_page_cpc_micros": lambda s: round_bid(
-        s.first_page_cpc
+        s.first_page_cpc, s.struct.unit_of("keyword")
     ),
     "ad_group_criterion.system_serving_status": lambda s: np.where(
         s.below_first_page, "RARELY_SERVED", "ELIGIBLE"
