@@ -53,6 +53,8 @@ DATA_TABLES = [
     m.Ad.__table__,
     m.PerformanceDaily.__table__,
     m.SearchTermDaily.__table__,
+    m.CampaignAdSchedule.__table__,
+    m.ChangeEvent.__table__,
 ]
 
 
@@ -209,10 +211,11 @@ def _stored(conn: Any, name: str, customer_id: int) -> int:
             "ad_groups": m.AdGroup,
             "keywords": m.Keyword,
             "ads": m.Ad,
-            "conversion_lag": m.ConversionLagBucket,
             "ad_schedules": m.CampaignAdSchedule,
             "change_events": m.ChangeEvent,
-        }[name]
+            "conversion_lag": m.ConversionLagBucket,
+        }.get(name)
+        assert table is not None, f"ingest pulls {name!r}: say where its rows are stored"
         where = []
     return conn.scalar(
         select(func.count())
