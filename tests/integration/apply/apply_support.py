@@ -129,8 +129,8 @@ def random_changes(
                 match_type=rng.choice(["EXACT", "PHRASE"]),
             )
             field, target = "status", "ENABLED"
-        if (entity.key, field) in used:
-            continue
+        if (entity.key, field) in used or target == _current(snap, entity, field):
+            continue  # a target equal to the stored value is a no-op: nothing would be sent
         used.add((entity.key, field))
         out.append(
             ApprovedChange(
@@ -145,6 +145,18 @@ def random_changes(
             )
         )
     return out
+
+
+def _current(snap: dict[str, Any], entity: EntityRef, field: str) -> Any:
+    """The value a change would replace, from the campaign's snapshot (None if not in it)."""
+    if entity.kind == EntityKind.CAMPAIGN:
+        return snap["campaign"].get(field)
+    if entity.kind == EntityKind.AD_GROUP:
+        return snap["ad_groups"].get(str(entity.ad_group_id), {}).get(field)
+    if entity.kind == EntityKind.KEYWORD:
+        key = f"{entity.ad_group_id}~{entity.criterion_id}"
+        return snap["keywords"].get(key, {}).get(field)
+    return None
 
 
 def mutation_counts(market: Any, customer_id: int, since_seq: int) -> Counter[tuple[str, str, str]]:
