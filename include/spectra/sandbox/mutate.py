@@ -214,8 +214,13 @@ class _Run:
         quota = getattr(self.state, "quota", None)
         if quota is not None:  # the daily cap counts every operation (spectra.sandbox.quota)
             quota.charge(self.context, len(resources_ops))
-        # a change made at an instant is in force from the account's own today on
-        as_of: dt.date = local_day(self.state.market, cid, self.state.as_of(self.context))
+        # a change made at an instant is in force from that hour of the account's own day on
+        # (a market without hours gets the account's day)
+        clock = self.state.as_of(self.context)
+        market_any: Any = self.state.market
+        as_of: dt.date | dt.datetime = (
+            clock if hasattr(market_any, "account_now") else local_day(market_any, cid, clock)
+        )
         chaos = getattr(self.state, "chaos", None)
         forced = (
             chaos.forced_failures(self.method, len(resources_ops)) if chaos is not None else set()

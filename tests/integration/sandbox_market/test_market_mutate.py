@@ -86,13 +86,14 @@ def test_budget_cut_changes_later_days_only(own_client: Any, own_market: Market)
         if day < CLOCK.isoformat():
             assert after[day] == cost  # the past is untouched
         else:
-            assert after[day] <= 1.5 * new_budget < cost  # capped from the clock's day on
+            # capped from the clock's day on (Google may spend up to twice the budget a day)
+            assert after[day] <= 2 * new_budget and after[day] < cost
     lost = [
         r.metrics.search_budget_lost_impression_share
         for r in after_rows
         if r.segments.date >= CLOCK.isoformat()
     ]
-    assert min(lost) > 0.3
+    assert min(lost) > 0.2  # less on days Google overdelivers
     assert _campaigns(own_client, cid, CLOCK)[1].campaign_budget.amount_micros == new_budget
 
 

@@ -156,7 +156,7 @@ def test_conversion_lag_shares_match_configuration(account: int) -> None:
         for r in _daily(m, cid, start, end, fields=fields)
     }
     total = sum(final.values())
-    assert total > 300
+    assert total > 250  # enough conversions for the binomial tolerances below
     for k in (1, 7, 30):
         seen = 0.0
         for ordinal in range(start.toordinal(), end.toordinal() + 1):
@@ -320,8 +320,13 @@ def test_budget_cap_and_impression_share_lost_to_budget() -> None:
     print(
         f"budget-limited campaign spends {np.mean(spend):.2f}× its budget on average (max {max(spend):.2f}×)"
     )
-    assert np.mean(spend) == pytest.approx(1.0, abs=0.15)
+    # Google paces a budget over the month: some days up to twice it, others less, never more
+    # than 30.4 budgets in a month (support.google.com/google-ads/answer/2375423); a campaign
+    # that is budget-limited only on some days therefore averages a little under one budget
+    assert 0.75 <= np.mean(spend) <= 1.05
     assert max(spend) <= 2.0  # Google may overspend a day, never beyond 2×
+    assert max(spend) > 1.2  # and it does overspend on some days
+    assert sum(spend) <= 30.4
 
 
 def test_mutations_change_later_days_only_with_common_random_numbers() -> None:

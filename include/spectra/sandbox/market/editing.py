@@ -96,15 +96,21 @@ class _Checkpoint:
 
 class _Batch:
     def __init__(
-        self, market: Market, account: int, as_of: dt.date, client_type: str, user_email: str
+        self,
+        market: Market,
+        account: int,
+        as_of: dt.date | dt.datetime,
+        client_type: str,
+        user_email: str,
     ) -> None:
         self.market = market
         self.account = account
         self.customer_id = int(market.struct.customer_id[account])
         # the account currency's billable unit: every amount sent must be a multiple of it
         self.unit = int(market.struct.account_unit[account])
-        self.as_of = as_of
-        self.ordinal = as_of.toordinal()
+        # an instant: in force from the start of its local hour (a bare date: the whole day)
+        self.as_of, self.hour = market.account_now(account, as_of)
+        self.ordinal = self.as_of.toordinal()
         self.client_type = client_type
         self.user_email = user_email
         self.temp: dict[str, str] = {}
@@ -121,6 +127,7 @@ class Editing:
     _negatives: list[Negative]
     _created: dict[str, NDArray[np.int64]]
     _pending_budgets: dict[int, PendingBudget]
+    _partial_cache: Any
     _seq: int
 
     # ------------------------------------------------------------------ public
@@ -129,7 +136,7 @@ class Editing:
         customer_id: int,
         operations: Sequence[Mutation],
         *,
-        as_of: dt.date,
+        as_of: dt.date | dt.datetime,
         validate_only: bool = False,
         partial_failure: bool = False,
         client_type: str = DEFAULT_CLIENT,
@@ -138,7 +145,8 @@ class Editing:
         """Apply operations; one resource name or MutationError per operation, in order.
 
         Without ``partial_failure`` any error rolls the whole batch back; ``validate_only``
-        always does. Changes are in force from day ``as_of`` on.
+        always does. Changes are in force from day ``as_of`` on, or with an instant from the
+        start of its hour in the account's time zone on (intraday.py).
         """
         with self._lock:
             account = self.account_index(customer_id)
@@ -160,7 +168,12 @@ class Editing:
             return results
 
     def apply_mutation(
-        self: Market, customer_id: int, mutation: Mutation, *, as_of: dt.date, **kwargs: Any
+        self: Market,
+        customer_id: int,
+        mutation: Mutation,
+        *,
+        as_of: dt.date | dt.datetime,
+        **kwargs: Any,
     ) -> str:
         """One operation; raises MutationError if Google would reject it."""
         result = self.mutate(customer_id, [mutation], as_of=as_of, **kwargs)[0]
@@ -176,9 +189,10 @@ class Editing:
         return list(self._negatives)
 
     # ------------------------------------------------------------------ state replay
-    def _state_for(self: Market, ordinal: int) -> State:
-        keys = [(r.ordinal, r.seq) for r in self._records]
-        n = bisect.bisect_right(keys, (ordinal, float("inf")))
+    def _state_for(self: Market, ordinal: int, hour: int = 23) -> State:
+        """The settings in force at local ``hour`` of the day (default: its last hour)."""
+        keys = [r.key for r in self._records]
+        n = bisect.bisect_right(keys, (ordinal, hour, float("inf")))
         active = tuple(i for i, neg in enumerate(self._negatives) if neg.active(ordinal))
         key = (n, active, self.struct.n_terms)
         state = self._state_cache.get(key)
@@ -246,6 +260,7 @@ class Editing:
     def _invalidate(self: Market, ordinal: int, *, structural: bool) -> None:
         self._state_cache.clear()
         self._snap_cache.clear()
+        self._partial_cache.clear()
         if structural:
             self._ctx_cache.clear()
             self._day_cache.clear()
@@ -318,9 +333,9 @@ class Editing:
     # ------------------------------------------------------------------ recording
     def _record(self: Market, batch: _Batch, fn: Any) -> None:
         self._seq += 1
-        record = Record(batch.ordinal, self._seq, fn)
-        keys = [(r.ordinal, r.seq) for r in self._records]
-        self._records.insert(bisect.bisect_right(keys, (record.ordinal, record.seq)), record)
+        record = Record(batch.ordinal, self._seq, fn, batch.hour)
+        keys = [r.key for r in self._records]
+        self._records.insert(bisect.bisect_right(keys, record.key), record)
 
     def _log(
         self: Market,
@@ -360,7 +375,7 @@ class Editing:
 
     def _now(self: Market, batch: _Batch) -> State:
         """The state as the batch sees it (including its own earlier operations)."""
-        return self._state_for(batch.ordinal)
+        return self._state_for(batch.ordinal, batch.hour)
 
     # ------------------------------------------------------------------ dispatch
     def _apply_one(self: Market, batch: _Batch, op: Mutation) -> str:

@@ -5,6 +5,9 @@ of mutations applied so far. Each simulated day depends only on its own ordinal,
 that day and counter-based random streams, so days can be computed in any order, independently,
 and are cached (LRU) per day. What a query sees depends on ``as_of`` (the sandbox's clock): days
 >= as_of do not exist yet, and conversions appear only as their lag elapses (restatement).
+With an instant for a clock, today exists up to the account's local time less the reporting
+delay, spread over the hours by the hourly profile, and mutations take effect from their local
+hour on (intraday.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ from numpy.typing import NDArray
 
 from spectra.sandbox.market.calendar import WEEKDAYS
 from spectra.sandbox.market.editing import Editing
+from spectra.sandbox.market.intraday import (
+    blend,
+    conversion_times,
+    cumulative,
+    normalised,
+    overdelivery,
+)
 from spectra.sandbox.market.lag import LAG_BUCKETS, lag_bucket
 from spectra.sandbox.market.model import FIRST_PAGE_POSITION, expected
 from spectra.sandbox.market.mutations import CHANGE_RESOURCE_TYPE, Change, Record
@@ -129,6 +139,10 @@ class Market(Editing):
         self._ctx_cache: OrderedDict[int, DayContext] = OrderedDict()
         self._day_cache: OrderedDict[int, DayResult] = OrderedDict()
         self._snap_cache: OrderedDict[int, Snapshot] = OrderedDict()
+        self.hourly_profile = normalised(scenario.market.hourly_profile)
+        # Google reports most statistics within three hours (support.google.com/google-ads/answer/2544985)
+        self.reporting_delay = dt.timedelta(hours=scenario.market.reporting_delay_hours)
+        self._partial_cache: OrderedDict[tuple[int, float], DayResult] = OrderedDict()
         self._base_state = self._initial_state()
         self._advertiser_pauses()
         self.simulated_days = 0  # how many days were computed (cache misses), for benchmarks
@@ -152,24 +166,33 @@ class Market(Editing):
     def history_start(self) -> dt.date:
         return self.scenario.history_start
 
-    # Google reports most statistics within three hours (support.google.com/google-ads/answer/2544985)
-    REPORTING_DELAY = dt.timedelta(hours=3)
+    def _local(self, account: int, instant: dt.datetime) -> dt.datetime:
+        from zoneinfo import ZoneInfo
+
+        if instant.tzinfo is None:
+            raise ValueError(f"{instant!r} has no time zone; the sandbox clock is a UTC instant")
+        return instant.astimezone(ZoneInfo(self.struct.time_zone[account]))
 
     def account_clock(self, account: int, as_of: dt.date | dt.datetime) -> tuple[dt.date, float]:
-        """(today, share of today reported) for an account on the clock.
+        """(today, local time of day reported, as a fraction of 24 h) on the clock.
 
         An instant is read in the account's time zone, less Google's reporting delay: the
-        day it falls on is "today", reported up to that hour (a share of the day), every
-        earlier day in full. A bare date is today with nothing of it reported.
+        day it falls on is "today", reported up to that time (its traffic by the hourly
+        profile), every earlier day in full. A bare date is today with nothing of it reported.
         """
         if not isinstance(as_of, dt.datetime):
             return as_of, 0.0
-        from zoneinfo import ZoneInfo
-
-        zone = ZoneInfo(self.struct.time_zone[account])
-        seen = (as_of - self.REPORTING_DELAY).astimezone(zone)
+        seen = self._local(account, as_of - self.reporting_delay)
         midnight = seen.replace(hour=0, minute=0, second=0, microsecond=0)
         return seen.date(), (seen - midnight).total_seconds() / 86_400
+
+    def account_now(self, account: int, as_of: dt.date | dt.datetime) -> tuple[dt.date, int]:
+        """(local day, local hour) a mutation made on the clock takes effect from (no
+        reporting delay: a change is in force at once). A bare date is its hour 0."""
+        if not isinstance(as_of, dt.datetime):
+            return as_of, 0
+        now = self._local(account, as_of)
+        return now.date(), now.hour
 
     def account_today(self, customer_id: int, as_of: dt.date | dt.datetime) -> dt.date:
         return self.account_clock(self.account_index(customer_id), as_of)[0]
@@ -270,13 +293,14 @@ class Market(Editing):
                         )
                     )
                 free_from = end + 1
-        self._records.sort(key=lambda r: (r.ordinal, r.seq))
+        self._records.sort(key=lambda r: r.key)
         self._changes.sort(key=lambda ch: ch.seq)
 
-    def state_at(self, ordinal: int) -> State:
-        """The advertiser's settings in force on a day (mutations effective on or before it)."""
+    def state_at(self, ordinal: int, hour: int = 23) -> State:
+        """The advertiser's settings in force on a day (mutations effective on or before it),
+        at its local ``hour`` (default the last: every change made that day)."""
         with self._lock:
-            return self._state_for(ordinal)
+            return self._state_for(ordinal, hour)
 
     def _neutral_context(self, ordinal: int) -> DayContext:
         st = self.struct
@@ -321,6 +345,15 @@ class Market(Editing):
                 ctx.ad_approved[sel] = False
             elif ev.type == "tracking_outage":
                 ctx.tracking_outage[sel] = True
+        spec = self.scenario.market
+        ctx.budget_factor = overdelivery(
+            self.seed,
+            st.campaign_id.astype(np.int64),
+            ordinal,
+            sigma=spec.overdelivery_sigma,
+            daily_max=spec.max_daily_overdelivery,
+            monthly_days=spec.monthly_budget_days,
+        )
         with self._lock:
             self._ctx_cache[ordinal] = ctx
             while len(self._ctx_cache) > 1024:
@@ -379,28 +412,70 @@ class Market(Editing):
         per_day = max(1, self.struct.n_terms * 48 + self.struct.n_keywords * 8)
         return int(max(16, min(1000, CACHE_BYTES // per_day)))
 
+    def _simulate(self, ordinal: int, hour: int) -> DayResult:
+        res, _ = simulate_day(
+            self.struct,
+            self.state_at(ordinal, hour),
+            self.context(ordinal),
+            seed=self.seed,
+            outage_days=self._outage_days,
+            value_sigma=self.scenario.market.per_conversion_value_sigma,
+            max_overdelivery=self.scenario.market.max_daily_overdelivery,
+        )
+        self.simulated_days += 1
+        return res
+
+    def _hours_changed(self, ordinal: int) -> list[int]:
+        """Local hours (> 0) of the day at which settings changed: where its segments start."""
+        return sorted({r.hour for r in self._records if r.ordinal == ordinal and r.hour > 0})
+
+    def _blended(self, ordinal: int, until: float) -> DayResult:
+        """The day up to local time ``until`` (fraction of 24 h): each hour segment's
+        settings for its share of the hourly profile (intraday.py)."""
+        starts = [0, *self._hours_changed(ordinal)]
+        if len(starts) == 1 and until >= 1.0:
+            return self._simulate(ordinal, 23)
+        bounds = [*(h / 24 for h in starts), 1.0]
+        f_until = float(cumulative(self.hourly_profile, until))
+        parts = []
+        times = []
+        for i, hour in enumerate(starts):
+            lo = float(cumulative(self.hourly_profile, bounds[i]))
+            if lo >= f_until and i > 0:
+                break
+            hi = min(float(cumulative(self.hourly_profile, bounds[i + 1])), f_until)
+            # the segment's settings: every change made before its next boundary hour
+            res = self._simulate(ordinal, (starts[i + 1] - 1) if i + 1 < len(starts) else 23)
+            parts.append((res, lo, hi))
+            times.append(conversion_times(self.seed, res, self.struct.term_id))
+        return blend(parts, times)
+
     def day(self, ordinal: int) -> DayResult:
-        """The realised metrics of one day (cached)."""
+        """The realised metrics of one whole day (cached)."""
         with self._lock:
             res = self._day_cache.get(ordinal)
             if res is not None:
                 self._day_cache.move_to_end(ordinal)
                 return res
-            state = self.state_at(ordinal)
-            ctx = self.context(ordinal)
-            res, _ = simulate_day(
-                self.struct,
-                state,
-                ctx,
-                seed=self.seed,
-                outage_days=self._outage_days,
-                value_sigma=self.scenario.market.per_conversion_value_sigma,
-            )
-            self.simulated_days += 1
+            res = self._blended(ordinal, 1.0)
             self._day_cache[ordinal] = res
             limit = self._cache_days()
             while len(self._day_cache) > limit:
                 self._day_cache.popitem(last=False)
+            return res
+
+    def day_until(self, ordinal: int, until: float) -> DayResult:
+        """The day's metrics up to local time ``until`` (a fraction of 24 h; cached a little)."""
+        if until >= 1.0:
+            return self.day(ordinal)
+        key = (ordinal, round(until, 6))
+        with self._lock:
+            res = self._partial_cache.get(key)
+            if res is None:
+                res = self._blended(ordinal, until)
+                self._partial_cache[key] = res
+                while len(self._partial_cache) > 8:
+                    self._partial_cache.popitem(last=False)
             return res
 
     def snapshot(self, as_of: dt.date) -> Snapshot:
@@ -574,10 +649,10 @@ class Market(Editing):
         for ordinal in range(first.toordinal(), last.toordinal() + 1):
             # each day's block is built under the lock (a concurrent mutation may grow the
             # structure); rows are yielded outside it
-            share = partial if ordinal == as_of.toordinal() else 1.0
+            until = partial if ordinal == as_of.toordinal() else 1.0
             with self._lock:
                 cols, n = self._day_block(
-                    snap, level, attrs, metrics, entities, ordinal, as_of, by_lag, share
+                    snap, level, attrs, metrics, entities, ordinal, as_of, by_lag, until
                 )
             if n == 0:
                 continue
@@ -598,11 +673,11 @@ class Market(Editing):
         ordinal: int,
         as_of: dt.date,
         by_lag: bool,
-        share: float = 1.0,
+        until: float = 1.0,
     ) -> tuple[dict[str, Any], int]:
-        """One day's rows. ``share`` < 1: the day so far (today, partial), its counts and
-        money scaled down to what had happened by then."""
-        res = self.day(ordinal)
+        """One day's rows. ``until`` < 1: the day so far (today, partial): what had happened
+        by that local time of day (intraday.py)."""
+        res = self.day_until(ordinal, until)
         age = as_of.toordinal() - ordinal
         if by_lag:
             cols, n = self._lag_bucket_columns(res, level, age, entities, metrics)
@@ -612,10 +687,6 @@ class Market(Editing):
             cols.update(self._attr_columns(snap, level, attrs, idx))
             return cols, n
         values = self._level_metrics(res, level, age)
-        if share < 1.0:
-            values = {
-                k: np.floor(v * share) if k in _COUNTS else v * share for k, v in values.items()
-            }
         idx = entities[values["impressions"][entities] > 0]
         if idx.size == 0:
             return {}, 0
@@ -811,7 +882,6 @@ class Market(Editing):
         return cols
 
 
-_COUNTS = frozenset({"impressions", "clicks"})
 WEEKDAY_NAMES = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 SPECIAL_RESOURCES = frozenset({"campaign_criterion", "change_event", "change_status"})
 

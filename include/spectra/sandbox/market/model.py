@@ -81,6 +81,7 @@ def expected(
     keyword_bid: NDArray[np.float64] | None = None,
     campaign_budget: NDArray[np.float64] | None = None,
     ignore_budget: bool = False,
+    budget_factor: NDArray[np.float64] | None = None,
 ) -> Expected:
     """Expected metrics for one day; ``keyword_bid``/``campaign_budget`` override the state."""
     tk = struct.term_keyword
@@ -132,6 +133,10 @@ def expected(
         if campaign_budget is None
         else np.asarray(campaign_budget, np.float64)
     )
+    if budget_factor is not None:
+        # Google's pacing on one realised day: more than the budget, or less (intraday.py);
+        # expectations (the truth API) pace at one budget a day
+        budget = budget * budget_factor[: budget.size]
     if ignore_budget:
         throttle = np.ones(struct.n_campaigns)
     else:

@@ -103,11 +103,16 @@ class Change:
 
 @dataclass
 class Record:
-    """An edit of the State in force from ``ordinal`` on."""
+    """An edit of the State in force from local hour ``hour`` of day ``ordinal`` on."""
 
     ordinal: int
     seq: int
     apply: Callable[[State], None]
+    hour: int = 0
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.ordinal, self.hour, self.seq)
 
 
 # updatable fields per resource (anything else in an update mask → FIELD_NOT_FOUND or IMMUTABLE)

@@ -32,6 +32,8 @@ CPC_NOISE = 6
 LAG = 7
 VALUE = 8
 STRUCTURE = 9
+OVERDELIVERY = 10  # a campaign-day's overdelivery factor (intraday.py)
+CONVERSION_TIME = 11  # a conversion's time of day (intraday.py)
 
 
 def _mix(x: NDArray[np.uint64]) -> NDArray[np.uint64]:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from spectra.sandbox.market.calendar import DEFAULT_HOLIDAYS, Holiday, Seasonality
+from spectra.sandbox.market.intraday import DEFAULT_HOURLY_PROFILE, normalised
 from spectra.sandbox.market.lag import LagDistribution
 
 EVENT_TYPES = frozenset(
@@ -95,6 +96,16 @@ class MarketSpec:
     budget_headroom: Uniform = Uniform(0.55, 1.6)
     bid_to_cpc: Uniform = Uniform(0.7, 1.9)
     smart_bidding_efficiency: float = 0.92
+    # Intraday (intraday.py): the share of a day's traffic per local hour; how long Google
+    # takes to report statistics (most arrive within three hours,
+    # support.google.com/google-ads/answer/2544985); and overdelivery: up to
+    # ``max_daily_overdelivery`` budgets on a day, at most ``monthly_budget_days`` budgets in a
+    # calendar month (support.google.com/google-ads/answer/2375423); sigma 0 turns it off.
+    hourly_profile: tuple[float, ...] = DEFAULT_HOURLY_PROFILE
+    reporting_delay_hours: float = 3.0
+    overdelivery_sigma: float = 0.35
+    max_daily_overdelivery: float = 2.0
+    monthly_budget_days: float = 30.4
 
 
 @dataclass(frozen=True)
@@ -317,6 +328,11 @@ def _market(raw: dict[str, Any]) -> MarketSpec:
             kwargs[f.name] = _lognormal(value, default)
         elif isinstance(default, Uniform):
             kwargs[f.name] = _uniform(value, default)
+        elif isinstance(default, tuple):
+            try:
+                kwargs[f.name] = tuple(float(v) for v in normalised(value))
+            except (TypeError, ValueError) as exc:
+                raise ScenarioError(f"market.{f.name}: {exc}") from exc
         else:
             kwargs[f.name] = float(value)
     unknown = set(raw) - {f.name for f in fields(MarketSpec)}

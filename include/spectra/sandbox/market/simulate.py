@@ -67,11 +67,12 @@ def simulate_day(
     seed: int,
     outage_days: dict[str, dict[int, frozenset[int]]],
     value_sigma: float = 0.6,
+    max_overdelivery: float = 2.0,
 ) -> tuple[DayResult, Expected]:
     """Realise one day. ``outage_days[mode][account]``: ordinals of tracking outages, by click
     date (conversions of that day's clicks are lost) or by conversion date."""
     day = ctx.ordinal
-    exp = expected(struct, state, ctx)
+    exp = expected(struct, state, ctx, budget_factor=ctx.budget_factor)
     tk = struct.term_keyword
     acct = struct.term_account
     k_click = np.array([n.click_dispersion for n in struct.account_noise])[struct.keyword_account]
@@ -86,11 +87,22 @@ def simulate_day(
         rng.uniform(seed, rng.NONCLICK_IMPRESSIONS, day, struct.term_id),
         np.maximum(exp.impressions - exp.clicks, 0.0) * g,
     )
-    impressions = clicks + other
     z = rng.uniform(seed, rng.CPC_NOISE, day, struct.keyword_key)
     cpc_mult = np.exp(cpc_sigma * ndtri(z) - 0.5 * cpc_sigma**2)[tk]
     cpc = np.minimum(exp.cpc * cpc_mult, exp.bid)
     cost = np.rint(clicks * cpc).astype(np.int64)
+    # Google never charges more than ``max_overdelivery`` budgets for one day: the noise may
+    # not either (the campaign's clicks are cut to what that pays for)
+    tc = struct.term_campaign
+    cap = state.campaign_budget.astype(np.float64) * max_overdelivery
+    spent = np.bincount(tc, weights=cost, minlength=cap.size)
+    over = spent > cap
+    if over.any():
+        cut = np.where(over, cap / np.maximum(spent, 1.0), 1.0)[tc]
+        clicks = np.floor(clicks * cut).astype(clicks.dtype)
+        other = np.floor(other * cut).astype(other.dtype)
+        cost = np.floor(clicks * cpc).astype(np.int64)
+    impressions = clicks + other
 
     h = rng.gamma_shock(rng.uniform(seed, rng.CVR_SHOCK, day, struct.keyword_key), k_conv)[tk]
     conv = np.minimum(

@@ -47,3 +47,5 @@ class DayContext:
     tracking_outage: NDArray[np.bool_]  # per account: conversions recorded today are lost
     max_impression_share: float
     smart_bidding_efficiency: float
+    # per campaign: budgets Google may spend today (overdelivery, intraday.py); None = one
+    budget_factor: NDArray[np.float64] | None = None
