@@ -89,7 +89,9 @@ class ApplyConfig:
     max_operations: int = MAX_OPERATIONS
     mutate_timeout_s: float = 60.0
     quota_defer_s: float = 3600.0  # the daily quota: wait for Google's sliding window
-    as_of: dt.date | None = None  # the sandbox clock (sent only when the connection says so)
+    # the sandbox clock (sent only when the connection says so): a day, or an instant (the
+    # hourly monitors: a pause is in force from that hour on)
+    as_of: dt.date | dt.datetime | None = None
     actor: str = "spectra-apply"
 
 
@@ -137,6 +139,10 @@ class _Deferred(Exception):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _day(as_of: dt.date | dt.datetime | None) -> dt.date | None:
+    return as_of.date() if isinstance(as_of, dt.datetime) else as_of
 
 
 def holder_id() -> str:
@@ -214,7 +220,7 @@ class Executor:
                         "attempts": 0,
                         "sends": 0,
                         "error": "",
-                        "effective_date": self.config.as_of or now.date(),
+                        "effective_date": _day(self.config.as_of) or now.date(),
                         "created_at": now,
                         "updated_at": now,
                     },

@@ -447,7 +447,7 @@ def run(
             customer_id=customer_id,
             date_from=None,
             date_to=None,
-            as_of=as_of,
+            as_of=clock or as_of,  # settings as they are at the instant (no reporting delay)
             fields=frozenset(p.attributes),
         )
         return gaql.execute(query, rows, as_of=as_of)

@@ -1256,3 +1256,74 @@ class GuardrailDecision(Base):
     approval_reasons: Mapped[list[Any]] = mapped_column(JSON)
     as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MonitorPause(Base):
+    """An entity a monitor paused, and why: the re-enable rule depends on the reason
+    (a daily spend limit resets the next account day, a total limit never by itself, a policy
+    disapproval when the ad is approved again). ``resumed_at`` is set when it was re-enabled."""
+
+    __tablename__ = "monitor_pauses"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "change_key", name="uq_monitor_pauses_change"),
+        Index("ix_monitor_pauses_open", "tenant_id", "customer_id", "resumed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    entity_key: Mapped[str] = mapped_column(String(128))  # campaign:1 | ad:1/2~3
+    reason: Mapped[str] = mapped_column(String(32))  # daily_limit | total_limit | policy
+    local_date: Mapped[dt.date] = mapped_column(Date)  # the account's day of the pause
+    paused_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    change_key: Mapped[str] = mapped_column(String(64))  # the apply ledger's idempotency key
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    resumed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resume_change_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Alert(Base):
+    """One episode of a condition (a spend limit reached, a disapproval, an anomaly): opened
+    once, its severity updated while it persists, resolved when it ends. ``dedup_key`` names
+    the condition; at most one open episode per key (enforced by the monitors' store)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_open", "tenant_id", "dedup_key", "status"),
+        CheckConstraint("status IN ('open', 'resolved')", name="status_valid"),
+        CheckConstraint("severity IN ('info', 'warning', 'critical')", name="severity_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    monitor: Mapped[str] = mapped_column(String(16))  # spend | policy | anomaly
+    kind: Mapped[str] = mapped_column(String(32))
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    title: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AlertEvent(Base):
+    """The outbox of alert notifications: one row per opening, change of severity and
+    resolution; notifiers deliver undelivered rows and stamp them, so a notifier that fails
+    loses nothing and a persisting condition is never re-sent."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_pending", "tenant_id", "delivered_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    event: Mapped[str] = mapped_column(String(16))  # opened | escalated | deescalated | resolved
+    severity: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    channels: Mapped[list[Any]] = mapped_column(JSON, default=list)

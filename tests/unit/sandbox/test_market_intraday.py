@@ -74,7 +74,9 @@ def test_a_pause_at_hour_h_stops_spend_from_h_on() -> None:
     # what was reported before the pause stays reported, nothing accrues after it
     at_16 = _today_cost(m, cid, _instant(m, 0, DAY, 16), DAY)[camp]
     at_22 = _today_cost(m, cid, _instant(m, 0, DAY, 22), DAY)[camp]
-    assert at_16 == pytest.approx(full[camp] * float(cumulative(m.hourly_profile, 13 / 24)), rel=0.01)
+    assert at_16 == pytest.approx(
+        full[camp] * float(cumulative(m.hourly_profile, 13 / 24)), rel=0.01
+    )
     assert at_22 == pytest.approx(after[camp], rel=0.01)
     # the next day it spends nothing while paused; the day before is the same as ever
     next_day = DAY + dt.timedelta(days=1)
@@ -112,6 +114,7 @@ def test_overdelivery_stays_within_googles_daily_and_monthly_bounds() -> None:
     assert factors.max() <= 2.0
     assert (factors.sum(axis=0) <= 30.4 + 1e-9).all()
     assert (factors > 1.5).mean() > 0.03  # days well above the budget happen
-    assert overdelivery(7, ids, days[0], sigma=0.0, daily_max=2.0, monthly_days=30.4).tolist() == [
-        1.0
-    ] * ids.size
+    assert (
+        overdelivery(7, ids, days[0], sigma=0.0, daily_max=2.0, monthly_days=30.4).tolist()
+        == [1.0] * ids.size
+    )

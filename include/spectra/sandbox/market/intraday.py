@@ -53,7 +53,9 @@ def normalised(profile: Sequence[float]) -> NDArray[np.float64]:
     return p / p.sum()
 
 
-def cumulative(profile: NDArray[np.float64], fraction: float | NDArray[np.float64]) -> NDArray[np.float64]:
+def cumulative(
+    profile: NDArray[np.float64], fraction: float | NDArray[np.float64]
+) -> NDArray[np.float64]:
     """F(t): the share of a day's traffic that has happened by local time ``fraction`` of 24 h."""
     t = np.clip(np.asarray(fraction, np.float64) * HOURS, 0.0, float(HOURS))
     edges = np.concatenate([[0.0], np.cumsum(profile)])
@@ -80,8 +82,7 @@ def overdelivery(
     raw = np.stack(
         [
             np.exp(
-                sigma * ndtri(rng.uniform(seed, rng.OVERDELIVERY, o, campaign_ids))
-                - 0.5 * sigma**2
+                sigma * ndtri(rng.uniform(seed, rng.OVERDELIVERY, o, campaign_ids)) - 0.5 * sigma**2
             )
             for o in range(first, first + n_days)
         ]
@@ -91,7 +92,9 @@ def overdelivery(
     return raw[ordinal - first] * scale
 
 
-def conversion_times(seed: int, result: DayResult, term_id: NDArray[np.int64]) -> NDArray[np.float64]:
+def conversion_times(
+    seed: int, result: DayResult, term_id: NDArray[np.int64]
+) -> NDArray[np.float64]:
     """Each conversion's time of day in profile space (uniform: the share of traffic before it)."""
     terms = result.conversion_term
     if terms.size == 0:
@@ -118,14 +121,17 @@ def blend(
 
     def mix(name: str) -> NDArray[np.float64]:
         return sum(
-            (w * getattr(r, name).astype(np.float64) for (r, _, _), w in zip(parts, weights, strict=True)),
+            (
+                w * getattr(r, name).astype(np.float64)
+                for (r, _, _), w in zip(parts, weights, strict=True)
+            ),
             np.zeros_like(getattr(first, name), dtype=np.float64),
         )
 
-    keep = [
-        (t >= start) & (t < end) for (_, start, end), t in zip(parts, times, strict=True)
-    ]
-    conv_term = np.concatenate([r.conversion_term[k] for (r, _, _), k in zip(parts, keep, strict=True)])
+    keep = [(t >= start) & (t < end) for (_, start, end), t in zip(parts, times, strict=True)]
+    conv_term = np.concatenate(
+        [r.conversion_term[k] for (r, _, _), k in zip(parts, keep, strict=True)]
+    )
     order = np.argsort(conv_term, kind="stable")
 
     def conv(name: str) -> NDArray[np.generic]:

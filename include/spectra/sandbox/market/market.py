@@ -433,13 +433,19 @@ class Market(Editing):
         """The day up to local time ``until`` (fraction of 24 h): each hour segment's
         settings for its share of the hourly profile (intraday.py)."""
         starts = [0, *self._hours_changed(ordinal)]
-        if len(starts) == 1 and until >= 1.0:
-            return self._simulate(ordinal, 23)
+        if len(starts) == 1:
+            if until >= 1.0:
+                return self._simulate(ordinal, 23)
+            res = self.day(ordinal)  # one segment: the cached whole day, cut at ``until``
+            f_until = float(cumulative(self.hourly_profile, until))
+            return blend(
+                [(res, 0.0, f_until)], [conversion_times(self.seed, res, self.struct.term_id)]
+            )
         bounds = [*(h / 24 for h in starts), 1.0]
         f_until = float(cumulative(self.hourly_profile, until))
         parts = []
         times = []
-        for i, hour in enumerate(starts):
+        for i in range(len(starts)):
             lo = float(cumulative(self.hourly_profile, bounds[i]))
             if lo >= f_until and i > 0:
                 break
@@ -606,11 +612,14 @@ class Market(Editing):
 
         ``as_of`` is the clock (:meth:`account_clock`): with an instant, today's rows are
         served too, with what had happened by then (Google's partial day)."""
+        # statistics are seen with the reporting delay; settings (statuses, budgets, entities,
+        # the change history) as they are right now in the account's time zone
         today, partial = self.account_clock(self.account_index(customer_id), as_of)
+        settings_day = self.account_now(self.account_index(customer_id), as_of)[0]
         as_of = today
         if resource in SPECIAL_RESOURCES:
             account = self.account_index(customer_id)
-            yield from getattr(self, f"_rows_{resource}")(account, as_of)
+            yield from getattr(self, f"_rows_{resource}")(account, settings_day)
             return
         if resource not in RESOURCE_LEVEL:
             raise KeyError(resource)
@@ -626,17 +635,19 @@ class Market(Editing):
         reachable = REACHABLE[level]
         attrs = [f for f in sorted(fields) if f in ATTRIBUTES and ATTRIBUTE_KIND[f] in reachable]
         with self._lock:
-            snap = self.snapshot(as_of)
-            entities = self._existing(level, self._entities(level, account), as_of.toordinal())
+            snap = self.snapshot(settings_day)
+            entities = self._existing(
+                level, self._entities(level, account), settings_day.toordinal()
+            )
         if date_from is None or date_to is None:
             with self._lock:
                 cols = self._attr_columns(snap, level, attrs, entities)
             yield from _emit(cols, len(entities))
             if resource == "ad_group_criterion":
-                yield from self._negative_rows(account, as_of, "ad_group")
+                yield from self._negative_rows(account, settings_day, "ad_group")
             if resource == "campaign_budget":
                 with self._lock:
-                    orphans = self._pending_budget_rows(account, as_of)
+                    orphans = self._pending_budget_rows(account, settings_day)
                 yield from orphans
             return
         metrics = [f for f in sorted(fields) if f in METRICS]

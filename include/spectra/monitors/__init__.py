@@ -1,0 +1,1 @@
+"""Hourly monitors: spend limits, policy disapprovals and anomalies; alerts and notifiers."""

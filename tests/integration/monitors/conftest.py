@@ -1,0 +1,40 @@
+"""Monitor tests move the sandbox's clock through hours and pause campaigns: each test gets its
+own market (tiny scenario, no events) and sandbox, and a warehouse that knows its campaigns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from spectra.ads.client import AdsCredentials, build_client
+from spectra.sandbox.market import Market
+from spectra.sandbox.server import SandboxServer
+
+
+@pytest.fixture
+def mon_market() -> Market:
+    return Market.from_scenario("tiny", events=())
+
+
+@pytest.fixture
+def mon_sandbox(mon_market: Market) -> Iterator[SandboxServer]:
+    with SandboxServer(mon_market, clock=mon_market.reference_date) as server:
+        yield server
+
+
+@pytest.fixture
+def mon_creds(mon_sandbox: SandboxServer) -> AdsCredentials:
+    return AdsCredentials(
+        developer_token="test-dev-token",
+        access_token="test-token",
+        endpoint=mon_sandbox.endpoint,
+        ca_cert_path=str(mon_sandbox.ca_cert),
+        sandbox_clock=True,
+    )
+
+
+@pytest.fixture
+def mon_client(mon_creds: AdsCredentials) -> Any:
+    return build_client(mon_creds)
