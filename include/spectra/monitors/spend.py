@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,9 +32,10 @@ from sqlalchemy import Engine, select
 
 from spectra.ads.client import AdsCredentials
 from spectra.ads.stream import load_query, stream_columns
-from spectra.apply.executor import ApplyConfig, apply_changes
+from spectra.apply.executor import ApplyConfig
 from spectra.domain.campaign_state import CampaignState
-from spectra.domain.changes import ApprovedChange, EntityKind, EntityRef, Origin, OriginKind
+from spectra.domain.changes import ApprovedChange, EntityKind, EntityRef
+from spectra.monitors.actions import applied, apply_at, failure, publish_alerts, status_change
 from spectra.monitors.config import SpendMonitorConfig
 from spectra.warehouse import monitor_store as store
 from spectra.warehouse.models import Campaign
@@ -42,7 +43,6 @@ from spectra.warehouse.models import Campaign
 log = logging.getLogger(__name__)
 
 MONITOR = "spend"
-ACTOR = "spectra-monitor"
 DAILY, TOTAL = "daily_limit", "total_limit"
 DEFAULT_CONFIG = SpendMonitorConfig()
 
@@ -197,13 +197,12 @@ def _limited_campaigns(
 def _change(
     tenant_id: str, customer_id: int, campaign_id: int, target: str, ref: str, reasoning: str
 ) -> ApprovedChange:
-    return ApprovedChange(
+    return status_change(
         tenant_id=tenant_id,
         customer_id=customer_id,
         entity=EntityRef(kind=EntityKind.CAMPAIGN, campaign_id=campaign_id),
-        field="status",
         target=target,
-        origin=Origin(kind=OriginKind.MONITOR, ref=ref, actor=ACTOR),
+        ref=ref,
         reasoning=reasoning,
     )
 
@@ -224,7 +223,6 @@ def check_spend(
     if clock.tzinfo is None:
         raise ValueError(f"clock {clock!r} has no time zone; the monitors' clock is a UTC instant")
     creds = creds or AdsCredentials(developer_token="-", access_token="-")
-    apply_cfg = replace(apply_config or ApplyConfig(actor=ACTOR), as_of=clock)
     report = SpendReport(tenant_id, customer_id, clock)
     limits = _limited_campaigns(engine, tenant_id, customer_id)
     with engine.connect() as conn:
@@ -360,15 +358,16 @@ def check_spend(
         )
         for cid, _ in to_enable
     ]  # fmt: skip
-    outcomes = (
-        apply_changes(
-            engine, client, changes, creds=creds, config=apply_cfg, breaker=breaker
-        ).outcomes
-        if changes
-        else {}
+    outcomes = apply_at(
+        engine,
+        client,
+        changes,
+        clock=clock,
+        creds=creds,
+        apply_config=apply_config,
+        breaker=breaker,
     )
     for change, (cid, reason, proj, limit) in zip(changes, to_pause, strict=False):
-        outcome = outcomes.get(change.idempotency_key)
         key = f"spend:{reason}:{customer_id}:{cid}"
         seen_keys.add(key)
         item = {
@@ -377,7 +376,7 @@ def check_spend(
             "limit_micros": limit,
             "change_key": change.idempotency_key,
         }
-        if outcome is not None and outcome.outcome == "applied":
+        if applied(outcomes, change):
             with engine.begin() as conn:
                 store.record_pause(
                     conn,
@@ -394,8 +393,7 @@ def check_spend(
                 f"campaign {cid} paused: {reason.replace('_', ' ')} of {limit / 1e6:,.2f} reached"
             )
         else:
-            error = outcome.error if outcome is not None else "not applied"
-            item["error"] = error or (outcome.outcome if outcome else "")
+            item["error"] = failure(outcomes, change)
             report.failed.append(item)
             title = f"campaign {cid} reached its {reason.replace('_', ' ')} but could not be paused: {item['error']}"
         alerts.append(
@@ -405,8 +403,7 @@ def check_spend(
             )
         )  # fmt: skip
     for change, (cid, pauses) in zip(changes[len(to_pause) :], to_enable, strict=True):
-        outcome = outcomes.get(change.idempotency_key)
-        if outcome is not None and outcome.outcome == "applied":
+        if applied(outcomes, change):
             with engine.begin() as conn:
                 for p in pauses:
                     store.mark_resumed(
@@ -423,24 +420,13 @@ def check_spend(
                 {
                     "campaign_id": cid,
                     "reason": "resume",
-                    "error": outcome.error if outcome else "not applied",
+                    "error": failure(outcomes, change),
                 }
             )
-    with engine.begin() as conn:
-        for a in alerts:
-            change = store.raise_alert(
-                conn, tenant_id=tenant_id, customer_id=customer_id, monitor=MONITOR, now=clock, **a
-            )
-            report.alert_events += bool(change.event)
-        resolved = store.resolve_absent(
-            conn,
-            tenant_id=tenant_id,
-            customer_id=customer_id,
-            monitor=MONITOR,
-            seen=seen_keys,
-            now=clock,
-        )
-        report.alert_events += len(resolved)
+    report.alert_events = publish_alerts(
+        engine, tenant_id=tenant_id, customer_id=customer_id, monitor=MONITOR, alerts=alerts,
+        seen=seen_keys, now=clock,
+    )  # fmt: skip
     if report.paused or report.failed:
         log.warning(
             "spend monitor %s/%s at %s: %s",

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
-from spectra.warehouse.models import Alert, AlertEvent, MonitorPause
+from spectra.warehouse.models import Alert, AlertEvent, AnalyticsRun, AnomalyRow, MonitorPause
 
 PAUSES = MonitorPause.__table__
 ALERTS = Alert.__table__
@@ -225,6 +225,7 @@ def alert_events(
         EVENTS.c.severity,
         EVENTS.c.created_at,
         EVENTS.c.delivered_at,
+        EVENTS.c.channels,
         ALERTS.c.customer_id,
         ALERTS.c.campaign_id,
         ALERTS.c.monitor,
@@ -240,32 +241,65 @@ def alert_events(
     return [dict(r._mapping) for r in conn.execute(q.order_by(EVENTS.c.id))]
 
 
-def mark_delivered(
+def record_delivery(
     conn: Connection,
     *,
     tenant_id: str,
-    event_ids: Iterable[int],
+    event_id: int,
     channels: list[str],
-    at: dt.datetime,
+    delivered_at: dt.datetime | None,
 ) -> None:
-    ids = list(event_ids)
-    if ids:
-        conn.execute(
-            update(EVENTS)
-            .where(EVENTS.c.tenant_id == tenant_id, EVENTS.c.id.in_(ids))
-            .values(delivered_at=at, channels=channels)
+    """The channels an event reached; ``delivered_at`` once it reached all of them."""
+    conn.execute(
+        update(EVENTS)
+        .where(EVENTS.c.tenant_id == tenant_id, EVENTS.c.id == event_id)
+        .values(channels=channels, delivered_at=delivered_at)
+    )
+
+
+# --------------------------------------------------------------------------- anomalies
+
+
+def latest_analysis_day(
+    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date
+) -> dt.date | None:
+    """The newest logical day the account was analysed on, at or before ``until``."""
+    r = AnalyticsRun.__table__.c
+    return conn.execute(
+        select(func.max(r.logical_date)).where(
+            r.tenant_id == tenant_id, r.customer_id == customer_id, r.logical_date <= until
         )
+    ).scalar_one_or_none()
+
+
+def flagged_anomalies(
+    conn: Connection, *, tenant_id: str, customer_id: int, logical_date: dt.date
+) -> list[Any]:
+    """The anomalies that analysis flagged (alerts, not the suppressed ones)."""
+    a = AnomalyRow.__table__.c
+    return list(
+        conn.execute(
+            select(AnomalyRow.__table__).where(
+                a.tenant_id == tenant_id,
+                a.customer_id == customer_id,
+                a.logical_date == logical_date,
+                a.flagged.is_(True),
+            )
+        ).all()
+    )
 
 
 __all__ = [
     "SEVERITY_RANK",
     "AlertChange",
     "alert_events",
+    "flagged_anomalies",
+    "latest_analysis_day",
     "list_alerts",
-    "mark_delivered",
     "mark_resumed",
     "open_pauses",
     "raise_alert",
+    "record_delivery",
     "record_pause",
     "resolve_absent",
 ]

@@ -55,6 +55,8 @@ from spectra.sandbox.market.views import (
 )
 
 CACHE_BYTES = 384 * 1024 * 1024
+# the topic of a disapproval event without a name (one of Google's policy topics)
+DEFAULT_POLICY_TOPIC = "DESTINATION_NOT_WORKING"
 OPEN_EVENT_DAYS = 3 * 366  # how far an open-ended event reaches past the reference date
 
 
@@ -343,6 +345,8 @@ class Market(Editing):
                 ctx.keyword_demand[sel] *= ev.demand_multiplier
             elif ev.type == "ad_disapproval":
                 ctx.ad_approved[sel] = False
+                topic = ev.name or DEFAULT_POLICY_TOPIC
+                ctx.ad_topics.update(dict.fromkeys(sel.tolist(), topic))
             elif ev.type == "tracking_outage":
                 ctx.tracking_outage[sel] = True
         spec = self.scenario.market

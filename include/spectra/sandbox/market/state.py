@@ -7,7 +7,7 @@ tracking outages). Keeping them apart lets the truth API re-run any day under ot
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,3 +49,5 @@ class DayContext:
     smart_bidding_efficiency: float
     # per campaign: budgets Google may spend today (overdelivery, intraday.py); None = one
     budget_factor: NDArray[np.float64] | None = None
+    # per disapproved ad index: the policy topic Google names (ad_disapproval events)
+    ad_topics: dict[int, str] = field(default_factory=dict)

@@ -198,6 +198,16 @@ ATTRIBUTES: dict[str, AttrFn] = {
         s.ad_approved, "APPROVED", "DISAPPROVED"
     ).astype(object),
     "ad_group_ad.policy_summary.review_status": lambda s: _obj(["REVIEWED"] * s.struct.n_ads),
+    "ad_group_ad.policy_summary.policy_topic_entries": lambda s: _obj(
+        [
+            []
+            if ok
+            else [
+                {"topic": s.ctx.ad_topics.get(i, "DESTINATION_NOT_WORKING"), "type_": "PROHIBITED"}
+            ]
+            for i, ok in enumerate(s.ad_approved.tolist())
+        ]
+    ),
     "ad_group_ad.ad.responsive_search_ad.headlines": lambda s: _obj(s.struct.ad_headlines),
     "ad_group_ad.ad.responsive_search_ad.descriptions": lambda s: _obj(s.struct.ad_descriptions),
     "ad_group_ad.ad.final_urls": lambda s: _obj(s.struct.ad_final_urls),
