@@ -617,6 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
     from spectra.cli_guardrails import register as register_guardrails
 
     register_guardrails(sub)  # lock, unlock, locks, role, autopilot
+    from spectra.cli_monitors import register as register_monitors
+
+    register_monitors(sub)  # metrics serve, alerts
     return parser
 
 

@@ -19,7 +19,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 # The services of the stack that are not ours: they run their own upstream images.
-UPSTREAM = {"postgres": "postgres:", "redis": "redis:"}
+UPSTREAM = {
+    "postgres": "postgres:",
+    "redis": "redis:",
+    "statsd-exporter": "prom/statsd-exporter:",
+    "prometheus": "prom/prometheus:",
+    "grafana": "grafana/grafana:",
+}
 
 
 def _compose() -> dict[str, Any]:
@@ -84,3 +90,40 @@ def test_docker_compose_config_accepts_the_file() -> None:
         [docker, "compose", "config", "--quiet"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_prometheus_scrapes_spectra_and_airflow_and_grafana_gets_the_dashboard() -> None:
+    """The metrics path end to end in configuration: Airflow sends StatsD to the exporter,
+    Prometheus scrapes it and ``spectra metrics serve``, Grafana is provisioned with a
+    Prometheus data source and the dashboard, whose panels query every Spectra series."""
+    import json
+
+    from spectra.observability.metrics import SERIES
+
+    services = _compose()["services"]
+    env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__METRICS__STATSD_ON"] == "true"
+    assert env["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
+    metrics = services["spectra-metrics"]
+    assert _commands(metrics).split()[-8:-6] == ["metrics", "serve"]
+    port = metrics["command"][metrics["command"].index("--port") + 1]
+    prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {
+        t for job in prom["scrape_configs"] for c in job["static_configs"] for t in c["targets"]
+    }
+    assert {f"spectra-metrics:{port}", "statsd-exporter:9102"} <= targets
+    mounts = " ".join(services["grafana"]["volumes"])
+    assert "deploy/grafana/dashboards:/var/lib/grafana/dashboards" in mounts
+    provider = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/spectra.yaml").read_text()
+    )
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    source = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yaml").read_text()
+    )
+    uid = source["datasources"][0]["uid"]
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/spectra.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    assert all(p["datasource"]["uid"] == uid for p in dashboard["panels"])
+    missing = [s for s in SERIES if s not in exprs]
+    assert not missing, missing
