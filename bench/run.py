@@ -25,6 +25,7 @@ MODULES = [
     "bench_analytics",
     "bench_apply",
     "bench_agent",
+    "bench_monitors",
 ]
 
 

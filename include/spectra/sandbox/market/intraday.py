@@ -13,17 +13,19 @@ happened in exactly one segment and survives in the blend only there. Entities w
 did not change get back exactly their unblended day.
 
 Overdelivery: Google may spend up to twice a campaign's average daily budget on one day and at
-most 30.4 times it in a calendar month (support.google.com/google-ads/answer/2375423). The market
-draws a factor per campaign and day (log-normal, mean one), cuts it at the daily maximum and
-scales a month down when its factors would add up to more than the monthly maximum; the day's
-budget throttle uses budget × factor, and the realised cost is cut at the daily maximum.
+most 30.4 times it in a calendar month (support.google.com/google-ads/answer/2375423), more on
+high-traffic days and less on others. The market's factor per campaign and day follows the
+day's demand relative to its month (weekdays, holidays) times a log-normal draw, is cut at the
+daily maximum, and a month is scaled down when its factors would add up to more than the
+monthly maximum; the day's budget throttle uses budget × factor, and the realised cost is cut
+at the daily maximum.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,20 +73,29 @@ def overdelivery(
     sigma: float,
     daily_max: float,
     monthly_days: float,
+    demand: Callable[[dt.date], float] | None = None,
 ) -> NDArray[np.float64]:
     """Per campaign, how many budgets Google may spend on this day (≤ ``daily_max``, and the
-    month's factors add up to at most ``monthly_days``). ``sigma`` 0: exactly one budget a day."""
+    month's factors add up to at most ``monthly_days``). Google spends more on its high-traffic
+    days and less on the others: the factor follows the day's ``demand`` relative to the
+    month's mean, times a log-normal of ``sigma``. ``sigma`` 0: exactly one budget a day."""
     if sigma <= 0 or campaign_ids.size == 0:
         return np.ones(campaign_ids.size)
     day = dt.date.fromordinal(ordinal)
     first = day.replace(day=1).toordinal()
     n_days = calendar.monthrange(day.year, day.month)[1]
+    ordinals = range(first, first + n_days)
+    level = np.array(
+        [demand(dt.date.fromordinal(o)) if demand else 1.0 for o in ordinals], np.float64
+    )
+    level = level / level.mean()
     raw = np.stack(
         [
-            np.exp(
+            lv
+            * np.exp(
                 sigma * ndtri(rng.uniform(seed, rng.OVERDELIVERY, o, campaign_ids)) - 0.5 * sigma**2
             )
-            for o in range(first, first + n_days)
+            for o, lv in zip(ordinals, level, strict=True)
         ]
     )
     raw = np.minimum(raw, daily_max)

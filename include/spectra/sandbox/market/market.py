@@ -185,8 +185,9 @@ class Market(Editing):
         if not isinstance(as_of, dt.datetime):
             return as_of, 0.0
         seen = self._local(account, as_of - self.reporting_delay)
-        midnight = seen.replace(hour=0, minute=0, second=0, microsecond=0)
-        return seen.date(), (seen - midnight).total_seconds() / 86_400
+        # the wall clock's time of day (a 23- or 25-hour day of a DST change still has 24
+        # hours of profile, and mutations take effect by the wall clock's hour too)
+        return seen.date(), (seen.hour * 3600 + seen.minute * 60 + seen.second) / 86_400
 
     def account_now(self, account: int, as_of: dt.date | dt.datetime) -> tuple[dt.date, int]:
         """(local day, local hour) a mutation made on the clock takes effect from (no
@@ -357,6 +358,7 @@ class Market(Editing):
             sigma=spec.overdelivery_sigma,
             daily_max=spec.max_daily_overdelivery,
             monthly_days=spec.monthly_budget_days,
+            demand=season.demand,
         )
         with self._lock:
             self._ctx_cache[ordinal] = ctx

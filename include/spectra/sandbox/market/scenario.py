@@ -103,7 +103,7 @@ class MarketSpec:
     # calendar month (support.google.com/google-ads/answer/2375423); sigma 0 turns it off.
     hourly_profile: tuple[float, ...] = DEFAULT_HOURLY_PROFILE
     reporting_delay_hours: float = 3.0
-    overdelivery_sigma: float = 0.35
+    overdelivery_sigma: float = 0.15
     max_daily_overdelivery: float = 2.0
     monthly_budget_days: float = 30.4
 
