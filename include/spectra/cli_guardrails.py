@@ -1,4 +1,5 @@
-"""`spectra lock|unlock|locks`, `spectra role grant|revoke|list`, `spectra autopilot on|off`.
+"""`spectra lock|unlock|locks`, `spectra role grant|revoke|list`, `spectra autopilot on|off`,
+`spectra approve|reject PROPOSAL`, `spectra approvals`.
 
 Kept out of ``cli.py`` so that file's shared parser stays small; ``register`` adds the
 commands. Every command calls one function of :mod:`spectra.guardrails.service`; a refusal
@@ -17,6 +18,12 @@ from typing import Any
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNIT = {"m": "minutes", "h": "hours", "d": "days"}
 EXIT_DENIED = 3
+APPLY_DAG = "spectra_apply"
+APPROVE_TASK = "approve"
+
+
+class NotWaiting(RuntimeError):
+    """The proposal has no open Required Action (decided, or never asked)."""
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -35,7 +42,7 @@ def _run(fn: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Nam
     def wrapped(args: argparse.Namespace) -> int:
         from spectra.guardrails.permissions import PermissionDenied
         from spectra.warehouse.db import make_engine
-        from spectra.warehouse.guardrail_store import LockNotFound
+        from spectra.warehouse.guardrail_store import LockNotFound, ProposalNotFound
 
         engine = make_engine()
         try:
@@ -43,7 +50,7 @@ def _run(fn: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Nam
         except PermissionDenied as exc:
             print(f"refused: {exc}")
             return EXIT_DENIED
-        except LockNotFound as exc:
+        except (LockNotFound, ProposalNotFound, NotWaiting) as exc:
             print(f"error: {exc}")
             return 2
         finally:
@@ -130,6 +137,90 @@ def _autopilot(engine: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def hitl_path(run_id: str, map_index: int) -> str:
+    """The hitlDetails endpoint of one mapped approval (the run id URL-encoded)."""
+    from urllib.parse import quote
+
+    return (
+        f"/api/v2/dags/{APPLY_DAG}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+        f"{APPROVE_TASK}/{int(map_index)}/hitlDetails"
+    )
+
+
+def _answer(engine: Any, args: argparse.Namespace) -> int:
+    """Answer a proposal's Required Action through Airflow's REST API, as the person.
+
+    The person's role in the tenant is checked first (a refusal is audited, nothing is sent);
+    Airflow then records the answer (who, when) exactly as if given in its UI, and the same
+    answer is written on the proposal now, not only when the run resumes."""
+    from spectra.airflow.local import AirflowClient, base_url
+    from spectra.guardrails import proposals, service
+    from spectra.guardrails.mapping import proposal_ref
+    from spectra.guardrails.permissions import Action
+    from spectra.warehouse.guardrail_store import get_proposal
+
+    chosen = proposals.APPROVE if args.answer == "approve" else proposals.REJECT
+    with engine.connect() as conn:
+        row = get_proposal(conn, tenant_id=args.tenant, proposal_id=args.proposal)
+    if (
+        row["status"] != "pending"
+        or row["guardrail_status"] != "requires_approval"
+        or row["approval_map_index"] is None
+        or not row["apply_run_id"]
+    ):
+        raise NotWaiting(
+            f"proposal {args.proposal} is not waiting for approval (status {row['status']}"
+            + (f", {row['decision_reason']}" if row["decision_reason"] else "")
+            + ")"
+        )
+    user = args.user
+    service.authorize(
+        engine,
+        tenant_id=args.tenant,
+        principal=user,
+        action=Action.APPROVE,
+        entity=proposal_ref(args.proposal),
+        detail={"answer": chosen, "via": "cli"},
+    )
+    client = AirflowClient(args.url or base_url(), password=args.password, username=user)
+    path = hitl_path(row["apply_run_id"], int(row["approval_map_index"]))
+    response = client.request(
+        "PATCH", path, check=False, json={"chosen_options": [chosen], "params_input": {}}
+    )
+    if response.status_code == 409:
+        print(f"error: proposal {args.proposal} was answered in Airflow already")
+        return 2
+    if response.status_code in (401, 403):
+        print(f"refused by Airflow ({response.status_code}): {user} may not answer it")
+        return EXIT_DENIED
+    if response.status_code >= 400:
+        print(f"error: PATCH {path} answered {response.status_code}: {response.text[:300]}")
+        return 1
+    recorded = proposals.record_answer(
+        engine,
+        tenant_id=args.tenant,
+        proposal_id=args.proposal,
+        answer=proposals.Answer.from_hitl(response.json(), via="cli"),
+    )
+    print(f"proposal {args.proposal}: {recorded['status']} by {user} (Airflow recorded it)")
+    return 0
+
+
+def _approvals(engine: Any, args: argparse.Namespace) -> int:
+    from spectra.warehouse.guardrail_store import waiting_for_approval
+
+    with engine.connect() as conn:
+        rows = waiting_for_approval(conn, tenant_id=args.tenant)
+    for r in rows:
+        print(
+            f"{r['id']:>6}  {r['customer_id']}/{r['campaign_id']}  {r['kind']:<16} "
+            f"{r['current_value']!s:>12} -> {r['new_value']!s:<12} {r['guardrail_reason']}"
+        )
+    if not rows:
+        print("no proposal waits for approval")
+    return 0
+
+
 def register(sub: Any) -> None:
     """Add the guardrail commands to ``spectra``'s subparsers."""
     p = sub.add_parser("lock", help="lock a campaign (or one field) against agent changes")
@@ -164,6 +255,26 @@ def register(sub: Any) -> None:
         if name == "grant":
             q.add_argument("role", choices=["viewer", "editor", "approver", "admin"])
         q.set_defaults(fn=_run(_role))
+
+    for answer in ("approve", "reject"):
+        p = sub.add_parser(answer, help=f"{answer} a proposal waiting in Required Actions")
+        p.add_argument("proposal", type=int, help="the proposal id")
+        p.add_argument("--tenant", required=True)
+        p.add_argument(
+            "--user", default="admin", help="the Airflow user answering (needs the approver role)"
+        )
+        p.add_argument(
+            "--password",
+            default=os.environ.get("SPECTRA_AIRFLOW_PASSWORD"),
+            help="its Airflow password (default $SPECTRA_AIRFLOW_PASSWORD; admin: the "
+            "passwords file)",
+        )
+        p.add_argument("--url", default=None, help="Airflow's URL (default: Spectra's port)")
+        p.set_defaults(fn=_run(_answer), answer=answer)
+
+    p = sub.add_parser("approvals", help="proposals waiting for approval")
+    p.add_argument("--tenant", default=None)
+    p.set_defaults(fn=_run(_approvals))
 
     p = sub.add_parser("autopilot", help="turn a tenant's autopilot on or off (admins)")
     p.add_argument("state", choices=["on", "off"])

@@ -251,11 +251,13 @@ class RunState:
 
 @dataclass
 class AirflowClient:
-    """The few REST calls Spectra's commands make, as the admin user (SimpleAuthManager)."""
+    """The few REST calls Spectra's commands make, as the admin user (SimpleAuthManager) or
+    as ``username`` with its ``password`` (``spectra approve`` answers as the person)."""
 
     url: str
     password: str | None = field(default=None, repr=False)  # default: the passwords file's
     _token: str | None = field(default=None, repr=False)
+    username: str = ADMIN_USER
 
     def answers(self) -> bool:
         import httpx
@@ -311,7 +313,7 @@ class AirflowClient:
         if self._token is None:
             response = httpx.post(
                 f"{self.url}/auth/token",
-                json={"username": ADMIN_USER, "password": self.password or admin_password()},
+                json={"username": self.username, "password": self.password or admin_password()},
                 timeout=10,
             )
             response.raise_for_status()

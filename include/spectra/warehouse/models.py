@@ -1146,6 +1146,15 @@ class Proposal(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # spectra_apply's verdict (accepted | requires_approval | rejected) and who decided
+    guardrail_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    guardrail_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    guarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    apply_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    approval_map_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ProposalRejection(Base):
