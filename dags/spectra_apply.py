@@ -22,8 +22,9 @@ accounts' newest day:
 * **apply** — the apply executor (lock, read-before-send, mutate, versions, audit), per
   proposal; the outcome lands on the proposal (`applied`).
 
-Proposals that pass every guardrail and need no approval (autopilot on) take their own
-`wait_rate_limit` → `apply` path and never wait for someone else's answer.
+Each proposal's `wait_rate_limit` → `apply` runs in a mapped task group of its own
+(`autopilot_apply` for proposals that need nobody, `approved_apply` after the answers), so a
+proposal waiting on its campaign's window, or on a person, never holds back another one.
 
 **Approve** in the UI (*Browse → Required Actions*), by REST
 (`PATCH /api/v2/dags/spectra_apply/dagRuns/{run_id}/taskInstances/approve/{map_index}/hitlDetails`
@@ -39,7 +40,16 @@ from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.hitl import HITLOperator
-from airflow.sdk import Asset, Param, PokeReturnValue, TriggerRule, dag, get_current_context, task
+from airflow.sdk import (
+    Asset,
+    Param,
+    PokeReturnValue,
+    TriggerRule,
+    dag,
+    get_current_context,
+    task,
+    task_group,
+)
 
 GOOGLE_ADS_CONN_ID = "google_ads_default"
 PROPOSALS = Asset("proposals")
@@ -53,12 +63,6 @@ def _day() -> Any:
     from spectra.airflow.tasks import report_day
 
     return report_day(get_current_context())
-
-
-def _label(item: dict[str, Any]) -> None:
-    """Mapped instances are labelled by proposal in the UI."""
-    context = get_current_context()
-    context["proposal_label"] = f"proposal {item['proposal_id']}"  # type: ignore[typeddict-unknown-key]
 
 
 @dag(
@@ -124,25 +128,32 @@ def spectra_apply() -> None:
         mode="reschedule",
         poke_interval=RATE_LIMIT_POKE.total_seconds(),
         timeout=timedelta(days=4).total_seconds(),
-        map_index_template="{{ proposal_label }}",
     )
     def wait_rate_limit(item: dict[str, Any]) -> PokeReturnValue:
         """Wait (no worker slot) for the learning window and the API operation budget."""
         from spectra.airflow import apply_tasks
 
-        _label(item)
         return PokeReturnValue(is_done=apply_tasks.rate_limit_ready(item), xcom_value=item)
 
-    @task(map_index_template="{{ proposal_label }}")
+    @task
     def apply(item: dict[str, Any]) -> dict[str, Any]:
         """The executor applies one proposal."""
         from spectra.airflow import apply_tasks
 
-        _label(item)
         return apply_tasks.apply(item, conn_id=GOOGLE_ADS_CONN_ID, day=_day())
 
+    def deliver(group_id: str) -> Any:
+        """Rate limit, then apply, per proposal: a mapped group runs each proposal's pair on
+        its own, so one waiting proposal never holds back another's apply."""
+
+        @task_group(group_id=group_id)
+        def per_proposal(item: dict[str, Any]) -> None:
+            apply(wait_rate_limit(item))
+
+        return per_proposal
+
     guarded = guard(select_proposals())
-    apply.expand(item=wait_rate_limit.expand(item=autopilot(guarded)))
+    deliver("autopilot_apply").expand(item=autopilot(guarded))
     approvals = HITLOperator.partial(
         task_id="approve",
         subject="Spectra: approve a change to Google Ads",
@@ -151,8 +162,7 @@ def spectra_apply() -> None:
         response_timeout=APPROVAL_TIMEOUT,
     ).expand(body=approval_bodies(guarded))
     go = record_answers(guarded, approvals.output)
-    ready = wait_rate_limit.override(task_id="wait_rate_limit_approved").expand(item=go)
-    apply.override(task_id="apply_approved").expand(item=ready)
+    deliver("approved_apply").expand(item=go)
 
 
 spectra_apply()
