@@ -19,7 +19,7 @@ from spectra.guardrails import proposals, service
 from spectra.guardrails.proposals import Scope
 from spectra.warehouse.agent_store import replace_pending_proposals
 from spectra.warehouse.guardrail_store import get_proposal
-from spectra.warehouse.models import AnalyticsRun, AuditRow, Envelope, GuardrailDecision
+from spectra.warehouse.models import AnalyticsRun, AuditRow, Envelope, GuardrailDecision, Proposal
 from spectra.warehouse.repositories import add_campaign, register_account, register_tenant
 
 TENANT, CID = "acme", 1234567890
@@ -343,3 +343,63 @@ def test_an_answer_for_another_tenants_proposal_finds_nothing(warehouse: Engine)
             answer=proposals.Answer.from_hitl(hitl("Approve", "ann")),
         )
     assert proposal(warehouse, pid)["status"] == "pending"
+
+
+def test_the_run_takes_the_accounts_and_days_its_asset_events_name(warehouse: Engine) -> None:
+    from types import SimpleNamespace
+
+    with warehouse.begin() as conn:
+        register_account(conn, tenant_id=TENANT, customer_id=CID + 1)
+    (pid,) = add_proposals(warehouse, [budget_proposal(12, BUDGET * 105 // 100)])
+    with warehouse.begin() as conn:
+        conn.execute(
+            Proposal.__table__.update().where(Proposal.id == pid).values(dag_run_id="daily-run")
+        )
+    events = [
+        # what spectra_daily's propose task emits: the account and the day
+        SimpleNamespace(
+            extra={"tenant_id": TENANT, "customer_id": CID + 1, "logical_date": "2026-11-19"},
+            source_run_id="daily-run",
+        ),
+        # an event without them: every account of its source run
+        SimpleNamespace(extra={}, source_run_id="daily-run"),
+    ]
+    scopes = apply_tasks.scopes_of_run(events, {}, day=DAY)
+    assert scopes == [
+        {"tenant_id": TENANT, "customer_id": CID, "logical_date": "2026-11-20"},
+        {"tenant_id": TENANT, "customer_id": CID + 1, "logical_date": "2026-11-19"},
+    ]
+    # by hand: every active account of the tenant on the given day
+    by_hand = apply_tasks.scopes_of_run([], {"tenant_id": TENANT, "day": "2026-11-18"}, day=DAY)
+    assert [(s["customer_id"], s["logical_date"]) for s in by_hand] == [
+        (CID, "2026-11-18"),
+        (CID + 1, "2026-11-18"),
+    ]
+    assert apply_tasks.scopes_of_run([], {}, day=DAY) == []
+
+
+def test_the_cli_refuses_a_non_approver_before_anything_reaches_airflow(
+    warehouse: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spectra.cli import main
+
+    auto, ask = add_proposals(
+        warehouse,
+        [budget_proposal(11, BUDGET * 105 // 100), budget_proposal(12, BUDGET * 125 // 100)],
+    )
+    apply_tasks.approval_bodies(guard())
+    nowhere = "http://127.0.0.1:9"  # nothing listens: a request would fail with exit 1
+    args = ["--tenant", TENANT, "--user", "ed", "--password", "x", "--url", nowhere]
+    assert main(["approve", str(ask), *args]) == 3
+    assert "refused" in capsys.readouterr().out
+    assert ("permission_denied", "ed", f"proposal:{ask}") in audit_actions(warehouse)
+    assert proposal(warehouse, ask)["status"] == "pending"
+    assert main(["reject", str(auto), *args]) == 2
+    assert (
+        f"proposal {auto} is not waiting for approval (status approved" in capsys.readouterr().out
+    )
+    assert main(["approve", "999999", *args]) == 2
+    assert main(["approvals", "--tenant", TENANT]) == 0
+    listed = capsys.readouterr().out
+    (line,) = listed.splitlines()  # only the one waiting for a person
+    assert line.startswith(f"{ask:>6}  {CID}/12  campaign_budget")
