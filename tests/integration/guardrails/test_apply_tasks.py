@@ -399,6 +399,7 @@ def test_the_cli_refuses_a_non_approver_before_anything_reaches_airflow(
         f"proposal {auto} is not waiting for approval (status approved" in capsys.readouterr().out
     )
     assert main(["approve", "999999", *args]) == 2
+    assert "no proposal 999999 in tenant 'acme'" in capsys.readouterr().out
     assert main(["approvals", "--tenant", TENANT]) == 0
     listed = capsys.readouterr().out
     (line,) = listed.splitlines()  # only the one waiting for a person
