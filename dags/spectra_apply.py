@@ -60,9 +60,11 @@ RATE_LIMIT_POKE = timedelta(minutes=5)
 
 
 def _day() -> Any:
+    """The run's logical date as a day, or None (asset-triggered runs have none)."""
     from spectra.airflow.tasks import report_day
 
-    return report_day(get_current_context())
+    context = get_current_context()
+    return report_day(context) if context.get("logical_date") else None
 
 
 @dag(
@@ -140,7 +142,7 @@ def spectra_apply() -> None:
         """The executor applies one proposal."""
         from spectra.airflow import apply_tasks
 
-        return apply_tasks.apply(item, conn_id=GOOGLE_ADS_CONN_ID, day=_day())
+        return apply_tasks.apply(item, conn_id=GOOGLE_ADS_CONN_ID)
 
     def deliver(group_id: str) -> Any:
         """Rate limit, then apply, per proposal: a mapped group runs each proposal's pair on

@@ -184,9 +184,15 @@ def _answer(engine: Any, args: argparse.Namespace) -> int:
     )
     client = AirflowClient(args.url or base_url(), password=args.password, username=user)
     path = hitl_path(row["apply_run_id"], int(row["approval_map_index"]))
-    response = client.request(
-        "PATCH", path, check=False, json={"chosen_options": [chosen], "params_input": {}}
-    )
+    import httpx
+
+    try:
+        response = client.request(
+            "PATCH", path, check=False, json={"chosen_options": [chosen], "params_input": {}}
+        )
+    except httpx.HTTPError as error:  # maybe not received: again is safe (a second answer: 409)
+        print(f"error: Airflow at {client.url} did not answer ({error}); run it again")
+        return 1
     if response.status_code == 409:
         print(f"error: proposal {args.proposal} was answered in Airflow already")
         return 2
@@ -219,6 +225,100 @@ def _approvals(engine: Any, args: argparse.Namespace) -> int:
     if not rows:
         print("no proposal waits for approval")
     return 0
+
+
+DEMO_TENANT = "demo"
+
+
+def demo_apply(client: Any, day: dt.date, *, tenant_id: str = DEMO_TENANT) -> str:
+    """The demo's acting half: ``spectra_apply`` over the tenant's proposals of ``day``, run
+    until what is left waits for a person; returns what happened and how to approve.
+
+    Airflow's admin user becomes the tenant's admin (the tenant's first grant), so it may
+    approve in the UI. The tenant's autopilot stays as it is (off until an admin turns it on),
+    so every proposal the guardrails accept waits in Required Actions. A run still waiting
+    from an earlier demo is left alone (``max_active_runs=1`` would queue a new one behind it):
+    its proposals are the ones shown."""
+    from spectra.guardrails import service
+    from spectra.warehouse.agent_store import day_proposals
+    from spectra.warehouse.db import make_engine
+    from spectra.warehouse.guardrail_store import autopilot_of, list_roles, waiting_for_approval
+
+    autopilot = True
+    engine = make_engine()
+    try:
+        with engine.connect() as conn:
+            first_grant = not list_roles(conn, tenant_id=tenant_id)
+        if first_grant:
+            service.grant(engine, tenant_id=tenant_id, principal="admin", role="admin", by="admin")
+        client.unpause(APPLY_DAG)
+        running = client.request(
+            "GET", f"/api/v2/dags/{APPLY_DAG}/dagRuns", params={"state": "running"}
+        ).json()["dag_runs"]
+        if running:
+            run_id = str(running[0]["dag_run_id"])
+            print(f"apply       {APPLY_DAG} run {run_id} still waits for answers", flush=True)
+            with engine.connect() as conn:
+                rows = waiting_for_approval(conn, tenant_id=tenant_id, run_id=run_id)
+        else:
+            run_id = client.trigger(
+                APPLY_DAG, conf={"tenant_id": tenant_id, "day": day.isoformat()}
+            )
+            print(f"apply       {APPLY_DAG} over {tenant_id}'s proposals of {day} ({run_id})")
+            client.wait_settled(APPLY_DAG, run_id, ready="approval_bodies")
+            with engine.connect() as conn:
+                rows = [
+                    r for r in day_proposals(conn, tenant_id=tenant_id, logical_date=day)
+                    if r["apply_run_id"] == run_id
+                ]  # fmt: skip
+            with engine.connect() as conn:
+                autopilot = autopilot_of(conn, tenant_id=tenant_id)
+    finally:
+        engine.dispose()
+    text = approvals_text(rows, run_id=run_id, url=client.url, tenant_id=tenant_id)
+    if not autopilot:
+        text += (
+            f"\nThe tenant's autopilot is off, so every accepted proposal waits for a person; "
+            f"`spectra autopilot on --tenant {tenant_id} --by admin` lets the small ones apply "
+            "by themselves."
+        )
+    return text
+
+
+def approvals_text(rows: list[dict[str, Any]], *, run_id: str, url: str, tenant_id: str) -> str:
+    """The demo's last screen: each proposal's fate, and how to answer the waiting ones."""
+    lines = [f"## What spectra_apply did with them ({run_id})", ""]
+    waiting = []
+    for r in rows:
+        status = r["status"]
+        if status == "pending" and r["guardrail_status"] == "requires_approval":
+            waiting.append(r)
+            what = f"WAITING FOR APPROVAL (Required Action {r['approval_map_index']})"
+        elif status == "approved":
+            what = f"approved by {r['decided_by']}, waiting on the rate limit"
+        else:
+            what = f"{status} ({r['decision_reason'] or r['guardrail_reason'] or ''})"
+        lines.append(
+            f"  proposal {r['id']:>4}  {r['customer_id']}/{r['campaign_id']}  {r['kind']:<16} "
+            f"{r['current_value']!s} -> {r['new_value']!s}: {what}"
+        )
+    if not rows:
+        lines.append("  (no proposal of that day)")
+    lines.append("")
+    if waiting:
+        pid = waiting[0]["id"]
+        lines += [
+            f"{len(waiting)} proposal(s) wait for a person. Approve or reject them:",
+            "  - in Airflow's UI: `make up`, log in as admin, Browse → Required Actions "
+            f"({url}/required_actions)",
+            f"  - by CLI: spectra approve {pid} --tenant {tenant_id}   (or: spectra reject …)",
+            f"  - by REST: PATCH {url}{hitl_path(run_id, int(waiting[0]['approval_map_index']))}",
+            '    body {"chosen_options": ["Approve"], "params_input": {}} with an Airflow token',
+            f"Unanswered, they expire to rejected. `spectra approvals --tenant {tenant_id}` lists them.",
+        ]
+    else:
+        lines.append("No proposal waits for a person this time.")
+    return "\n".join(lines)
 
 
 def register(sub: Any) -> None:

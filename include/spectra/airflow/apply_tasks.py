@@ -17,15 +17,15 @@ log = logging.getLogger(__name__)
 
 
 def scopes_of_run(
-    events: Iterable[Any], params: Mapping[str, Any], *, day: dt.date
+    events: Iterable[Any], params: Mapping[str, Any], *, day: dt.date | None
 ) -> list[dict[str, Any]]:
     """Which accounts' proposals of which day this run takes.
 
     Asset-triggered: each ``proposals`` event names its account and day in its ``extra``
     (the daily run's ``propose`` task sets it); an event without one (an older producer)
     stands for every account of its source run, read from the proposals' ``dag_run_id``.
-    Triggered by hand: ``params.tenant_id`` (and optionally ``params.day``, default the run's
-    logical date)."""
+    Triggered by hand: ``params.tenant_id`` (and ``params.day``, default the run's logical
+    date; asset-triggered runs have none)."""
     from spectra.guardrails.proposals import Scope
     from spectra.warehouse.db import make_engine
     from spectra.warehouse.models import Proposal
@@ -54,6 +54,10 @@ def scopes_of_run(
         scopes |= {Scope(t, int(c), d) for t, c, d in rows}
     if not scopes and params.get("tenant_id"):
         wanted = dt.date.fromisoformat(params["day"]) if params.get("day") else day
+        if wanted is None:
+            raise ValueError(
+                "a run by hand needs params.day (YYYY-MM-DD) when it has no logical date"
+            )
         from spectra.warehouse.repositories import list_active_accounts
 
         engine = make_engine()
@@ -145,8 +149,11 @@ def rate_limit_ready(item: Mapping[str, Any], *, now: dt.datetime | None = None)
     return wait.ready
 
 
-def apply(item: Mapping[str, Any], *, conn_id: str, day: dt.date) -> dict[str, Any]:
-    """The executor applies one approved proposal; its outcome lands on the proposal."""
+def apply(item: Mapping[str, Any], *, conn_id: str) -> dict[str, Any]:
+    """The executor applies one approved proposal; its outcome lands on the proposal.
+
+    The change takes effect on the proposal's day (the ledger's ``effective_date``, the
+    sandbox's clock), whatever the apply run's own date: the learning window counts from it."""
     from spectra.airflow.hooks import GoogleAdsHook
     from spectra.apply.executor import ApplyConfig, apply_changes
     from spectra.guardrails import proposals
@@ -156,7 +163,7 @@ def apply(item: Mapping[str, Any], *, conn_id: str, day: dt.date) -> dict[str, A
     client, creds = GoogleAdsHook(conn_id).get_conn()
     engine = make_engine()
     try:
-        change = proposals.change_of(engine, tenant_id=tenant, proposal_id=pid)
+        change, day = proposals.change_of(engine, tenant_id=tenant, proposal_id=pid)
         report = apply_changes(engine, client, [change], creds=creds, config=ApplyConfig(as_of=day))
         outcome = report.outcomes.get(change.idempotency_key)
         result = outcome.outcome if outcome else "deferred"

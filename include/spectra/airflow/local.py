@@ -334,6 +334,42 @@ class AirflowClient:
     def unpause(self, dag_id: str = DAG_ID) -> None:
         self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
 
+    def trigger(self, dag_id: str, *, conf: Mapping[str, Any]) -> str:
+        """A run of ``dag_id`` by hand (no logical date); its run id."""
+        body = {"logical_date": None, "conf": dict(conf)}
+        found = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body).json()
+        return str(found["dag_run_id"])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str | None]:
+        """(task id, map index) -> state of every task instance of the run."""
+        from urllib.parse import quote
+
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        found = self.request("GET", path, params={"limit": 1000}).json()
+        return {
+            (str(t["task_id"]), int(t["map_index"])): t.get("state")
+            for t in found["task_instances"]
+        }
+
+    def wait_settled(
+        self, dag_id: str, run_id: str, *, ready: str, timeout: float = 600, poll: float = 2.0
+    ) -> dict[tuple[str, int], str | None]:
+        """Wait until task ``ready`` is done and nothing of the run is running or queued for a
+        few polls: what is left waits for a person (``awaiting_input``) or a sensor's next
+        poke (``up_for_reschedule``), or the run has finished."""
+        active = {"queued", "running", "scheduled", "up_for_retry", "restarting", "deferred"}
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while True:
+            states = self.task_states(dag_id, run_id)
+            done = states.get((ready, -1)) in ("success", "skipped", "failed", "upstream_failed")
+            quiet = quiet + 1 if done and not active & set(states.values()) else 0
+            if quiet >= 3:
+                return states
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} run {run_id} did not settle in {timeout:.0f} s")
+            time.sleep(poll)
+
     def create_backfill(
         self,
         first: dt.date,

@@ -466,11 +466,13 @@ def record_applied(
         store.update_proposal(conn, tenant_id=tenant_id, proposal_id=proposal_id, values=values)
 
 
-def change_of(engine: Engine, *, tenant_id: str, proposal_id: int) -> Any:
-    """The executor's change for an approved proposal (who approved it is its actor)."""
+def change_of(engine: Engine, *, tenant_id: str, proposal_id: int) -> tuple[Any, dt.date]:
+    """The executor's change for an approved proposal (who approved it is its actor), and
+    the proposal's day."""
     with engine.connect() as conn:
         row = store.get_proposal(conn, tenant_id=tenant_id, proposal_id=proposal_id)
-    return change_from_proposal(row, actor=str(row["decided_by"] or "spectra_apply"))
+    change = change_from_proposal(row, actor=str(row["decided_by"] or "spectra_apply"))
+    return change, row["logical_date"]
 
 
 def candidate_of(engine: Engine, *, tenant_id: str, proposal_id: int) -> Any:

@@ -177,6 +177,9 @@ def gather_facts(
         )
     ]
     limits_row = store.campaign_limits(conn, tenant_id=t, customer_id=c, campaign_id=camp) or {}
+    # the flight: the caller's (a launch plans one), else the campaign's stored dates
+    flight_end = flight_end or limits_row.get("flight_end")
+    flight_start = flight_start or limits_row.get("flight_start")
     day = as_of.date()
     days_remaining = (flight_end - day).days + 1 if flight_end is not None else None
     spent = store.campaign_spend(

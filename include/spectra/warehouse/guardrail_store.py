@@ -293,6 +293,8 @@ def campaign_limits(
                 Campaign.budget_micros,
                 Campaign.max_daily_spend_micros,
                 Campaign.total_spend_limit_micros,
+                Campaign.flight_start,
+                Campaign.flight_end,
             ).where(
                 Campaign.tenant_id == tenant_id,
                 Campaign.customer_id == customer_id,

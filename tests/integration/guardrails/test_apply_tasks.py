@@ -404,3 +404,33 @@ def test_the_cli_refuses_a_non_approver_before_anything_reaches_airflow(
     listed = capsys.readouterr().out
     (line,) = listed.splitlines()  # only the one waiting for a person
     assert line.startswith(f"{ask:>6}  {CID}/12  campaign_budget")
+
+
+def test_the_campaigns_flight_end_bounds_a_budget_by_the_total_spend_limit(
+    warehouse: Engine,
+) -> None:
+    from spectra.warehouse.models import Campaign
+
+    with warehouse.begin() as conn:
+        for campaign_id, total in (
+            (17, 10 * BUDGET * 105 // 100 - 1),
+            (18, 10 * BUDGET * 105 // 100),
+        ):
+            conn.execute(
+                Campaign.__table__.update()
+                .where(Campaign.tenant_id == TENANT, Campaign.campaign_id == campaign_id)
+                .values(total_spend_limit_micros=total, flight_end=DAY + dt.timedelta(days=9))
+            )
+    # the same +5 % budget for the 10 days left (today included): one micro over the total,
+    # and exactly at it
+    over, within = add_proposals(
+        warehouse,
+        [
+            budget_proposal(17, BUDGET * 105 // 100, rank=1),
+            budget_proposal(18, BUDGET * 105 // 100, rank=2),
+        ],
+    )
+    by_id = {g["proposal_id"]: g for g in guard()}
+    assert by_id[over]["guardrail_status"] == "rejected"
+    assert "spend_limits: budget 105000000 micros for the 10 day(s) left" in by_id[over]["reason"]
+    assert by_id[within]["guardrail_status"] == "accepted", by_id[within]["reason"]

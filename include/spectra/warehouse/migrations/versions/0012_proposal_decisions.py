@@ -1,4 +1,5 @@
-"""Proposals carry their guardrail decision and who decided them, and when.
+"""Proposals carry their guardrail decision and who decided them, and when; campaigns their
+flight dates.
 
 - ``proposals.guardrail_status`` (accepted | requires_approval | rejected) and
   ``guardrail_reason``, ``guarded_at``: the guardrails' verdict, as ``spectra_apply`` stored it;
@@ -7,6 +8,10 @@
   Required Action);
 - ``decided_by`` / ``decided_at`` / ``decision_reason``: who approved or rejected it
   (a person, ``autopilot``, ``guardrails``, or ``timeout`` for an expired approval), when and why.
+
+``campaigns.flight_start`` / ``flight_end``: the campaign's flight (Google's
+``campaign.start_date`` / ``end_date``, or the launch's plan); the total-spend-limit guardrail
+projects a budget over the days left until ``flight_end``.
 
 Nullable columns only: nothing existing is rewritten (a proposal without a decision is one
 ``spectra_apply`` has not judged yet).
@@ -40,13 +45,22 @@ COLUMNS = (
 )
 
 
+FLIGHT = (("flight_start", sa.Date()), ("flight_end", sa.Date()))
+
+
 def upgrade() -> None:
     with op.batch_alter_table("proposals") as batch:
         for name, type_ in COLUMNS:
             batch.add_column(sa.Column(name, type_, nullable=True))
+    with op.batch_alter_table("campaigns") as batch:
+        for name, type_ in FLIGHT:
+            batch.add_column(sa.Column(name, type_, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("campaigns") as batch:
+        for name, _ in reversed(FLIGHT):
+            batch.drop_column(name)
     with op.batch_alter_table("proposals") as batch:
         for name, _ in reversed(COLUMNS):
             batch.drop_column(name)
