@@ -434,3 +434,38 @@ def test_the_campaigns_flight_end_bounds_a_budget_by_the_total_spend_limit(
     assert by_id[over]["guardrail_status"] == "rejected"
     assert "spend_limits: budget 105000000 micros for the 10 day(s) left" in by_id[over]["reason"]
     assert by_id[within]["guardrail_status"] == "accepted", by_id[within]["reason"]
+
+
+def test_structure_limits_count_the_campaigns_live_negatives(warehouse: Engine) -> None:
+    from spectra.guardrails.config import GuardrailConfig, StructureLimits
+    from spectra.warehouse.models import Keyword
+
+    with warehouse.begin() as conn:
+        for n, status in enumerate(["ENABLED", "ENABLED", "REMOVED"]):
+            conn.execute(
+                Keyword.__table__.insert().values(
+                    tenant_id=TENANT,
+                    customer_id=CID,
+                    campaign_id=11,
+                    ad_group_id=0,
+                    criterion_id=900 + n,
+                    text=f"free {n}",
+                    match_type="EXACT",
+                    serving_status=status,
+                    negative=True,
+                )  # fmt: skip
+            )
+    pid = add_proposal(
+        warehouse, CID, 11, kind="negative_keyword", current=None, day=DAY, evidence_ids=[],
+        new={"text": "cheap jobs", "match_type": "EXACT", "level": "campaign"},
+    )  # fmt: skip
+    candidate = proposals.candidate_of(warehouse, tenant_id=TENANT, proposal_id=pid)
+
+    def structure(limit: int) -> Any:
+        config = GuardrailConfig(structure=StructureLimits(negatives_per_campaign=limit))
+        decision = service.check(warehouse, candidate, as_of=DAY, config=config)
+        return next(r for r in decision.results if r.rule == "structure_limits")
+
+    assert structure(3).accepted  # 2 live negatives (the removed one does not count) + 1
+    refused = structure(2)
+    assert not refused.accepted and "3 negatives in the campaign" in refused.reason
