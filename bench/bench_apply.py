@@ -20,6 +20,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "integration" / "apply"))
+sys.path.insert(0, str(HERE.parent / "tests"))  # the shared `support` package
 
 N_CHANGES = 600
 

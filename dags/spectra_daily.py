@@ -148,9 +148,16 @@ def spectra_daily() -> None:
 
         context = get_current_context()
         context["propose_label"] = f"{analyzed['tenant_id']}/{analyzed['customer_id']}"  # type: ignore[typeddict-unknown-key]
+        day = tasks.report_day(context)
+        # the event names the account and day, so spectra_apply reads exactly these proposals
+        context["outlet_events"][PROPOSALS].extra = {
+            "tenant_id": analyzed["tenant_id"],
+            "customer_id": int(analyzed["customer_id"]),
+            "logical_date": day.isoformat(),
+        }
         return tasks.propose(
             analyzed,
-            day=tasks.report_day(context),
+            day=day,
             dag_run_id=context["run_id"],
             conn_id=GEMINI_CONN_ID,
         )

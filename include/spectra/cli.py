@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -270,9 +270,12 @@ def prepare_local_state(
     return proc
 
 
-def run_backfill(days: Sequence[dt.date]) -> list[Any]:
+def run_backfill(
+    days: Sequence[dt.date], *, then: Callable[[Any], str] | None = None
+) -> tuple[list[Any], str]:
     """Backfill ``days`` through Airflow's scheduler (started here unless already up); prints
-    each run as it ends."""
+    each run as it ends. ``then`` runs with the Airflow client before Airflow stops; its text
+    is returned with the runs."""
     from spectra.airflow.local import backfill_and_wait, running_airflow
     from spectra.quality.report import gate_counts
 
@@ -291,7 +294,8 @@ def run_backfill(days: Sequence[dt.date]) -> list[Any]:
                 flush=True,
             )
 
-        return backfill_and_wait(client, days, on_run=show)
+        runs = backfill_and_wait(client, days, on_run=show)
+        return runs, (then(client) if then is not None else "")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -301,8 +305,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     last = last_complete_day()
     days = [last - dt.timedelta(days=i) for i in range(args.days - 1, -1, -1)]
     sandbox = prepare_local_state(args.scenario, port=args.port)
+    from spectra.cli_guardrails import demo_apply
+
     try:
-        runs = run_backfill(days)
+        runs, approvals = run_backfill(days, then=lambda client: demo_apply(client, days[-1]))
     finally:
         stop_process_group(sandbox)
     failed = [r for r in runs if r.state != "success"]
@@ -315,6 +321,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     print(findings_text(days, ui_url=base_url()))
     print(demo_proposals(days))
+    print(approvals)
     return 1 if failed or len(runs) != len(days) else 0
 
 
@@ -341,7 +348,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     sandbox = prepare_local_state(args.scenario)
     try:
-        runs = run_backfill(days)
+        runs, _ = run_backfill(days)
     finally:
         stop_process_group(sandbox)
     return 0 if all(r.state == "success" for r in runs) else 1

@@ -164,6 +164,9 @@ def test_demo_through_the_scheduler_and_the_ui_a_user_walks(stack: dict[str, obj
     assert "Budget envelope" in out and "Lag completion, last 7 days" in out
     assert f"{url}/spectra/docs/spectra/days/" in out
     assert "## Proposals for" in out and " proposals" in out and "why: " in out
+    # the acting half: spectra_apply judged them; the accepted ones wait in Required Actions
+    assert "## What spectra_apply did with them" in out
+    assert "proposal(s) wait for a person" in out and "spectra approve " in out
 
     meta = sqlite3.connect(airflow_home / "airflow.db")
     runs = meta.execute(
@@ -220,6 +223,16 @@ def test_demo_through_the_scheduler_and_the_ui_a_user_walks(stack: dict[str, obj
     assert (
         httpx.get(page, headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code == 200
     )
+
+    waiting = httpx.get(
+        f"{url}/api/v2/dags/~/dagRuns/~/hitlDetails",
+        params={"response_received": "false"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()["hitl_details"]
+    assert waiting and {w["task_instance"]["dag_id"] for w in waiting} == {"spectra_apply"}
+    assert all(w["task_instance"]["state"] == "awaiting_input" for w in waiting)
+    assert all(w["defaults"] == ["Reject"] for w in waiting)
 
     _walk_the_ui(str(url), last_run_id, day, f"demo/{warned_id}")
 
@@ -305,6 +318,13 @@ def _walk_the_ui(url: str, run_id: str, day: str, warned: str) -> None:
             ).to_be_visible()
             page.screenshot(path=ARTIFACTS / "06-nav-data-docs.png")
 
+            # Browse → Required Actions lists the proposals waiting for a person.
+            page.goto(f"{url}/required_actions")
+            expect(
+                page.get_by_text("Spectra: approve a change to Google Ads").first
+            ).to_be_visible()
+            page.screenshot(path=ARTIFACTS / "07-required-actions.png")
+
             # The Google Ads connection's edit form shows its fields.
             page.goto(f"{url}/connections")
             page.get_by_role("row").filter(has_text="google_ads_default").get_by_label(
@@ -322,7 +342,7 @@ def _walk_the_ui(url: str, run_id: str, day: str, warned: str) -> None:
                 dialog.get_by_text("Google Ads API developer token (API Center)")
             ).to_be_visible()
             expect(dialog.get_by_role("checkbox", name="Sandbox clock")).to_be_checked()
-            page.screenshot(path=ARTIFACTS / "07-google-ads-connection.png", full_page=True)
+            page.screenshot(path=ARTIFACTS / "08-google-ads-connection.png", full_page=True)
         except Exception:
             page.screenshot(path=ARTIFACTS / "failure.png", full_page=True)
             raise

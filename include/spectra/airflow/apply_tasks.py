@@ -1,164 +1,177 @@
-"""Bodies of ``spectra_apply``'s tasks: guardrails -> approval -> rate limit -> apply.
+"""Bodies of ``spectra_apply``'s tasks: proposals -> guardrails -> approval -> rate limit -> apply.
 
-Each item the DAG moves between tasks is a small dict: the approved change's payload, the
-entity's value before it, and (after ``guard``) the guardrails' decision. Approvals are
-Airflow's own HITL ApprovalOperator; who answered is checked here against the tenant's
-roles, because Airflow's auth managers are not per tenant.
+XCom carries proposal ids and verdicts (:func:`spectra.guardrails.proposals._item`); the rows
+stay in the warehouse. Approvals are Airflow's own HITL operator; who answered is checked in
+:mod:`spectra.guardrails.proposals` against the tenant's roles, because Airflow's auth managers
+are not per tenant.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-APPROVE = "Approve"
 
-
-def _change(item: dict[str, Any]) -> Any:
-    from spectra.domain.changes import ApprovedChange
-
-    return ApprovedChange.from_payload(item["change"])
-
-
-def _candidate(item: dict[str, Any]) -> Any:
-    from spectra.guardrails.mapping import candidate_from_change
-
-    return candidate_from_change(
-        _change(item),
-        current=item.get("current"),
-        ref=item.get("ref"),
-        safety=bool(item.get("safety", False)),
-    )
-
-
-def guard(items: Sequence[dict[str, Any]], *, day: dt.date) -> list[dict[str, Any]]:
-    """Run every guardrail on every item; returns the items with their decisions."""
-    from spectra.guardrails import service
-    from spectra.warehouse.db import make_engine
-
-    out = []
-    pending: list[Any] = []  # accepted earlier in this batch: they occupy the learning window
-    engine = make_engine()
-    try:
-        for item in items:
-            candidate = _candidate(item)
-            decision = service.check(engine, candidate, as_of=day, pending=pending)
-            if decision.accepted:
-                pending.append(service.as_pending(candidate, as_of=day))
-            log.info("%s %s: %s", candidate.ref, candidate.entity.key, decision.reason)
-            out.append(
-                {
-                    **item,
-                    "ref": candidate.ref,
-                    "accepted": decision.accepted,
-                    "requires_approval": decision.requires_approval,
-                    "reason": decision.reason,
-                }
-            )
-    finally:
-        engine.dispose()
-    return out
-
-
-def approval_body(item: dict[str, Any]) -> str:
-    """What the approver reads in Airflow's Required Actions page (Markdown)."""
-    change = _change(item)
-    lines = [
-        f"**{change.entity.key}** `{change.field}`: {item.get('current')!r} -> {change.target!r}",
-        "",
-        f"Tenant `{change.tenant_id}`, account `{change.customer_id}`, ref `{item['ref']}`.",
-        "",
-        f"**Why approval:** {item['reason']}",
-    ]
-    if change.reasoning:
-        lines += ["", "**Reasoning (quoted, untrusted):**", "", "> " + change.reasoning]
-    if change.evidence_ids:
-        lines += ["", "**Evidence:** " + ", ".join(f"`{e}`" for e in change.evidence_ids)]
-    return "\n".join(lines)
-
-
-def needing_approval(guarded: Sequence[dict[str, Any]]) -> list[str]:
-    """Bodies of the approvals to ask for, in the order of ``guarded``."""
-    return [approval_body(i) for i in guarded if i["accepted"] and i["requires_approval"]]
-
-
-def approved(
-    guarded: Sequence[dict[str, Any]], responses: Sequence[dict[str, Any]] | None
+def scopes_of_run(
+    events: Iterable[Any], params: Mapping[str, Any], *, day: dt.date | None
 ) -> list[dict[str, Any]]:
-    """Items that may go on: accepted without approval (autopilot), or approved by someone
-    with the approver role for the tenant. A responder without it is refused and audited;
-    a rejection, or an expiry (the operator's ``defaults="Reject"``), drops the item."""
-    from spectra.guardrails import service
-    from spectra.guardrails.permissions import Action, PermissionDenied
+    """Which accounts' proposals of which day this run takes.
+
+    Asset-triggered: each ``proposals`` event names its account and day in its ``extra``
+    (the daily run's ``propose`` task sets it); an event without one (an older producer)
+    stands for every account of its source run, read from the proposals' ``dag_run_id``.
+    Triggered by hand: ``params.tenant_id`` (and ``params.day``, default the run's logical
+    date; asset-triggered runs have none)."""
+    from spectra.guardrails.proposals import Scope
+    from spectra.warehouse.db import make_engine
+    from spectra.warehouse.models import Proposal
+
+    scopes: set[Scope] = set()
+    source_runs: set[str] = set()
+    for event in events:
+        extra = getattr(event, "extra", None) or {}
+        if {"tenant_id", "customer_id", "logical_date"} <= set(extra):
+            scopes.add(Scope.of(extra))
+        elif getattr(event, "source_run_id", None):
+            source_runs.add(str(event.source_run_id))
+    if source_runs:
+        from sqlalchemy import select
+
+        engine = make_engine()
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(Proposal.tenant_id, Proposal.customer_id, Proposal.logical_date)
+                    .where(Proposal.dag_run_id.in_(sorted(source_runs)))
+                    .distinct()
+                ).all()
+        finally:
+            engine.dispose()
+        scopes |= {Scope(t, int(c), d) for t, c, d in rows}
+    if not scopes and params.get("tenant_id"):
+        wanted = dt.date.fromisoformat(params["day"]) if params.get("day") else day
+        if wanted is None:
+            raise ValueError(
+                "a run by hand needs params.day (YYYY-MM-DD) when it has no logical date"
+            )
+        from spectra.warehouse.repositories import list_active_accounts
+
+        engine = make_engine()
+        try:
+            with engine.connect() as conn:
+                accounts = list_active_accounts(conn, tenant_id=params["tenant_id"])
+        finally:
+            engine.dispose()
+        scopes = {Scope(a.tenant_id, int(a.customer_id), wanted) for a in accounts}
+    return [s.as_dict() for s in sorted(scopes, key=lambda s: (s.tenant_id, s.customer_id))]
+
+
+def guard(scopes: Sequence[Mapping[str, Any]], *, run_id: str) -> list[dict[str, Any]]:
+    """Every guardrail on every proposal of the scopes; verdicts stored on the proposals."""
+    from spectra.guardrails import proposals
+    from spectra.guardrails.config import load_config
     from spectra.warehouse.db import make_engine
 
-    waiting = [i for i in guarded if i["accepted"] and i["requires_approval"]]
-    answers = list(responses or [])
-    out = [i for i in guarded if i["accepted"] and not i["requires_approval"]]
     engine = make_engine()
     try:
-        for item, answer in zip(waiting, answers, strict=False):
-            if answer is None or answer.get("chosen_options") != [APPROVE]:
-                why = (
-                    "expired" if answer and answer.get("responded_by_user") is None else "rejected"
-                )
-                log.info("%s: %s", item["ref"], why)
-                continue
-            who = (answer.get("responded_by_user") or {}).get("id")
-            tenant = item["change"]["tenant_id"]
-            try:
-                service.authorize(
-                    engine,
-                    tenant_id=tenant,
-                    principal=str(who),
-                    action=Action.APPROVE,
-                    entity=item["ref"],
-                )
-            except PermissionDenied as exc:
-                log.warning("%s: approval refused: %s", item["ref"], exc)
-                continue
-            out.append({**item, "approved_by": who})
-    finally:
-        engine.dispose()
-    return out
-
-
-def rate_limit_ready(item: dict[str, Any], *, now: dt.datetime | None = None) -> bool:
-    """The sensor's poke: may this change go out now?"""
-    from spectra.guardrails import service
-    from spectra.warehouse.db import make_engine
-
-    engine = make_engine()
-    try:
-        wait = service.rate_limit_status(engine, _candidate(item), now=now)
-    finally:
-        engine.dispose()
-    log.info("%s: %s", item["ref"], wait.reason)
-    return wait.ready
-
-
-def apply(items: Sequence[dict[str, Any]], *, conn_id: str, day: dt.date) -> dict[str, int]:
-    """Hand the approved changes to the executor; returns its outcome counts."""
-    if not items:
-        return {}
-    from spectra.airflow.hooks import GoogleAdsHook
-    from spectra.apply.executor import ApplyConfig, apply_changes
-    from spectra.warehouse.db import make_engine
-
-    client, creds = GoogleAdsHook(conn_id).get_conn()
-    engine = make_engine()
-    try:
-        report = apply_changes(
+        items = proposals.guard_proposals(
             engine,
-            client,
-            [_change(i) for i in items],
-            creds=creds,
-            config=ApplyConfig(as_of=day),
+            [proposals.Scope.of(s) for s in scopes],
+            run_id=run_id,
+            config=load_config(),
         )
     finally:
         engine.dispose()
-    return dict(report.counts())
+    for item in items:
+        log.info(
+            "proposal %s (%s, campaign %s): %s — %s",
+            item["proposal_id"],
+            item["kind"],
+            item["campaign_id"],
+            item["guardrail_status"],
+            item["reason"],
+        )
+    return items
+
+
+def autopilot(guarded: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Proposals that passed every guardrail and need nobody (the tenant's autopilot is on)."""
+    return [dict(i) for i in guarded if i["guardrail_status"] == "accepted"]
+
+
+def approval_bodies(guarded: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The Required Actions to open, one per proposal that needs a person."""
+    from spectra.guardrails import proposals
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    try:
+        return proposals.request_approvals(engine, guarded)
+    finally:
+        engine.dispose()
+
+
+def approved(
+    guarded: Sequence[Mapping[str, Any]], responses: Sequence[Mapping[str, Any] | None] | None
+) -> list[dict[str, Any]]:
+    """The answers onto the proposals; the ones approved by a tenant's approver go on."""
+    from spectra.guardrails import proposals
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    try:
+        out = proposals.record_answers(engine, guarded, list(responses or []))
+    finally:
+        engine.dispose()
+    log.info("approved: %s", [i["proposal_id"] for i in out] or "none")
+    return out
+
+
+def rate_limit_ready(item: Mapping[str, Any], *, now: dt.datetime | None = None) -> bool:
+    """The sensor's poke: may this proposal's change go out now?"""
+    from spectra.guardrails import proposals, service
+    from spectra.guardrails.config import load_config
+    from spectra.warehouse.db import make_engine
+
+    engine = make_engine()
+    try:
+        candidate = proposals.candidate_of(
+            engine, tenant_id=item["tenant_id"], proposal_id=int(item["proposal_id"])
+        )
+        wait = service.rate_limit_status(engine, candidate, now=now, config=load_config())
+    finally:
+        engine.dispose()
+    log.info("proposal %s: %s", item["proposal_id"], wait.reason)
+    return wait.ready
+
+
+def apply(item: Mapping[str, Any], *, conn_id: str) -> dict[str, Any]:
+    """The executor applies one approved proposal; its outcome lands on the proposal.
+
+    The change takes effect on the proposal's day (the ledger's ``effective_date``, the
+    sandbox's clock), whatever the apply run's own date: the learning window counts from it."""
+    from spectra.airflow.hooks import GoogleAdsHook
+    from spectra.apply.executor import ApplyConfig, apply_changes
+    from spectra.guardrails import proposals
+    from spectra.warehouse.db import make_engine
+
+    tenant, pid = item["tenant_id"], int(item["proposal_id"])
+    client, creds = GoogleAdsHook(conn_id).get_conn()
+    engine = make_engine()
+    try:
+        change, day = proposals.change_of(engine, tenant_id=tenant, proposal_id=pid)
+        report = apply_changes(engine, client, [change], creds=creds, config=ApplyConfig(as_of=day))
+        outcome = report.outcomes.get(change.idempotency_key)
+        result = outcome.outcome if outcome else "deferred"
+        detail = outcome.error if outcome else report.deferred.get(change.idempotency_key, "")
+        proposals.record_applied(
+            engine, tenant_id=tenant, proposal_id=pid, outcome=result, detail=detail
+        )
+    finally:
+        engine.dispose()
+    log.info("proposal %s: %s %s", pid, result, detail)
+    return {"proposal_id": pid, "outcome": result}

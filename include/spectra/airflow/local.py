@@ -251,11 +251,13 @@ class RunState:
 
 @dataclass
 class AirflowClient:
-    """The few REST calls Spectra's commands make, as the admin user (SimpleAuthManager)."""
+    """The few REST calls Spectra's commands make, as the admin user (SimpleAuthManager) or
+    as ``username`` with its ``password`` (``spectra approve`` answers as the person)."""
 
     url: str
     password: str | None = field(default=None, repr=False)  # default: the passwords file's
     _token: str | None = field(default=None, repr=False)
+    username: str = ADMIN_USER
 
     def answers(self) -> bool:
         import httpx
@@ -311,7 +313,7 @@ class AirflowClient:
         if self._token is None:
             response = httpx.post(
                 f"{self.url}/auth/token",
-                json={"username": ADMIN_USER, "password": self.password or admin_password()},
+                json={"username": self.username, "password": self.password or admin_password()},
                 timeout=10,
             )
             response.raise_for_status()
@@ -331,6 +333,42 @@ class AirflowClient:
 
     def unpause(self, dag_id: str = DAG_ID) -> None:
         self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, *, conf: Mapping[str, Any]) -> str:
+        """A run of ``dag_id`` by hand (no logical date); its run id."""
+        body = {"logical_date": None, "conf": dict(conf)}
+        found = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body).json()
+        return str(found["dag_run_id"])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str | None]:
+        """(task id, map index) -> state of every task instance of the run."""
+        from urllib.parse import quote
+
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        found = self.request("GET", path, params={"limit": 1000}).json()
+        return {
+            (str(t["task_id"]), int(t["map_index"])): t.get("state")
+            for t in found["task_instances"]
+        }
+
+    def wait_settled(
+        self, dag_id: str, run_id: str, *, ready: str, timeout: float = 600, poll: float = 2.0
+    ) -> dict[tuple[str, int], str | None]:
+        """Wait until task ``ready`` is done and nothing of the run is running or queued for a
+        few polls: what is left waits for a person (``awaiting_input``) or a sensor's next
+        poke (``up_for_reschedule``), or the run has finished."""
+        active = {"queued", "running", "scheduled", "up_for_retry", "restarting", "deferred"}
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while True:
+            states = self.task_states(dag_id, run_id)
+            done = states.get((ready, -1)) in ("success", "skipped", "failed", "upstream_failed")
+            quiet = quiet + 1 if done and not active & set(states.values()) else 0
+            if quiet >= 3:
+                return states
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} run {run_id} did not settle in {timeout:.0f} s")
+            time.sleep(poll)
 
     def create_backfill(
         self,

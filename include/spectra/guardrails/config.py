@@ -14,10 +14,14 @@ caps={"bid": 0.10})})`` narrows only acme's bid cap.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from spectra.guardrails.candidate import ChangeKind
+from spectra.guardrails.ratelimit import BASIC_ACCESS_OPERATIONS_PER_DAY
 
 DEFAULT_CAPS: dict[str, float] = {
     ChangeKind.BID.value: 0.20,
@@ -34,7 +38,7 @@ OUR_CLIENT_TYPES = frozenset({"GOOGLE_ADS_API"})
 class StructureLimits(BaseModel):
     """Google's documented account structure limits (support.google.com/google-ads/answer/6372658)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     campaigns_per_account: int = 10_000
     ad_groups_per_campaign: int = 20_000
@@ -47,7 +51,7 @@ class StructureLimits(BaseModel):
 class ApprovalPolicy(BaseModel):
     """When a person must approve (``requires_approval``)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     budget_increase_over: float = 0.10  # a budget increase above 10 % waits for a person
     spend_threshold_micros: int = 500_000_000  # a change moving daily spend by more than $500
@@ -56,18 +60,19 @@ class ApprovalPolicy(BaseModel):
 
 
 class TenantOverrides(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     caps: dict[str, float] = Field(default_factory=dict)
     learning_window_hours: int | None = None
     cooloff_hours: int | None = None
     approval: ApprovalPolicy | None = None
+    daily_operations: int | None = None
 
 
 class GuardrailConfig(BaseModel):
     """All guardrail settings; :meth:`for_tenant` resolves one tenant's effective values."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     caps: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_CAPS))
     learning_window_hours: int = Field(default=72, ge=0)
@@ -82,6 +87,9 @@ class GuardrailConfig(BaseModel):
     structure: StructureLimits = StructureLimits()
     approval: ApprovalPolicy = ApprovalPolicy()
     require_seasonal_adjustment: bool = True
+    # Google Ads API operations an account may use per 24 hours (Basic access: 15,000;
+    # developers.google.com/google-ads/api/docs/access-levels); the rate-limit sensor waits
+    daily_operations: int = Field(default=BASIC_ACCESS_OPERATIONS_PER_DAY, ge=1)
     tenants: dict[str, TenantOverrides] = Field(default_factory=dict)
 
     def for_tenant(self, tenant_id: str) -> GuardrailConfig:
@@ -95,6 +103,8 @@ class GuardrailConfig(BaseModel):
             update["cooloff_hours"] = over.cooloff_hours
         if over.approval is not None:
             update["approval"] = over.approval
+        if over.daily_operations is not None:
+            update["daily_operations"] = over.daily_operations
         return self.model_copy(update=update)
 
     @property
@@ -106,11 +116,38 @@ class GuardrailConfig(BaseModel):
         return dt.timedelta(hours=self.cooloff_hours)
 
 
+CONFIG_ENV = "SPECTRA_GUARDRAILS_FILE"
+
+
+def config_path() -> Path:
+    """``$SPECTRA_GUARDRAILS_FILE``, else ``$SPECTRA_HOME/guardrails.json``."""
+    from spectra.settings import spectra_home
+
+    configured = os.environ.get(CONFIG_ENV, "").strip()
+    return Path(configured) if configured else spectra_home() / "guardrails.json"
+
+
+def load_config(path: Path | None = None) -> GuardrailConfig:
+    """The deployment's guardrail settings (JSON, the fields of :class:`GuardrailConfig`);
+    the defaults when the file does not exist. A file that does not validate raises, naming
+    the field: a typo must not silently widen a cap back to its default."""
+    where = path or config_path()
+    if not where.exists():
+        return GuardrailConfig()
+    try:
+        return GuardrailConfig.model_validate(json.loads(where.read_text()))
+    except (ValueError, json.JSONDecodeError) as error:
+        raise ValueError(f"guardrail settings {where}: {error}") from error
+
+
 __all__ = [
+    "CONFIG_ENV",
     "DEFAULT_CAPS",
     "OUR_CLIENT_TYPES",
     "ApprovalPolicy",
     "GuardrailConfig",
     "StructureLimits",
     "TenantOverrides",
+    "config_path",
+    "load_config",
 ]

@@ -30,7 +30,6 @@ from spectra.guardrails.candidate import (
 from spectra.guardrails.config import GuardrailConfig
 from spectra.guardrails.permissions import Action, PermissionDenied, Role, allows
 from spectra.guardrails.ratelimit import (
-    BASIC_ACCESS_OPERATIONS_PER_DAY,
     OPERATIONS_WINDOW,
     RateWait,
     rate_limit,
@@ -178,6 +177,9 @@ def gather_facts(
         )
     ]
     limits_row = store.campaign_limits(conn, tenant_id=t, customer_id=c, campaign_id=camp) or {}
+    # the flight: the caller's (a launch plans one), else the campaign's stored dates
+    flight_end = flight_end or limits_row.get("flight_end")
+    flight_start = flight_start or limits_row.get("flight_start")
     day = as_of.date()
     days_remaining = (flight_end - day).days + 1 if flight_end is not None else None
     spent = store.campaign_spend(
@@ -197,7 +199,6 @@ def gather_facts(
             campaign_id=camp,
             ad_group_id=candidate.entity.ad_group_id,
         ),
-        negatives_in_campaign=0,
     )
     evidence = _evidence(
         store.evidence_rows(conn, tenant_id=t, evidence_ids=candidate.evidence_ids)
@@ -353,10 +354,11 @@ def rate_limit_status(
     now: dt.datetime | None = None,
     config: GuardrailConfig | None = None,
     operations_needed: int = 1,
-    daily_operations: int = BASIC_ACCESS_OPERATIONS_PER_DAY,
+    daily_operations: int | None = None,
 ) -> RateWait:
     """Whether the candidate may go out now: its campaign's learning window (from the apply
-    ledger) and the account's API operations in the trailing 24 hours."""
+    ledger) and the account's API operations in the trailing 24 hours (the configured daily
+    budget unless ``daily_operations`` is given)."""
     cfg = (config or GuardrailConfig()).for_tenant(candidate.tenant_id)
     at = now or _now()
     t, c = candidate.tenant_id, candidate.customer_id
@@ -371,7 +373,7 @@ def rate_limit_status(
         learning_free_at=free_at,
         sent=sent,
         operations_needed=operations_needed,
-        daily_operations=daily_operations,
+        daily_operations=daily_operations or cfg.daily_operations,
         safety=candidate.safety,
     )
 

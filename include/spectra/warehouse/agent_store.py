@@ -285,13 +285,15 @@ def replace_pending_proposals(
     rows: Sequence[Mapping[str, Any]],
 ) -> tuple[int, int]:
     """Delete the day's pending proposals of the account, insert ``rows``; an option that
-    already has a decided proposal (approved, rejected, applied) keeps it. Returns
+    already has a decided proposal (approved, rejected, applied), or one ``spectra_apply`` has
+    judged, keeps it. Returns
     (inserted, kept_decided)."""
     p = Proposal
     scope = and_(
         p.tenant_id == tenant_id, p.customer_id == customer_id, p.logical_date == logical_date
     )
-    conn.execute(delete(p).where(scope, p.status == "pending"))
+    # a pending proposal spectra_apply has taken (judged, maybe waiting for a person) stays
+    conn.execute(delete(p).where(scope, p.status == "pending", p.guardrail_status.is_(None)))
     decided = {r[0] for r in conn.execute(select(p.option_key).where(scope))}
     fresh = [dict(r) for r in rows if r["option_key"] not in decided]
     for row in fresh:

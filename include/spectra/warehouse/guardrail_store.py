@@ -26,6 +26,7 @@ from spectra.warehouse.models import (
     GuardrailLock,
     Keyword,
     PerformanceDaily,
+    Proposal,
     TenantRole,
     TenantSetting,
     Verdict,
@@ -37,6 +38,7 @@ SETTINGS = TenantSetting.__table__
 DECISIONS = GuardrailDecision.__table__
 CHANGES = AppliedChange.__table__
 EVENTS = ChangeEvent.__table__
+PROPOSALS = Proposal.__table__
 
 
 class LockNotFound(LookupError):
@@ -291,6 +293,8 @@ def campaign_limits(
                 Campaign.budget_micros,
                 Campaign.max_daily_spend_micros,
                 Campaign.total_spend_limit_micros,
+                Campaign.flight_start,
+                Campaign.flight_end,
             ).where(
                 Campaign.tenant_id == tenant_id,
                 Campaign.customer_id == customer_id,
@@ -375,7 +379,14 @@ def structure_counts(
         )
         enabled_ads = count(Ad, Ad.ad_group_id == ad_group_id, Ad.serving_status == "ENABLED")
     criteria = count(Keyword, Keyword.serving_status != "REMOVED")
+    negatives = count(
+        Keyword,
+        Keyword.campaign_id == campaign_id,
+        Keyword.negative.is_(True),
+        Keyword.serving_status != "REMOVED",
+    )
     return {
+        "negatives_in_campaign": negatives,
         "campaigns_in_account": live_campaigns,
         "ad_groups_in_campaign": groups,
         "keywords_in_ad_group": keywords,
@@ -427,6 +438,105 @@ def evidence_rows(
     return out
 
 
+# --------------------------------------------------------------------------- proposals
+
+
+class ProposalNotFound(LookupError):
+    """No proposal with that id in the tenant."""
+
+
+def _proposal_row(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    for k in ("created_at", "guarded_at", "decided_at"):
+        out[k] = aware(out[k])
+    return out
+
+
+def get_proposal(conn: Connection, *, tenant_id: str, proposal_id: int) -> dict[str, Any]:
+    row = (
+        conn.execute(
+            select(PROPOSALS).where(
+                PROPOSALS.c.tenant_id == tenant_id, PROPOSALS.c.id == int(proposal_id)
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise ProposalNotFound(f"no proposal {proposal_id} in tenant {tenant_id!r}")
+    return _proposal_row(row)
+
+
+def proposals_to_guard(
+    conn: Connection, *, tenant_id: str, customer_id: int, logical_date: dt.date, run_id: str
+) -> list[dict[str, Any]]:
+    """The day's proposals of the account no apply run has taken yet (pending, unjudged), and
+    those this run took already (a cleared run finds its own), best first."""
+    p = PROPOSALS.c
+    rows = conn.execute(
+        select(PROPOSALS)
+        .where(
+            p.tenant_id == tenant_id,
+            p.customer_id == customer_id,
+            p.logical_date == logical_date,
+            ((p.status == "pending") & p.guardrail_status.is_(None)) | (p.apply_run_id == run_id),
+        )
+        .order_by(p.rank, p.id)
+    ).mappings()
+    return [_proposal_row(r) for r in rows]
+
+
+def supersede_older(
+    conn: Connection, *, tenant_id: str, customer_id: int, logical_date: dt.date, now: dt.datetime
+) -> int:
+    """Older days' proposals of the account no apply run took: the newer day's replace them
+    (they were judged on older data)."""
+    p = PROPOSALS.c
+    result = conn.execute(
+        update(PROPOSALS)
+        .where(
+            p.tenant_id == tenant_id,
+            p.customer_id == customer_id,
+            p.logical_date < logical_date,
+            p.status == "pending",
+            p.guardrail_status.is_(None),
+        )
+        .values(
+            status="superseded",
+            decided_by="spectra_apply",
+            decided_at=now,
+            decision_reason=f"superseded by the proposals of {logical_date.isoformat()}",
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def update_proposal(
+    conn: Connection, *, tenant_id: str, proposal_id: int, values: dict[str, Any]
+) -> None:
+    conn.execute(
+        update(PROPOSALS)
+        .where(PROPOSALS.c.tenant_id == tenant_id, PROPOSALS.c.id == int(proposal_id))
+        .values(**values)
+    )
+
+
+def waiting_for_approval(
+    conn: Connection, *, tenant_id: str | None = None, run_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Proposals waiting for a person (one tenant, or every tenant for the demo's summary)."""
+    p = PROPOSALS.c
+    query = select(PROPOSALS).where(
+        p.status == "pending", p.guardrail_status == "requires_approval"
+    )
+    if tenant_id is not None:
+        query = query.where(p.tenant_id == tenant_id)
+    if run_id is not None:
+        query = query.where(p.apply_run_id == run_id)
+    rows = conn.execute(query.order_by(p.tenant_id, p.approval_map_index, p.id)).mappings()
+    return [_proposal_row(r) for r in rows]
+
+
 def operations_sent(
     conn: Connection, *, tenant_id: str, customer_id: int, since: dt.datetime
 ) -> list[tuple[dt.datetime, int]]:
@@ -450,6 +560,7 @@ def operations_sent(
 __all__ = [
     "OCCUPYING_PHASES",
     "LockNotFound",
+    "ProposalNotFound",
     "add_lock",
     "autopilot_of",
     "campaign_ledger",
@@ -461,6 +572,11 @@ __all__ = [
     "evidence_rows",
     "get_decision",
     "get_lock",
+    "get_proposal",
+    "proposals_to_guard",
+    "supersede_older",
+    "update_proposal",
+    "waiting_for_approval",
     "grant_role",
     "lift_lock",
     "list_locks",

@@ -108,6 +108,9 @@ class Campaign(Base):
     budget_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     max_daily_spend_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     total_spend_limit_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # the flight (the total spend limit is projected over its remaining days)
+    flight_start: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    flight_end: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     current_version: Mapped[int] = mapped_column(Integer, default=0)
     # why the campaign is in its state, when it is FAILED (set by the apply executor)
     status_reason: Mapped[str] = mapped_column(Text, default="")
@@ -1146,6 +1149,15 @@ class Proposal(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     dag_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # spectra_apply's verdict (accepted | requires_approval | rejected) and who decided
+    guardrail_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    guardrail_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    guarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    apply_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    approval_map_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ProposalRejection(Base):

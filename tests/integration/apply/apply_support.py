@@ -9,47 +9,13 @@ from collections import Counter
 from typing import Any
 
 from sqlalchemy import Engine
+from support.sandbox_campaigns import TENANT, register_campaigns, snapshot
 
 from spectra.ads.client import AdsCredentials
 from spectra.ads.entities import read_campaign
-from spectra.ads.stream import load_query, stream_columns
-from spectra.domain.campaign_state import CampaignState
 from spectra.domain.changes import ApprovedChange, EntityKind, EntityRef, Origin, OriginKind
-from spectra.warehouse.repositories import add_campaign, register_account, register_tenant
 
-TENANT = "acme"
-
-
-def register_campaigns(
-    engine: Engine, client: Any, creds: AdsCredentials, customer_id: int
-) -> list[int]:
-    """Tenant, account and every ENABLED campaign of the account, ACTIVE in Spectra."""
-    cols = stream_columns(client, creds, customer_id=customer_id, query=load_query("campaigns"))
-    ids = [
-        int(cid)
-        for cid, status in zip(cols["campaign.id"], cols["campaign.status"], strict=True)
-        if status == "ENABLED"
-    ]
-    with engine.begin() as conn:
-        register_tenant(conn, tenant_id=TENANT, name="Acme")
-        register_account(conn, tenant_id=TENANT, customer_id=customer_id)
-        for cid in ids:
-            add_campaign(
-                conn,
-                tenant_id=TENANT,
-                customer_id=customer_id,
-                campaign_id=cid,
-                name=f"c{cid}",
-                status=CampaignState.ACTIVE,
-                exist_ok=True,
-            )
-    return ids
-
-
-def snapshot(
-    client: Any, creds: AdsCredentials, customer_id: int, campaign_id: int
-) -> dict[str, Any]:
-    return read_campaign(client, creds, customer_id=customer_id, campaign_id=campaign_id).snapshot
+__all__ = ["TENANT", "register_campaigns", "snapshot"]  # re-exported for the apply tests
 
 
 def random_changes(
