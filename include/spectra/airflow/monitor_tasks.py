@@ -18,14 +18,17 @@ def monitor_clock(context: Any) -> dt.datetime:
     return dt.datetime.fromtimestamp(end.timestamp(), tz=dt.UTC)
 
 
-def spend(account: dict[str, Any], *, clock: dt.datetime, conn_id: str) -> dict[str, Any]:
-    from spectra.monitors.spend import check_spend
+def _with_client(
+    check: Any, account: dict[str, Any], *, clock: dt.datetime, conn_id: str
+) -> dict[str, Any]:
+    """One monitor that reads Google Ads for one account: the connection's client, an engine
+    for the run, the report as a dict."""
     from spectra.warehouse.db import make_engine
 
     client, creds = GoogleAdsHook(conn_id).get_conn()
     engine = make_engine()
     try:
-        report = check_spend(
+        report = check(
             engine,
             client,
             tenant_id=account["tenant_id"],
@@ -36,26 +39,18 @@ def spend(account: dict[str, Any], *, clock: dt.datetime, conn_id: str) -> dict[
     finally:
         engine.dispose()
     return report.as_dict()
+
+
+def spend(account: dict[str, Any], *, clock: dt.datetime, conn_id: str) -> dict[str, Any]:
+    from spectra.monitors.spend import check_spend
+
+    return _with_client(check_spend, account, clock=clock, conn_id=conn_id)
 
 
 def policy(account: dict[str, Any], *, clock: dt.datetime, conn_id: str) -> dict[str, Any]:
     from spectra.monitors.policy import check_policy
-    from spectra.warehouse.db import make_engine
 
-    client, creds = GoogleAdsHook(conn_id).get_conn()
-    engine = make_engine()
-    try:
-        report = check_policy(
-            engine,
-            client,
-            tenant_id=account["tenant_id"],
-            customer_id=int(account["customer_id"]),
-            clock=clock,
-            creds=creds,
-        )
-    finally:
-        engine.dispose()
-    return report.as_dict()
+    return _with_client(check_policy, account, clock=clock, conn_id=conn_id)
 
 
 def anomalies(account: dict[str, Any], *, clock: dt.datetime) -> dict[str, Any]:

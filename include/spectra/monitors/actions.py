@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 import pybreaker
@@ -18,6 +18,15 @@ from spectra.domain.changes import ApprovedChange, EntityRef, Origin, OriginKind
 from spectra.warehouse import monitor_store as store
 
 ACTOR = "spectra-monitor"
+
+
+class JsonReport:
+    """``as_dict`` for the monitors' report dataclasses: small and JSON-ready, since a report
+    travels by XCom; dates and instants become ISO strings, everything else is already plain."""
+
+    def as_dict(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
 
 
 def status_change(

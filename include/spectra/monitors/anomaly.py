@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine
 
-from spectra.monitors.actions import publish_alerts
+from spectra.monitors.actions import JsonReport, publish_alerts
 from spectra.warehouse import monitor_store as store
 
 MONITOR = "anomaly"
@@ -26,21 +25,12 @@ SEVERITY = {"low": "info", "medium": "warning", "high": "critical"}
 
 
 @dataclass
-class AnomalyReport:
+class AnomalyReport(JsonReport):
     tenant_id: str
     customer_id: int
     analysed_day: dt.date | None
     flagged: int = 0
     alert_events: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tenant_id": self.tenant_id,
-            "customer_id": self.customer_id,
-            "analysed_day": self.analysed_day.isoformat() if self.analysed_day else None,
-            "flagged": self.flagged,
-            "alert_events": self.alert_events,
-        }
 
 
 def check_anomalies(

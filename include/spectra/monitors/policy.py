@@ -28,7 +28,14 @@ from spectra.ads.stream import load_query, stream_columns
 from spectra.apply.executor import ApplyConfig
 from spectra.domain.campaign_state import CampaignState
 from spectra.domain.changes import ApprovedChange, EntityKind, EntityRef
-from spectra.monitors.actions import applied, apply_at, failure, publish_alerts, status_change
+from spectra.monitors.actions import (
+    JsonReport,
+    applied,
+    apply_at,
+    failure,
+    publish_alerts,
+    status_change,
+)
 from spectra.warehouse import monitor_store as store
 from spectra.warehouse.models import Campaign
 
@@ -40,7 +47,7 @@ MANAGED = (CampaignState.ACTIVE.value, CampaignState.OPTIMIZING.value, CampaignS
 
 
 @dataclass
-class PolicyReport:
+class PolicyReport(JsonReport):
     tenant_id: str
     customer_id: int
     clock: dt.datetime
@@ -49,18 +56,6 @@ class PolicyReport:
     reenabled: list[str] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     alert_events: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tenant_id": self.tenant_id,
-            "customer_id": self.customer_id,
-            "clock": self.clock.isoformat(),
-            "disapproved": self.disapproved,
-            "paused": self.paused,
-            "reenabled": self.reenabled,
-            "failed": self.failed,
-            "alert_events": self.alert_events,
-        }
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,14 @@ from spectra.ads.stream import load_query, stream_columns
 from spectra.apply.executor import ApplyConfig
 from spectra.domain.campaign_state import CampaignState
 from spectra.domain.changes import ApprovedChange, EntityKind, EntityRef
-from spectra.monitors.actions import applied, apply_at, failure, publish_alerts, status_change
+from spectra.monitors.actions import (
+    JsonReport,
+    applied,
+    apply_at,
+    failure,
+    publish_alerts,
+    status_change,
+)
 from spectra.monitors.config import SpendMonitorConfig
 from spectra.warehouse import monitor_store as store
 from spectra.warehouse.models import Campaign
@@ -65,7 +72,7 @@ class Projection:
 
 
 @dataclass
-class SpendReport:
+class SpendReport(JsonReport):
     tenant_id: str
     customer_id: int
     clock: dt.datetime
@@ -75,20 +82,6 @@ class SpendReport:
     warnings: list[int] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     alert_events: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        """Small and JSON-ready (it travels by XCom)."""
-        return {
-            "tenant_id": self.tenant_id,
-            "customer_id": self.customer_id,
-            "clock": self.clock.isoformat(),
-            "checked": self.checked,
-            "paused": self.paused,
-            "reenabled": self.reenabled,
-            "warnings": self.warnings,
-            "failed": self.failed,
-            "alert_events": self.alert_events,
-        }
 
 
 class SpendProfile:
