@@ -627,6 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     from spectra.cli_monitors import register as register_monitors
 
     register_monitors(sub)  # metrics serve, alerts
+    from spectra.cli_launch import register as register_launch
+
+    register_launch(sub)  # campaign create, show, list, launch
     from spectra.cli_evaluate import register as register_evaluate
 
     register_evaluate(sub)  # evaluate
