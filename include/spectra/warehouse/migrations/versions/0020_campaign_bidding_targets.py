@@ -8,7 +8,7 @@ Maximize strategy without a target. Analytics sizes the day's ``target`` envelop
 Two nullable columns; nothing existing is rewritten.
 
 Revision ID: 0020
-Revises: 0019
+Revises: 0023 (the head on main when this landed)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0019"
+down_revision: str | Sequence[str] | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
