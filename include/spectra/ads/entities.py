@@ -4,7 +4,8 @@ and read-back compare with an approved change's target.
 The snapshot is plain JSON (ids as string keys) so a version row stores it as is and two
 snapshots compare field by field with ``==``:
 
-    {"campaign":  {"status", "budget_micros", "target_cpa_micros", "bidding_strategy_type", "name"},
+    {"campaign":  {"status", "budget_micros", "target_cpa_micros", "target_roas_micros",
+                   "bidding_strategy_type", "name"},
      "ad_groups": {"<ad_group_id>": {"status", "cpc_bid_micros", "name"}},
      "keywords":  {"<ad_group_id>~<criterion_id>": {"status", "cpc_bid_micros", "text",
                                                      "match_type", "negative"}},
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from spectra.ads.client import AdsCredentials
+from spectra.ads.fields import TARGET_CPA_FIELDS, TARGET_ROAS_FIELDS, bidding_target
 from spectra.ads.stream import load_query, stream_columns
 from spectra.domain.changes import EntityKind, EntityRef
 
@@ -89,6 +91,15 @@ class CampaignRead:
         return None if entity is None else entity.get(field_name)
 
 
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _ratio_micros(ratio: Any) -> int | None:
+    """A target ROAS ratio as integer micros (4.5 -> 4 500 000), as changes carry it."""
+    return None if ratio is None else int(round(float(ratio) * 1_000_000))
+
+
 def _rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
@@ -133,9 +144,9 @@ def read_campaign(
         "name": c["campaign.name"],
         "status": c["campaign.status"],
         "bidding_strategy_type": bidding,
-        "target_cpa_micros": int(c["campaign.target_cpa.target_cpa_micros"] or 0)
-        if bidding == "TARGET_CPA"
-        else None,
+        # the target of the bidding-strategy member Google set (None without one)
+        "target_cpa_micros": _int_or_none(bidding_target(c, TARGET_CPA_FIELDS)),
+        "target_roas_micros": _ratio_micros(bidding_target(c, TARGET_ROAS_FIELDS)),
         "budget_micros": int(c["campaign_budget.amount_micros"]),
     }
     out.budget_resource_name = c["campaign.campaign_budget"]

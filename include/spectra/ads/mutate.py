@@ -45,6 +45,19 @@ class MutateOutcome:
     results: tuple[OperationResult, ...]
 
 
+# change field -> {bidding strategy type: (Campaign bidding-strategy member, its target field)}
+_TARGET_MEMBERS: dict[str, dict[str, tuple[str, str]]] = {
+    "target_cpa_micros": {
+        "TARGET_CPA": ("target_cpa", "target_cpa_micros"),
+        "MAXIMIZE_CONVERSIONS": ("maximize_conversions", "target_cpa_micros"),
+    },
+    "target_roas_micros": {
+        "TARGET_ROAS": ("target_roas", "target_roas"),
+        "MAXIMIZE_CONVERSION_VALUE": ("maximize_conversion_value", "target_roas"),
+    },
+}
+
+
 def _rn(customer_id: int, collection: str, *ids: Any) -> str:
     return f"customers/{customer_id}/{collection}/" + "~".join(str(i) for i in ids)
 
@@ -70,9 +83,22 @@ def build_operation(client: Any, change: ApprovedChange, read: CampaignRead) -> 
         if change.field == "status":
             op.update.status = _enum(client, "CampaignStatusEnum", target)
             op.update_mask.paths.append("status")
+            return mop
+        # a Smart Bidding target: set inside the bidding-strategy member the campaign uses
+        # (setting another member would switch its strategy and restart its learning)
+        strategy = str(read.snapshot["campaign"].get("bidding_strategy_type"))
+        member, leaf = _TARGET_MEMBERS[change.field].get(strategy, (None, None))
+        if member is None:
+            raise UnbuildableChange(
+                f"campaign {ref.campaign_id} bids with {strategy}: it has no {change.field} "
+                "to set (a strategy change is not a target change)"
+            )
+        sub = getattr(op.update, member)
+        if change.field == "target_roas_micros":
+            setattr(sub, leaf, int(target) / 1_000_000)  # Google takes the ratio (a double)
         else:
-            op.update.target_cpa.target_cpa_micros = int(target)
-            op.update_mask.paths.append("target_cpa.target_cpa_micros")
+            setattr(sub, leaf, int(target))
+        op.update_mask.paths.append(f"{member}.{leaf}")
         return mop
     if ref.kind == EntityKind.AD_GROUP:
         op = mop.ad_group_operation

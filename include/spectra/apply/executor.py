@@ -609,7 +609,9 @@ class Executor:
                         detail={"sent": int(row["sends"]) > 0, "read_before_send": True},
                     )
                     continue
-                if current is None:
+                # a campaign read succeeded, so it exists: a field it lacks is a Smart Bidding
+                # target its strategy does not have, which build_operation names
+                if current is None and change.entity.kind != EntityKind.CAMPAIGN:
                     self._reject(conn, row, token, f"{change.entity.key} not found in the account")
                     continue
                 try:

@@ -72,7 +72,7 @@ def plan_rollback(
     unrestorable: list[str] = []
     cur_c, tgt_c = current["campaign"], target["campaign"]
     camp = _ref(EntityKind.CAMPAIGN, campaign_id)
-    for name in ("status", "budget_micros", "target_cpa_micros"):
+    for name in ("status", "budget_micros", "target_cpa_micros", "target_roas_micros"):
         want = tgt_c.get(name)
         if want is not None and cur_c.get(name) != want:
             if name == "status" and want == "REMOVED":

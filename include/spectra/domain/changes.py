@@ -37,6 +37,9 @@ FIELDS: dict[EntityKind, dict[str, str]] = {
         "status": "status",
         "budget_micros": "micros",
         "target_cpa_micros": "micros",
+        # a target ROAS ratio in micros (4.0 = 4 000 000): integer like every other target,
+        # so idempotency keys and comparisons never meet a binary fraction
+        "target_roas_micros": "micros",
     },
     EntityKind.AD_GROUP: {"status": "status", "cpc_bid_micros": "micros"},
     EntityKind.KEYWORD: {"status": "status", "cpc_bid_micros": "micros"},

@@ -38,6 +38,7 @@ KIND_OF_FIELD: dict[str, ChangeKind] = {
     "budget_micros": ChangeKind.BUDGET,
     "target_cpa_micros": ChangeKind.TARGET,
     "target_roas": ChangeKind.TARGET,
+    "target_roas_micros": ChangeKind.TARGET,
     "status": ChangeKind.STATUS,
     "max_daily_spend_micros": ChangeKind.SPEND_LIMIT,
     "total_spend_limit_micros": ChangeKind.SPEND_LIMIT,

@@ -20,7 +20,7 @@ from spectra.guardrails.candidate import CandidateChange, ChangeKind, Value
 
 
 class ProposalNotAppliable(ValueError):
-    """A proposal the executor has no change for (new ad copy, target ROAS) or whose entity
+    """A proposal the executor has no change for (new ad copy) or whose entity
     cannot be addressed (a negative keyword longer than Google's 80 characters)."""
 
 
@@ -29,6 +29,7 @@ _SHAPES: dict[str, tuple[EntityKind, str, ChangeKind | None]] = {
     "keyword_bid": (EntityKind.KEYWORD, "cpc_bid_micros", None),
     "campaign_budget": (EntityKind.CAMPAIGN, "budget_micros", None),
     "target_cpa": (EntityKind.CAMPAIGN, "target_cpa_micros", None),
+    "target_roas": (EntityKind.CAMPAIGN, "target_roas_micros", None),
     "pause_keyword": (EntityKind.KEYWORD, "status", None),
     "enable_keyword": (EntityKind.KEYWORD, "status", None),
     "negative_keyword": (EntityKind.NEGATIVE_KEYWORD, "status", ChangeKind.NEGATIVE_KEYWORD),
@@ -37,8 +38,16 @@ _SHAPES: dict[str, tuple[EntityKind, str, ChangeKind | None]] = {
 # this reason rather than silently dropped
 _NOT_APPLIABLE = {
     "rsa_copy": "the apply executor has no change that creates a responsive search ad yet",
-    "target_roas": "the apply executor does not set target ROAS yet (only target CPA)",
 }
+# proposal values that are a ratio (the agent's tROAS) and the changes' micros of it
+RATIO_KINDS = frozenset({"target_roas"})
+
+
+def _as_micros(kind: str, value: Any) -> Any:
+    """A target ROAS ratio (4.5) as the change's micros (4 500 000); other values as they are."""
+    if kind in RATIO_KINDS and isinstance(value, int | float) and not isinstance(value, bool):
+        return int(round(float(value) * 1_000_000))
+    return value
 
 
 def proposal_ref(proposal_id: int) -> str:
@@ -69,14 +78,14 @@ def _target(row: Mapping[str, Any]) -> Value:
     kind = str(row["kind"])
     if kind == "negative_keyword":
         return "ENABLED"  # the negative is added
-    value = row["new_value"]
+    value = _as_micros(kind, row["new_value"])
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ProposalNotAppliable(f"proposal {row['id']}: new value {value!r} is not absolute")
     return value
 
 
 def _current(row: Mapping[str, Any]) -> Value | None:
-    value = row["current_value"]
+    value = _as_micros(str(row["kind"]), row["current_value"])
     if row["kind"] == "negative_keyword":
         return "REMOVED"  # not there yet
     return value if isinstance(value, int | str) and not isinstance(value, bool) else None

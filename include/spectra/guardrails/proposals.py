@@ -250,6 +250,7 @@ def approval_body(row: Mapping[str, Any]) -> str:
     entity = {
         "campaign_budget": f"campaign {row['campaign_id']} daily budget",
         "target_cpa": f"campaign {row['campaign_id']} target CPA",
+        "target_roas": f"campaign {row['campaign_id']} target ROAS",
         "keyword_bid": f"keyword {row['ad_group_id']}~{row['criterion_id']} max CPC",
         "pause_keyword": f"keyword {row['ad_group_id']}~{row['criterion_id']} status",
         "enable_keyword": f"keyword {row['ad_group_id']}~{row['criterion_id']} status",
