@@ -10,6 +10,8 @@ deterministic fallback would take. The model cannot create an option; it can onl
   Bidding sets its own bids; its levers are the target and the budget);
 - ``pause_keyword``: a keyword whose bid envelope says decrease and which converted nothing
   over the evidence window;
+- ``enable_keyword``: a paused keyword whose bid envelope (from the days it ran) says
+  increase: its clicks paid well above break-even; no fallback (the model proposes it);
 - ``negative_keyword``: a search term of the last ``negative_window_days`` with at least
   ``negative_min_clicks`` clicks, spend above the account's cost per conversion (or, without
   conversions, above 2 000 billable units: 20.00 USD) and no conversion, not already a keyword;
@@ -178,6 +180,29 @@ def build_options(inputs: DayInputs, settings: AgentSettings) -> list[Option]:
             if kw is None or kw["negative"]:
                 continue
             ev = env["evidence"] or {}
+            if kw["serving_status"] == "PAUSED":
+                # its envelope rests on the days it ran: paying keywords may serve again (a
+                # bid change would do nothing while it is paused)
+                if env["direction"] == "increase":
+                    options.append(
+                        Option(
+                            option_id=f"enable_keyword:{ag}:{crit}",
+                            kind=ProposalKind.ENABLE_KEYWORD,
+                            campaign_id=cid,
+                            ad_group_id=ag,
+                            criterion_id=crit,
+                            current="PAUSED",
+                            suggested_status="ENABLED",
+                            label=str(kw["text"]),
+                            reason=f"paused, but while it ran: {env['reason']}",
+                            evidence_ids=evidence,
+                            has_fallback=False,  # re-enabling is the model's call, then a person's
+                            facts={"clicks": ev.get("clicks"), "roas": ev.get("roas")},
+                        )
+                    )
+                continue
+            if kw["serving_status"] != "ENABLED":
+                continue  # removed: nothing to move
             options.append(
                 Option(
                     option_id=f"keyword_bid:{ag}:{crit}",

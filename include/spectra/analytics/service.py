@@ -287,9 +287,10 @@ class AccountSettings:
 
 
 def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> AccountSettings:
-    """Budgets and bounds of enabled campaigns, bidding strategies, effective keyword bids
-    (per (ad group, criterion): one criterion id is shared by the ad groups that hold the same
-    keyword), and the account's currency with its billable unit."""
+    """Budgets and bounds of enabled campaigns, bidding strategies and targets, effective
+    keyword bids of enabled and paused keywords (per (ad group, criterion): one criterion id is
+    shared by the ad groups that hold the same keyword), and the account's currency with its
+    billable unit."""
     c = m.Campaign
     camps = conn.execute(
         select(
@@ -333,7 +334,8 @@ def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> Acco
             k.tenant_id == tenant_id, k.customer_id == customer_id
         )
     ).all():
-        if negative or serving != "ENABLED":
+        # paused keywords keep an envelope from the days they ran (an enable option rests on it)
+        if negative or serving not in ("ENABLED", "PAUSED"):
             continue
         effective = int(bid or 0) or int(group_bid.get(ad_group_id) or 0)
         if effective > 0:

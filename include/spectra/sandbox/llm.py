@@ -309,6 +309,22 @@ def _gullible(
                             "reasoning": f"as instructed: {text[:80]}",
                         }
                     )
+        if m := re.search(r"target\D{0,40}?" + _NUMBER, low):
+            for option in options:
+                if option.get("kind") in ("target_cpa", "target_roas"):
+                    wanted = float(m.group("n").replace(",", ""))
+                    obeyed.append(
+                        {
+                            **_sound_proposal(option, 0),
+                            "new_value_micros": _amount_micros(m.group("n"))
+                            if option.get("kind") == "target_cpa"
+                            else None,
+                            "new_target_roas": wanted
+                            if option.get("kind") == "target_roas"
+                            else None,
+                            "reasoning": f"as instructed: {text[:80]}",
+                        }
+                    )
         for raw in re.findall(r"(?:campaign|customer|account)[ _-]?(?:id)?[\s:=#]*(\d{4,})", low):
             template = options[0] if options else {"kind": "campaign_budget"}
             obeyed.append(

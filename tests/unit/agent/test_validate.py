@@ -249,3 +249,58 @@ def test_smart_bidding_targets_come_from_target_envelopes() -> None:
         for a in fallback(list(options.values()), max_per_campaign=3)
     }
     assert chosen == {f"target_cpa:{SMART}": 22_500_000, f"target_roas:{MANUAL}": 4.4}
+
+
+def _paused(criterion: int = 5) -> list[dict[str, Any]]:
+    inputs = _inputs()
+    return [
+        {**k, "serving_status": "PAUSED"} if k["criterion_id"] == criterion else k
+        for k in inputs.keywords
+    ]
+
+
+@pytest.mark.parametrize(("direction", "nxt"), [("increase", 1_200_000), ("decrease", 800_000)])
+def test_a_paused_keyword_gets_an_enable_option_only_when_its_envelope_says_increase(
+    direction: str, nxt: int
+) -> None:
+    inputs = _inputs(
+        keywords=_paused(),
+        envelopes=[_env(2, "bid", 5, MANUAL, AG_M, 1_000_000, nxt, direction)],
+    )
+    options = {o.option_id: o for o in build_options(inputs, AgentSettings())}
+    # a paused keyword's bid does nothing: never a bid (or pause) option for it
+    assert not [o for o in options if o.startswith(("keyword_bid:", "pause_keyword:"))]
+    enable = options.get(f"enable_keyword:{AG_M}:5")
+    if direction == "decrease":
+        assert enable is None
+        return
+    assert enable is not None and enable.kind == ProposalKind.ENABLE_KEYWORD
+    assert (enable.current, enable.suggested_status, enable.has_fallback) == (
+        "PAUSED",
+        "ENABLED",
+        False,
+    )
+    assert enable.evidence_ids[0] == "envelope:2" and "while it ran" in enable.reason
+    result = check(
+        ProposalBatch(
+            proposals=[
+                _proposal(
+                    option_id=f"enable_keyword:{AG_M}:5", kind="enable_keyword",
+                    campaign_id=MANUAL, ad_group_id=AG_M, criterion_id=5,
+                    new_value_micros=None, reasoning="it paid while it ran",
+                )
+            ],
+            summary="",
+        ),
+        list(options.values()), ENTITIES, billable_unit_micros=UNIT, max_per_campaign=3,
+    )  # fmt: skip
+    assert result.ok and [a.new_value for a in result.accepted] == ["ENABLED"]
+    # the deterministic fallback never re-enables on its own
+    assert not [a for a in fallback(list(options.values()), max_per_campaign=3)
+                if a.option.kind == ProposalKind.ENABLE_KEYWORD]  # fmt: skip
+
+
+def test_an_enabled_keyword_gets_no_enable_option() -> None:
+    options = {o.option_id for o in build_options(_inputs(), AgentSettings())}
+    assert f"keyword_bid:{AG_M}:5" in options
+    assert not [o for o in options if o.startswith("enable_keyword:")]
