@@ -6,13 +6,18 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from spectra.apply.operations import AdGroupSpec, AdSpec, CampaignBuild, KeywordSpec
+from spectra.apply.operations import AdGroupSpec, AdSpec, CampaignBuild, ImageSpec, KeywordSpec
+from spectra.sandbox.catalog import catalog_of
+from spectra.sandbox.imagen import png
 
 TENANT = "acme"
 
 
-def campaign_build(customer_id: int, name: str, *, groups: int = 2) -> CampaignBuild:
-    """A Search campaign with ``groups`` ad groups, three keywords and two ads each."""
+def campaign_build(
+    customer_id: int, name: str, *, groups: int = 2, images: int = 2
+) -> CampaignBuild:
+    """A Search campaign with ``groups`` ad groups, three keywords and two ads each, and
+    ``images`` square image assets."""
     return CampaignBuild(
         tenant_id=TENANT,
         customer_id=customer_id,
@@ -39,6 +44,10 @@ def campaign_build(customer_id: int, name: str, *, groups: int = 2) -> CampaignB
                 ),
             )
             for g in range(groups)
+        ),
+        images=tuple(
+            ImageSpec(name=f"{name} image {i}", data=png(300 + 10 * i, 300 + 10 * i, bytes(32)))
+            for i in range(images)
         ),
     )
 
@@ -79,3 +88,20 @@ def created_for(
 def last_seq(market: Any) -> int:
     changes = market.changes()
     return changes[-1].seq if changes else 0
+
+
+def images_in_sandbox(market: Any, customer_id: int, build: CampaignBuild) -> Counter[str]:
+    """The build's image assets and their campaign links as the sandbox holds them."""
+    catalog = catalog_of(market)
+    names = {i.name for i in build.images}
+    assets = {
+        r["asset.resource_name"]
+        for r in catalog.rows("asset", customer_id)
+        if r["asset.name"] in names
+    }
+    links = [
+        r
+        for r in catalog.rows("campaign_asset", customer_id)
+        if r["campaign_asset.asset"] in assets
+    ]
+    return Counter({"asset": len(assets), "campaign_asset": len(links)})
