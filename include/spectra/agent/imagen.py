@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,11 +92,15 @@ class ImagenClient:
             output_mime_type="image/png",
         )
         started = time.perf_counter()
-        response, attempts = self._gemini._call(
-            lambda: self._gemini._client.models.generate_images(
-                model=self.model, prompt=prompt, config=config
+        with warnings.catch_warnings():
+            # google-genai 3.x marks generate_images deprecated ("not before Jan. 1 2027") in
+            # favour of generate_content with image models; Imagen's predict is what we target
+            warnings.simplefilter("ignore", category=Warning)
+            response, attempts = self._gemini._call(
+                lambda: self._gemini._client.models.generate_images(
+                    model=self.model, prompt=prompt, config=config
+                )
             )
-        )
         latency_ms = int((time.perf_counter() - started) * 1000)
         images: list[GeneratedImage] = []
         filtered: list[str] = []

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -90,6 +91,8 @@ class AdSpec(BaseModel):
     descriptions: tuple[str, ...] = Field(min_length=2, max_length=4)
     final_urls: tuple[str, ...] = Field(min_length=1)
     status: Status = "ENABLED"
+    path1: str = Field(default="", max_length=15)  # display URL paths (Google: ≤ 15 each)
+    path2: str = Field(default="", max_length=15)
 
     @property
     def identity(self) -> tuple[tuple[str, ...], ...]:
@@ -168,8 +171,16 @@ class CampaignBuild(BaseModel):
     @property
     def operation_key(self) -> str:
         """The same build always has the same key: a replay finds its operation again."""
-        # a build without images keeps the key it had before images existed
-        body = self.model_dump_json(exclude=None if self.images else {"images"}).encode()
+        # a build without images or display paths keeps the key it had before they existed
+        spec = self.spec()
+        if not self.images:
+            del spec["images"]
+        for group in spec["ad_groups"]:
+            for ad in group["ads"]:
+                for path in ("path1", "path2"):
+                    if not ad[path]:
+                        del ad[path]
+        body = json.dumps(spec, separators=(",", ":"), ensure_ascii=False).encode()
         return hashlib.sha256(body).hexdigest()[:32]
 
 
@@ -706,6 +717,10 @@ class OperationRunner:
                     ad.ad_group = groups[name]
                     ad.status = getattr(enums.AdGroupAdStatusEnum, a.status)
                     ad.ad.final_urls.extend(a.final_urls)
+                    if a.path1:
+                        ad.ad.responsive_search_ad.path1 = a.path1
+                    if a.path2:
+                        ad.ad.responsive_search_ad.path2 = a.path2
                     for text in a.headlines:
                         asset = client.get_type("AdTextAsset")
                         asset.text = text

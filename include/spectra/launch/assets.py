@@ -87,6 +87,7 @@ class CopyOutcome:
     reused: bool
     refused: list[str] = field(default_factory=list)  # why there is no usable copy
     dropped: list[str] = field(default_factory=list)  # lines brand safety took out
+    unsafe: bool = False  # refused by brand safety (not by a failure to generate)
 
 
 @dataclass
@@ -322,7 +323,7 @@ def generate_copy(
             descriptions.remove(line)
     if len(headlines) < HEADLINES[0] or len(descriptions) < DESCRIPTIONS[0]:
         return CopyOutcome(
-            None, [], [], reused=False,
+            None, [], [], reused=False, unsafe=True, dropped=dropped,
             refused=["brand safety left too little copy for an ad", *dropped],
         )  # fmt: skip
     copy = AdCopy(tuple(headlines), tuple(descriptions), answer.path1.strip(), answer.path2.strip())
@@ -330,7 +331,8 @@ def generate_copy(
     calls.record(purpose="brand_review", model=model.model, prompt=review.prompt,
                  reply=review.reply, outcome=review.outcome, error=review.error)  # fmt: skip
     if review.reasons:
-        return CopyOutcome(None, [], [], reused=False, refused=review.reasons, dropped=dropped)
+        return CopyOutcome(None, [], [], reused=False, refused=review.reasons, dropped=dropped,
+                           unsafe=review.outcome == "ok")  # fmt: skip
     keywords = keywords_for(brief, answer.keywords, policy)
     _put(engine, brief, key=copy_key, kind="rsa_copy", model=model.model, content=copy.as_dict())
     _put(
