@@ -258,3 +258,43 @@ def test_a_launch_waits_for_an_approver_unless_launch_autopilot_is_on(
     assert live.state is S.ACTIVE
     assert len(_sandbox_campaign(launch_client, launch_creds, cid, "Launch | approval")) == 1
     assert load_launch(admin, tenant_id=TENANT, launch_id=launch.id).state is S.ACTIVE
+
+
+def test_a_launched_campaign_is_picked_up_by_the_daily_ingest(
+    admin: Engine,
+    launch_market: Market,
+    launch_client: Any,
+    launch_creds: AdsCredentials,
+    models: Any,
+) -> None:
+    from spectra.ingest.daily import ingest_account
+    from spectra.warehouse.models import AdGroup, Keyword
+
+    cid = launch_market.customer_ids()[1]
+    brief = make_brief(cid, "Launch | daily")
+    launch = _run(admin, launch_client, launch_creds, models, brief)
+    assert launch.state is S.ACTIVE
+    ingest_account(
+        admin, launch_client, launch_creds, tenant_id=TENANT, customer_id=cid,
+        logical_date=launch_market.reference_date, repull_days=2,
+    )  # fmt: skip
+    with admin.connect() as conn:
+        status, serving, budget = conn.execute(
+            select(Campaign.status, Campaign.serving_status, Campaign.budget_micros).where(
+                Campaign.tenant_id == TENANT, Campaign.campaign_id == launch.campaign_id
+            )
+        ).one()
+        groups = (
+            conn.execute(select(AdGroup.name).where(AdGroup.campaign_id == launch.campaign_id))
+            .scalars()
+            .all()
+        )
+        keywords = conn.execute(
+            select(func.count())
+            .select_from(Keyword)
+            .where(Keyword.campaign_id == launch.campaign_id)
+        ).scalar_one()
+    # ingest keeps Spectra's lifecycle state and takes Google's serving status and structure
+    assert (status, serving, budget) == ("ACTIVE", "ENABLED", brief.daily_budget_micros)
+    assert groups == [f"{brief.product.name} | core"]
+    assert keywords == sum(1 for rn in launch.resources if "adGroupCriteria" in rn)
