@@ -630,6 +630,9 @@ def build_parser() -> argparse.ArgumentParser:
     from spectra.cli_launch import register as register_launch
 
     register_launch(sub)  # campaign create, show, list, launch
+    from spectra.cli_evaluate import register as register_evaluate
+
+    register_evaluate(sub)  # evaluate
     return parser
 
 
@@ -639,6 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("SPECTRA_LOG_LEVEL", "WARNING"))
     apply_airflow_environment()
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return int(args.fn(args) or 0)
 
 
