@@ -14,7 +14,7 @@ and the resources created so far), every move through the domain state machine, 
   (created if missing; if Google refuses, the launch is flagged and stays PENDING_DEPLOYMENT),
   and Google's account structure limits (over a limit → FAILED, nothing created).
 * **approve** — Airflow's HITL operator, one Required Action per launch, unless the tenant's
-  launch autopilot is on (`spectra autopilot on --launches`); unanswered, it expires to Reject.
+  launch autopilot is on (`spectra campaign autopilot on`); unanswered, it expires to Reject.
 * **deploy** — budget → campaign → ad groups → keywords → ads → images through the apply
   executor's recorded multi-step operation: a crash resumes from the last completed step and
   never duplicates a resource. The ACTIVE campaign is then ingested by `spectra_daily`.

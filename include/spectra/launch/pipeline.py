@@ -14,7 +14,7 @@
    with ``validate_only`` — Google, or the sandbox, checks them and creates nothing). Over a
    limit → FAILED with the reason and no resource created.
 3. Approval — a person approves (``approve_launch``: an approver of the tenant; audited) unless
-   the tenant's launch autopilot is on (``spectra autopilot on --launches``).
+   the tenant's launch autopilot is on (``spectra campaign autopilot on``).
 4. :func:`deploy` — PENDING_DEPLOYMENT → DEPLOYING → ACTIVE (or FAILED with the reason and the
    resources created so far): budget → campaign → ad groups → keywords → ads → images through
    the apply executor's recorded multi-step operation (``spectra.apply.operations``); a crash
