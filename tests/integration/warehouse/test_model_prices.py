@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from spectra.warehouse import models as m
+from spectra.warehouse.db import make_engine, migrate
 
 # USD per 1M tokens as the page states them (input, output including thinking)
 PAGE = {
@@ -17,7 +18,10 @@ PAGE = {
 }
 
 
-def test_seeded_prices_cite_the_pricing_page_and_the_copy_date(engine: Engine) -> None:
+def test_seeded_prices_cite_the_pricing_page_and_the_copy_date(database_url: str) -> None:
+    """On a freshly migrated database (the shared test schema is emptied between tests)."""
+    engine = make_engine(database_url)
+    migrate(engine)
     p = m.ModelPrice
     with engine.connect() as conn:
         rows = conn.execute(
@@ -26,6 +30,7 @@ def test_seeded_prices_cite_the_pricing_page_and_the_copy_date(engine: Engine) -
                 p.source_date, p.note,
             )
         ).all()  # fmt: skip
+    engine.dispose()
     assert {r.model for r in rows} == set(PAGE)
     for r in rows:
         price_in, price_out = PAGE[r.model]
