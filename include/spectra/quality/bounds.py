@@ -26,6 +26,7 @@ reads, which bounds every sum over it (values are non-negative).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -160,15 +161,9 @@ def account_bounds(
                 if f == "metrics.conversions_value":
                     top /= MICROS
                 history[(name, f)] = config.history_factor * max(top, floors[f])
-    return Bounds(
-        ceilings=ceilings_for(config, code),
+    return dataclasses.replace(
+        default_bounds(code, config),
         history=history,
-        max_ctr=config.max_ctr,
-        ctr_min_impressions=config.ctr_min_impressions,
-        max_cpc_micros=config.max_cpc_for(code),
-        max_cvr=config.max_cvr,
-        cvr_min_clicks=config.cvr_min_clicks,
-        currency_code=code,
         pinned_currency=pinned,
         pinned_time_zone=pin.time_zone if pin else None,
         pinned_on=pin.pinned_on if pin else None,

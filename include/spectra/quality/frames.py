@@ -115,13 +115,7 @@ def load_batch(
         (check_name, severity, reason)
         for check_name, severity, reason in conn.execute(
             select(q.check_name, q.severity, q.reason)
-            .where(
-                q.tenant_id == tenant_id,
-                q.customer_id == customer_id,
-                q.stage == "ingest",
-                q.logical_date == logical_date,
-                q.active.is_(True),
-            )
+            .where(*_held_today(batch), q.active.is_(True))
             .order_by(q.check_name, q.id)
         )
     ]
@@ -207,6 +201,17 @@ def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
+def _held_today(batch: Batch) -> tuple[Any, ...]:
+    """Where ingest's entries for this account and day are (``quality_quarantine``)."""
+    q = m.QualityQuarantine
+    return (
+        q.tenant_id == batch.tenant_id,
+        q.customer_id == batch.customer_id,
+        q.stage == "ingest",
+        q.logical_date == batch.logical_date,
+    )
+
+
 def _ingest_quarantine_frame(
     conn: Connection, batch: Batch, table: str, columns: list[str]
 ) -> pd.DataFrame:
@@ -215,10 +220,7 @@ def _ingest_quarantine_frame(
     payloads = conn.execute(
         select(q.row_fingerprint, q.payload)
         .where(
-            q.tenant_id == batch.tenant_id,
-            q.customer_id == batch.customer_id,
-            q.stage == "ingest",
-            q.logical_date == batch.logical_date,
+            *_held_today(batch),
             q.source_table == table,
             q.active.is_(True),
             q.check_name.not_in(sorted(RECORD_ONLY)),
@@ -526,10 +528,7 @@ def _structure_frame(conn: Connection, batch: Batch) -> pd.DataFrame:
     for _fingerprint, payload in conn.execute(
         select(q.row_fingerprint, q.payload)
         .where(
-            q.tenant_id == batch.tenant_id,
-            q.customer_id == batch.customer_id,
-            q.stage == "ingest",
-            q.logical_date == batch.logical_date,
+            *_held_today(batch),
             q.source_table.in_(STRUCTURE_TABLES),
             q.active.is_(True),
         )
@@ -608,10 +607,7 @@ def _account_frame(conn: Connection, batch: Batch) -> pd.DataFrame:
     held = conn.execute(
         select(q.payload)
         .where(
-            q.tenant_id == batch.tenant_id,
-            q.customer_id == batch.customer_id,
-            q.stage == "ingest",
-            q.logical_date == batch.logical_date,
+            *_held_today(batch),
             q.source_table == ACCOUNTS,
             q.active.is_(True),
         )

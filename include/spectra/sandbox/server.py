@@ -39,18 +39,9 @@ CLOCK_HEADER = "x-spectra-sandbox-as-of"
 STREAM_BATCH_ROWS = 10_000  # Google's SearchStream batch size
 # SummaryRowSettingEnum: the summary row after the results, or alone
 SUMMARY_ROW_WITH_RESULTS, SUMMARY_ROW_ONLY = 3, 4
-# Metrics whose summary is their sum (Google aggregates rates and shares otherwise; the
-# sandbox leaves those unset in the summary row).
-ADDITIVE_METRICS = frozenset(
-    {
-        "metrics.impressions",
-        "metrics.clicks",
-        "metrics.cost_micros",
-        "metrics.conversions",
-        "metrics.conversions_value",
-        "metrics.all_conversions",
-    }
-)
+# Metrics whose summary is their sum (engine.SUMMED); Google aggregates rates and shares
+# otherwise, the sandbox leaves those unset in the summary row.
+ADDITIVE_METRICS = frozenset(engine.SUMMED)
 SEARCH_PAGE_ROWS = 10_000  # Google's fixed Search page size
 
 SERVED_RESOURCES = frozenset(
