@@ -327,7 +327,10 @@ def normalised_text(q: ScreenedQuery, cols: Mapping[str, list[Any]]) -> Mapping[
     out: dict[str, list[Any]] | None = None
     for f, _, _ in q.texts:
         col = cols.get(f)
-        if not col or all(type(t) is not str or unicodedata.is_normalized("NFC", t) for t in col):
+        # one pass: "\n" composes with nothing, so the joined text is NFC iff every term is
+        if not col or unicodedata.is_normalized(
+            "NFC", "\n".join(t for t in col if type(t) is str)
+        ):
             continue
         out = out if out is not None else dict(cols)
         out[f] = [unicodedata.normalize("NFC", t) if type(t) is str else t for t in col]
@@ -465,8 +468,8 @@ def _screen_bounds(q: ScreenedQuery, cols: Mapping[str, list[Any]], b: Bounds, f
         )
         if limit is None:
             continue
-        try:
-            top = max((v for v in cols[f] if _is_real(v)), default=0)
+        try:  # one C-level pass; a NaN first makes ``top`` NaN and takes the slow path
+            top = max(cols[f], default=0)
         except TypeError:
             top = math.inf
         if top <= limit:
@@ -490,9 +493,8 @@ def _screen_bounds(q: ScreenedQuery, cols: Mapping[str, list[Any]], b: Bounds, f
     names = ("metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.conversions")
     if not all(f in cols for f in names):
         return
-    impressions, clicks, cost, conversions = ([_real_or_none(v) for v in cols[f]] for f in names)
-    for i, (imp, clk, spend, conv) in enumerate(zip(impressions, clicks, cost, conversions,
-                                                     strict=True)):  # fmt: skip
+    for i in _implausible_candidates(cols, names, b):
+        imp, clk, spend, conv = (_real_or_none(cols[f][i]) for f in names)
         if imp is None or clk is None:
             continue
         if clk > imp:
@@ -507,6 +509,25 @@ def _screen_bounds(q: ScreenedQuery, cols: Mapping[str, list[Any]], b: Bounds, f
         if clk >= b.cvr_min_clicks and conv is not None and conv / clk > b.max_cvr:
             fail(i, "cvr_plausible", None, f"cvr={conv / clk:.3g} above {b.max_cvr} "
                  f"(conversions={conv}, clicks={clk})")  # fmt: skip
+
+
+def _implausible_candidates(
+    cols: Mapping[str, list[Any]], names: tuple[str, ...], b: Bounds
+) -> Iterable[int]:
+    """Rows that may fail a rate check: one vectorised pass (numpy), every row if the columns
+    are not all numbers. The caller re-checks each candidate on its own values."""
+    import numpy as np
+
+    try:
+        imp, clk, cost, conv = (np.asarray(cols[f], dtype=np.float64) for f in names)
+    except (TypeError, ValueError, OverflowError):
+        return range(len(cols[names[0]]))
+    with np.errstate(invalid="ignore"):
+        suspect = (clk > imp) | ((imp >= b.ctr_min_impressions) & (clk > b.max_ctr * imp))
+        if b.max_cpc_micros is not None:
+            suspect |= (clk >= 1) & (cost > b.max_cpc_micros * clk)
+        suspect |= (clk >= b.cvr_min_clicks) & (conv > b.max_cvr * clk)
+    return np.flatnonzero(suspect).tolist()
 
 
 def _screen_buckets(col: Sequence[Any], f: str, column: str, fail: Any) -> None:

@@ -217,7 +217,7 @@ class SandboxState:
             resp = response_pb()
             resp.field_mask.paths.extend(query.fields)
             resp.request_id = request_id
-            totals = {f: sum(r.get(f) or 0 for r in rows) for f in additive}
+            totals = {f: _int64(sum(r.get(f) or 0 for r in rows)) for f in additive}
             gaql.RowBuilder(tuple(additive)).fill(resp.summary_row, totals)
             out.append(resp.SerializeToString())
         with self.lock:
@@ -225,6 +225,13 @@ class SandboxState:
             while len(self._cache) > self.cache_entries:
                 self._cache.popitem(last=False)
         return out
+
+
+def _int64(total: Any) -> Any:
+    """An integer total as an int64 sum wraps (a served fault may hold values near 2^63)."""
+    if isinstance(total, int):
+        return (total + 2**63) % 2**64 - 2**63
+    return total
 
 
 def local_day(market: Any, customer_id: int, as_of: dt.date | dt.datetime) -> dt.date:
