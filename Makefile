@@ -32,7 +32,7 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE := $(AIRFLOW_HOME)/pass
 help:
 	@echo "make demo   - install, then run spectra_daily through Airflow on the sandbox (14 days)"
 	@echo "make test   - install, then run the whole test suite"
-	@echo "make bench  - benchmarks; figures in var/bench/results.json"
+	@echo "make bench  - benchmarks (the full evaluation suite too); figures in var/bench/results.json"
 	@echo "make up     - the Airflow UI (airflow standalone) on http://127.0.0.1:$(SPECTRA_AIRFLOW_PORT) over the demo's state"
 	@echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD - run spectra_daily for those days (scheduler)"
 	@echo "make lint   - ruff check + ruff format --check + import rules (lint-imports, .importlinter)"
@@ -59,6 +59,8 @@ airflow-db: $(AIRFLOW_HOME)/.migrated
 
 demo: $(STAMP) airflow-db
 	PATH="$(BIN):$$PATH" $(BIN)/spectra demo
+	@echo; echo "== the closed-loop evaluation (short: 2 scenarios, 3 days, 1 seed; the full suite: spectra evaluate --scenario all)"
+	$(BIN)/spectra evaluate --scenario steady aa_null --days 3 --seeds 1 --out var/demo/evaluation
 
 backfill: $(STAMP) airflow-db
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2; }

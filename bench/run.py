@@ -26,6 +26,7 @@ MODULES = [
     "bench_apply",
     "bench_agent",
     "bench_monitors",
+    "bench_evaluation",
 ]
 
 

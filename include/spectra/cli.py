@@ -668,6 +668,12 @@ def build_parser() -> argparse.ArgumentParser:
     from spectra.cli_monitors import register as register_monitors
 
     register_monitors(sub)  # metrics serve, alerts
+    from spectra.cli_launch import register as register_launch
+
+    register_launch(sub)  # campaign create, show, list, launch
+    from spectra.cli_evaluate import register as register_evaluate
+
+    register_evaluate(sub)  # evaluate
     return parser
 
 
@@ -677,6 +683,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("SPECTRA_LOG_LEVEL", "WARNING"))
     apply_airflow_environment()
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return int(args.fn(args) or 0)
 
 

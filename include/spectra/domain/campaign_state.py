@@ -29,7 +29,9 @@ TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {
     S.DRAFT: frozenset({S.GENERATING_ASSETS, S.ARCHIVED}),
     # Image generation may fail: text-only fallback still reaches PENDING_DEPLOYMENT.
     S.GENERATING_ASSETS: frozenset({S.PENDING_DEPLOYMENT, S.FAILED, S.DRAFT}),
-    S.PENDING_DEPLOYMENT: frozenset({S.DEPLOYING, S.DRAFT, S.ARCHIVED}),
+    # A launch refused before anything is created (account limits, a brief Google would
+    # refuse) fails from here; one waiting on approval or conversion tracking stays here.
+    S.PENDING_DEPLOYMENT: frozenset({S.DEPLOYING, S.FAILED, S.DRAFT, S.ARCHIVED}),
     S.DEPLOYING: frozenset({S.ACTIVE, S.FAILED}),
     S.ACTIVE: frozenset({S.OPTIMIZING, S.PAUSED, S.ARCHIVED}),
     # An optimisation ends back in ACTIVE, or pauses (spend limit, policy) mid-way.

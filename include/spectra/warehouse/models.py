@@ -26,10 +26,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -105,6 +107,10 @@ class Campaign(Base):
     serving_status: Mapped[str] = mapped_column(String(32), default="UNKNOWN")
     advertising_channel_type: Mapped[str] = mapped_column(String(32), default="SEARCH")
     bidding_strategy_type: Mapped[str] = mapped_column(String(32), default="MANUAL_CPC")
+    # the Smart Bidding target Google has set (None for manual CPC, or a Maximize strategy
+    # without one): target CPA in micros, target ROAS as conversion value per unit of cost
+    target_cpa_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    target_roas: Mapped[float | None] = mapped_column(Float, nullable=True)
     budget_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     max_daily_spend_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     total_spend_limit_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -1243,6 +1249,8 @@ class TenantSetting(Base):
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
     autopilot: Mapped[bool] = mapped_column(Boolean, default=False)
+    # launches (new campaigns) deploy without a person's approval (spectra autopilot --launches)
+    launch_autopilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_by: Mapped[str] = mapped_column(String(128), default="system")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -1345,3 +1353,75 @@ class AlertEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     channels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class LaunchBrief(Base):
+    """A campaign to launch, from its validated brief, with Spectra's lifecycle state.
+
+    ``state`` moves only through ``spectra.domain.campaign_state`` (audited); ``state_reason``
+    says why it is there (a FAILED launch's reason, a PENDING_DEPLOYMENT's blocker);
+    ``review_flags`` are what a person must look at (e.g. launched text-only); ``resources``
+    the Google Ads resource names created so far. One brief per campaign name and account.
+    """
+
+    __tablename__ = "launch_briefs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id", "campaign_name"),
+        Index("ix_launch_briefs_state", "tenant_id", "state"),
+        CheckConstraint(
+            "state IN (" + ", ".join(f"'{s}'" for s in CAMPAIGN_STATES) + ")",
+            name="state_valid",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_name: Mapped[str] = mapped_column(String(255))
+    brief: Mapped[dict[str, Any]] = mapped_column(JSON)
+    brief_sha256: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32), default=CampaignState.DRAFT.value)
+    state_reason: Mapped[str] = mapped_column(Text, default="")
+    review_flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    resources: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    operation_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LaunchStep(Base):
+    """The latest outcome of one pipeline step of a brief (assets, conversion, limits, ...)."""
+
+    __tablename__ = "launch_steps"
+    __table_args__ = (UniqueConstraint("tenant_id", "brief_id", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    brief_id: Mapped[int] = mapped_column(ForeignKey("launch_briefs.id"))
+    step: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # done | degraded | blocked | failed
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LaunchAsset(Base):
+    """A generated asset, content-addressed: ``request_key`` hashes what was asked (model,
+    prompt, parameters), ``content_sha256`` what came back. A retry that asks the same finds
+    the row and never pays for the generation again."""
+
+    __tablename__ = "launch_assets"
+    __table_args__ = (UniqueConstraint("tenant_id", "request_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"))
+    request_key: Mapped[str] = mapped_column(String(64))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # rsa_copy | keywords | image
+    model: Mapped[str] = mapped_column(String(128))
+    mime_type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)  # text assets; an image's metadata
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # an image's bytes
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -29,6 +29,10 @@ LEGAL: dict[str, tuple[CampaignState, CampaignState]] = {
     "asset generation fails": (S.GENERATING_ASSETS, S.FAILED),
     "brand-safety review sends a draft back": (S.GENERATING_ASSETS, S.DRAFT),
     "deployment begins": (S.PENDING_DEPLOYMENT, S.DEPLOYING),
+    "a launch over the account's limits fails before creating anything": (
+        S.PENDING_DEPLOYMENT,
+        S.FAILED,
+    ),
     "an operator edits before deploying": (S.PENDING_DEPLOYMENT, S.DRAFT),
     "never deployed, archived": (S.PENDING_DEPLOYMENT, S.ARCHIVED),
     "deployed": (S.DEPLOYING, S.ACTIVE),

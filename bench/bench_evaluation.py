@@ -1,0 +1,74 @@
+"""The closed-loop evaluation: the whole shipped suite (every scenario, its seeds, every
+policy) by the same code as ``spectra evaluate --scenario all``, timed.
+
+Figures (added to ``results``):
+- ``evaluation: campaign-days per second (spectra loop)``: simulated campaign-days the spectra
+  policy's loop (ingest, gate, analyze, propose, guardrails, approvals, apply, monitors) gets
+  through per second; baseline = the greedy bot's loop (ingest and its rules only);
+- ``evaluation: seconds per simulated day (spectra, small account)``: the loop's cost of one
+  day on the small (4-campaign) scenarios; the portfolio's days are separate;
+- ``evaluation: whole suite``: minutes for the suite (target: under 20 on 2 cores);
+- ``evaluation: spectra uplift share``, ``... A/A changes per 10 campaign-weeks``, ``... cuts
+  during the tracking outage``: the scoreboard's headline numbers (targets >= 0.6, <= 1, 0).
+
+``SPECTRA_BENCH_EVALUATION=quick`` runs two scenarios (steady, aa_null), 2 seeds, 3 days.
+The report lands in ``var/bench/evaluation/`` (``reports/evaluation/`` is the committed one).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+
+def run(results: dict[str, Any]) -> None:
+    from spectra.evaluation import report, scenarios
+    from spectra.evaluation.policies import policies
+    from spectra.evaluation.run import evaluate_scenario
+    from spectra.settings import spectra_home
+
+    quick = os.environ.get("SPECTRA_BENCH_EVALUATION", "") == "quick"
+    names = ["steady", "aa_null"] if quick else list(scenarios.SHIPPED)
+    started = time.perf_counter()
+    runs = []
+    for name in names:
+        scenario = scenarios.load(name)
+        runs += evaluate_scenario(
+            scenario,
+            policies(None),
+            seeds=2 if quick else scenario.seeds,
+            days=3 if quick else None,
+            progress=lambda line: print("   " + line, flush=True),
+        )
+    minutes = (time.perf_counter() - started) / 60
+    out = spectra_home() / "var" / "bench" / "evaluation"
+    command = "make bench (bench_evaluation" + (", quick)" if quick else ")")
+    report.write(runs, out, command=command)
+    summary = report.summary(report.table(runs), runs)
+
+    def rate(policy: str) -> float:
+        chosen = [r for r in runs if r.policy == policy]
+        return sum(r.campaign_days for r in chosen) / max(sum(r.seconds for r in chosen), 1e-9)
+
+    small = [r for r in runs if r.policy == "spectra" and r.scenario != "portfolio_200"]
+    per_day = sum(r.seconds for r in small) / max(sum(r.campaign_days / 4 for r in small), 1)
+    spectra_rate, greedy_rate = rate("spectra"), rate("greedy")
+    results["evaluation: campaign-days per second (spectra loop)"] = {
+        "value": spectra_rate, "unit": "campaign-days/s", "baseline": greedy_rate,
+        "ratio": spectra_rate / greedy_rate if greedy_rate else None,
+    }  # fmt: skip
+    results["evaluation: seconds per simulated day (spectra, small account)"] = {
+        "value": per_day, "unit": "s/day", "baseline": None, "ratio": None,
+    }  # fmt: skip
+    results["evaluation: whole suite" + (" (quick)" if quick else "")] = {
+        "value": minutes, "unit": "min", "baseline": 20.0, "ratio": minutes / 20.0,
+    }  # fmt: skip
+    for key, figure, target in (
+        ("uplift_share_mean", "evaluation: spectra uplift share", 0.6),
+        ("aa_changes_per_10_campaign_weeks", "evaluation: A/A changes per 10 campaign-weeks", 1.0),
+        ("cuts_during_outage", "evaluation: cuts during the tracking outage", 0.0),
+    ):
+        value = summary.get(key)
+        if value is not None:
+            results[figure] = {"value": value, "unit": "", "baseline": target, "ratio": None}

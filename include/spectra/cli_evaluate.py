@@ -1,0 +1,67 @@
+"""``spectra evaluate``: the closed-loop evaluation (spectra.evaluation) from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from spectra.evaluation import report, scenarios
+    from spectra.evaluation.policies import policies
+    from spectra.evaluation.run import evaluate_scenario
+
+    names = list(scenarios.SHIPPED) if args.scenario == ["all"] else args.scenario
+    try:
+        loaded = [scenarios.load(n) for n in names]
+        selected = policies(args.policies)
+    except (scenarios.ScenarioFileError, ValueError) as error:
+        print(f"spectra evaluate: {error}", file=sys.stderr)
+        return 2
+    logging.getLogger("spectra").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    runs = []
+    for scenario in loaded:
+        runs += evaluate_scenario(
+            scenario,
+            selected,
+            seeds=args.seeds or scenario.seeds,
+            days=args.days,
+            workdir=Path(args.workdir) if args.workdir else None,
+            keep=bool(args.workdir),
+            progress=lambda line: print(line, flush=True),
+        )
+    command = "spectra " + " ".join(shlex.quote(a) for a in args.argv)
+    paths = report.write(runs, Path(args.out), command=command.strip())
+    rows = report.table(runs)
+    print()
+    print(report.markdown_table(rows))
+    print(
+        f"\n{len(runs)} runs in {time.perf_counter() - started:.0f} s; report: {paths['markdown']}"
+    )
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="closed-loop evaluation: policies x seeds on simulated markets, scored vs the oracle",
+    )
+    p.add_argument(
+        "--scenario", nargs="+", required=True,
+        help="shipped scenario name(s), YAML file(s), or 'all' (the shipped suite)",
+    )  # fmt: skip
+    p.add_argument("--days", type=int, default=None, help="horizon (default: the scenario's)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds (default: the scenario's)")
+    p.add_argument(
+        "--policies", nargs="+", default=None,
+        help="hands_off greedy spectra oracle oracle_unconstrained (default: all)",
+    )  # fmt: skip
+    p.add_argument("--out", default="reports/evaluation", help="report folder")
+    p.add_argument("--workdir", default=None, help="keep each world's warehouse here")
+    p.set_defaults(fn=cmd_evaluate)
