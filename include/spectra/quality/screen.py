@@ -328,9 +328,7 @@ def normalised_text(q: ScreenedQuery, cols: Mapping[str, list[Any]]) -> Mapping[
     for f, _, _ in q.texts:
         col = cols.get(f)
         # one pass: "\n" composes with nothing, so the joined text is NFC iff every term is
-        if not col or unicodedata.is_normalized(
-            "NFC", "\n".join(t for t in col if type(t) is str)
-        ):
+        if not col or unicodedata.is_normalized("NFC", "\n".join(t for t in col if type(t) is str)):
             continue
         out = out if out is not None else dict(cols)
         out[f] = [unicodedata.normalize("NFC", t) if type(t) is str else t for t in col]
