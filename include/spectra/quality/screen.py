@@ -467,10 +467,10 @@ def _screen_bounds(q: ScreenedQuery, cols: Mapping[str, list[Any]], b: Bounds, f
         if limit is None:
             continue
         try:  # one C-level pass; a NaN first makes ``top`` NaN and takes the slow path
-            top = max(cols[f], default=0)
-        except TypeError:
-            top = math.inf
-        if top <= limit:
+            fine = max(cols[f], default=0) <= limit
+        except TypeError:  # None or a string (a lone one is its own max)
+            fine = False
+        if fine:
             continue
         for i, v in enumerate(cols[f]):
             if not _is_real(v) or v < 0:
