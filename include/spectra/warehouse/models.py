@@ -1249,7 +1249,7 @@ class TenantSetting(Base):
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
     autopilot: Mapped[bool] = mapped_column(Boolean, default=False)
-    # launches (new campaigns) deploy without a person's approval (spectra autopilot --launches)
+    # launches (new campaigns) deploy without a person's approval (spectra campaign autopilot on)
     launch_autopilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_by: Mapped[str] = mapped_column(String(128), default="system")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
