@@ -584,6 +584,8 @@ def analyze_account(
             "entity_id", "campaign_id", "ad_group_id", "date", "clicks", "cost_micros",
             "conversions", "conversions_value_micros",
         ]  # fmt: skip
+        shares = ["impressions", "search_impression_share", "search_rank_lost_impression_share"]
+        cols += [c for c in shares if c in rows.columns]
         bid_envelopes = keyword_bid_envelopes(
             rows.loc[keep, cols], keyword_bids_micros,
             smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
