@@ -306,9 +306,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     days = [last - dt.timedelta(days=i) for i in range(args.days - 1, -1, -1)]
     sandbox = prepare_local_state(args.scenario, port=args.port)
     from spectra.cli_guardrails import demo_apply
+    from spectra.cli_launch import demo_launch
+
+    def acting(client: Any) -> str:
+        return demo_apply(client, days[-1]) + "\n\n" + demo_launch(client)
 
     try:
-        runs, approvals = run_backfill(days, then=lambda client: demo_apply(client, days[-1]))
+        runs, approvals = run_backfill(days, then=acting)
     finally:
         stop_process_group(sandbox)
     failed = [r for r in runs if r.state != "success"]
@@ -629,7 +633,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_monitors(sub)  # metrics serve, alerts
     from spectra.cli_launch import register as register_launch
 
-    register_launch(sub)  # campaign create, show, list, launch
+    # campaign create, show, list, launch, approve, reject, autopilot
+    register_launch(sub, ads_client=ads_client_from_env, llm_port=_llm_port)
     from spectra.cli_evaluate import register as register_evaluate
 
     register_evaluate(sub)  # evaluate

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.sandbox_campaigns import sandbox_creds
 
 from spectra.ads.client import AdsCredentials, build_client
 from spectra.sandbox.server import SandboxServer
@@ -30,13 +31,7 @@ def sandbox(market: Any) -> Iterator[SandboxServer]:
 
 @pytest.fixture(scope="session")
 def ads_creds(sandbox: SandboxServer) -> AdsCredentials:
-    return AdsCredentials(
-        developer_token="test-dev-token",
-        access_token="test-token",
-        endpoint=sandbox.endpoint,
-        ca_cert_path=str(sandbox.ca_cert),
-        sandbox_clock=True,
-    )
+    return sandbox_creds(sandbox)
 
 
 @pytest.fixture(scope="session")

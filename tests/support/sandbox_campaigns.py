@@ -16,6 +16,18 @@ from spectra.warehouse.repositories import add_campaign, register_account, regis
 TENANT = "acme"
 
 
+def sandbox_creds(server: Any, *, clock: bool = True) -> AdsCredentials:
+    """Credentials of the real client for a running ``SandboxServer`` (its TLS CA; with
+    ``clock``, each read names its day in the sandbox's clock header)."""
+    return AdsCredentials(
+        developer_token="test-dev-token",
+        access_token="test-token",
+        endpoint=server.endpoint,
+        ca_cert_path=str(server.ca_cert),
+        sandbox_clock=clock,
+    )
+
+
 def register_campaigns(
     engine: Engine,
     client: Any,

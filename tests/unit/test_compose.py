@@ -7,6 +7,7 @@ its tasks fail at import. Where Docker is installed, ``docker compose config`` v
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -127,3 +128,46 @@ def test_prometheus_scrapes_spectra_and_airflow_and_grafana_gets_the_dashboard()
     assert all(p["datasource"]["uid"] == uid for p in dashboard["panels"])
     missing = [s for s in SERIES if s not in exprs]
     assert not missing, missing
+
+
+def test_airflow_containers_reach_the_sandbox_and_the_gemini_stand_in() -> None:
+    """The connections ``airflow-init`` loads from airflow_settings.yaml (with its own
+    environment) point at the ``sandbox`` service, which serves the Google Ads sandbox and the
+    Gemini stand-in on every interface at those ports: a worker's ``localhost`` is not the
+    sandbox's."""
+    from spectra.agent.settings import GeminiSettings
+    from spectra.airflow.settings_loader import convert
+
+    services = _compose()["services"]
+    env = {k: str(v) for k, v in services["airflow-init"]["environment"].items()}
+    settings = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text())
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("SPECTRA_LLM_HOST", "SPECTRA_LLM_PORT", "SPECTRA_SANDBOX_HOST"):
+            mp.delenv(key, raising=False)  # the container's environment only
+        for key, value in env.items():
+            mp.setenv(key, value)
+        connections, _, _ = convert(settings)
+    gemini = connections["gemini_default"]
+    llm = GeminiSettings.from_connection(
+        host=gemini.get("host"),
+        port=gemini.get("port"),
+        password=gemini.get("password"),
+        extra=json.loads(gemini["extra"]),
+    )
+    assert llm.base_url == "http://sandbox:50251" and llm.project  # Vertex mode, args passed
+    ads = connections["google_ads_default"]
+    assert (ads["host"], ads["port"]) == ("sandbox", 50151)
+
+    sandbox = services["sandbox"]
+    command = sandbox["command"]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert int(command[command.index("--port") + 1]) == ads["port"]
+    # `sandbox serve` starts the stand-in on SPECTRA_LLM_PORT (or --llm-port)
+    llm_port = (
+        command[command.index("--llm-port") + 1]
+        if "--llm-port" in command
+        else sandbox["environment"]["SPECTRA_LLM_PORT"]
+    )
+    assert int(llm_port) == 50251
+    for name in ("airflow-worker", "airflow-scheduler", "sandbox"):
+        assert "networks" not in services[name]  # one default network: service names resolve

@@ -8,6 +8,7 @@ rows with this mapping, and the sandbox serves rows through it, so both agree by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -38,3 +39,29 @@ def resolve_field(path: str) -> tuple[str, Any]:
         parts.append(fd.name)
         desc = fd.message_type
     return ".".join(parts), fd
+
+
+# A campaign's Smart Bidding target lives in whichever member of Campaign's
+# ``campaign_bidding_strategy`` oneof Google set: the standard strategy (``target_cpa``,
+# ``target_roas``) or its Maximize form (``maximize_conversions.target_cpa_micros``,
+# ``maximize_conversion_value.target_roas``, optional there). Exactly one member is set; the
+# fields of the others read as 0, which Google's own "not set" also is (a Maximize strategy
+# with target 0 has no target). Google Ads API reference, Campaign / TargetCpa / TargetRoas /
+# MaximizeConversions / MaximizeConversionValue.
+TARGET_CPA_FIELDS = (
+    "campaign.target_cpa.target_cpa_micros",
+    "campaign.maximize_conversions.target_cpa_micros",
+)
+TARGET_ROAS_FIELDS = (
+    "campaign.target_roas.target_roas",
+    "campaign.maximize_conversion_value.target_roas",
+)
+
+
+def bidding_target(row: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
+    """The first of ``fields`` set on a campaign row (None: no target of that kind)."""
+    for name in fields:
+        value = row.get(name)
+        if value:  # 0 / 0.0 / None: that member is not the campaign's (or has no target)
+            return value
+    return None

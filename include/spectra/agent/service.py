@@ -324,49 +324,15 @@ class _Campaign:
     def review(self, copy: Mapping[str, Any], policy: BrandPolicy) -> tuple[list[str], int]:
         """The review prompt's reasons to refuse (empty: safe) and its AI call id."""
         assert self.model is not None
-        prompt = load_prompt(REVIEW_PROMPT_ID, REVIEW_VERSION)
-        with self.engine.begin() as conn:
-            store.register_prompt(
-                conn, prompt_id=prompt.prompt_id, version=prompt.version,
-                content_hash=prompt.content_hash, body=prompt.body,
-            )  # fmt: skip
-        text = (
-            "<review_policy>\n"
-            + json.dumps(
-                {"banned_terms": list(policy.banned_terms), "trademarks": list(policy.trademarks)}
-            )
-            + "\n</review_policy>\n\n<copy_to_review>\n"
-            + quote_untrusted(dict(copy))
-            + "\n</copy_to_review>"
+        review = review_copy(self.engine, self.model, copy, policy, guarded=self._guarded)
+        call_id = self.record_call(
+            purpose="brand_review",
+            outcome=review.outcome,
+            reply=review.reply,
+            error=review.error,
+            prompt=review.prompt,
         )
-        model = self.model
-        try:
-            reply = self._guarded(
-                lambda: model.generate(
-                    system=prompt.section("system"), prompt=text, response_schema=BrandReview,
-                    temperature=0.0, max_output_tokens=512,
-                )
-            )  # fmt: skip
-        except (LlmError, pybreaker.CircuitBreakerError) as error:
-            reason = (
-                f"review unavailable ({type(error).__name__}: {error}): unreviewed copy is refused"
-            )
-            call_id = self.record_call(
-                purpose="brand_review", outcome="error", reply=None, error=reason, prompt=prompt
-            )
-            return [reason], call_id
-        try:
-            answer = BrandReview.model_validate_json(reply.text)
-        except ValidationError as error:
-            reason = f"review answer unreadable: {error.errors()[0]['msg']}"
-            call_id = self.record_call(
-                purpose="brand_review", outcome="invalid", reply=reply, error=reason, prompt=prompt
-            )
-            return [reason], call_id
-        call_id = self.record_call(purpose="brand_review", outcome="ok", reply=reply, prompt=prompt)
-        if answer.safe:
-            return [], call_id
-        return (answer.reasons or ["the reviewer judged the copy unsafe"]), call_id
+        return review.reasons, call_id
 
     def reject(
         self, a: Accepted, check_kind: str, reasons: list[str], call_id: int | None, version: str
@@ -421,6 +387,66 @@ class _Campaign:
             "status": "pending",
             "dag_run_id": self.dag_run_id,
         }
+
+
+@dataclass(frozen=True)
+class CopyReview:
+    """The brand review prompt's verdict on one piece of copy, and the call that gave it."""
+
+    reasons: list[str]  # empty: safe
+    reply: LlmReply | None
+    outcome: str  # ok | invalid | error (an ai_calls outcome)
+    error: str
+    prompt: Prompt
+
+
+def review_copy(
+    engine: Engine,
+    model: ProposalModel,
+    copy: Mapping[str, Any],
+    policy: BrandPolicy,
+    *,
+    guarded: Callable[[Callable[[], Any]], Any] | None = None,
+) -> CopyReview:
+    """Ask the ``brand_review`` prompt about ``copy`` (quoted as untrusted data). A review that
+    cannot be obtained or read refuses the copy: unreviewed copy must not reach a person or
+    Google. The caller records the AI call (``reply``, ``outcome``)."""
+    prompt = load_prompt(REVIEW_PROMPT_ID, REVIEW_VERSION)
+    with engine.begin() as conn:
+        store.register_prompt(
+            conn, prompt_id=prompt.prompt_id, version=prompt.version,
+            content_hash=prompt.content_hash, body=prompt.body,
+        )  # fmt: skip
+    text = (
+        "<review_policy>\n"
+        + json.dumps(
+            {"banned_terms": list(policy.banned_terms), "trademarks": list(policy.trademarks)}
+        )
+        + "\n</review_policy>\n\n<copy_to_review>\n"
+        + quote_untrusted(dict(copy))
+        + "\n</copy_to_review>"
+    )
+    call = guarded or (lambda fn: fn())
+    try:
+        reply = call(
+            lambda: model.generate(
+                system=prompt.section("system"), prompt=text, response_schema=BrandReview,
+                temperature=0.0, max_output_tokens=512,
+            )
+        )  # fmt: skip
+    except (LlmError, pybreaker.CircuitBreakerError) as error:
+        reason = f"review unavailable ({type(error).__name__}: {error}): unreviewed copy is refused"
+        return CopyReview([reason], None, "error", reason, prompt)
+    try:
+        answer = BrandReview.model_validate_json(reply.text)
+    except ValidationError as error:
+        reason = f"review answer unreadable: {error.errors()[0]['msg']}"
+        return CopyReview([reason], reply, "invalid", reason, prompt)
+    if answer.safe:
+        return CopyReview([], reply, "ok", "", prompt)
+    return CopyReview(
+        answer.reasons or ["the reviewer judged the copy unsafe"], reply, "ok", "", prompt
+    )
 
 
 def propose_account(

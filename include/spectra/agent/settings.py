@@ -64,6 +64,26 @@ class GeminiSettings:
         )
 
     @classmethod
+    def from_connection(
+        cls,
+        *,
+        host: str | None,
+        port: int | None,
+        password: str | None,
+        extra: Mapping[str, object],
+    ) -> GeminiSettings:
+        """From an Airflow connection's fields (``gemini_default``): host and port make the
+        base URL of a local stand-in (``http://`` when the host names no scheme), the
+        password is a Gemini API key, the extras name the rest."""
+        data: dict[str, object] = dict(extra)
+        if host:
+            url = host if "://" in host else f"http://{host}"
+            data["base_url"] = f"{url}:{port}" if port else url
+        if password:
+            data["api_key"] = password
+        return cls.from_mapping(data)
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GeminiSettings:
         """``SPECTRA_GEMINI_<FIELD>`` variables (e.g. SPECTRA_GEMINI_BASE_URL)."""
         env = os.environ if environ is None else environ

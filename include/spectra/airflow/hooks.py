@@ -64,13 +64,9 @@ class GeminiHook(BaseHook):
         from spectra.agent.settings import GeminiSettings
 
         conn = self.get_connection(self.gemini_conn_id)
-        data: dict[str, Any] = dict(conn.extra_dejson)
-        if conn.host:
-            host = conn.host if "://" in conn.host else f"http://{conn.host}"
-            data["base_url"] = f"{host}:{conn.port}" if conn.port else host
-        if conn.password:
-            data["api_key"] = conn.password
-        return GeminiSettings.from_mapping(data)
+        return GeminiSettings.from_connection(
+            host=conn.host, port=conn.port, password=conn.password, extra=conn.extra_dejson
+        )
 
     def get_conn(self) -> Any:
         from spectra.agent.client import GeminiClient

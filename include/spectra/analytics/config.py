@@ -146,6 +146,37 @@ class BidConfig:
     max_bid_micros: int = 100_000_000
 
 
+# One Smart Bidding target move is at most this fraction of the current target, whatever a
+# config says (spectra.analytics.targets).
+MAX_TARGET_STEP = 0.15
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """Smart Bidding target envelopes (spectra.analytics.targets)."""
+
+    evidence_days: int = 28
+    min_clicks: int = 100
+    increase_roas: float = 2.0  # loosen only above this multiple of break-even
+    max_dispersion: float = 10.0
+    alpha: float = 0.05
+    fdr_method: str = "fdr_bh"
+    max_step: float = MAX_TARGET_STEP
+    break_even_roas: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_step <= MAX_TARGET_STEP:
+            raise ValueError(
+                f"target max_step {self.max_step} must be in (0, {MAX_TARGET_STEP}]: one move "
+                "changes a Smart Bidding target by at most 15 %"
+            )
+        if self.break_even_roas < 1.0:
+            raise ValueError(
+                f"break_even_roas {self.break_even_roas} is below 1.0: a target ROAS under it "
+                "aims at spending more than the conversions are worth"
+            )
+
+
 @dataclass(frozen=True)
 class AnalyticsConfig:
     lag: LagConfig = field(default_factory=LagConfig)
@@ -155,3 +186,4 @@ class AnalyticsConfig:
     effects: EffectConfig = field(default_factory=EffectConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     bids: BidConfig = field(default_factory=BidConfig)
+    targets: TargetConfig = field(default_factory=TargetConfig)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Collection, Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ from spectra.analytics.significance import (
     proportion_tests,
     ratio_tests_from_sums,
 )
+from spectra.analytics.targets import TARGET_COLUMNS, CampaignTarget, target_envelopes
 from spectra.domain.money import Currency, currency
 
 PERF_COLUMNS = (
@@ -102,6 +104,7 @@ class AnalysisResult:
     effects: pd.DataFrame
     allocation: pd.DataFrame  # one budget envelope per campaign
     bid_envelopes: pd.DataFrame  # one bid envelope per manual-CPC keyword with evidence
+    target_envelopes: pd.DataFrame  # one target envelope per Smart Bidding campaign with a target
     test_window: tuple[dt.date, dt.date]
     baseline_window: tuple[dt.date, dt.date]
     conversion_test_window: tuple[dt.date, dt.date]
@@ -117,6 +120,26 @@ def _check(perf: pd.DataFrame) -> None:
         raise AnalysisInputError(f"performance rows lack columns {missing}")
     if perf["tenant_id"].nunique() > 1 or perf["customer_id"].nunique() > 1:
         raise AnalysisInputError("analyze_account takes one account's rows at a time")
+
+
+def _evidence_days(
+    rows: pd.DataFrame,
+    level: np.ndarray,
+    *,
+    until: dt.date,
+    days: int,
+    holidays: Sequence[Any],
+) -> np.ndarray:
+    """Rows of ``level`` in the ``days`` up to ``until`` (conversions complete), holidays out:
+    the evidence an envelope judges a keyword or a campaign on."""
+    day = rows["date"].to_numpy()
+    start = pd.Timestamp(until) - pd.Timedelta(days=days - 1)
+    return (
+        level
+        & (day >= start.to_datetime64())
+        & (day <= pd.Timestamp(until).to_datetime64())
+        & ~np.isin(day, np.array(holidays, dtype="datetime64[ns]"))
+    )
 
 
 def _insufficient(frame: pd.DataFrame, mask: np.ndarray, reason: str) -> pd.DataFrame:
@@ -324,6 +347,7 @@ def analyze_account(
     smart_bidding_campaigns: Collection[int] = (),
     cpc_index_rows: pd.DataFrame | None = None,
     account_currency: Currency | None = None,
+    bidding_targets: Mapping[int, CampaignTarget] | None = None,
 ) -> AnalysisResult:
     """Lag completion, seasonality, tests with FDR, anomalies, change effects, allocation and
     keyword bid envelopes.
@@ -337,7 +361,8 @@ def analyze_account(
     campaign level. budgets_micros: current daily budgets per campaign (else recent mean spend).
     keyword_bids_micros: effective max CPC per keyword, keyed (ad group id, criterion id)
     (enables bid envelopes); smart_bidding_campaigns: campaign ids whose keywords have no
-    manual bid. account_currency: the account's currency (default USD): next budgets and bids
+    manual bid; bidding_targets: the current target CPA / ROAS per Smart Bidding campaign
+    (enables target envelopes). account_currency: the account's currency (default USD): next budgets and bids
     are whole billable units of it, and the bid cap is scaled to it.
     cpc_index_rows: keyword rows (date, campaign_id, ad_group_id, entity_id, clicks,
     cost_micros) of past holiday windows (``cpc_index.keyword_ranges``); with the keyword rows
@@ -572,20 +597,16 @@ def analyze_account(
     t6 = time.perf_counter()
     bid_envelopes = pd.DataFrame(columns=ENVELOPE_COLUMNS)
     if keyword_bids_micros and "keyword" in present:
-        ev_start = pd.Timestamp(conversions_until) - pd.Timedelta(days=cfg.bids.evidence_days - 1)
-        day = rows["date"].to_numpy()
-        keep = (
-            masks["keyword"]
-            & (day >= ev_start.to_datetime64())
-            & (day <= pd.Timestamp(conversions_until).to_datetime64())
-            & ~np.isin(day, np.array(holiday_days, dtype="datetime64[ns]"))
-        )
         cols = [
             "entity_id", "campaign_id", "ad_group_id", "date", "clicks", "cost_micros",
             "conversions", "conversions_value_micros",
         ]  # fmt: skip
         shares = ["impressions", "search_impression_share", "search_rank_lost_impression_share"]
         cols += [c for c in shares if c in rows.columns]
+        keep = _evidence_days(
+            rows, masks["keyword"], until=conversions_until, days=cfg.bids.evidence_days,
+            holidays=holiday_days,
+        )  # fmt: skip
         bid_envelopes = keyword_bid_envelopes(
             rows.loc[keep, cols], keyword_bids_micros,
             smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
@@ -593,6 +614,24 @@ def analyze_account(
             max_bid_micros=money.from_usd(cfg.bids.max_bid_micros),
         )  # fmt: skip
     timings["bids"] = time.perf_counter() - t6
+
+    # ---- Smart Bidding target envelopes (campaigns with a target CPA or ROAS)
+    t7 = time.perf_counter()
+    target_frame = pd.DataFrame(columns=TARGET_COLUMNS)
+    if bidding_targets and "campaign" in present:
+        cols = [
+            "entity_id", "date", "clicks", "cost_micros", "conversions",
+            "conversions_value_micros",
+        ]  # fmt: skip
+        keep = _evidence_days(
+            rows, masks["campaign"], until=conversions_until, days=cfg.targets.evidence_days,
+            holidays=holiday_days,
+        )  # fmt: skip
+        target_frame = target_envelopes(
+            rows.loc[keep, cols], bidding_targets, config=cfg.targets,
+            billable_unit_micros=money.billable_unit_micros,
+        )  # fmt: skip
+    timings["targets"] = time.perf_counter() - t7
     timings["total"] = time.perf_counter() - t0
 
     return AnalysisResult(
@@ -607,6 +646,7 @@ def analyze_account(
         effects=effects,
         allocation=allocation,
         bid_envelopes=bid_envelopes,
+        target_envelopes=target_frame,
         test_window=win.get("traffic_test", (as_of, as_of)),
         baseline_window=win.get("traffic_baseline", (as_of, as_of)),
         conversion_test_window=win.get("conversions_test", (as_of, as_of)),

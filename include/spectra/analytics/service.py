@@ -48,6 +48,7 @@ from spectra.analytics.engine import (
 )
 from spectra.analytics.seasonality import HolidayCalendar
 from spectra.analytics.significance import DECREASE, INCREASE
+from spectra.analytics.targets import TARGET_CPA, TARGET_ROAS, CampaignTarget
 from spectra.domain.money import Currency
 from spectra.domain.money import currency as currency_of
 from spectra.warehouse import models as m
@@ -61,6 +62,11 @@ RANK_LOST = "search_rank_lost_impression_share"
 PERF_READ_COLUMNS = (*PERF_COLUMNS, *SHARE_COLUMNS, RANK_LOST)
 # Every bidding strategy but manual CPC sets its own auction-time bids (no keyword bid to move).
 MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
+# What a bid or target envelope's break-even test rests on (its evidence JSON).
+BREAK_EVEN_EVIDENCE = (
+    "clicks", "cost_micros", "conversions", "roas", "break_even_conversions",
+    "value_per_conversion_micros", "dispersion", "p_value", "p_adjusted",
+)  # fmt: skip
 DAY_TABLES: tuple[type[m.Base], ...] = (
     m.LagCurveRow,
     m.Nowcast,
@@ -278,6 +284,8 @@ class AccountSettings:
     smart_bidding_campaigns: frozenset[int]
     keyword_bids_micros: dict[tuple[int, int], int]  # (ad group id, criterion id) -> micros
     currency: Currency = field(default_factory=lambda: currency_of("USD"))
+    # Smart Bidding campaigns with a target set (the target envelopes' current values)
+    bidding_targets: dict[int, CampaignTarget] = field(default_factory=dict)
 
 
 def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> AccountSettings:
@@ -292,14 +300,22 @@ def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> Acco
             c.bidding_strategy_type,
             c.budget_micros,
             c.max_daily_spend_micros,
+            c.target_cpa_micros,
+            c.target_roas,
         ).where(c.tenant_id == tenant_id, c.customer_id == customer_id)
     ).all()
     budgets: dict[int, int] = {}
     bounds: dict[int, tuple[int, int]] = {}
     smart: set[int] = set()
-    for cid, serving, bidding, budget, max_spend in camps:
+    targets: dict[int, CampaignTarget] = {}
+    for cid, serving, bidding, budget, max_spend, tcpa, troas in camps:
         if (bidding or "MANUAL_CPC") not in MANUAL_BIDDING:
             smart.add(int(cid))
+            # the strategy's own target (ingest stores only the set member's)
+            if tcpa:
+                targets[int(cid)] = CampaignTarget(TARGET_CPA, float(tcpa))
+            elif troas:
+                targets[int(cid)] = CampaignTarget(TARGET_ROAS, float(troas))
         if serving != "ENABLED" or not budget:
             continue
         budgets[int(cid)] = int(budget)
@@ -330,7 +346,9 @@ def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> Acco
             a.tenant_id == tenant_id, a.customer_id == customer_id
         )
     ).one_or_none() or ("USD", None)
-    return AccountSettings(budgets, bounds, frozenset(smart), bids, currency_of(code, unit))
+    return AccountSettings(
+        budgets, bounds, frozenset(smart), bids, currency_of(code, unit), targets
+    )
 
 
 def read_changes(
@@ -569,17 +587,30 @@ def result_rows(res: AnalysisResult, *, logical_date: dt.date) -> dict[Table, li
                 "max_change_pct": float(r.max_change_pct),
                 "expected_value_delta_micros": None,
                 "reason": str(r.reason),
+                "evidence": _json({name: getattr(r, name) for name in BREAK_EVEN_EVIDENCE}),
+            }
+        )
+    for r in res.target_envelopes.itertuples(index=False):
+        envelopes.append(
+            {
+                **key,
+                "kind": "target",
+                "entity_id": int(r.campaign_id),
+                "campaign_id": int(r.campaign_id),
+                "ad_group_id": None,
+                "current_micros": int(r.current_micros),
+                "target_micros": int(r.target_micros),
+                "next_micros": int(r.next_micros),
+                "direction": str(r.direction),
+                "max_change_pct": float(r.max_change_pct),
+                "expected_value_delta_micros": None,
+                "reason": str(r.reason),
                 "evidence": _json(
                     {
-                        "clicks": r.clicks,
-                        "cost_micros": r.cost_micros,
-                        "conversions": r.conversions,
-                        "roas": r.roas,
-                        "break_even_conversions": r.break_even_conversions,
-                        "value_per_conversion_micros": r.value_per_conversion_micros,
-                        "dispersion": r.dispersion,
-                        "p_value": r.p_value,
-                        "p_adjusted": r.p_adjusted,
+                        "strategy": r.strategy,
+                        "break_even_target_micros": r.target_micros,
+                        "conversions_value_micros": r.conversions_value_micros,
+                        **{name: getattr(r, name) for name in BREAK_EVEN_EVIDENCE},
                     }
                 ),
             }
@@ -593,6 +624,7 @@ def result_counts(res: AnalysisResult, rows: Mapping[Table, Sequence[Any]]) -> d
     a = res.anomalies
     alloc = res.allocation
     bids = res.bid_envelopes
+    targets = res.target_envelopes
     return {
         "tests": int(v["p_value"].notna().sum()),
         "significant": int(v["verdict"].isin([INCREASE, DECREASE]).sum()),
@@ -604,6 +636,7 @@ def result_counts(res: AnalysisResult, rows: Mapping[Table, Sequence[Any]]) -> d
         "budget_moves": int((alloc["direction"] != "hold").sum()) if len(alloc) else 0,
         "bid_increases": int((bids["direction"] == "increase").sum()) if len(bids) else 0,
         "bid_decreases": int((bids["direction"] == "decrease").sum()) if len(bids) else 0,
+        "target_moves": int((targets["direction"] != "hold").sum()) if len(targets) else 0,
     }
 
 
@@ -722,6 +755,7 @@ def analyze_and_store(
         bounds_micros=settings.bounds_micros or None,
         keyword_bids_micros=settings.keyword_bids_micros or None,
         smart_bidding_campaigns=settings.smart_bidding_campaigns,
+        bidding_targets=settings.bidding_targets or None,
         cpc_index_rows=cpc_index_rows,
         account_currency=settings.currency,
     )

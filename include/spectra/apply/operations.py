@@ -1,5 +1,5 @@
 """Multi-step operations with partial-state recovery: build a campaign in Google Ads
-(budget → campaign → ad groups → keywords → ads) so that a crash, a lost response or a retry at
+(budget → campaign → ad groups → keywords → ads → image assets → their campaign links) so that a crash, a lost response or a retry at
 any point resumes from the last completed step and never creates a second copy of anything.
 
 Google Ads has no idempotency key for creates, and a retried create is a second resource, so
@@ -13,7 +13,8 @@ and before every (re)send it reads what already exists through GAQL, by each res
 identity — the budget and the campaign by name (Google refuses a second campaign_budget or
 campaign of the same name: ``DUPLICATE_NAME`` / ``DUPLICATE_CAMPAIGN_NAME``), an ad group by
 name within its campaign, a keyword by (ad group, text, match type), an ad by (ad group,
-headlines, descriptions, final URLs). Only what is missing is sent; what is found is adopted
+headlines, descriptions, final URLs), an image asset by name (Google refuses a second image asset
+of one name: ``DUPLICATE_ASSET_NAME``), its campaign link by (campaign, asset). Only what is missing is sent; what is found is adopted
 (``found_existing``). A budget or campaign found by name although this operation never sent its
 create belongs to someone else: the operation fails with that reason rather than take it over.
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -56,7 +58,7 @@ log = logging.getLogger(__name__)
 
 KIND = "build_campaign"
 EXHAUSTED = "attempts exhausted"  # a failure :func:`retry_operation` may re-enter
-STEPS = ("budget", "campaign", "ad_groups", "keywords", "ads")
+STEPS = ("budget", "campaign", "ad_groups", "keywords", "ads", "images", "image_links")
 StepHook = Callable[[str, str], None]  # (event: sent | mutated | done, step)
 
 Status = Literal["ENABLED", "PAUSED"]
@@ -89,6 +91,8 @@ class AdSpec(BaseModel):
     descriptions: tuple[str, ...] = Field(min_length=2, max_length=4)
     final_urls: tuple[str, ...] = Field(min_length=1)
     status: Status = "ENABLED"
+    path1: str = Field(default="", max_length=15)  # display URL paths (Google: ≤ 15 each)
+    path2: str = Field(default="", max_length=15)
 
     @property
     def identity(self) -> tuple[tuple[str, ...], ...]:
@@ -97,6 +101,16 @@ class AdSpec(BaseModel):
             tuple(_words(d) for d in self.descriptions),
             tuple(self.final_urls),
         )
+
+
+class ImageSpec(BaseModel):
+    """An image asset to upload and link to the campaign as ``AD_IMAGE`` (its name is its
+    stable identity: unique per asset type in an account)."""
+
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    name: str = Field(min_length=1, max_length=128)
+    data: bytes = Field(min_length=1)
 
 
 class AdGroupSpec(BaseModel):
@@ -127,7 +141,7 @@ class CampaignBuild(BaseModel):
     handles for finding what it created.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
 
     tenant_id: str = Field(min_length=1, max_length=64)
     customer_id: int = Field(gt=0)
@@ -137,6 +151,7 @@ class CampaignBuild(BaseModel):
     status: Status = "PAUSED"
     target_cpa_micros: int | None = Field(default=None, gt=0)
     ad_groups: tuple[AdGroupSpec, ...] = Field(min_length=1)
+    images: tuple[ImageSpec, ...] = ()
 
     @model_validator(mode="after")
     def _names(self) -> CampaignBuild:
@@ -145,6 +160,9 @@ class CampaignBuild(BaseModel):
         names = [_words(g.name) for g in self.ad_groups]
         if len(set(names)) != len(names):
             raise ValueError("two ad groups share a name (Google refuses DUPLICATE_ADGROUP_NAME)")
+        images = [_words(i.name) for i in self.images]
+        if len(set(images)) != len(images):
+            raise ValueError("two images share a name (Google refuses DUPLICATE_ASSET_NAME)")
         return self
 
     def spec(self) -> dict[str, Any]:
@@ -153,7 +171,16 @@ class CampaignBuild(BaseModel):
     @property
     def operation_key(self) -> str:
         """The same build always has the same key: a replay finds its operation again."""
-        body = self.model_dump_json().encode()
+        # a build without images or display paths keeps the key it had before they existed
+        spec = self.spec()
+        if not self.images:
+            del spec["images"]
+        for group in spec["ad_groups"]:
+            for ad in group["ads"]:
+                for path in ("path1", "path2"):
+                    if not ad[path]:
+                        del ad[path]
+        body = json.dumps(spec, separators=(",", ":"), ensure_ascii=False).encode()
         return hashlib.sha256(body).hexdigest()[:32]
 
 
@@ -428,7 +455,7 @@ class OperationRunner:
     ) -> None:
         """Read what exists, adopt it, send what is missing, record the step."""
         wanted = self._wanted(build, step, done)
-        existing = self._existing(build, step, done)
+        existing = self._existing(build, step, done) if wanted else {}
         with self.engine.connect() as conn:
             sent_row = store.operation_steps(conn, operation_id=op["id"]).get(f"{step}:sent")
         sends = int(sent_row["result"]["sends"]) if sent_row else 0
@@ -516,6 +543,10 @@ class OperationRunner:
             return [
                 _ident(_words(g.name), *k.identity) for g in build.ad_groups for k in g.keywords
             ]
+        if step == "images":
+            return [_words(i.name) for i in build.images]
+        if step == "image_links":
+            return [_ident("link", _words(i.name)) for i in build.images]
         return [
             _ident(_words(g.name), *map(repr, a.identity)) for g in build.ad_groups for a in g.ads
         ]
@@ -540,6 +571,20 @@ class OperationRunner:
             return out
         campaign_id = int(done["campaign"]["id"])
         customer = build.customer_id
+        if step == "images":
+            return {
+                _words(r["asset.name"]): r["asset.resource_name"]
+                for r in self._query(build, "operation_images")
+            }
+        if step == "image_links":
+            names = {rn: name for name, rn in done["images"]["resource_names"].items()}
+            return {
+                _ident("link", names[r["campaign_asset.asset"]]): r["campaign_asset.resource_name"]
+                for r in self._query(build, "operation_image_links", campaign_id=campaign_id)
+                if r["campaign_asset.asset"] in names
+                and r["campaign_asset.field_type"] == "AD_IMAGE"
+                and r["campaign_asset.status"] != "REMOVED"
+            }
         groups = {
             str(r["ad_group.id"]): _words(r["ad_group.name"])
             for r in self._query(build, "apply_ad_groups", campaign_id=campaign_id)
@@ -618,6 +663,24 @@ class OperationRunner:
             return [(missing[0], mop)]
         want = set(missing)
         campaign_rn = done["campaign"]["resource_name"]
+        if step in ("images", "image_links"):
+            images = done.get("images", {}).get("resource_names", {})
+            for image in build.images:
+                name = _words(image.name)
+                mop = client.get_type("MutateOperation")
+                if step == "images" and name in want:
+                    asset = mop.asset_operation.create
+                    asset.name = image.name
+                    asset.type_ = enums.AssetTypeEnum.IMAGE
+                    asset.image_asset.data = image.data
+                    out.append((name, mop))
+                elif step == "image_links" and _ident("link", name) in want:
+                    link = mop.campaign_asset_operation.create
+                    link.campaign = campaign_rn
+                    link.asset = images[name]
+                    link.field_type = enums.AssetFieldTypeEnum.AD_IMAGE
+                    out.append((_ident("link", name), mop))
+            return out
         groups = done.get("ad_groups", {}).get("resource_names", {})
         for g in build.ad_groups:
             name = _words(g.name)
@@ -654,6 +717,10 @@ class OperationRunner:
                     ad.ad_group = groups[name]
                     ad.status = getattr(enums.AdGroupAdStatusEnum, a.status)
                     ad.ad.final_urls.extend(a.final_urls)
+                    if a.path1:
+                        ad.ad.responsive_search_ad.path1 = a.path1
+                    if a.path2:
+                        ad.ad.responsive_search_ad.path2 = a.path2
                     for text in a.headlines:
                         asset = client.get_type("AdTextAsset")
                         asset.text = text
@@ -842,6 +909,7 @@ __all__ = [
     "AdGroupSpec",
     "AdSpec",
     "CampaignBuild",
+    "ImageSpec",
     "KeywordSpec",
     "OperationFailed",
     "OperationReport",

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from spectra.ads.fields import TARGET_CPA_FIELDS, TARGET_ROAS_FIELDS, bidding_target
+
 if TYPE_CHECKING:
     from spectra.sandbox.market import Market
 
@@ -306,6 +308,8 @@ def structure_rows(
             "serving_status": r["campaign.status"],
             "advertising_channel_type": r["campaign.advertising_channel_type"],
             "bidding_strategy_type": r["campaign.bidding_strategy_type"],
+            "target_cpa_micros": bidding_target(r, TARGET_CPA_FIELDS),
+            "target_roas": bidding_target(r, TARGET_ROAS_FIELDS),
             "budget_micros": int(r["campaign_budget.amount_micros"]),
         }
         for r in rows(
@@ -317,6 +321,8 @@ def structure_rows(
                 "campaign.advertising_channel_type",
                 "campaign.bidding_strategy_type",
                 "campaign_budget.amount_micros",
+                *TARGET_CPA_FIELDS,
+                *TARGET_ROAS_FIELDS,
             },
         )
     ]
@@ -386,11 +392,11 @@ def keyword_bids(market: Market, customer_id: int, day: dt.date) -> dict[tuple[i
 
 
 def smart_bidding_campaigns(market: Market, customer_id: int, day: dt.date) -> set[int]:
-    """Campaigns whose bids Smart Bidding sets (target CPA) on ``day``."""
-    from spectra.sandbox.market.structure import TARGET_CPA
+    """Campaigns whose bids Smart Bidding sets (target CPA or target ROAS) on ``day``."""
+    from spectra.sandbox.market.structure import MANUAL_CPC
 
     st = market.struct
     state = market.state_at(day.toordinal())
     account = market.account_index(customer_id)
     idx = np.flatnonzero(st.campaign_account == account)
-    return {int(st.campaign_id[i]) for i in idx if state.campaign_bidding[i] == TARGET_CPA}
+    return {int(st.campaign_id[i]) for i in idx if state.campaign_bidding[i] != MANUAL_CPC}

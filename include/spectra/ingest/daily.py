@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from spectra.ads.client import AdsCredentials
+from spectra.ads.fields import TARGET_CPA_FIELDS, TARGET_ROAS_FIELDS, bidding_target
 from spectra.ads.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.ads.stream import load_query, stream_columns
 from spectra.domain.campaign_state import CampaignState
@@ -403,6 +404,10 @@ def _write_campaigns(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int
         existing.get(cid) or _LIFECYCLE_FOR_NEW.get(serving, CampaignState.ACTIVE).value
         for cid, serving in zip(cols["campaign.id"], cols["campaign.status"], strict=True)
     ]
+    targets = [
+        dict(zip(TARGET_CPA_FIELDS + TARGET_ROAS_FIELDS, values, strict=True))
+        for values in zip(*(cols[f] for f in TARGET_CPA_FIELDS + TARGET_ROAS_FIELDS), strict=True)
+    ]
     rows = t.rows(
         {
             "campaign_id": cols["campaign.id"],
@@ -410,6 +415,8 @@ def _write_campaigns(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int
             "serving_status": cols["campaign.status"],
             "advertising_channel_type": cols["campaign.advertising_channel_type"],
             "bidding_strategy_type": cols["campaign.bidding_strategy_type"],
+            "target_cpa_micros": [bidding_target(r, TARGET_CPA_FIELDS) for r in targets],
+            "target_roas": [bidding_target(r, TARGET_ROAS_FIELDS) for r in targets],
             "budget_micros": cols["campaign_budget.amount_micros"],
             "status": lifecycle,
         }

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from spectra.sandbox import imagen
+
 SOUND = "sound"
 GULLIBLE = "gullible"
 CHAOS_MODES = frozenset(
@@ -63,10 +65,11 @@ CHAOS_MODES = frozenset(
 )
 MODES = frozenset({SOUND, GULLIBLE}) | CHAOS_MODES
 
-_PATH = re.compile(r"/models/(?P<model>[^/:]+):(?P<method>generateContent|countTokens)$")
+_PATH = re.compile(r"/models/(?P<model>[^/:]+):(?P<method>generateContent|countTokens|predict)$")
 _OPTIONS = re.compile(r"<options>\s*(?P<json>.*?)\s*</options>", re.S)
 _UNTRUSTED = re.compile(r"<untrusted_data[^>]*>\s*(?P<json>.*?)\s*</untrusted_data>", re.S)
 _REPAIR = "<validation_errors>"
+_LAUNCH = re.compile(r"<launch_brief>\s*(?P<json>.*?)\s*</launch_brief>", re.S)
 _REVIEW = re.compile(r"<copy_to_review>\s*(?P<json>.*?)\s*</copy_to_review>", re.S)
 _LABELS = re.compile(
     r'<untrusted_data source="option_labels[^"]*">\s*(?P<json>.*?)\s*</untrusted_data>', re.S
@@ -88,7 +91,7 @@ class ModeSpec:
     remaining: int = 0
 
     @classmethod
-    def parse(cls, spec: str) -> ModeSpec:
+    def parse(cls, spec: str, known: frozenset[str] = MODES) -> ModeSpec:
         spec = spec.strip() or SOUND
         if "@" in spec:
             name, scope = spec.split("@", 1)
@@ -100,8 +103,9 @@ class ModeSpec:
             mode = cls(name, "count", int(count))
         else:
             mode = cls(spec)
-        if mode.name not in MODES:
-            raise ValueError(f"unknown LLM stand-in mode {mode.name!r}; known: {sorted(MODES)}")
+        if mode.name not in known:
+            what = "LLM" if known is MODES else "image"
+            raise ValueError(f"unknown {what} stand-in mode {mode.name!r}; known: {sorted(known)}")
         return mode
 
     def applies(self, *, repair: bool) -> str:
@@ -118,6 +122,7 @@ class ModeSpec:
 @dataclass
 class StandInState:
     mode: ModeSpec = field(default_factory=lambda: ModeSpec(SOUND))
+    image_mode: ModeSpec = field(default_factory=lambda: ModeSpec(SOUND))  # the Imagen stand-in
     foreign_ids: list[int] = field(default_factory=list)  # other tenants' campaign ids
     slow_seconds: float = 2.0
     retry_delay_seconds: float = 0.05
@@ -251,6 +256,70 @@ def _sound_proposal(
         proposal["path1"] = "shop"
         proposal["path2"] = "range"
     return proposal
+
+
+def _title(text: str) -> str:
+    return " ".join(w[:1].upper() + w[1:] for w in text.split())
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return cut if cut else text[:limit]
+
+
+def launch_copy_answer(brief_json: str, mode: str) -> dict[str, Any]:
+    """Responsive-search-ad copy and keyword ideas for a launch brief (the launch_copy prompt).
+
+    ``sound`` writes inside Google's limits (headlines ≤ 30, descriptions ≤ 90, paths ≤ 15);
+    ``out_of_envelope`` overshoots them (long headlines, a long path) — the launch pipeline
+    must catch it; ``missing_fields`` leaves out the descriptions."""
+    try:
+        brief = json.loads(brief_json)
+    except json.JSONDecodeError:
+        brief = {}
+    product = brief.get("product") or {}
+    name = str(product.get("name") or "Our Product")
+    brand = str(product.get("brand") or "")
+    points = [str(p) for p in product.get("selling_points") or []]
+    seeds = [str(k) for k in brief.get("seed_keywords") or []]
+    candidates = [name, *(f"{brand} {_title(s)}" for s in seeds[:1] if brand), *points]
+    candidates += [_title(s) for s in seeds]
+    candidates += [
+        f"Shop {brand or name} Online",
+        "Order Yours Today",
+        "Easy Returns",
+        "Fast Delivery",
+    ]
+    headlines: list[str] = []
+    for c in candidates:
+        c = " ".join(c.split())
+        if c and len(c) <= 30 and c.lower() not in {h.lower() for h in headlines}:
+            headlines.append(c)
+    headlines = headlines[:15]
+    description = str(product.get("description") or name)
+    descriptions = [
+        _fit(description, 90),
+        _fit(". ".join(points[:2]) + "." if points else f"Discover {name} today.", 90),
+        _fit(f"Order {name} online today and get it delivered fast.", 90),
+    ]
+    words = [w for w in re.findall(r"[A-Za-z0-9]+", name.lower()) if len(w) <= 15]
+    answer: dict[str, Any] = {
+        "headlines": headlines,
+        "descriptions": descriptions,
+        "path1": words[0] if words else "shop",
+        "path2": words[1] if len(words) > 1 else "",
+        "keywords": [k for s in seeds for k in (f"{s} online", f"buy {s}", f"{s} sale")],
+    }
+    if mode == "out_of_envelope":
+        answer["headlines"] = [f"{h} - The Finest Choice Of The Season" for h in headlines]
+        answer["path1"] = "averyveryverylongpath"
+    if mode == "missing_fields":
+        del answer["descriptions"]
+    return answer
 
 
 def _reason(option: Mapping[str, Any]) -> str:
@@ -431,6 +500,8 @@ def answer_text(
     schema = config.get("responseSchema")
     if _REVIEW.search(text):
         return json.dumps(review_answer(text, mode if mode == GULLIBLE else SOUND)), None
+    if (launch := _LAUNCH.search(text)) and mode not in ("invalid_json", "truncated_json"):
+        return json.dumps(launch_copy_answer(launch.group("json"), mode)), None
     if mode == GULLIBLE:
         answer: dict[str, Any] | str = _gullible(options, read_untrusted(text), state.foreign_ids)
     elif mode in CHAOS_MODES:
@@ -503,21 +574,28 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path.rstrip("/") == "/standin/mode":
             try:
-                spec = ModeSpec.parse(str(body.get("mode", SOUND)))
+                spec = ModeSpec.parse(str(body.get("mode", state.mode.name)))
+                image = ModeSpec.parse(
+                    str(body.get("image_mode", state.image_mode.name)), imagen.IMAGE_MODES
+                )
             except ValueError as error:
                 self._send(400, _error_body(400, "INVALID_ARGUMENT", str(error), []))
                 return
             with state.lock:
-                state.mode = spec
+                state.mode = spec if "mode" in body else state.mode
+                state.image_mode = image if "image_mode" in body else state.image_mode
                 if "foreign_ids" in body:
                     state.foreign_ids = [int(i) for i in body["foreign_ids"]]
-            self._send(200, {"mode": spec.name, "scope": spec.scope})
+            self._send(200, {"mode": spec.name, "scope": spec.scope, "image_mode": image.name})
             return
         match = _PATH.search(self.path.split("?", 1)[0])
         if not match:
             self._send(404, _error_body(404, "NOT_FOUND", f"no such method: {self.path}", []))
             return
         model, method = match.group("model"), match.group("method")
+        if method == "predict":
+            self._predict(model, body, started)
+            return
         text = prompt_text(body) + _system_text(body)
         if method == "countTokens":
             self._send(200, {"totalTokens": count_tokens(text)})
@@ -574,6 +652,21 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._served(started)
 
+    def _predict(self, model: str, body: Mapping[str, Any], started: float) -> None:
+        """Imagen's ``:predict`` (spectra.sandbox.imagen), with its own chaos mode."""
+        state = self.server.state
+        with state.lock:
+            mode = state.image_mode.applies(repair=False)
+            state.requests.append(
+                {"path": self.path, "model": model, "mode": mode, "repair": False, "body": body}
+            )
+        if mode == "slow":
+            time.sleep(state.slow_seconds)
+            mode = SOUND
+        status, reply = imagen.answer(body, mode, retry_delay_seconds=state.retry_delay_seconds)
+        self._send(status, reply)
+        self._served(started)
+
     def _served(self, started: float) -> None:
         with self.server.state.lock:
             self.server.state.served_seconds += time.perf_counter() - started
@@ -622,9 +715,23 @@ class LlmStandIn:
         with self.state.lock:
             self.state.mode = ModeSpec.parse(spec)
 
+    @property
+    def image_mode(self) -> str:
+        return self.state.image_mode.name
+
+    @image_mode.setter
+    def image_mode(self, spec: str) -> None:
+        with self.state.lock:
+            self.state.image_mode = ModeSpec.parse(spec, imagen.IMAGE_MODES)
+
+    def image_requests(self) -> list[dict[str, Any]]:
+        """The ``:predict`` requests served so far (each one an Imagen call we paid for)."""
+        with self.state.lock:
+            return [r for r in self.state.requests if r["path"].endswith(":predict")]
+
     def generate_requests(self) -> list[dict[str, Any]]:
         with self.state.lock:
-            return list(self.state.requests)
+            return [r for r in self.state.requests if not r["path"].endswith(":predict")]
 
     def start(self) -> LlmStandIn:
         self._thread = threading.Thread(

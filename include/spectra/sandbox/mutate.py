@@ -1,7 +1,9 @@
 """Mutate services of the sandbox: the write half of the Google Ads API, over real gRPC.
 
 Registers CampaignBudgetService, CampaignService, AdGroupService, AdGroupCriterionService,
-CampaignCriterionService, AdGroupAdService (Mutate<Resource>s) and GoogleAdsService.Mutate on the
+CampaignCriterionService, AdGroupAdService, ConversionActionService, AssetService and
+CampaignAssetService (Mutate<Resource>s; the last three in spectra.sandbox.catalog) and
+GoogleAdsService.Mutate on the
 lead's server through its ``extension_handlers`` hook (``handlers(state)``). Operations are turned
 into market ``Mutation``s (dotted field paths with enum names), so the market validates them like
 Google does; the answers follow Google's wire semantics:
@@ -31,13 +33,17 @@ from google.ads.googleads.v26.services.types import (
     ad_group_ad_service,
     ad_group_criterion_service,
     ad_group_service,
+    asset_service,
+    campaign_asset_service,
     campaign_budget_service,
     campaign_criterion_service,
     campaign_service,
+    conversion_action_service,
     google_ads_service,
 )
 from google.protobuf import any_pb2
 
+from spectra.sandbox import catalog
 from spectra.sandbox.errors import AdsFault, ErrorDetail, abort, failure_bytes, new_request_id
 from spectra.sandbox.market.mutations import Mutation, MutationError
 from spectra.sandbox.server import local_day
@@ -86,6 +92,25 @@ SERVICES: dict[str, tuple[str, str, Any, Any]] = {
         "MutateAdGroupAds",
         ad_group_ad_service.MutateAdGroupAdsRequest,
         ad_group_ad_service.MutateAdGroupAdsResponse,
+    ),
+    # account resources outside the market's simulation (spectra.sandbox.catalog)
+    "conversion_action": (
+        "ConversionActionService",
+        "MutateConversionActions",
+        conversion_action_service.MutateConversionActionsRequest,
+        conversion_action_service.MutateConversionActionsResponse,
+    ),
+    "asset": (
+        "AssetService",
+        "MutateAssets",
+        asset_service.MutateAssetsRequest,
+        asset_service.MutateAssetsResponse,
+    ),
+    "campaign_asset": (
+        "CampaignAssetService",
+        "MutateCampaignAssets",
+        campaign_asset_service.MutateCampaignAssetsRequest,
+        campaign_asset_service.MutateCampaignAssetsResponse,
     ),
 }
 
@@ -244,13 +269,40 @@ class _Run:
                 mutations.append(exc)
         market: Any = self.state.market
         valid = [m for m in mutations if isinstance(m, Mutation)]
-        results_valid = market.mutate(
-            cid,
-            valid,
-            as_of=as_of,
-            validate_only=validate_only or (len(valid) != len(mutations) and not partial_failure),
-            partial_failure=partial_failure,
-        )
+        in_catalog = {r in catalog.RESOURCES for r, _ in resources_ops}
+        if len(in_catalog) > 1:
+            raise AdsFault(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                [
+                    ErrorDetail(
+                        "mutate_error",
+                        "MUTATE_NOT_ALLOWED",
+                        "the sandbox does not mix conversion actions and assets with campaign "
+                        "entities in one request",
+                    )
+                ],
+            )
+        hold = validate_only or (len(valid) != len(mutations) and not partial_failure)
+        if in_catalog == {True}:
+            live = frozenset(
+                str(r["campaign.resource_name"])
+                for r in market.rows(
+                    "campaign",
+                    customer_id=cid,
+                    date_from=None,
+                    date_to=None,
+                    as_of=as_of,
+                    fields=frozenset({"campaign.resource_name", "campaign.status"}),
+                )
+                if r["campaign.status"] != "REMOVED"
+            )
+            results_valid = catalog.catalog_of(market).mutate(
+                cid, valid, campaigns=live, validate_only=hold, partial_failure=partial_failure
+            )
+        else:
+            results_valid = market.mutate(
+                cid, valid, as_of=as_of, validate_only=hold, partial_failure=partial_failure
+            )
         it = iter(results_valid)
         results: list[str | MutationError] = [
             next(it) if isinstance(m, Mutation) else m for m in mutations

@@ -61,7 +61,9 @@ _PROFILE = frozenset(
     }
 )
 
-ATTRIBUTE_RESOURCES = frozenset({"customer_client", "conversion_action", "bidding_strategy"})
+ATTRIBUTE_RESOURCES = frozenset(
+    {"customer_client", "conversion_action", "bidding_strategy", "asset", "campaign_asset"}
+)
 
 FIELDS: dict[str, frozenset[str]] = {
     "customer_client": frozenset(
@@ -109,6 +111,28 @@ FIELDS: dict[str, frozenset[str]] = {
             "bidding_strategy.non_removed_campaign_count",
             "bidding_strategy.target_cpa.target_cpa_micros",
             "bidding_strategy.target_roas.target_roas",
+        }
+    ),
+    "asset": frozenset(
+        {
+            "asset.resource_name",
+            "asset.id",
+            "asset.name",
+            "asset.type",
+            "asset.image_asset.mime_type",
+            "asset.image_asset.file_size",
+            "asset.image_asset.full_size.width_pixels",
+            "asset.image_asset.full_size.height_pixels",
+        }
+    ),
+    "campaign_asset": frozenset(
+        {
+            "campaign_asset.resource_name",
+            "campaign_asset.campaign",
+            "campaign_asset.asset",
+            "campaign_asset.field_type",
+            "campaign_asset.status",
+            "campaign.id",
         }
     ),
     "geographic_view": frozenset(
@@ -267,8 +291,12 @@ def attribute_rows(
         return customer_client_rows(market, customer_id, as_of)
     if is_manager(customer_id):
         return []  # a manager counts no conversions and bids nothing
-    if resource == "conversion_action":
-        return [{**profile(market, customer_id, as_of), **conversion_action(market, customer_id)}]
+    if resource in ("conversion_action", "asset", "campaign_asset"):
+        # the account's own, created through the mutate services (spectra.sandbox.catalog)
+        from spectra.sandbox.catalog import catalog_of
+
+        own = profile(market, customer_id, as_of)
+        return [{**own, **row} for row in catalog_of(market).rows(resource, customer_id)]
     if resource == "bidding_strategy":
         return []  # standard strategies only: no portfolio bidding strategies
     raise KeyError(resource)

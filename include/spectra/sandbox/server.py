@@ -56,6 +56,8 @@ SERVED_RESOURCES = frozenset(
         "conversion_action",
         "bidding_strategy",
         "geographic_view",
+        "asset",
+        "campaign_asset",
     }
 )
 

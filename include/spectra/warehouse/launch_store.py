@@ -68,6 +68,17 @@ def list_briefs(
     return [dict(r) for r in conn.execute(q.order_by(BRIEFS.c.id)).mappings()]
 
 
+def briefs_in_states(
+    conn: Connection, *, tenant_id: str | None, states: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Briefs in ``states`` of one tenant, or of every tenant (the launch DAG's sweep, like
+    ``resume_operations``): each row carries its tenant id."""
+    q = select(BRIEFS).where(BRIEFS.c.state.in_(states))
+    if tenant_id is not None:
+        q = q.where(BRIEFS.c.tenant_id == tenant_id)
+    return [dict(r) for r in conn.execute(q.order_by(BRIEFS.c.id)).mappings()]
+
+
 def set_state(
     conn: Connection,
     *,
@@ -208,6 +219,7 @@ def set_launch_autopilot(
 
 __all__ = [
     "account_owner",
+    "briefs_in_states",
     "count_assets",
     "find_brief",
     "get_asset",

@@ -107,6 +107,10 @@ class Campaign(Base):
     serving_status: Mapped[str] = mapped_column(String(32), default="UNKNOWN")
     advertising_channel_type: Mapped[str] = mapped_column(String(32), default="SEARCH")
     bidding_strategy_type: Mapped[str] = mapped_column(String(32), default="MANUAL_CPC")
+    # the Smart Bidding target Google has set (None for manual CPC, or a Maximize strategy
+    # without one): target CPA in micros, target ROAS as conversion value per unit of cost
+    target_cpa_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    target_roas: Mapped[float | None] = mapped_column(Float, nullable=True)
     budget_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     max_daily_spend_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     total_spend_limit_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -1239,7 +1243,7 @@ class TenantSetting(Base):
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.tenant_id"), primary_key=True)
     autopilot: Mapped[bool] = mapped_column(Boolean, default=False)
-    # launches (new campaigns) deploy without a person's approval (spectra autopilot --launches)
+    # launches (new campaigns) deploy without a person's approval (spectra campaign autopilot on)
     launch_autopilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_by: Mapped[str] = mapped_column(String(128), default="system")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -6,7 +6,10 @@ function the sandbox serves, then the real analytics step), and search-term rows
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -15,6 +18,7 @@ from spectra.analytics.service import analyze_and_store
 from spectra.evaluation.replay import as_records, replay_account, structure_rows
 from spectra.warehouse import agent_store as store
 from spectra.warehouse import models as m
+from spectra.warehouse.db import make_engine, migrate
 from spectra.warehouse.repositories import register_account, register_tenant
 from spectra.warehouse.upsert import bulk_upsert
 
@@ -59,6 +63,29 @@ def analysed_account(
         if not snaps.empty:
             bulk_upsert(conn, m.LagSnapshot.__table__, as_records(snaps), keys=SNAP_KEYS)
     analyze_and_store(engine, tenant_id=tenant_id, customer_id=customer_id, logical_date=day)
+
+
+def analysed_template(path: Path, market: Any, tenants: Mapping[int, str]) -> Path:
+    """A migrated SQLite warehouse at ``path`` with each account (id -> tenant) analysed for
+    DAY: built once per session or module, copied per test by :func:`warehouse_copy`."""
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    for customer_id, tenant_id in tenants.items():
+        analysed_account(engine, market, int(customer_id), tenant_id=tenant_id)
+    with engine.connect() as conn:
+        conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@contextmanager
+def warehouse_copy(template: Path, directory: Path) -> Iterator[Engine]:
+    """A fresh copy of an analysed template warehouse."""
+    path = directory / "spectra.db"
+    shutil.copyfile(template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
 
 
 def add_search_terms(
@@ -137,9 +164,15 @@ def assert_inside_envelopes(engine: Engine, tenant: str, account: int) -> None:
             env = envelopes_[("budget", p["campaign_id"])]
         elif p["kind"] == "keyword_bid":
             env = envelopes_[("bid", p["criterion_id"])]
+        elif p["kind"] in ("target_cpa", "target_roas"):
+            env = envelopes_[("target", p["campaign_id"])]
+            strategy = "TARGET_ROAS" if p["kind"] == "target_roas" else "TARGET_CPA"
+            assert env["evidence"]["strategy"] == strategy, p
         else:
             continue
+        # a target ROAS is the ratio; its envelope holds the ratio in micros
+        scale = 1_000_000 if p["kind"] == "target_roas" else 1
         assert env["tenant_id"] == tenant and env["direction"] != "hold"
         lo, hi = sorted((env["current_micros"], env["next_micros"]))
-        assert lo <= p["new_value"] <= hi, p
-        assert p["current_value"] == env["current_micros"]
+        assert lo <= round(p["new_value"] * scale) <= hi, p
+        assert round(p["current_value"] * scale) == env["current_micros"]

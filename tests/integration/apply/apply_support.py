@@ -9,13 +9,20 @@ from collections import Counter
 from typing import Any
 
 from sqlalchemy import Engine
+from support.executor_config import fast_config, quick_breaker
 from support.sandbox_campaigns import TENANT, register_campaigns, snapshot
 
 from spectra.ads.client import AdsCredentials
 from spectra.ads.entities import read_campaign
 from spectra.domain.changes import ApprovedChange, EntityKind, EntityRef, Origin, OriginKind
 
-__all__ = ["TENANT", "register_campaigns", "snapshot"]  # re-exported for the apply tests
+__all__ = [  # re-exported for the apply tests
+    "TENANT",
+    "fast_config",
+    "quick_breaker",
+    "register_campaigns",
+    "snapshot",
+]
 
 
 def random_changes(
@@ -188,29 +195,6 @@ CHAOS = {
     "retry_delay_seconds": 0.02,
     "cut_after_batches": 0,  # our reads are one batch: cut before it, on read-back too
 }
-
-
-def fast_config(**over: Any) -> Any:
-    from spectra.ads.retry import RetryPolicy
-    from spectra.apply.executor import ApplyConfig
-
-    quick = RetryPolicy(attempts=6, base_delay=0.005, max_delay=0.05, total_timeout=30)
-    values: dict[str, Any] = {
-        "reads": quick,
-        "rounds": quick,
-        "max_attempts": 6,
-        "lease_ttl_s": 30,
-        "lock_wait_s": 30,
-    }
-    values.update(over)
-    return ApplyConfig(**values)
-
-
-def quick_breaker(engine: Engine) -> Any:
-    from spectra.apply.executor import google_ads_breaker
-    from spectra.reliability.breaker import BreakerConfig
-
-    return google_ads_breaker(engine, BreakerConfig(fail_max=8, reset_timeout=0.2))
 
 
 def run_chaos(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.sandbox_campaigns import sandbox_creds
 
 from spectra.ads.client import AdsCredentials, build_client
 from spectra.sandbox.market import Market
@@ -25,12 +26,7 @@ def apply_sandbox(apply_market: Market) -> Iterator[SandboxServer]:
 
 @pytest.fixture(scope="module")
 def apply_creds(apply_sandbox: SandboxServer) -> AdsCredentials:
-    return AdsCredentials(
-        developer_token="test-dev-token",
-        access_token="test-token",
-        endpoint=apply_sandbox.endpoint,
-        ca_cert_path=str(apply_sandbox.ca_cert),
-    )
+    return sandbox_creds(apply_sandbox, clock=False)
 
 
 @pytest.fixture(scope="module")

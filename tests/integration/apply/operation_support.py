@@ -4,15 +4,20 @@ mutation log says was created (not what our ledger says)."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
-from spectra.apply.operations import AdGroupSpec, AdSpec, CampaignBuild, KeywordSpec
+from support.sandbox_log import created_for, created_since, images_in_sandbox, last_seq
+
+from spectra.apply.operations import AdGroupSpec, AdSpec, CampaignBuild, ImageSpec, KeywordSpec
+from spectra.sandbox.imagen import png
 
 TENANT = "acme"
 
 
-def campaign_build(customer_id: int, name: str, *, groups: int = 2) -> CampaignBuild:
-    """A Search campaign with ``groups`` ad groups, three keywords and two ads each."""
+def campaign_build(
+    customer_id: int, name: str, *, groups: int = 2, images: int = 2
+) -> CampaignBuild:
+    """A Search campaign with ``groups`` ad groups, three keywords and two ads each, and
+    ``images`` square image assets."""
     return CampaignBuild(
         tenant_id=TENANT,
         customer_id=customer_id,
@@ -40,6 +45,10 @@ def campaign_build(customer_id: int, name: str, *, groups: int = 2) -> CampaignB
             )
             for g in range(groups)
         ),
+        images=tuple(
+            ImageSpec(name=f"{name} image {i}", data=png(300 + 10 * i, 300 + 10 * i, bytes(32)))
+            for i in range(images)
+        ),
     )
 
 
@@ -55,27 +64,12 @@ def expected_counts(build: CampaignBuild) -> Counter[str]:
     )
 
 
-def created_since(market: Any, customer_id: int, since_seq: int) -> list[Any]:
-    """The sandbox's CREATE log entries after ``since_seq``."""
-    return [
-        ch for ch in market.changes(customer_id) if ch.seq > since_seq and ch.operation == "CREATE"
-    ]
-
-
-def created_for(
-    market: Any, customer_id: int, since_seq: int, campaign_rn: str, budget_rn: str
-) -> Counter[str]:
-    """How many resources of each kind the sandbox created for one built campaign."""
-    out: Counter[str] = Counter()
-    for ch in created_since(market, customer_id, since_seq):
-        if ch.resource == "campaign_budget":
-            if ch.resource_name == budget_rn:
-                out[ch.resource] += 1
-        elif ch.campaign_rn == campaign_rn:
-            out[ch.resource] += 1
-    return out
-
-
-def last_seq(market: Any) -> int:
-    changes = market.changes()
-    return changes[-1].seq if changes else 0
+__all__ = [  # the sandbox-log helpers are re-exported for the apply tests
+    "TENANT",
+    "campaign_build",
+    "created_for",
+    "created_since",
+    "expected_counts",
+    "images_in_sandbox",
+    "last_seq",
+]

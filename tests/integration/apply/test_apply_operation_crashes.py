@@ -21,6 +21,7 @@ from operation_support import (
     created_for,
     created_since,
     expected_counts,
+    images_in_sandbox,
     last_seq,
 )
 from sqlalchemy import Engine
@@ -107,6 +108,10 @@ def test_killed_at_every_recovery_point_resumes_without_duplicates(
     assert Counter(ch.resource for ch in created_since(apply_market, cid, seq)) == expected_counts(
         build
     )
+    assert images_in_sandbox(apply_market, cid, build) == {
+        "asset": len(build.images),
+        "campaign_asset": len(build.images),
+    }
     assert final.campaign_resource_name is not None
     assert created_for(
         apply_market, cid, seq, final.campaign_resource_name, final.steps["budget"]["resource_name"]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.sandbox_campaigns import sandbox_creds
 
 from spectra.ads.client import AdsCredentials, build_client
 from spectra.sandbox.market import Market
@@ -25,13 +26,7 @@ def guard_sandbox(guard_market: Market) -> Iterator[SandboxServer]:
 
 @pytest.fixture(scope="module")
 def guard_creds(guard_sandbox: SandboxServer) -> AdsCredentials:
-    return AdsCredentials(
-        developer_token="test-dev-token",
-        access_token="test-token",
-        endpoint=guard_sandbox.endpoint,
-        ca_cert_path=str(guard_sandbox.ca_cert),
-        sandbox_clock=True,
-    )
+    return sandbox_creds(guard_sandbox)
 
 
 @pytest.fixture(scope="module")

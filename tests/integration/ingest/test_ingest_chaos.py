@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
+from support.sandbox_campaigns import sandbox_creds
 
 from spectra.ads.client import AdsCredentials, build_client
 from spectra.ads.errors import AdsRetryableError
@@ -109,13 +110,7 @@ def chaos(chaos_sandbox: SandboxServer) -> Iterator[Chaos]:
 
 @pytest.fixture(scope="module")
 def creds(chaos_sandbox: SandboxServer) -> AdsCredentials:
-    return AdsCredentials(
-        developer_token="test-dev-token",
-        access_token="test-token",
-        endpoint=chaos_sandbox.endpoint,
-        ca_cert_path=str(chaos_sandbox.ca_cert),
-        sandbox_clock=True,
-    )
+    return sandbox_creds(chaos_sandbox)
 
 
 @pytest.fixture(scope="module")

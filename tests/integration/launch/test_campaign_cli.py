@@ -50,3 +50,31 @@ def test_create_from_the_command_line(
     assert main(["campaign", "list", "--tenant", "demo"]) == 0
     assert "DRAFT" in capsys.readouterr().out
     assert main(["campaign", "show", "1", "--tenant", "other"]) == 2
+
+
+def test_approve_and_autopilot_check_the_role(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spectra.guardrails.service import grant
+    from spectra.launch.lifecycle import load_launch
+    from spectra.launch.pipeline import approval_required, is_approved
+
+    monkeypatch.setenv("SPECTRA_DATABASE_URL", sqlite_engine.url.render_as_string())
+    with sqlite_engine.begin() as conn:
+        register_tenant(conn, tenant_id="demo", name="Demo")
+        register_account(conn, tenant_id="demo", customer_id=1607371462)
+    grant(sqlite_engine, tenant_id="demo", principal="root", role="admin", by="root")
+    grant(sqlite_engine, tenant_id="demo", principal="ed", role="editor", by="root")
+    assert main(["campaign", "create", "--brief", str(EXAMPLE)]) == 0
+    launch = load_launch(sqlite_engine, tenant_id="demo", launch_id=1)
+
+    assert main(["campaign", "approve", "1", "--tenant", "demo", "--by", "ed"]) == 3
+    assert "refused" in capsys.readouterr().err
+    assert not is_approved(sqlite_engine, launch)
+    assert main(["campaign", "approve", "1", "--tenant", "demo", "--by", "root"]) == 0
+    assert is_approved(sqlite_engine, launch)
+
+    assert main(["campaign", "autopilot", "on", "--tenant", "demo", "--by", "ed"]) == 3
+    assert approval_required(sqlite_engine, tenant_id="demo")
+    assert main(["campaign", "autopilot", "on", "--tenant", "demo", "--by", "root"]) == 0
+    assert not approval_required(sqlite_engine, tenant_id="demo")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.sandbox_campaigns import sandbox_creds
 
 from spectra.ads.client import AdsCredentials, build_client
 from spectra.sandbox.market import Market
@@ -26,13 +27,7 @@ def mon_sandbox(mon_market: Market) -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def mon_creds(mon_sandbox: SandboxServer) -> AdsCredentials:
-    return AdsCredentials(
-        developer_token="test-dev-token",
-        access_token="test-token",
-        endpoint=mon_sandbox.endpoint,
-        ca_cert_path=str(mon_sandbox.ca_cert),
-        sandbox_clock=True,
-    )
+    return sandbox_creds(mon_sandbox)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from spectra.sandbox.market.mutations import (
     check_bid,
     check_budget,
     check_keyword_text,
+    check_roas,
     check_update_mask,
     fail,
     match_code,
@@ -37,9 +38,11 @@ from spectra.sandbox.market.mutations import (
 )
 from spectra.sandbox.market.state import ENABLED, REMOVED, State
 from spectra.sandbox.market.structure import (
+    BIDDING,
     MANUAL_CPC,
     MATCH_TYPES,
     TARGET_CPA,
+    TARGET_ROAS,
     Structure,
     append_ad,
     append_ad_group,
@@ -594,6 +597,9 @@ class Editing:
                 batch.unit,
             )
             edits.append(("target_cpa.target_cpa_micros", int(state.campaign_target_cpa[c]), tcpa))
+        if "target_roas.target_roas" in paths:
+            troas = check_roas(op.values.get("target_roas.target_roas"))
+            edits.append(("target_roas.target_roas", float(state.campaign_target_roas[c]), troas))
         if "manual_cpc.enhanced_cpc_enabled" in paths:
             edits.append(
                 ("bidding_strategy_type", _bidding(int(state.campaign_bidding[c])), MANUAL_CPC)
@@ -614,8 +620,12 @@ class Editing:
                 if name == "status":
                     s.campaign_status[c] = new
                 elif name == "target_cpa.target_cpa_micros":
+                    # setting one member of the bidding oneof is the strategy (as on Google)
                     s.campaign_target_cpa[c] = new
                     s.campaign_bidding[c] = TARGET_CPA
+                elif name == "target_roas.target_roas":
+                    s.campaign_target_roas[c] = new
+                    s.campaign_bidding[c] = TARGET_ROAS
                 elif name == "bidding_strategy_type":
                     s.campaign_bidding[c] = MANUAL_CPC
 
@@ -697,10 +707,12 @@ class Editing:
             )
         status = status_code(v.get("status", "PAUSED"))
         tcpa = v.get("target_cpa.target_cpa_micros")
-        bidding = TARGET_CPA if tcpa is not None else MANUAL_CPC
+        troas = v.get("target_roas.target_roas")
+        bidding = TARGET_CPA if tcpa is not None else TARGET_ROAS if troas else MANUAL_CPC
         tcpa_micros = (
             check_bid(tcpa, "target_cpa.target_cpa_micros", batch.unit) if tcpa is not None else 0
         )
+        troas_ratio = check_roas(troas) if bidding == TARGET_ROAS else 0.0
         c = append_campaign(
             st, account=batch.account, name=name, budget_id=budget_id, bidding=bidding
         )
@@ -711,6 +723,7 @@ class Editing:
         s.campaign_budget = np.append(s.campaign_budget, np.int64(pending.amount))
         s.campaign_bidding = np.append(s.campaign_bidding, np.int8(bidding))
         s.campaign_target_cpa = np.append(s.campaign_target_cpa, np.int64(tcpa_micros))
+        s.campaign_target_roas = np.append(s.campaign_target_roas, np.float64(troas_ratio))
         batch.structural = True
         rn = self._rn(batch, "campaigns", int(st.campaign_id[c]))
         self._temp(batch, op, rn)
@@ -1295,7 +1308,7 @@ def _status(code: int) -> str:
 
 
 def _bidding(code: int) -> str:
-    return ("MANUAL_CPC", "TARGET_CPA")[code]
+    return BIDDING[code]
 
 
 def _text(item: Any) -> str:

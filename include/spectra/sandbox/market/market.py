@@ -40,7 +40,7 @@ from spectra.sandbox.market.simulate import DayResult, simulate_day
 from spectra.sandbox.market.state import DayContext, State
 from spectra.sandbox.market.structure import (
     BILLABLE_UNIT_MICROS,
-    TARGET_CPA,
+    MANUAL_CPC,
     Structure,
     generate,
     round_bid,
@@ -81,7 +81,7 @@ class Snapshot:
     def below_first_page(self) -> NDArray[np.bool_]:
         st, s = self.struct, self.state
         bid = np.where(s.keyword_bid > 0, s.keyword_bid, s.ad_group_bid[st.keyword_ad_group])
-        manual = s.campaign_bidding[st.keyword_campaign] != TARGET_CPA
+        manual = s.campaign_bidding[st.keyword_campaign] == MANUAL_CPC
         return manual & (bid < self.first_page_cpc)
 
     @property
@@ -214,6 +214,7 @@ class Market(Editing):
             campaign_budget=np.full(n_c, 10**15, np.int64),
             campaign_bidding=np.zeros(n_c, np.int8),
             campaign_target_cpa=np.zeros(n_c, np.int64),
+            campaign_target_roas=np.zeros(n_c, np.float64),
             ad_group_status=np.zeros(st.n_ad_groups, np.int8),
             ad_group_bid=st.ad_group_bid0.copy(),
             keyword_status=np.zeros(st.n_keywords, np.int8),
@@ -229,9 +230,13 @@ class Market(Editing):
         cpa = np.where(
             conv > 0, cost / np.maximum(conv, 1e-9), 50_000_000.0 * st.money_scale_of("campaign")
         )
-        state.campaign_target_cpa = round_bid(
-            cpa * rng.uniform(0.8, 1.3, n_c), st.unit_of("campaign")
-        )
+        draw = rng.uniform(0.8, 1.3, n_c)
+        state.campaign_target_cpa = round_bid(cpa * draw, st.unit_of("campaign"))
+        value = np.bincount(st.term_campaign, weights=manual.value, minlength=n_c) * 1e6
+        # the ROAS the initial bids reach, off by the same draw (a tighter target for draws
+        # that loosened the CPA one), in Google's two-decimal steps (4.00 = 400 %)
+        roas = np.where(cost > 0, value / np.maximum(cost, 1e-9), 2.0)
+        state.campaign_target_roas = np.maximum(np.round(roas / draw, 2), 0.01)
         state.campaign_bidding = st.campaign_bidding0.copy()
         full = expected(st, state, ctx, ignore_budget=True)
         spend = np.bincount(st.term_campaign, weights=full.cost, minlength=n_c)

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spectra.sandbox.market.state import DayContext, State
-from spectra.sandbox.market.structure import TARGET_CPA, Structure
+from spectra.sandbox.market.structure import MANUAL_CPC, TARGET_ROAS, Structure
 
 FIRST_PAGE_POSITION = 0.35  # the ad-rank position x at which an ad reaches the first page
 BELOW_FIRST_PAGE_SHARE = 0.1  # what is left of impression share under the first-page bid
@@ -98,8 +98,17 @@ def expected(
     price = struct.keyword_cpc_scale * ctx.cpc_multiplier
     season_cvr = ctx.cvr_multiplier[ta]
     cvr = np.minimum(struct.keyword_cvr[tk] * struct.term_cvr_mult * season_cvr, 1.0)
-    smart = state.campaign_bidding[tc] == TARGET_CPA
-    smart_bid = state.campaign_target_cpa[tc] * cvr * ctx.smart_bidding_efficiency
+    bidding = state.campaign_bidding[tc]
+    smart = bidding != MANUAL_CPC
+    # Smart Bidding's auction-time bid: what a click is worth at the target, i.e. the target
+    # CPA x the click's conversion rate, or the click's expected value / the target ROAS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        worth = np.where(
+            bidding == TARGET_ROAS,
+            struct.keyword_value[tk] * 1e6 * cvr / np.maximum(state.campaign_target_roas[tc], 1e-6),
+            state.campaign_target_cpa[tc] * cvr,
+        )
+    smart_bid = worth * ctx.smart_bidding_efficiency
     bid = np.where(smart, np.minimum(smart_bid, price[tk] * 8.0), manual_bid[tk])
     first_page = price / quality * FIRST_PAGE_POSITION
     x = bid * quality[tk] / price[tk]

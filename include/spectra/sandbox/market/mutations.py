@@ -25,6 +25,7 @@ from spectra.sandbox.market.structure import (
     MANUAL_CPC,
     MATCH_TYPES,
     TARGET_CPA,
+    TARGET_ROAS,
 )
 
 RESOURCES: dict[str, str] = {
@@ -123,6 +124,7 @@ UPDATABLE: dict[str, frozenset[str]] = {
             "status",
             "name",
             "target_cpa.target_cpa_micros",
+            "target_roas.target_roas",
             "manual_cpc.enhanced_cpc_enabled",
             "campaign_budget",
         }
@@ -237,6 +239,27 @@ def check_bid(micros: Any, path: str, unit: int = BILLABLE_UNIT_MICROS) -> int:
     if value > MAX_BID_MICROS:
         raise fail("bidding_error", "BID_TOO_BIG", f"{path} {value} is too big", path)
     return value
+
+
+# TargetRoas.target_roas: "Value must be between 0.01 and 1000.0, inclusive" (Google Ads API
+# reference, TargetRoas).
+MIN_TARGET_ROAS, MAX_TARGET_ROAS = 0.01, 1000.0
+
+
+def check_roas(value: Any, path: str = "target_roas.target_roas") -> float:
+    """A target ROAS (conversion value per unit of cost) within Google's range."""
+    try:
+        roas = float(value)
+    except (TypeError, ValueError):
+        raise fail("field_error", "INVALID_VALUE", f"{path} must be a number", path) from None
+    if not MIN_TARGET_ROAS <= roas <= MAX_TARGET_ROAS:
+        raise fail(
+            "range_error",
+            "TOO_LOW" if roas < MIN_TARGET_ROAS else "TOO_HIGH",
+            f"{path} {roas} is outside [{MIN_TARGET_ROAS}, {MAX_TARGET_ROAS}]",
+            path,
+        )
+    return roas
 
 
 def check_budget(micros: Any, unit: int = BILLABLE_UNIT_MICROS) -> int:
@@ -362,6 +385,7 @@ __all__ = [
     "REMOVED",
     "RESOURCES",
     "TARGET_CPA",
+    "TARGET_ROAS",
     "Change",
     "Limits",
     "Mutation",

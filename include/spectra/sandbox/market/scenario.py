@@ -60,6 +60,9 @@ class StructureSpec:
         ("BROAD", 3, 5),
     )
     target_cpa_share: float = 0.25
+    # campaigns bidding with target ROAS (Smart Bidding on conversion value); 0 by default so
+    # the markets the existing tests build stay the ones their expectations measure
+    target_roas_share: float = 0.0
     # Keywords that repeat a keyword (text and match type) of another ad group of the account,
     # so they share its criterion id as on Google. Real accounts do this routinely (the same
     # term in an exact and a phrase campaign, geo-split campaigns); 0 turns it off.

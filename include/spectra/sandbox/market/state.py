@@ -22,6 +22,7 @@ class State:
     campaign_budget: NDArray[np.int64]
     campaign_bidding: NDArray[np.int8]
     campaign_target_cpa: NDArray[np.int64]
+    campaign_target_roas: NDArray[np.float64]  # conversion value / cost (TARGET_ROAS campaigns)
     ad_group_status: NDArray[np.int8]
     ad_group_bid: NDArray[np.int64]
     keyword_status: NDArray[np.int8]

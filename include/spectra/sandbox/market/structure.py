@@ -34,8 +34,10 @@ from spectra.sandbox.market.vocabulary import (
 
 MATCH_TYPES: tuple[str, ...] = ("EXACT", "PHRASE", "BROAD")
 QS_LEVELS: tuple[str, ...] = ("BELOW_AVERAGE", "AVERAGE", "ABOVE_AVERAGE")
-BIDDING: tuple[str, ...] = ("MANUAL_CPC", "TARGET_CPA")
-MANUAL_CPC, TARGET_CPA = 0, 1
+# Google's standard (campaign-inline) strategies the market simulates; each campaign sets exactly
+# one member of the Campaign's ``campaign_bidding_strategy`` oneof, as on Google.
+BIDDING: tuple[str, ...] = ("MANUAL_CPC", "TARGET_CPA", "TARGET_ROAS")
+MANUAL_CPC, TARGET_CPA, TARGET_ROAS = 0, 1, 2
 BILLABLE_UNIT_MICROS = 10_000  # USD: bids must be multiples of one cent
 
 # The currencies the sandbox offers, as Google's currency constants describe them
@@ -358,7 +360,12 @@ def generate(scenario: Scenario) -> Structure:
     acc_scale = np.array([currency_constant(c)[1] for c in currencies], np.float64)
     campaign_id = 20_000_000_000 + base + np.arange(n_c, dtype=np.int64) * 7 + 1
     budget_id = 30_000_000_000 + base + np.arange(n_c, dtype=np.int64) * 7 + 3
-    bidding = (rng.random(n_c) < spec.target_cpa_share).astype(np.int8)
+    draw = rng.random(n_c)  # one draw per campaign: a tROAS share leaves the tCPA ones as they were
+    bidding = np.where(
+        draw < spec.target_cpa_share,
+        TARGET_CPA,
+        np.where(draw < spec.target_cpa_share + spec.target_roas_share, TARGET_ROAS, MANUAL_CPC),
+    ).astype(np.int8)
     campaign_account = np.asarray(c_acc, np.int64)
     weekdays = _weekday_schedules(
         campaign_account, spec.weekday_only_share, np.random.default_rng([scenario.seed, 0x5CED])

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spectra.sandbox.market.model import Expected, expected
-from spectra.sandbox.market.structure import MANUAL_CPC, TARGET_CPA, round_bid
+from spectra.sandbox.market.structure import BIDDING, MANUAL_CPC, TARGET_CPA, TARGET_ROAS, round_bid
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -256,13 +256,17 @@ class Truth:
             best_bid[better] = bids[better]
         # Smart Bidding campaigns: best target CPA per campaign
         n_c = st.n_campaigns
-        smart = state.campaign_bidding == TARGET_CPA
+        smart = state.campaign_bidding != MANUAL_CPC
+        # the target CPA is searched; a target ROAS campaign keeps its target (Smart Bidding
+        # still sets its keywords' bids)
+        smart_cpa = state.campaign_bidding == TARGET_CPA
+        names = np.asarray(BIDDING, dtype=object)
         value_per_conv = np.bincount(
             st.keyword_campaign, weights=st.keyword_value, minlength=n_c
         ) / np.maximum(np.bincount(st.keyword_campaign, minlength=n_c), 1)
         best_c_profit = np.full(n_c, -np.inf)
         best_tcpa = state.campaign_target_cpa.astype(np.float64).copy()
-        if smart.any():
+        if smart_cpa.any():
             for mult in TCPA_GRID:
                 tcpa = np.asarray(
                     round_bid(value_per_conv * 1e6 * mult, st.unit_of("campaign")), np.float64
@@ -273,7 +277,7 @@ class Truth:
                     weights=per["conversions_value"] - weight * per["cost_micros"] / 1e6,
                     minlength=n_c,
                 )
-                better = smart & (profit > best_c_profit)
+                better = smart_cpa & (profit > best_c_profit)
                 best_c_profit[better] = profit[better]
                 best_tcpa[better] = tcpa[better]
         opt_bids = np.where(best_profit > 0, best_bid, 0.0)  # 0 = better off paused
@@ -300,7 +304,7 @@ class Truth:
                 "ad_group_id": st.ad_group_id[st.keyword_ad_group],
                 "campaign_id": st.campaign_id[st.keyword_campaign],
                 "customer_id": st.customer_id[st.keyword_account],
-                "bidding": np.where(smart[st.keyword_campaign], "TARGET_CPA", "MANUAL_CPC"),
+                "bidding": names[state.campaign_bidding[st.keyword_campaign]],
                 "current_bid_micros": current_bids,
                 "optimal_bid_micros": opt_bids.astype(np.int64),
                 "expected_profit_optimal": np.where(
@@ -316,15 +320,18 @@ class Truth:
             {
                 "campaign_id": st.campaign_id,
                 "customer_id": st.customer_id[st.campaign_account],
-                "bidding": np.where(smart, "TARGET_CPA", "MANUAL_CPC"),
+                "bidding": names[state.campaign_bidding],
                 "current_budget_micros": state.campaign_budget,
                 "optimal_budget_micros": budgets,
-                "current_target_cpa_micros": np.where(smart, state.campaign_target_cpa, 0),
-                "optimal_target_cpa_micros": np.where(smart, best_tcpa, 0).astype(np.int64),
+                "current_target_cpa_micros": np.where(smart_cpa, state.campaign_target_cpa, 0),
+                "optimal_target_cpa_micros": np.where(smart_cpa, best_tcpa, 0).astype(np.int64),
+                "current_target_roas": np.where(
+                    state.campaign_bidding == TARGET_ROAS, state.campaign_target_roas, 0.0
+                ),
                 "optimal_spend_micros": spend,
             }
         )
         return Oracle(day, kw, camps, cur_profit, opt_profit)
 
 
-__all__ = ["MANUAL_CPC", "TARGET_CPA", "Oracle", "Truth"]
+__all__ = ["MANUAL_CPC", "TARGET_CPA", "TARGET_ROAS", "Oracle", "Truth"]

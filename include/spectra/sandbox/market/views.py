@@ -16,7 +16,14 @@ from numpy.typing import NDArray
 
 from spectra.sandbox.market.editing import budget_name
 from spectra.sandbox.market.state import STATUSES
-from spectra.sandbox.market.structure import BIDDING, MATCH_TYPES, QS_LEVELS, round_bid
+from spectra.sandbox.market.structure import (
+    BIDDING,
+    MATCH_TYPES,
+    QS_LEVELS,
+    TARGET_CPA,
+    TARGET_ROAS,
+    round_bid,
+)
 
 if TYPE_CHECKING:
     from spectra.sandbox.market.market import Snapshot
@@ -76,6 +83,18 @@ def _rn(prefix: Column, path: str, *ids: Column) -> Column:
     return _obj([f"customers/{c}/{path}/{p}" for c, p in zip(prefix.tolist(), parts, strict=True)])
 
 
+def _none(n: int) -> Column:
+    return np.full(n, None, dtype=object)
+
+
+def _member(s: Snapshot, bidding: int, values: NDArray[Any]) -> Column:
+    """A bidding-strategy field: the campaign's own value where it bids with ``bidding``."""
+    out = _none(values.size)
+    mine = s.state.campaign_bidding == bidding
+    out[mine] = values[mine].tolist()
+    return out
+
+
 def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
@@ -118,9 +137,17 @@ ATTRIBUTES: dict[str, AttrFn] = {
     "campaign.campaign_budget": lambda s: _rn(
         _account_cid(s, "campaign"), "campaignBudgets", s.struct.campaign_budget_id
     ),
-    "campaign.target_cpa.target_cpa_micros": lambda s: np.where(
-        s.state.campaign_bidding == 1, s.state.campaign_target_cpa, 0
+    # Each campaign sets one member of Google's campaign_bidding_strategy oneof: a field of
+    # another member is unset (None: the row leaves it out), never a zero that would set it.
+    "campaign.target_cpa.target_cpa_micros": lambda s: _member(
+        s, TARGET_CPA, s.state.campaign_target_cpa
     ),
+    "campaign.target_roas.target_roas": lambda s: _member(
+        s, TARGET_ROAS, s.state.campaign_target_roas
+    ),
+    # the market has no Maximize conversions (value) campaigns: never set
+    "campaign.maximize_conversions.target_cpa_micros": lambda s: _none(s.struct.n_campaigns),
+    "campaign.maximize_conversion_value.target_roas": lambda s: _none(s.struct.n_campaigns),
     "campaign.serving_status": lambda s: _obj(["SERVING"] * s.struct.n_campaigns),
     "campaign.start_date": lambda s: _obj([s.history_start.isoformat()] * s.struct.n_campaigns),
     "campaign_budget.id": lambda s: s.struct.campaign_budget_id,
