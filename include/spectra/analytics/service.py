@@ -105,6 +105,10 @@ class AnalyzeOutcome:
         }
 
 
+class SumOverflow(ValueError):
+    """The clean rows' totals would not fit int64 (they cannot, below the screen's ceilings)."""
+
+
 class NothingToAnalyze(LookupError):
     """The account has no clean performance rows on or before the day (nothing was ingested)."""
 
@@ -147,6 +151,15 @@ def read_clean_performance(
     perf = pd.concat(frames, ignore_index=True)
     for col in ("impressions", "clicks", "cost_micros", "conversions_value_micros"):
         perf[col] = perf[col].fillna(0).astype(np.int64)
+        # Values are non-negative (ingest's screen), so when the whole column's total fits
+        # int64 every sum over a part of it does too; numpy's int64 sums wrap silently.
+        # spectra.quality.bounds keeps rows far below this: it is the proof, not a filter.
+        total = float(perf[col].to_numpy(dtype=np.float64).sum())
+        if total >= 2**63:
+            raise SumOverflow(
+                f"{tenant_id}/{customer_id}: {col} totals {total:.3g} over the rows read, "
+                "beyond int64; a row above quality.bounds' ceilings reached the warehouse"
+            )
     perf["conversions"] = perf["conversions"].astype(float)
     perf["ad_group_id"] = perf["ad_group_id"].astype("Int64")
     for col in (*SHARE_COLUMNS, RANK_LOST):
