@@ -18,7 +18,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.from_runs:
         runs = read_journal(Path(args.from_runs))
-        paths = report.write(runs, Path(args.out), command=" ".join(["spectra", *args.argv]))
+        paths = report.write(
+            runs, Path(args.out), command=" ".join(["spectra", *args.argv]), notes=args.note
+        )
         print(report.markdown_table(report.table(runs)))
         print(f"\n{len(runs)} runs; report: {paths['markdown']}")
         return 0
@@ -48,7 +50,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         journal=journal,
     )
     command = "spectra " + " ".join(shlex.quote(a) for a in args.argv)
-    paths = report.write(runs, Path(args.out), command=command.strip())
+    paths = report.write(runs, Path(args.out), command=command.strip(), notes=args.note)
     rows = report.table(runs)
     print()
     print(report.markdown_table(rows))
@@ -78,6 +80,7 @@ def register(sub: Any) -> None:
         "--jobs", type=int, default=1, help="processes, each taking one (scenario, seed) at a time"
     )
     p.add_argument("--workdir", default=None, help="keep each world's warehouse here")
+    p.add_argument("--note", action="append", default=[], help="a line for the report's notes")
     p.add_argument(
         "--from-runs", default=None,
         help="only write the report from a runs.jsonl an earlier (maybe interrupted) run left",
