@@ -56,8 +56,10 @@ from spectra.warehouse.upsert import bulk_upsert
 
 log = logging.getLogger(__name__)
 
-# What analytics reads: the columns the engine requires, then the optional impression shares.
-PERF_READ_COLUMNS = (*PERF_COLUMNS, *SHARE_COLUMNS)
+# What analytics reads: the columns the engine requires, then the optional impression shares
+# (campaign rows: budget curves; keyword rows: whether a raised bid can buy anything).
+RANK_LOST = "search_rank_lost_impression_share"
+PERF_READ_COLUMNS = (*PERF_COLUMNS, *SHARE_COLUMNS, RANK_LOST)
 # Every bidding strategy but manual CPC sets its own auction-time bids (no keyword bid to move).
 MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
 # What a bid or target envelope's break-even test rests on (its evidence JSON).
@@ -160,7 +162,7 @@ def read_clean_performance(
             )
     perf["conversions"] = perf["conversions"].astype(float)
     perf["ad_group_id"] = perf["ad_group_id"].astype("Int64")
-    for col in ("search_impression_share", "search_budget_lost_impression_share"):
+    for col in (*SHARE_COLUMNS, RANK_LOST):
         perf[col] = pd.to_numeric(perf[col], errors="coerce")
     return perf
 

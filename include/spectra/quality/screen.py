@@ -123,6 +123,10 @@ _SHARES = tuple(
     )
 )
 
+# keywords: whether a higher bid could buy impressions (analytics.bids); budget-lost share is
+# a campaign's matter
+_KEYWORD_SHARES = (_SHARES[0], _SHARES[2])
+
 FACT_QUERIES: dict[str, ScreenedQuery] = {
     q.name: q
     for q in (
@@ -152,10 +156,12 @@ FACT_QUERIES: dict[str, ScreenedQuery] = {
                 "ad_group.id": "ad_group_id",
                 "campaign.id": "campaign_id",
                 **_METRICS,
+                **{s: s[8:] for s in _KEYWORD_SHARES},
             },
             ids=("ad_group_criterion.criterion_id", "ad_group.id", "campaign.id"),
             # a keyword is (ad group, criterion): Google shares criterion ids across ad groups
             key=("ad_group.id", "ad_group_criterion.criterion_id", "segments.date"),
+            optional_floats=_KEYWORD_SHARES,
         ),
         ScreenedQuery(
             "search_terms",
