@@ -156,6 +156,36 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_account_accept(args: argparse.Namespace) -> int:
+    """Accept the currency / time zone change ingest holds for an account."""
+    from spectra.quality.store import NoHeldSettings, accept_account_settings
+    from spectra.warehouse.db import make_engine, unit_of_work
+
+    engine = make_engine()
+    try:
+        with unit_of_work(engine) as uow:
+            change = accept_account_settings(
+                uow.connection,
+                tenant_id=args.tenant,
+                customer_id=args.customer,
+                actor=args.by,
+                today=dt.datetime.now(dt.UTC).date(),
+            )
+            uow.commit()
+    except NoHeldSettings as exc:
+        print(exc)
+        return 1
+    finally:
+        engine.dispose()
+    b, a = change["before"], change["after"]
+    print(
+        f"{args.tenant}/{args.customer}: accepted currency {b['currency_code']} -> "
+        f"{a['currency_code']}, time zone {b['time_zone']} -> {a['time_zone']} (by {args.by}); "
+        "re-run the held days to validate them"
+    )
+    return 0
+
+
 # --------------------------------------------------------------------------- airflow
 
 
@@ -590,6 +620,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("customer_ids", nargs="*", type=int)
     p.add_argument("--name", default=None)
     p.set_defaults(fn=cmd_tenant_add)
+
+    account = sub.add_parser("account", help="a Google Ads account's settings").add_subparsers(
+        dest="account_command", required=True
+    )
+    p = account.add_parser(
+        "accept", help="accept the currency / time zone change ingest holds (audited)"
+    )
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--customer", type=int, required=True)
+    p.add_argument("--by", required=True, help="who accepts it (audited)")
+    p.set_defaults(fn=cmd_account_accept)
 
     p = sub.add_parser("rollback", help="revert a campaign to an earlier version (audited)")
     p.add_argument("campaign", type=int)

@@ -27,6 +27,11 @@ class AdsUnavailable(AdsRetryableError):
     """UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL or a stream cut mid-way: try again later."""
 
 
+class AdsIncompleteStream(AdsRetryableError):
+    """A stream that ended OK with less than the whole answer: the rows' totals disagree with
+    the summary row Google sent last (or the summary row is missing). Asking again helps."""
+
+
 class AdsRateLimited(AdsRetryableError):
     """A quota error; ``retry_delay`` is Google's own hint when it sent one."""
 

@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 
 from spectra.ads.client import AdsCredentials
-from spectra.ads.errors import AdsQueryError, classify
+from spectra.ads.errors import AdsIncompleteStream, AdsQueryError, classify
 from spectra.ads.fields import UnknownField, resolve_field
 from spectra.settings import gaql_dir
 
@@ -83,6 +83,17 @@ def _column_reader(path: str) -> Callable[[Any], Any]:
     return get
 
 
+# Metrics whose summary-row value is the sum of the rows' (Google aggregates rates and shares
+# otherwise) and exact: integers, so a partial answer cannot hide in rounding.
+CHECKED_TOTALS = ("metrics.impressions", "metrics.clicks", "metrics.cost_micros")
+SUMMARY_ROW_WITH_RESULTS = 3  # SummaryRowSettingEnum.SUMMARY_ROW_WITH_RESULTS
+
+
+def checks_totals(query: GaqlQuery) -> bool:
+    """The query selects metrics a summary row can vouch for (facts, not structure)."""
+    return any(f in CHECKED_TOTALS for f in query.fields)
+
+
 def stream_columns(
     client: Any,
     creds: AdsCredentials,
@@ -90,23 +101,70 @@ def stream_columns(
     customer_id: int | str,
     query: GaqlQuery,
     as_of: dt.date | None = None,
+    summary: bool = False,
     **params: Any,
 ) -> dict[str, list[Any]]:
-    """Run a query through SearchStream and return its SELECT fields as column lists."""
+    """Run a query through SearchStream and return its SELECT fields as column lists.
+
+    ``summary``: ask for Google's summary row (``SUMMARY_ROW_WITH_RESULTS``: the totals, in a
+    last response of their own) and check the rows against it. A stream can end with an OK
+    status after a partial answer; its rows then add up to less than the summary says, and
+    :class:`AdsIncompleteStream` (retryable) is raised instead of returning them.
+    """
     fields = query.fields
     readers = [_column_reader(f) for f in fields]
     columns: list[list[Any]] = [[] for _ in fields]
+    summary_row = None
     for batch in _stream(
-        client, creds, customer_id=customer_id, text=query.render(**params), as_of=as_of
+        client,
+        creds,
+        customer_id=customer_id,
+        text=query.render(**params),
+        as_of=as_of,
+        summary=summary,
     ):
         results = batch.results
         for col, read in zip(columns, readers, strict=True):
             col.extend(map(read, results))
-    return dict(zip(fields, columns, strict=True))
+        if summary and batch.HasField("summary_row"):
+            summary_row = batch.summary_row
+    out = dict(zip(fields, columns, strict=True))
+    if summary:
+        _check_totals(query, params, out, summary_row)
+    return out
+
+
+def _check_totals(
+    query: GaqlQuery, params: dict[str, Any], cols: dict[str, list[Any]], summary_row: Any
+) -> None:
+    where = f"query {query.name} {params or ''}".rstrip()
+    if summary_row is None:
+        raise AdsIncompleteStream(
+            f"{where}: the stream ended without the summary row it was asked for "
+            f"({len(next(iter(cols.values()), []))} rows received)"
+        )
+    for f in CHECKED_TOTALS:
+        if f not in cols:
+            continue
+        expected = _column_reader(f)(summary_row)
+        got = sum(cols[f])
+        # int64 totals: equal modulo 2^64 is complete (a row near 2^63, which the screen
+        # holds as implausible, wraps a server's sum); a lost batch never is a multiple of it
+        if (got - expected) % 2**64:
+            raise AdsIncompleteStream(
+                f"{where}: the stream ended OK but its {len(cols[f])} rows' {f} add up to "
+                f"{got}, the summary row says {expected}: a partial answer"
+            )
 
 
 def _stream(
-    client: Any, creds: AdsCredentials, *, customer_id: int | str, text: str, as_of: dt.date | None
+    client: Any,
+    creds: AdsCredentials,
+    *,
+    customer_id: int | str,
+    text: str,
+    as_of: dt.date | None,
+    summary: bool = False,
 ) -> Iterator[Any]:
     service = client.get_service("GoogleAdsService")
     metadata: list[tuple[str, str]] = []
@@ -115,9 +173,10 @@ def _stream(
     from google.ads.googleads.errors import GoogleAdsException
     from google.api_core.exceptions import GoogleAPICallError
 
+    request: dict[str, Any] = {"customer_id": str(customer_id), "query": text}
+    if summary:
+        request["summary_row_setting"] = SUMMARY_ROW_WITH_RESULTS
     try:
-        yield from service.search_stream(
-            customer_id=str(customer_id), query=text, metadata=metadata
-        )
+        yield from service.search_stream(request=request, metadata=metadata)
     except (GoogleAdsException, grpc.RpcError, GoogleAPICallError) as exc:
         raise classify(exc) from exc

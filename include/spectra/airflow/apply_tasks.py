@@ -152,10 +152,15 @@ def rate_limit_ready(item: Mapping[str, Any], *, now: dt.datetime | None = None)
 def apply(item: Mapping[str, Any], *, conn_id: str) -> dict[str, Any]:
     """The executor applies one approved proposal; its outcome lands on the proposal.
 
-    The change takes effect on the proposal's day (the ledger's ``effective_date``, the
-    sandbox's clock), whatever the apply run's own date: the learning window counts from it."""
+    The change takes effect when the daily run of the proposal's day has pulled (the next day,
+    06:00 UTC: ``domain.clock.daily_pull_instant``; the ledger's ``effective_date``, the
+    sandbox's clock), whatever the apply run's own date: the learning window counts from it.
+    Never from the start of the proposal's day, which had already passed: measured in the
+    closed-loop evaluation, a budget raised "from the start" of a day the spend monitor had
+    already watched overspent that day past its limit (1 of 3 seeds, tracking_outage)."""
     from spectra.airflow.hooks import GoogleAdsHook
     from spectra.apply.executor import ApplyConfig, apply_changes
+    from spectra.domain.clock import daily_pull_instant
     from spectra.guardrails import proposals
     from spectra.warehouse.db import make_engine
 
@@ -164,7 +169,10 @@ def apply(item: Mapping[str, Any], *, conn_id: str) -> dict[str, Any]:
     engine = make_engine()
     try:
         change, day = proposals.change_of(engine, tenant_id=tenant, proposal_id=pid)
-        report = apply_changes(engine, client, [change], creds=creds, config=ApplyConfig(as_of=day))
+        report = apply_changes(
+            engine, client, [change], creds=creds,
+            config=ApplyConfig(as_of=daily_pull_instant(day)),
+        )  # fmt: skip
         outcome = report.outcomes.get(change.idempotency_key)
         result = outcome.outcome if outcome else "deferred"
         detail = outcome.error if outcome else report.deferred.get(change.idempotency_key, "")

@@ -71,6 +71,31 @@ def _round_toward(target: np.ndarray, current: np.ndarray, unit: int) -> np.ndar
     return (np.maximum(units, 1) * unit).astype(np.int64)
 
 
+def _rank_lost_share(rows: pd.DataFrame) -> pd.Series:
+    """Per keyword: impressions lost to ad rank over the window / eligible impressions
+    (impressions / impression share), from Google's ``search_impression_share`` and
+    ``search_rank_lost_impression_share`` (support.google.com/google-ads/answer/2497703).
+    NaN where Google gave no share (rows without it, or an older warehouse)."""
+    need = {"impressions", "search_impression_share", "search_rank_lost_impression_share"}
+    if not need <= set(rows.columns):
+        index = pd.MultiIndex.from_frame(rows[KEYWORD_KEY].drop_duplicates())
+        return pd.Series(np.nan, index=index)
+    share = pd.to_numeric(rows["search_impression_share"], errors="coerce")
+    lost = pd.to_numeric(rows["search_rank_lost_impression_share"], errors="coerce")
+    known = share.notna() & lost.notna() & (share > 0)
+    eligible = rows["impressions"].astype(float) / share.where(known)
+    frame = pd.DataFrame(
+        {
+            "ad_group_id": rows["ad_group_id"],
+            "entity_id": rows["entity_id"],
+            "eligible": eligible.fillna(0.0),
+            "lost": (eligible * lost).fillna(0.0),
+        }
+    )
+    g = frame.groupby(KEYWORD_KEY, sort=True)[["eligible", "lost"]].sum()
+    return (g["lost"] / g["eligible"].where(g["eligible"] > 0)).astype(float)
+
+
 def keyword_bid_envelopes(
     keyword_days: pd.DataFrame,
     current_bids_micros: Mapping[tuple[int, int], int],
@@ -84,7 +109,8 @@ def keyword_bid_envelopes(
 
     keyword_days: keyword rows of the evidence window — entity_id (criterion id), campaign_id,
     ad_group_id, date, clicks, cost_micros, conversions and conversions_value_micros
-    (lag-completed). current_bids_micros: effective max CPC per (ad group id, criterion id)
+    (lag-completed); with impressions, search_impression_share and
+    search_rank_lost_impression_share, a raise also needs impressions lost to rank. current_bids_micros: effective max CPC per (ad group id, criterion id)
     (the keyword's bid, else its ad group's). billable_unit_micros: the account currency's
     unit, which every next bid is a multiple of; max_bid_micros: the cap on raised bids in the
     account's currency (default ``config.max_bid_micros``).
@@ -104,6 +130,7 @@ def keyword_bid_envelopes(
     cols = ["clicks", "cost_micros", "conversions", "conversions_value_micros"]
     g = rows.groupby(KEYWORD_KEY, sort=True)
     sums = g[cols].sum().astype(float)
+    rank_lost = _rank_lost_share(rows).reindex(sums.index).to_numpy(dtype=float)
     meta = g[["campaign_id"]].first()
     camp = rows.groupby("campaign_id")[["conversions", "conversions_value_micros"]].sum()
     camp_vpc = camp["conversions_value_micros"] / camp["conversions"].where(camp["conversions"] > 0)
@@ -135,7 +162,9 @@ def keyword_bid_envelopes(
     n = len(sums)
     adj_dec, adj_inc = adj[:n], adj[n:]
     down = ok & (adj_dec <= cfg.alpha)
-    up = ok & (adj_inc <= cfg.alpha) & ~down
+    # no room to buy: the keyword wins (nearly) every auction it enters (unknown share: no gate)
+    saturated = np.isfinite(rank_lost) & (rank_lost < cfg.increase_min_rank_lost)
+    up = ok & (adj_inc <= cfg.alpha) & ~down & ~saturated
     current = np.array(
         [int(current_bids_micros[(int(g_), int(k_))]) for g_, k_ in sums.index], dtype=np.int64
     )
@@ -152,7 +181,12 @@ def keyword_bid_envelopes(
             np.where(
                 up,
                 f"conversions significantly above {cfg.increase_roas:g}x break-even",
-                "no significant evidence either way",
+                np.where(
+                    ok & (adj_inc <= cfg.alpha) & ~down & saturated,
+                    f"converts well but lost under {cfg.increase_min_rank_lost:.0%} of its "
+                    "impressions to rank: a higher bid buys little",
+                    "no significant evidence either way",
+                ),
             ),
         ),
     )

@@ -128,6 +128,14 @@ class BidConfig:
     # Raise only when conversions beat this multiple of break-even: a higher bid's extra clicks
     # cost more than the average click (measured on the market oracle: ROAS > 2 -> raise).
     increase_roas: float = 2.0
+    # ...and only when the keyword lost at least this share of its eligible impressions to
+    # ad rank (Google's search_rank_lost_impression_share): a keyword that already wins nearly
+    # every auction it enters buys almost nothing with a higher bid, however well it converts
+    # (average ROAS stays high at the profit optimum, where diminishing returns bite). Measured
+    # on the market simulator (28 days, keywords with ROAS > 2.5): at the true optimum the
+    # rank-lost share is 0.12-0.14 in the median, 0.22-0.32 at the 90th percentile; keywords
+    # whose optimal bid is higher lose 0.41-0.59 in the median, 0.21-0.31 at the 10th.
+    increase_min_rank_lost: float = 0.30
     value_prior_conversions: float = 5.0  # shrink value/conversion toward the campaign's
     max_dispersion: float = 10.0
     alpha: float = 0.05

@@ -601,6 +601,8 @@ def analyze_account(
             "entity_id", "campaign_id", "ad_group_id", "date", "clicks", "cost_micros",
             "conversions", "conversions_value_micros",
         ]  # fmt: skip
+        shares = ["impressions", "search_impression_share", "search_rank_lost_impression_share"]
+        cols += [c for c in shares if c in rows.columns]
         keep = _evidence_days(
             rows, masks["keyword"], until=conversions_until, days=cfg.bids.evidence_days,
             holidays=holiday_days,

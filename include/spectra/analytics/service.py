@@ -56,8 +56,10 @@ from spectra.warehouse.upsert import bulk_upsert
 
 log = logging.getLogger(__name__)
 
-# What analytics reads: the columns the engine requires, then the optional impression shares.
-PERF_READ_COLUMNS = (*PERF_COLUMNS, *SHARE_COLUMNS)
+# What analytics reads: the columns the engine requires, then the optional impression shares
+# (campaign rows: budget curves; keyword rows: whether a raised bid can buy anything).
+RANK_LOST = "search_rank_lost_impression_share"
+PERF_READ_COLUMNS = (*PERF_COLUMNS, *SHARE_COLUMNS, RANK_LOST)
 # Every bidding strategy but manual CPC sets its own auction-time bids (no keyword bid to move).
 MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
 # What a bid or target envelope's break-even test rests on (its evidence JSON).
@@ -103,6 +105,10 @@ class AnalyzeOutcome:
         }
 
 
+class SumOverflow(ValueError):
+    """The clean rows' totals would not fit int64 (they cannot, below the screen's ceilings)."""
+
+
 class NothingToAnalyze(LookupError):
     """The account has no clean performance rows on or before the day (nothing was ingested)."""
 
@@ -145,9 +151,18 @@ def read_clean_performance(
     perf = pd.concat(frames, ignore_index=True)
     for col in ("impressions", "clicks", "cost_micros", "conversions_value_micros"):
         perf[col] = perf[col].fillna(0).astype(np.int64)
+        # Values are non-negative (ingest's screen), so when the whole column's total fits
+        # int64 every sum over a part of it does too; numpy's int64 sums wrap silently.
+        # spectra.quality.bounds keeps rows far below this: it is the proof, not a filter.
+        total = float(perf[col].to_numpy(dtype=np.float64).sum())
+        if total >= 2**63:
+            raise SumOverflow(
+                f"{tenant_id}/{customer_id}: {col} totals {total:.3g} over the rows read, "
+                "beyond int64; a row above quality.bounds' ceilings reached the warehouse"
+            )
     perf["conversions"] = perf["conversions"].astype(float)
     perf["ad_group_id"] = perf["ad_group_id"].astype("Int64")
-    for col in ("search_impression_share", "search_budget_lost_impression_share"):
+    for col in (*SHARE_COLUMNS, RANK_LOST):
         perf[col] = pd.to_numeric(perf[col], errors="coerce")
     return perf
 

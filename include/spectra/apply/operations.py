@@ -242,6 +242,40 @@ def worst_case_sends(config: ApplyConfig) -> int:
     return config.max_attempts
 
 
+def budget_create(client: Any, build: CampaignBuild, *, resource_name: str = "") -> Any:
+    """The build's budget create (a MutateOperation); ``resource_name`` a temporary id
+    (``customers/C/campaignBudgets/-1``) when a campaign in the same request refers to it."""
+    mop = client.get_type("MutateOperation")
+    b = mop.campaign_budget_operation.create
+    if resource_name:
+        b.resource_name = resource_name
+    b.name = build.budget_name
+    b.amount_micros = build.budget_micros
+    b.delivery_method = client.enums.BudgetDeliveryMethodEnum.STANDARD
+    b.explicitly_shared = False
+    return mop
+
+
+def campaign_create(client: Any, build: CampaignBuild, budget_rn: str) -> Any:
+    """The build's Search campaign create (a MutateOperation) on budget ``budget_rn``."""
+    enums = client.enums
+    mop = client.get_type("MutateOperation")
+    c = mop.campaign_operation.create
+    c.name = build.campaign_name
+    c.campaign_budget = budget_rn
+    c.advertising_channel_type = enums.AdvertisingChannelTypeEnum.SEARCH
+    c.status = getattr(enums.CampaignStatusEnum, build.status)
+    if build.target_cpa_micros is not None:
+        c.target_cpa.target_cpa_micros = build.target_cpa_micros
+    else:
+        c.manual_cpc.enhanced_cpc_enabled = False
+    c.network_settings.target_google_search = True
+    c.contains_eu_political_advertising = (
+        enums.EuPoliticalAdvertisingStatusEnum.DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING
+    )
+    return mop
+
+
 class OperationRunner:
     """Runs (or resumes) one operation under its lease. Use :func:`build_campaign`."""
 
@@ -638,29 +672,9 @@ class OperationRunner:
         enums = client.enums
         out: list[tuple[str, Any]] = []
         if step == "budget":
-            mop = client.get_type("MutateOperation")
-            b = mop.campaign_budget_operation.create
-            b.name = build.budget_name
-            b.amount_micros = build.budget_micros
-            b.delivery_method = enums.BudgetDeliveryMethodEnum.STANDARD
-            b.explicitly_shared = False
-            return [(missing[0], mop)]
+            return [(missing[0], budget_create(client, build))]
         if step == "campaign":
-            mop = client.get_type("MutateOperation")
-            c = mop.campaign_operation.create
-            c.name = build.campaign_name
-            c.campaign_budget = done["budget"]["resource_name"]
-            c.advertising_channel_type = enums.AdvertisingChannelTypeEnum.SEARCH
-            c.status = getattr(enums.CampaignStatusEnum, build.status)
-            if build.target_cpa_micros is not None:
-                c.target_cpa.target_cpa_micros = build.target_cpa_micros
-            else:
-                c.manual_cpc.enhanced_cpc_enabled = False
-            c.network_settings.target_google_search = True
-            c.contains_eu_political_advertising = (
-                enums.EuPoliticalAdvertisingStatusEnum.DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING
-            )
-            return [(missing[0], mop)]
+            return [(missing[0], campaign_create(client, build, done["budget"]["resource_name"]))]
         want = set(missing)
         campaign_rn = done["campaign"]["resource_name"]
         if step in ("images", "image_links"):
@@ -914,7 +928,9 @@ __all__ = [
     "OperationFailed",
     "OperationReport",
     "OperationRunner",
+    "budget_create",
     "build_campaign",
+    "campaign_create",
     "operation_report",
     "resume_operations",
     "retry_operation",

@@ -30,7 +30,9 @@ MICROS = 1_000_000
 CAPS = {"cpc_bid_micros": 0.20, "budget_micros": 0.30, "target_cpa_micros": 0.15}
 CAP_TOLERANCE = 0.005  # billable-unit rounding of a capped value
 LEARNING_WINDOW_DAYS = 3
-OUTAGE_TAIL_DAYS = 3  # cuts counted from the outage's first day to 3 days after its last
+# cuts decided on the outage's days or up to 3 days after its last (their data held the gap);
+# a change decided on day D is in force from D + 1 (the apply runs after D's daily run)
+OUTAGE_TAIL_DAYS = 3
 CUTTING_FIELDS = frozenset(CAPS)
 
 
@@ -225,9 +227,10 @@ def per_ten_campaign_weeks(count: int, *, campaigns: int, days: int) -> float:
 def days_to_react(
     changes: Sequence[Change], *, start: dt.date, campaigns: set[int] | None, last_day: dt.date
 ) -> float | None:
-    """Days from a shock's start to the first change to a shocked campaign (None: never)."""
+    """Days from a shock's start until the first change to a shocked campaign is in force
+    (None: never; a change decided on the shock's first day is in force a day later: 1)."""
     for c in changes:
-        if c.effective_date >= start and (campaigns is None or c.campaign_id in campaigns):
+        if c.effective_date > start and (campaigns is None or c.campaign_id in campaigns):
             return float((c.effective_date - start).days)
     return None
 
@@ -235,8 +238,11 @@ def days_to_react(
 def cuts_during(
     changes: Sequence[Change], *, start: dt.date, end: dt.date, tail_days: int = OUTAGE_TAIL_DAYS
 ) -> int:
-    stop = end + dt.timedelta(days=tail_days)
-    return sum(1 for c in changes if c.is_cut and start <= c.effective_date <= stop)
+    """Cuts decided from the outage's first day to ``tail_days`` after its last (in force the
+    day after each decision)."""
+    first = start + dt.timedelta(days=1)
+    stop = end + dt.timedelta(days=1 + tail_days)
+    return sum(1 for c in changes if c.is_cut and first <= c.effective_date <= stop)
 
 
 @dataclass

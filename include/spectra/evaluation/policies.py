@@ -13,7 +13,8 @@
 
 Only the oracles read the market's truth; every other policy sees what the API returns. Every
 policy that changes something goes through the apply executor over gRPC, so its changes are in
-the same ledger and take effect the same way (from the day the change is made for).
+the same ledger and take effect the same way (when the day's daily run has pulled: the next
+day, 06:00 UTC).
 """
 
 from __future__ import annotations
@@ -48,16 +49,19 @@ class Policy:
     name: str
     act: Callable[[World, dt.date, steps.DayLog], None]
     reads_truth: bool = False
+    needs_history: bool = True  # False: its world needs no warm-up history ingested
 
 
 def _send(world: World, day: dt.date, changes: Sequence[ApprovedChange]) -> int:
     from spectra.apply.executor import ApplyConfig, apply_changes
+    from spectra.domain.clock import daily_pull_instant
 
     if not changes:
         return 0
     report = apply_changes(
-        world.engine, world.client, list(changes), creds=world.creds, config=ApplyConfig(as_of=day)
-    )
+        world.engine, world.client, list(changes), creds=world.creds,
+        config=ApplyConfig(as_of=daily_pull_instant(day)),
+    )  # fmt: skip
     return report.counts().get("applied", 0)
 
 
@@ -205,8 +209,8 @@ def _oracle(constrained: bool) -> Callable[[World, dt.date, steps.DayLog], None]
             kws = oracle.keyword_bids[oracle.keyword_bids["customer_id"] == cid]
             for row in camps.itertuples():
                 campaign_id = int(row.campaign_id)
-                if constrained and campaign_id in last:
-                    if (day - last[campaign_id]).days < LEARNING_DAYS:
+                if constrained and campaign_id in last:  # both in force the day after
+                    if (day + dt.timedelta(days=1) - last[campaign_id]).days < LEARNING_DAYS:
                         continue
                 camp_changes = []
                 budget_target = float(row.optimal_budget_micros)
@@ -305,11 +309,13 @@ def world_monitor_hours(world: World) -> int:
 
 
 POLICIES: dict[str, Policy] = {
-    "hands_off": Policy("hands_off", _hands_off),
-    "greedy": Policy("greedy", _greedy),
+    "hands_off": Policy("hands_off", _hands_off, needs_history=False),
+    "greedy": Policy("greedy", _greedy, needs_history=False),  # pulls its own window daily
     "spectra": Policy("spectra", _spectra),
-    "oracle": Policy("oracle", _oracle(True), reads_truth=True),
-    "oracle_unconstrained": Policy("oracle_unconstrained", _oracle(False), reads_truth=True),
+    "oracle": Policy("oracle", _oracle(True), reads_truth=True, needs_history=False),
+    "oracle_unconstrained": Policy(
+        "oracle_unconstrained", _oracle(False), reads_truth=True, needs_history=False
+    ),
 }
 DEFAULT_POLICIES = tuple(POLICIES)
 

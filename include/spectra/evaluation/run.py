@@ -7,7 +7,7 @@ market's truth and the apply ledger (``metrics``).
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import logging
 import shutil
 import tempfile
@@ -19,7 +19,7 @@ from pathlib import Path
 from spectra.evaluation import metrics, steps
 from spectra.evaluation.policies import Policy, needs_model
 from spectra.evaluation.scenarios import EvalScenario
-from spectra.evaluation.world import World, open_world, prepare
+from spectra.evaluation.world import World, migrated_template, open_world, prepare
 
 log = logging.getLogger(__name__)
 
@@ -105,51 +105,104 @@ def score(
     )
 
 
-def evaluate_scenario(
-    scenario: EvalScenario,
-    selected: Sequence[Policy],
-    *,
-    seeds: int,
-    days: int | None = None,
-    workdir: Path | None = None,
-    keep: bool = False,
-    progress: Callable[[str], None] | None = None,
+def run_seed(
+    scenario: EvalScenario, seed: int, policy_names: Sequence[str], root: Path, *, keep: bool
 ) -> list[metrics.RunMetrics]:
-    """Every policy on every seed; one fresh world per (seed, policy)."""
+    """Every policy on one seed of a scenario (a unit of work: one process can take it)."""
+    from spectra.evaluation.policies import policies
     from spectra.sandbox.llm import LlmStandIn
 
-    scenario = scenario.model_copy(update={"days": days or scenario.days})
-    own = workdir is None
-    root = Path(tempfile.mkdtemp(prefix="spectra-evaluate-")) if own else workdir
-    assert root is not None
-    results = []
+    selected = policies(policy_names)
     llm = LlmStandIn(mode="sound").start() if needs_model(selected) else None
+    results = []
     try:
-        for seed in range(seeds):
-            for policy in selected:
-                where = root / f"{scenario.name}-{seed}-{policy.name}"
-                if where.exists():
-                    shutil.rmtree(where)
-                started = dt.datetime.now(dt.UTC)
-                with open_world(
-                    scenario, seed, workdir=where,
-                    gemini_base_url=llm.base_url if llm and policy.name == "spectra" else None,
-                ) as world:  # fmt: skip
-                    prepare(world)
-                    logs, seconds = run_policy(world, policy)
-                    result = score(world, policy, logs, seconds)
-                results.append(result)
-                if progress:
-                    progress(
-                        f"{scenario.name} seed {seed} {policy.name:<20} profit {result.profit:>12,.0f}"
-                        f"  changes {result.changes:>4}  {result.seconds_per_day:5.1f} s/day"
-                        f"  (since {started:%H:%M:%S})"
-                    )
-                if not keep:
-                    shutil.rmtree(where, ignore_errors=True)
+        for policy in selected:
+            where = root / f"{scenario.name}-{seed}-{policy.name}"
+            if where.exists():
+                shutil.rmtree(where)
+            with open_world(
+                scenario, seed, workdir=where,
+                gemini_base_url=llm.base_url if llm and policy.name == "spectra" else None,
+            ) as world:  # fmt: skip
+                prepare(world, history=policy.needs_history)
+                logs, seconds = run_policy(world, policy)
+                results.append(score(world, policy, logs, seconds))
+            if not keep:
+                shutil.rmtree(where, ignore_errors=True)
     finally:
         if llm is not None:
             llm.stop()
+    return results
+
+
+def evaluate(
+    scenarios: Sequence[EvalScenario],
+    selected: Sequence[Policy],
+    *,
+    seeds: int | None = None,
+    days: int | None = None,
+    workdir: Path | None = None,
+    keep: bool = False,
+    jobs: int = 1,
+    progress: Callable[[str], None] | None = None,
+    journal: Path | None = None,
+) -> list[metrics.RunMetrics]:
+    """Every policy on every seed of every scenario; one fresh world per (seed, policy).
+
+    ``journal``: each finished run is appended there as a JSON line as soon as its unit ends,
+    so an interrupted suite keeps what it measured (``spectra evaluate --from-runs`` reports it).
+
+    ``jobs`` > 1 runs (scenario, seed) units in that many processes (each its own sandbox,
+    stand-in and warehouses); the results are the same as one process's, in the same order.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    own = workdir is None
+    root = Path(tempfile.mkdtemp(prefix="spectra-evaluate-")) if own else workdir
+    assert root is not None
+    migrated_template(root / "_template")
+    names = [p.name for p in selected]
+    units = []
+    for scenario in scenarios:
+        sc = scenario.model_copy(update={"days": days or scenario.days})
+        units += [(sc, seed) for seed in range(seeds or scenario.seeds)]
+    results: list[metrics.RunMetrics] = []
+
+    def report(batch: list[metrics.RunMetrics]) -> None:
+        results.extend(batch)
+        if journal is not None:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            with journal.open("a") as out:
+                for r in batch:
+                    out.write(json.dumps(r.as_dict(), default=str) + "\n")
+        for r in batch:
+            if progress:
+                progress(
+                    f"{r.scenario} seed {r.seed} {r.policy:<20} profit {r.profit:>12,.0f}"
+                    f"  changes {r.changes:>4}  {r.seconds_per_day:5.1f} s/day"
+                )
+
+    try:
+        if jobs <= 1:
+            for sc, seed in units:
+                report(run_seed(sc, seed, names, root, keep=keep))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [
+                    pool.submit(run_seed, sc, seed, names, root, keep=keep) for sc, seed in units
+                ]
+                for future in futures:
+                    report(future.result())
+    finally:
         if own and not keep:
             shutil.rmtree(root, ignore_errors=True)
     return results
+
+
+def read_journal(path: Path) -> list[metrics.RunMetrics]:
+    """The runs a journal holds (see :func:`evaluate`)."""
+    runs = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            runs.append(metrics.RunMetrics(**json.loads(line)))
+    return runs

@@ -17,6 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from spectra.evaluation.world import APPROVER, World
 
 log = logging.getLogger(__name__)
@@ -132,7 +134,11 @@ def apply(world: World, day: dt.date, out: DayLog) -> None:
         for item in auto + answered:
             tenant, pid = item["tenant_id"], int(item["proposal_id"])
             candidate = proposals.candidate_of(world.engine, tenant_id=tenant, proposal_id=pid)
-            wait = service.rate_limit_status(world.engine, candidate, config=config)
+            # the simulated instant the apply runs at (the DAG's sensor reads the wall clock,
+            # which a simulated day is not)
+            wait = service.rate_limit_status(
+                world.engine, candidate, config=config, now=daily_pull_instant(day)
+            )
             if not wait.ready:  # the DAG's sensor would wait; the loop moves on to the next day
                 out.rate_limited += 1
                 continue
@@ -141,7 +147,7 @@ def apply(world: World, day: dt.date, out: DayLog) -> None:
             )
             report = apply_changes(
                 world.engine, world.client, [change], creds=world.creds,
-                config=ApplyConfig(as_of=proposal_day),
+                config=ApplyConfig(as_of=daily_pull_instant(proposal_day)),
             )  # fmt: skip
             result = report.outcomes.get(change.idempotency_key)
             outcome = result.outcome if result else "deferred"
@@ -153,15 +159,29 @@ def apply(world: World, day: dt.date, out: DayLog) -> None:
 
 
 def monitors(world: World, day: dt.date, out: DayLog, *, every_hours: int = 1) -> None:
-    """``spectra_monitors`` (spend and policy) at the end of each ``every_hours`` of ``day``."""
+    """``spectra_monitors`` (spend and policy) at the end of each ``every_hours`` of ``day``
+    in each account's own time zone (the day a daily spend limit counts; ``spectra_monitors``
+    runs every hour of every day, so a simulated day must watch all of its own hours)."""
+    from zoneinfo import ZoneInfo
+
     from spectra.monitors.policy import check_policy
     from spectra.monitors.spend import check_spend
+    from spectra.warehouse.models import AdAccount
 
-    start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    with world.engine.connect() as conn:
+        zones = dict(
+            conn.execute(
+                select(AdAccount.customer_id, AdAccount.time_zone).where(
+                    AdAccount.tenant_id == world.tenant_id
+                )
+            ).all()
+        )
     with _Timer(out, "monitors"):
-        for hour in range(every_hours, 25, every_hours):
-            clock = start + dt.timedelta(hours=hour)
-            for cid in world.customer_ids:
+        for cid in world.customer_ids:
+            zone = ZoneInfo(zones.get(cid) or "UTC")
+            start = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+            for hour in range(every_hours, 25, every_hours):
+                clock = (start + dt.timedelta(hours=hour)).astimezone(dt.UTC)
                 for check in (check_spend, check_policy):
                     report = check(
                         world.engine, world.client, tenant_id=world.tenant_id, customer_id=cid,

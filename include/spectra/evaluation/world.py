@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, update
 
 from spectra.ads.client import AdsCredentials, build_client
@@ -74,7 +75,38 @@ class World:
 
 
 def build_market(scenario: EvalScenario, seed_index: int) -> Market:
-    return Market(scenario_from_dict(scenario.market_dict(seed_index)))
+    """The seed's market; an A/A scenario's account starts (and stays) at its true optimum."""
+    market = Market(scenario_from_dict(scenario.market_dict(seed_index)))
+    if scenario.aa:
+        start_at_optimum(market, scenario.horizon()[len(scenario.horizon()) // 2])
+    return market
+
+
+AA_BUDGET_HEADROOM = 3.0  # budgets three times the optimal spend: they never bind
+
+
+def start_at_optimum(market: Market, day: dt.date) -> None:
+    """Make the market's starting settings the truth's profit-optimal ones (keyword bids,
+    target CPAs; budgets that never bind), from its first day of history on: a null world in
+    which no change can earn anything, so every change is a false action. World construction
+    (the harness's own use of the truth); the policies then see only the API."""
+    from spectra.sandbox.market.truth import Truth
+
+    oracle = Truth(market).oracle(day)
+    st, base = market.struct, market._base_state
+    optimal = oracle.keyword_bids["optimal_bid_micros"].to_numpy()
+    unit = st.unit_of("keyword")
+    base.keyword_bid = np.where(optimal > 0, optimal, unit).astype(np.int64)
+    camps = oracle.campaigns
+    smart = (camps["bidding"] == "TARGET_CPA").to_numpy()
+    base.campaign_target_cpa = np.where(
+        smart, camps["optimal_target_cpa_micros"].to_numpy(), base.campaign_target_cpa
+    ).astype(np.int64)
+    spend = camps["optimal_spend_micros"].to_numpy()
+    base.campaign_budget = (
+        np.maximum(np.rint(spend * AA_BUDGET_HEADROOM / 1_000_000), 1) * 1_000_000
+    ).astype(np.int64)
+    market._invalidate(market.history_start.toordinal(), structural=True)
 
 
 @contextmanager
@@ -160,10 +192,10 @@ def register(world: World) -> None:
     service.set_autopilot(world.engine, tenant_id=world.tenant_id, on=True, by="evaluation")
 
 
-def load_history(world: World) -> None:
-    """Ingest the warm-up window (the scenario's ``warmup_days`` before day 1) through the real
-    client, as a new account's first run would, and set a person's daily spend limits
-    (``SPEND_LIMIT_FACTOR`` x the starting budgets) on the campaigns."""
+def load_history(world: World, *, days: int | None = None) -> None:
+    """Ingest the warm-up window (the scenario's ``warmup_days`` before day 1, or ``days``)
+    through the real client, as a new account's first run would, and set a person's daily
+    spend limits (``SPEND_LIMIT_FACTOR`` x the starting budgets) on the campaigns."""
     from spectra.domain.clock import daily_pull_instant
     from spectra.ingest.daily import ingest_account
     from spectra.warehouse.models import Campaign
@@ -177,7 +209,7 @@ def load_history(world: World) -> None:
             tenant_id=world.tenant_id,
             customer_id=cid,
             logical_date=before,
-            repull_days=world.scenario.warmup_days,
+            repull_days=days or world.scenario.warmup_days,
             pulled_at=daily_pull_instant(before),
         )
     with world.engine.begin() as conn:
@@ -194,7 +226,9 @@ def load_history(world: World) -> None:
     world.initial_budgets = budgets
 
 
-def prepare(world: World) -> World:
+def prepare(world: World, *, history: bool = True) -> World:
+    """Register the tenant and load the account; ``history=False`` (a policy that never reads
+    the warehouse) ingests one day only: the structure and budgets the spend limits come from."""
     register(world)
-    load_history(world)
+    load_history(world, days=None if history else 1)
     return world

@@ -23,12 +23,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from spectra.ads.client import AdsCredentials
+from spectra.ads.errors import AdsError
 from spectra.ads.fields import TARGET_CPA_FIELDS, TARGET_ROAS_FIELDS, bidding_target
 from spectra.ads.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
-from spectra.ads.stream import load_query, stream_columns
+from spectra.ads.stream import checks_totals, load_query, stream_columns
 from spectra.domain.campaign_state import CampaignState
 from spectra.domain.clock import complete_through
 from spectra.domain.windows import ingest_window
+from spectra.quality.bounds import Bounds, account_bounds
 from spectra.quality.screen import (
     SCREENED_QUERIES,
     Rejected,
@@ -62,6 +64,36 @@ _LIFECYCLE_FOR_NEW = {
 
 class IngestError(RuntimeError):
     """The account cannot be ingested (unknown to the warehouse, or misconfigured)."""
+
+
+class IngestPullFailed(RuntimeError):
+    """One query of an ingest gave up: which query, which date slice, after how many attempts.
+
+    The run is recorded as failed in ``ingest_runs`` (nothing it pulled is kept: the load is
+    one transaction); the Google Ads error is the ``__cause__``.
+    """
+
+    def __init__(
+        self, *, account: str, query: str, date_slice: str, attempts: int, error: BaseException
+    ) -> None:
+        self.account, self.query, self.date_slice, self.attempts = (
+            account,
+            query,
+            date_slice,
+            attempts,
+        )
+        self.error = f"{type(error).__name__}: {error}"
+        super().__init__(
+            f"ingest of {account}: query {query} for {date_slice} failed after "
+            f"{attempts} attempt{'s' if attempts != 1 else ''}: {self.error}"
+        )
+
+
+def slice_label(params: Mapping[str, Any]) -> str:
+    """``2026-11-01..2026-11-07`` for a dated pull, ``all`` for structure."""
+    if "date_from" in params:
+        return f"{params['date_from']}..{params['date_to']}"
+    return "all"
 
 
 @dataclass
@@ -173,6 +205,7 @@ class _Puller:
         customer_id: int,
         as_of: dt.date | dt.datetime,
         retry: RetryPolicy,
+        account: str = "",
     ) -> None:
         self.client, self.creds, self.customer_id, self.as_of, self.retry = (
             client,
@@ -181,20 +214,36 @@ class _Puller:
             as_of,
             retry,
         )
+        self.account = account or str(customer_id)
 
     def __call__(self, name: str, **params: Any) -> dict[str, list[Any]]:
+        """The query's columns; :class:`IngestPullFailed` once its retries give up."""
         query = load_query(name)
-        return call_with_retry(
-            lambda: stream_columns(
+        attempts = 0
+
+        def once() -> dict[str, list[Any]]:
+            nonlocal attempts
+            attempts += 1
+            return stream_columns(
                 self.client,
                 self.creds,
                 customer_id=self.customer_id,
                 query=query,
                 as_of=self.as_of,
+                summary=checks_totals(query),
                 **params,
-            ),
-            policy=self.retry,
-        )
+            )
+
+        try:
+            return call_with_retry(once, policy=self.retry)
+        except AdsError as exc:
+            raise IngestPullFailed(
+                account=self.account,
+                query=name,
+                date_slice=slice_label(params),
+                attempts=attempts,
+                error=exc,
+            ) from exc
 
 
 class _PipelinedWriter:
@@ -297,8 +346,11 @@ def ingest_account(
 
     if pulled_at is None and not creds.sandbox_clock:
         pulled_at = dt.datetime.now(dt.UTC)
-    pull = _Puller(client, creds, customer_id, pulled_at or as_of, retry)
+    pull = _Puller(
+        client, creds, customer_id, pulled_at or as_of, retry, f"{tenant_id}/{customer_id}"
+    )
     result = IngestResult(tenant_id, customer_id, logical_date, window_start, window_end, as_of)
+    bounds: Bounds | None = None  # set once the account's own row is pulled (its currency)
 
     rejected: list[Rejected] = []  # by every slice; recorded once, after the last
 
@@ -311,12 +363,85 @@ def ingest_account(
             as_of=as_of,
             logical_date=logical_date,
             rejected=rejected,
+            bounds=bounds,
         )
 
+    try:
+        # The account's row first: an account not pinned yet is screened in its own currency.
+        first = {"accounts": pull("accounts")}
+        reported = first["accounts"].get("customer.currency_code") or [None]
+        with engine.connect() as conn:
+            # from what the warehouse held before this pull: a pull cannot move its own bounds
+            bounds = account_bounds(
+                conn,
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                logical_date=logical_date,
+                reported_currency=reported[0],
+            )
+        _load(engine, pull, write, result, rejected, pulled_at, slice_days, first)
+    except IngestPullFailed as failure:
+        _record_failed_run(engine, result, failure, pulled_at)
+        log.error("ingest failed: %s", failure)
+        raise
+    result.seconds = time.perf_counter() - started
+    log.info("ingested %s", result.as_dict())
+    return result
+
+
+def _record_failed_run(
+    engine: Engine, result: IngestResult, failure: IngestPullFailed, pulled_at: dt.datetime | None
+) -> None:
+    """The run's own row says it failed, where and why (the load itself rolled back)."""
+    with engine.begin() as conn:
+        bulk_upsert(
+            conn,
+            m.IngestRun.__table__,
+            [
+                {
+                    "tenant_id": result.tenant_id,
+                    "customer_id": result.customer_id,
+                    "logical_date": result.logical_date,
+                    "window_start": result.window_start,
+                    "window_end": result.window_end,
+                    "rows_by_table": {},
+                    "pulled_at": pulled_at,
+                    "status": "failed",
+                    "failed_query": failure.query,
+                    "failed_slice": failure.date_slice,
+                    "attempts": failure.attempts,
+                    "error": failure.error,
+                    "finished_at": m.utcnow(),
+                }
+            ],
+            keys=["tenant_id", "customer_id", "logical_date"],
+        )
+
+
+def _load(
+    engine: Engine,
+    pull: _Puller,
+    write: Callable[[Connection, str, Mapping[str, list[Any]]], dict[str, int]],
+    result: IngestResult,
+    rejected: list[Rejected],
+    pulled_at: dt.datetime | None,
+    slice_days: int,
+    first: dict[str, dict[str, list[Any]]],
+) -> None:
+    """Every pull, screen and write of one run, in one transaction (``first``: pulls made
+    already, by query name)."""
+    tenant_id, customer_id = result.tenant_id, result.customer_id
+    logical_date, as_of = result.logical_date, result.as_of
+    window_start, window_end = result.window_start, result.window_end
+    campaign_days: set[tuple[Any, Any]] = set()  # (campaign id, date) the re-pull sent
     with engine.begin() as conn, _PipelinedWriter(conn, write) as writer:
         for name, params in planned_pulls(window_start, window_end, slice_days):
-            writer.submit(name, pull(name, **params))
+            cols = first.pop(name) if name in first else pull(name, **params)
+            if name == "campaign_performance":
+                campaign_days.update(zip(cols["campaign.id"], cols["segments.date"], strict=True))
+            writer.submit(name, cols)
         result.rows = writer.finish()
+        rejected.extend(lost_campaign_days(conn, result, campaign_days))
         held = record_ingest_quarantine(
             conn,
             rejected,
@@ -351,14 +476,78 @@ def ingest_account(
                     "pulled_at": pulled_at,
                     "complete_through": result.complete_through,
                     "status": "success",
+                    "failed_query": None,
+                    "failed_slice": None,
+                    "attempts": None,
+                    "error": None,
                     "finished_at": m.utcnow(),
                 }
             ],
             keys=["tenant_id", "customer_id", "logical_date"],
         )
-    result.seconds = time.perf_counter() - started
-    log.info("ingested %s", result.as_dict())
-    return result
+
+
+def lost_campaign_days(
+    conn: Connection, result: IngestResult, pulled: set[tuple[Any, Any]]
+) -> list[Rejected]:
+    """Campaign-days the warehouse holds with impressions that this re-pull did not send.
+
+    Google sends no row for a day without impressions, so a stored day *with* impressions
+    that an enabled campaign's re-pull lacks is a loss, not a quiet day. The stored numbers
+    are kept (nothing deletes them) and each such day is recorded (``perf.repull_complete``,
+    warn) naming the campaign and the day, so the gate reports it.
+    """
+    p, c = m.PerformanceDaily, m.Campaign
+    stored = conn.execute(
+        select(
+            p.entity_id,
+            p.date,
+            p.impressions,
+            p.clicks,
+            p.cost_micros,
+            p.conversions,
+            p.conversions_value_micros,
+            p.reported_as_of,
+        )
+        .join(
+            c,
+            (c.tenant_id == p.tenant_id)
+            & (c.customer_id == p.customer_id)
+            & (c.campaign_id == p.entity_id),
+        )
+        .where(
+            p.tenant_id == result.tenant_id,
+            p.customer_id == result.customer_id,
+            p.level == "campaign",
+            p.date.between(result.window_start, result.window_end),
+            p.impressions > 0,
+            c.serving_status == "ENABLED",
+        )
+        .order_by(p.entity_id, p.date)
+    ).all()
+    lost = []
+    for row in stored:
+        day = row.date.isoformat()
+        if (row.entity_id, day) in pulled:
+            continue
+        payload = {
+            "campaign.id": row.entity_id,
+            "segments.date": day,
+            "metrics.impressions": row.impressions,
+            "metrics.clicks": row.clicks,
+            "metrics.cost_micros": row.cost_micros,
+            "metrics.conversions": row.conversions,
+            "metrics.conversions_value": row.conversions_value_micros / MICROS,
+        }
+        reason = (
+            f"campaign {row.entity_id} has no row for {day} in this re-pull, but the warehouse "
+            f"holds {row.impressions} impressions and {row.cost_micros} cost_micros for it "
+            f"(reported as of {row.reported_as_of}): the stored numbers are kept"
+        )
+        lost.append(
+            Rejected("campaign_performance", -1, payload, [("perf.repull_complete", reason)])
+        )
+    return lost
 
 
 @dataclass(frozen=True)
@@ -706,6 +895,7 @@ def write_pulled(
     as_of: dt.date,
     logical_date: dt.date | None = None,
     rejected: list[Rejected] | None = None,
+    bounds: Bounds | None = None,
 ) -> dict[str, int]:
     """Upsert pulled query results (any subset of WRITERS); returns rows per warehouse table.
 
@@ -718,8 +908,15 @@ def write_pulled(
     unknown = set(pulled) - set(WRITERS)
     if unknown:
         raise IngestError(f"no writer for queries {sorted(unknown)}")
+    if bounds is None:
+        bounds = account_bounds(
+            conn,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            logical_date=logical_date or as_of - dt.timedelta(days=1),
+        )
     if rejected is not None:
-        screened = screen_pulled(pulled)
+        screened = screen_pulled(pulled, bounds)
         rejected.extend(screened.rejected)
     else:
         screened = quarantine_pulled(
@@ -729,6 +926,7 @@ def write_pulled(
             customer_id=customer_id,
             as_of=as_of,
             logical_date=logical_date,
+            bounds=bounds,
         )
     target = _Target(
         conn, tenant_id, customer_id, as_of, logical_date or as_of - dt.timedelta(days=1)

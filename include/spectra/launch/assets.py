@@ -37,6 +37,7 @@ from sqlalchemy import Engine
 from spectra.agent.brand_safety import BrandPolicy, check_copy
 from spectra.agent.client import LlmError, LlmReply, ProposalModel
 from spectra.agent.context import quote_untrusted
+from spectra.agent.cost import call_cost_micros
 from spectra.agent.imagen import ImagenClient
 from spectra.agent.prompts import Prompt, load_prompt
 from spectra.agent.service import review_copy
@@ -174,7 +175,9 @@ def _brief_prompt(brief: Brief) -> str:
 
 
 class _Calls:
-    """Records each AI call of a launch in ``ai_calls`` (tokens, latency, outcome)."""
+    """Records each AI call of a launch in ``ai_calls`` (tokens, latency, outcome, and the
+    cost in USD micros from the model's price row of the day, as the proposal agent does; an
+    image call has no token price here, so it costs 0 until Imagen's per-image price is kept)."""
 
     def __init__(self, engine: Engine, brief: Brief, *, dag_run_id: str | None) -> None:
         self.engine = engine
@@ -193,11 +196,24 @@ class _Calls:
         latency_ms: int = 0,
         attempts: int = 0,
     ) -> None:
+        day = dt.datetime.now(dt.UTC).date()
+        with self.engine.connect() as conn:
+            price = agent_store.price_for(conn, model, day)
+        cost = (
+            call_cost_micros(
+                price,
+                prompt_tokens=reply.prompt_tokens,
+                output_tokens=reply.output_tokens,
+                thinking_tokens=reply.thinking_tokens,
+            )
+            if reply is not None
+            else 0
+        )
         values = {
             "tenant_id": self.brief.tenant,
             "customer_id": self.brief.account,
             "campaign_id": None,
-            "logical_date": dt.datetime.now(dt.UTC).date(),
+            "logical_date": day,
             "purpose": purpose,
             "model": model,
             "prompt_id": prompt.prompt_id if prompt else "imagen",
@@ -208,8 +224,8 @@ class _Calls:
             "thinking_tokens": reply.thinking_tokens if reply else 0,
             "latency_ms": reply.latency_ms if reply else latency_ms,
             "attempts": reply.attempts if reply else attempts,
-            "price_id": None,
-            "cost_micros": 0,
+            "price_id": price.id if price else None,
+            "cost_micros": cost,
             "outcome": outcome,
             "error": error[:4000],
             "response_id": reply.response_id if reply else None,

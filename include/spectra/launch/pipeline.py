@@ -49,7 +49,9 @@ from spectra.apply.operations import (
     KeywordSpec,
     OperationReport,
     StepHook,
+    budget_create,
     build_campaign,
+    campaign_create,
 )
 from spectra.domain.campaign_state import CampaignState
 from spectra.domain.money import round_to_unit
@@ -395,29 +397,9 @@ def _preflight(
 ) -> list[str]:
     """The budget and campaign creates, sent with validate_only (temporary ids): Google checks
     them against the account as it is — limits, names — and creates nothing."""
-    enums = client.enums
     budget_rn = f"customers/{build.customer_id}/campaignBudgets/-1"
-    b_op = client.get_type("MutateOperation")
-    b = b_op.campaign_budget_operation.create
-    b.resource_name = budget_rn
-    b.name = build.budget_name
-    b.amount_micros = build.budget_micros
-    b.delivery_method = enums.BudgetDeliveryMethodEnum.STANDARD
-    b.explicitly_shared = False
-    c_op = client.get_type("MutateOperation")
-    c = c_op.campaign_operation.create
-    c.name = build.campaign_name
-    c.campaign_budget = budget_rn
-    c.advertising_channel_type = enums.AdvertisingChannelTypeEnum.SEARCH
-    c.status = getattr(enums.CampaignStatusEnum, build.status)
-    if build.target_cpa_micros is not None:
-        c.target_cpa.target_cpa_micros = build.target_cpa_micros
-    else:
-        c.manual_cpc.enhanced_cpc_enabled = False
-    c.network_settings.target_google_search = True
-    c.contains_eu_political_advertising = (
-        enums.EuPoliticalAdvertisingStatusEnum.DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING
-    )
+    b_op = budget_create(client, build, resource_name=budget_rn)
+    c_op = campaign_create(client, build, budget_rn)
     outcome = mutate(
         client, creds, customer_id=build.customer_id, operations=[b_op, c_op],
         validate_only=True, partial_failure=True, as_of=config.as_of,

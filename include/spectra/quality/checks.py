@@ -60,9 +60,13 @@ PERFORMANCE = "performance_daily"
 SEARCH_TERMS = "search_terms_daily"
 STRUCTURE_TABLES = ("campaigns", "ad_groups", "keywords", "ads")
 LAG_BUCKETS = "conversion_lag_buckets"
-TABLE_PREFIX = {PERFORMANCE: "perf", SEARCH_TERMS: "st", LAG_BUCKETS: "lag"} | dict.fromkeys(
-    STRUCTURE_TABLES, "struct"
-)
+ACCOUNTS = "ad_accounts"
+TABLE_PREFIX = {
+    PERFORMANCE: "perf",
+    SEARCH_TERMS: "st",
+    LAG_BUCKETS: "lag",
+    ACCOUNTS: "account",
+} | dict.fromkeys(STRUCTURE_TABLES, "struct")
 FACT_PREFIXES = ("perf", "st")
 
 CHECKS: dict[str, Check] = {
@@ -79,6 +83,21 @@ CHECKS: dict[str, Check] = {
         Check(f"{prefix}.cvr_plausible", W, "conversion rate outside plausible bounds"),
         Check(
             f"{prefix}.row_count_stable", W, "a day's row count jumped against the trailing median"
+        ),
+        Check(
+            f"{prefix}.within_bounds",
+            B,
+            "a metric above what one entity can report in a day (corrupt, and it would wrap sums)",
+        ),
+        Check(
+            f"{prefix}.history_plausible",
+            W,
+            "a metric far above anything the account itself reported (held at ingest)",
+        ),
+        Check(
+            f"{prefix}.text_valid",
+            W,
+            "text with NUL, control or bidi-override characters, or too long to store",
         ),
     )
 } | {
@@ -99,6 +118,18 @@ CHECKS: dict[str, Check] = {
         Check("struct.metrics_present", B, "a budget or bid that is not a number"),
         Check("struct.non_negative", B, "a negative budget or bid is corrupt data"),
         Check("struct.parent_known", B, "an ad group, keyword or ad whose parent is missing"),
+        Check(
+            "struct.text_valid",
+            W,
+            "text with NUL, control or bidi-override characters, or too long to store",
+        ),
+        Check(
+            "perf.repull_complete",
+            W,
+            "a campaign-day the warehouse holds is missing from today's re-pull (stored kept)",
+        ),
+        Check("account.keys_present", B, "the account's own row without its id"),
+        Check("account.keys_unique", B, "the account's own row twice"),
         Check("account.currency_expected", B, "the account's currency changed"),
         Check("account.time_zone_expected", B, "the account's time zone changed"),
     )
@@ -115,6 +146,20 @@ _LAG_CHECKS = (
 )
 CHECKS |= {c.name: c for c in _LAG_CHECKS}
 INGEST_ONLY: frozenset[str] = frozenset(c.name for c in _LAG_CHECKS)
+# Checks only ingest's screen applies (on the raw pull): the gate reports them from the
+# screen's entries (runner.screen_outcomes), no suite re-judges them.
+SCREEN_ONLY: frozenset[str] = frozenset(
+    {
+        *(f"{p}.{n}" for p in FACT_PREFIXES for n in ("within_bounds", "history_plausible")),
+        *(f"{p}.text_valid" for p in (*FACT_PREFIXES, "struct")),
+        "perf.repull_complete",
+        "account.keys_present",
+        "account.keys_unique",
+    }
+)
+# Ingest entries about a stored row that stands (nothing was held back): the row frames the
+# suites judge must not treat their payload as a held row replacing the stored one.
+RECORD_ONLY: frozenset[str] = frozenset({"perf.repull_complete"})
 
 
 def check(name: str) -> Check:
@@ -159,6 +204,24 @@ class QualityConfig:
     outage_clicks_hold: float = 0.5
     outage_mature_days: int = 14
     outage_young_share: float = 0.25
+    # Ceilings per entity and day (spectra.quality.bounds): above them a value is corrupt.
+    # Money in US dollar micros (units for conversion value), scaled to the account's currency;
+    # every ceiling is capped at 2^53.
+    max_impressions_per_day: int = 10**10
+    max_clicks_per_day: int = 10**9
+    max_cost_usd_micros_per_day: int = 10**13  # USD 10M
+    max_conversions_per_day: float = 1e9
+    max_conversions_value_usd_per_day: float = 1e9
+    # Relative to the account's own history: ``history_factor`` times the largest value of the
+    # level in the last ``history_days`` (at least the floors), once ``history_min_days`` are in.
+    history_factor: float = 100.0
+    history_days: int = 90
+    history_min_days: int = 7
+    history_floor_impressions: int = 10_000
+    history_floor_clicks: int = 1_000
+    history_floor_cost_usd_micros: int = 1_000_000_000  # USD 1 000
+    history_floor_conversions: float = 100.0
+    history_floor_value_usd: float = 100_000.0
     # Where Data Docs and GX validation results live (default: $SPECTRA_HOME/var/quality).
     quality_dir: Path | None = None
     # Days of Data Docs (GX results + pages) kept behind the newest logical date present; 0 keeps

@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, literal, select
 
-from spectra.quality.checks import PERFORMANCE, SEARCH_TERMS, STRUCTURE_TABLES, QualityConfig
+from spectra.quality.checks import (
+    ACCOUNTS,
+    PERFORMANCE,
+    RECORD_ONLY,
+    SEARCH_TERMS,
+    STRUCTURE_TABLES,
+    QualityConfig,
+)
 from spectra.quality.outage import score_tracking
 from spectra.quality.screen import warehouse_row
 from spectra.warehouse import models as m
@@ -63,6 +70,9 @@ class Batch:
     left_out_days: set[dt.date] = field(default_factory=set)
     # the newest account-local day complete when ingest pulled (None: the logical date)
     complete_through: dt.date | None = None
+    pinned_on: dt.date | None = None  # when the expected settings were pinned
+    # what ingest's screen recorded for this day: (check, severity, reason), one per entry
+    ingest_entries: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def judged_through(self) -> dt.date:
@@ -100,6 +110,15 @@ def load_batch(
     batch.first_date = conn.execute(
         select(func.min(p.date)).where(p.tenant_id == tenant_id, p.customer_id == customer_id)
     ).scalar_one()
+    q = m.QualityQuarantine
+    batch.ingest_entries = [
+        (check_name, severity, reason)
+        for check_name, severity, reason in conn.execute(
+            select(q.check_name, q.severity, q.reason)
+            .where(*_held_today(batch), q.active.is_(True))
+            .order_by(q.check_name, q.id)
+        )
+    ]
     perf = _rows_frame(conn, batch, PERFORMANCE, config)
     terms = _rows_frame(conn, batch, SEARCH_TERMS, config)
     batch.frames[PERF_ROWS] = perf
@@ -131,24 +150,31 @@ def _rows_frame(conn: Connection, batch: Batch, table: str, config: QualityConfi
         model.customer_id == batch.customer_id,
         model.date.between(batch.window_start, batch.logical_date),
     )
-    stored = _frame(_fetch_raw(conn, stmt), columns)
+    stored = _typed(_frame(_fetch_raw(conn, stmt), columns), extra)
     stored["_origin"] = "warehouse"
-    held = _ingest_quarantine_frame(conn, batch, table, columns)
+    held = _typed(_ingest_quarantine_frame(conn, batch, table, columns), extra)
     if len(held):
-        # The fresh pull supersedes what is stored for the same key.
+        # The fresh pull supersedes what is stored for the same key. Both sides are typed
+        # first: the driver returns dates as ISO strings on SQLite and as dates on
+        # PostgreSQL, the held rows carry date objects, and keys of different types never
+        # match (the stored row would stay beside its held version as a false duplicate).
         held_keys = pd.MultiIndex.from_frame(held[key].dropna())
         stored = stored[~pd.MultiIndex.from_frame(stored[key]).isin(held_keys)]
         frame = pd.concat([stored, held], ignore_index=True)
     else:
         frame = stored.reset_index(drop=True)
-    frame["date"] = pd.to_datetime(frame["date"])
-    for column in METRICS + extra:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    for column in ("entity_id", "campaign_id", "ad_group_id"):
-        if column in frame:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce")
     _derive_rates(frame, config)
     frame["_row"] = np.arange(len(frame))
+    return frame
+
+
+def _typed(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+    """Dates as timestamps, ids and metrics as numbers, whatever the driver returned."""
+    frame = frame.copy()
+    frame["date"] = pd.to_datetime(frame["date"])
+    for column in [*METRICS, *extra, "entity_id", "campaign_id", "ad_group_id"]:
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 
 
@@ -175,6 +201,17 @@ def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
+def _held_today(batch: Batch) -> tuple[Any, ...]:
+    """Where ingest's entries for this account and day are (``quality_quarantine``)."""
+    q = m.QualityQuarantine
+    return (
+        q.tenant_id == batch.tenant_id,
+        q.customer_id == batch.customer_id,
+        q.stage == "ingest",
+        q.logical_date == batch.logical_date,
+    )
+
+
 def _ingest_quarantine_frame(
     conn: Connection, batch: Batch, table: str, columns: list[str]
 ) -> pd.DataFrame:
@@ -183,12 +220,10 @@ def _ingest_quarantine_frame(
     payloads = conn.execute(
         select(q.row_fingerprint, q.payload)
         .where(
-            q.tenant_id == batch.tenant_id,
-            q.customer_id == batch.customer_id,
-            q.stage == "ingest",
-            q.logical_date == batch.logical_date,
+            *_held_today(batch),
             q.source_table == table,
             q.active.is_(True),
+            q.check_name.not_in(sorted(RECORD_ONLY)),
         )
         .distinct()
         .order_by(q.row_fingerprint)
@@ -493,10 +528,7 @@ def _structure_frame(conn: Connection, batch: Batch) -> pd.DataFrame:
     for _fingerprint, payload in conn.execute(
         select(q.row_fingerprint, q.payload)
         .where(
-            q.tenant_id == batch.tenant_id,
-            q.customer_id == batch.customer_id,
-            q.stage == "ingest",
-            q.logical_date == batch.logical_date,
+            *_held_today(batch),
             q.source_table.in_(STRUCTURE_TABLES),
             q.active.is_(True),
         )
@@ -564,4 +596,25 @@ def _account_frame(conn: Connection, batch: Batch) -> pd.DataFrame:
     ).one_or_none()
     batch.settings_pinned = pinned is not None
     batch.expected_currency, batch.expected_time_zone = pinned or (currency, time_zone)
+    batch.pinned_on = conn.execute(
+        select(e.pinned_on).where(
+            e.tenant_id == batch.tenant_id, e.customer_id == batch.customer_id
+        )
+    ).scalar_one_or_none()
+    # A change ingest held (the account is not relabelled until a person accepts it) is what
+    # this pull reported: judge that, not the pinned label the account kept.
+    q = m.QualityQuarantine
+    held = conn.execute(
+        select(q.payload)
+        .where(
+            *_held_today(batch),
+            q.source_table == ACCOUNTS,
+            q.active.is_(True),
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    if held is not None:
+        row = json.loads(held)["row"]
+        currency = row.get("customer.currency_code", currency)
+        time_zone = row.get("customer.time_zone", time_zone)
     return _with_row(pd.DataFrame({"currency_code": [currency], "time_zone": [time_zone]}))

@@ -26,9 +26,10 @@ from sqlalchemy import Engine
 from spectra.domain.windows import ingest_window
 from spectra.quality import store
 from spectra.quality.alerts import QualityAlert, emit
-from spectra.quality.checks import GateStatus, QualityConfig, Severity, check
+from spectra.quality.checks import INGEST_ONLY, GateStatus, QualityConfig, Severity, check
 from spectra.quality.docs import make_context, publish, run_name
 from spectra.quality.frames import (
+    ACCOUNT,
     PERF_COVERAGE,
     PERF_DAYS,
     PERF_ROWS,
@@ -149,6 +150,7 @@ def validate_account(
     outcomes = [o for _, suite_result in results for o in _outcomes(suite_result)]
     for outcome in outcomes:
         outcome.reason = describe(outcome, batch)
+    outcomes += screen_outcomes(batch, outcomes)
     run = run_name(tenant_id, customer_id, logical_date)
     status = _status(outcomes)
     docs_path = (
@@ -236,7 +238,45 @@ def validate_frames(batch: Batch, config: QualityConfig | None = None) -> list[E
     outcomes = [o for _, suite_result in results for o in _outcomes(suite_result)]
     for o in outcomes:
         o.reason = describe(o, batch)
-    return outcomes
+    return outcomes + screen_outcomes(batch, outcomes)
+
+
+SCREEN_SUITE = "ingest_screen"
+
+
+def screen_outcomes(batch: Batch, outcomes: list[ExpectationOutcome]) -> list[ExpectationOutcome]:
+    """Failures ingest's screen recorded that no suite re-judges (bounds, text, account
+    settings held, days lost in a re-pull), as outcomes with the screen's own reasons.
+
+    A held row sits in the batch, so most checks fail again in the suites; a check the
+    suites did not fail is reported from the screen's entries instead, so nothing the screen
+    held or found passes unreported. The lag histogram's checks stay unreported by design
+    (``INGEST_ONLY``: a held cell never changes the verdict).
+    """
+    failed = {o.key for o in outcomes if not o.success}
+    by_key: dict[str, list[str]] = {}
+    for key, _severity, reason in batch.ingest_entries:
+        if key in failed or check(key).name in INGEST_ONLY:
+            continue
+        by_key.setdefault(key, []).append(reason)
+    out = []
+    for key, reasons in by_key.items():
+        severity = check(key).severity
+        shown = "; ".join(reasons[:3])
+        more = f" (+{len(reasons) - 3} more)" if len(reasons) > 3 else ""
+        out.append(
+            ExpectationOutcome(
+                suite=SCREEN_SUITE,
+                key=key,
+                expectation_type="spectra_ingest_screen",
+                column=key.split(":", 1)[1] if ":" in key else None,
+                severity=severity,
+                success=False,
+                unexpected_count=len(reasons),
+                reason=f"{key} [{severity.value}]: {len(reasons)} at ingest: {shown}{more}",
+            )
+        )
+    return out
 
 
 def status_of(outcomes: list[ExpectationOutcome]) -> GateStatus:
@@ -316,6 +356,8 @@ def describe(o: ExpectationOutcome, batch: Batch) -> str:
     head = f"{o.key} [{o.severity.value}]"
     if o.error:
         return f"{head}: the expectation errored ({o.error})"
+    if o.suite == ACCOUNT:
+        return f"{head}: {_settings_change(o, batch)}"
     frame = batch.frames.get(o.suite)
     if o.rows and frame is not None:
         shown = "; ".join(_describe_row(frame.iloc[i], o) for i in o.rows[:3])
@@ -326,6 +368,23 @@ def describe(o: ExpectationOutcome, batch: Batch) -> str:
     if o.observed is not None:
         return f"{head}: observed {o.observed}"
     return f"{head}: {o.unexpected_count or 0} unexpected values"
+
+
+def _settings_change(o: ExpectationOutcome, batch: Batch) -> str:
+    """What the account reports, what was pinned, and how to accept a real change."""
+    from spectra.quality.screen import accept_command
+
+    column, what, expected = (
+        ("currency_code", "currency", batch.expected_currency)
+        if o.key == "account.currency_expected"
+        else ("time_zone", "time zone", batch.expected_time_zone)
+    )
+    reported = batch.frames[ACCOUNT][column].iloc[0]
+    return (
+        f"the account reports {what} {reported!r}, pinned {expected} on {batch.pinned_on}; "
+        f"the change is held (the account and its history stay {expected}); if it is real, "
+        f"accept it with `{accept_command(batch.tenant_id, batch.customer_id)}`"
+    )
 
 
 def _judged(o: ExpectationOutcome, frame_rows: int) -> str:

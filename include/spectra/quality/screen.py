@@ -21,6 +21,8 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,11 +30,29 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from spectra.quality.checks import LAG_BUCKETS, PERFORMANCE, SEARCH_TERMS, TABLE_PREFIX, check
+from spectra.quality.bounds import Bounds, default_bounds
+from spectra.quality.checks import (
+    ACCOUNTS,
+    LAG_BUCKETS,
+    PERFORMANCE,
+    RECORD_ONLY,
+    SEARCH_TERMS,
+    TABLE_PREFIX,
+    check,
+)
 from spectra.warehouse import models as m
 from spectra.warehouse.upsert import bulk_upsert
 
 MICROS = 1_000_000
+# The warehouse columns' lengths (models: SearchTermDaily.search_term, Keyword.text). PostgreSQL
+# refuses a longer value (and any NUL), SQLite stores it: the screen decides instead, the same
+# way on both.
+SEARCH_TERM_LENGTH = m.SearchTermDaily.__table__.c.search_term.type.length or 512
+KEYWORD_TEXT_LENGTH = m.Keyword.__table__.c.text.type.length or 255
+# Characters no search term or keyword text holds: C0 controls (NUL included), DEL, C1
+# controls, and the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+# U+2066-U+2069) that make text display other than it reads ("Trojan Source", CVE-2021-42574).
+_FORBIDDEN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 # segments.conversion_lag_bucket values with a day range (ConversionLagBucketEnum, API v26),
 # the names analytics.lag maps to days. UNSPECIFIED (0) is a field the API left unset, and a
@@ -78,6 +98,8 @@ class ScreenedQuery:
     date: str | None = "segments.date"  # None for structure (no date segment)
     # The field quarantine entries record as entity_id when no column is the table's entity_id.
     entity: str | None = None
+    # Text fields: (GAQL field, warehouse column, longest value the column stores).
+    texts: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -100,6 +122,10 @@ _SHARES = tuple(
         "search_rank_lost_impression_share",
     )
 )
+
+# keywords: whether a higher bid could buy impressions (analytics.bids); budget-lost share is
+# a campaign's matter
+_KEYWORD_SHARES = (_SHARES[0], _SHARES[2])
 
 FACT_QUERIES: dict[str, ScreenedQuery] = {
     q.name: q
@@ -130,10 +156,12 @@ FACT_QUERIES: dict[str, ScreenedQuery] = {
                 "ad_group.id": "ad_group_id",
                 "campaign.id": "campaign_id",
                 **_METRICS,
+                **{s: s[8:] for s in _KEYWORD_SHARES},
             },
             ids=("ad_group_criterion.criterion_id", "ad_group.id", "campaign.id"),
             # a keyword is (ad group, criterion): Google shares criterion ids across ad groups
             key=("ad_group.id", "ad_group_criterion.criterion_id", "segments.date"),
+            optional_floats=_KEYWORD_SHARES,
         ),
         ScreenedQuery(
             "search_terms",
@@ -148,6 +176,7 @@ FACT_QUERIES: dict[str, ScreenedQuery] = {
             ids=("ad_group.id", "campaign.id"),
             key=("ad_group.id", "search_term_view.search_term", "segments.date"),
             term="search_term_view.search_term",
+            texts=(("search_term_view.search_term", "search_term", SEARCH_TERM_LENGTH),),
         ),
         # The run's conversion-lag histogram: summed over its click days, so no date segment.
         ScreenedQuery(
@@ -208,6 +237,7 @@ STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
             },
             ids=("ad_group_criterion.criterion_id", "ad_group.id", "campaign.id"),
             key=("ad_group.id", "ad_group_criterion.criterion_id"),
+            texts=(("ad_group_criterion.keyword.text", "text", KEYWORD_TEXT_LENGTH),),
             **{**_STRUCTURE, "int_metrics": ("ad_group_criterion.cpc_bid_micros",)},
         ),
         ScreenedQuery(
@@ -221,7 +251,21 @@ STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
         ),
     )
 }
-SCREENED_QUERIES: dict[str, ScreenedQuery] = FACT_QUERIES | STRUCTURE_QUERIES
+# The account's own row: held when it reports other settings than the pinned ones (the
+# account is not relabelled, its history keeps its currency, until a person accepts).
+ACCOUNT_QUERY = ScreenedQuery(
+    "accounts",
+    ACCOUNTS,
+    "account",
+    {"customer.id": "entity_id"},
+    ids=("customer.id",),
+    key=("customer.id",),
+    entity="customer.id",
+    **_STRUCTURE,
+)
+SCREENED_QUERIES: dict[str, ScreenedQuery] = (
+    FACT_QUERIES | STRUCTURE_QUERIES | {ACCOUNT_QUERY.name: ACCOUNT_QUERY}
+)
 
 
 @dataclass
@@ -270,10 +314,40 @@ def _is_real(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
+def escaped(text: str, limit: int = 60) -> str:
+    """``text`` safe for a log line or a report: controls and bidi characters escaped
+    (``repr`` spells every non-printable character as ``\\x..``/``\\u....``), cut to
+    ``limit`` characters with its full length said."""
+    shown = repr(text[:limit])
+    return f"{shown}... ({len(text)} characters)" if len(text) > limit else shown
+
+
+def _spelled(text: str) -> str:
+    """``text`` with every forbidden character spelled ``\\uXXXX`` (storable anywhere)."""
+    return _FORBIDDEN_TEXT.sub(lambda c: f"\\u{ord(c.group()):04x}", text)
+
+
+def normalised_text(q: ScreenedQuery, cols: Mapping[str, list[Any]]) -> Mapping[str, list[Any]]:
+    """``cols`` with its text fields in Unicode NFC (one spelling per term: a decomposed
+    "é" and a composed one are the same search term, and must be one key)."""
+    out: dict[str, list[Any]] | None = None
+    for f, _, _ in q.texts:
+        col = cols.get(f)
+        # one pass: "\n" composes with nothing, so the joined text is NFC iff every term is
+        if not col or unicodedata.is_normalized("NFC", "\n".join(t for t in col if type(t) is str)):
+            continue
+        out = out if out is not None else dict(cols)
+        out[f] = [unicodedata.normalize("NFC", t) if type(t) is str else t for t in col]
+    return out if out is not None else cols
+
+
 def screen_columns(
-    q: ScreenedQuery, cols: Mapping[str, list[Any]]
+    q: ScreenedQuery, cols: Mapping[str, list[Any]], bounds: Bounds | None = None
 ) -> tuple[set[int], list[Rejected]]:
-    """Indexes of the rows of one query that cannot be written, each with its failures."""
+    """Indexes of the rows of one query that cannot be written, each with its failures.
+
+    ``cols`` must be :func:`normalised_text` already (``screen_pulled`` does it).
+    """
     n = len(next(iter(cols.values()), ()))
     failures: dict[int, list[tuple[str, str]]] = {}
 
@@ -311,6 +385,12 @@ def screen_columns(
     for f in q.optional_floats:
         if f in cols:
             _screen_optional(cols[f], f, q.columns[f], fail)
+    for f, column, length in q.texts:
+        _screen_text(cols[f], f, column, length, fail)
+    if q.date is not None and q.int_metrics:
+        _screen_bounds(q, cols, bounds or default_bounds(), fail)
+    if q.table == ACCOUNTS and bounds is not None and bounds.pinned_currency:
+        _screen_settings(cols, bounds, fail)
     _screen_duplicates(q, cols, n, fail)
     rejected = [
         Rejected(q.name, i, {f: cols[f][i] for f in cols}, failures[i]) for i in sorted(failures)
@@ -332,6 +412,126 @@ def _screen_metric(col: Sequence[Any], f: str, column: str, valid: Any, fail: An
             fail(i, "metrics_present", column, f"{f} is {v!r}: not a finite number")
         elif v < 0:
             fail(i, "non_negative", column, f"{f} is {v!r}: negative")
+
+
+def _screen_text(col: Sequence[Any], f: str, column: str, length: int, fail: Any) -> None:
+    """No NUL, controls or bidi overrides, and short enough for its column."""
+    texts = [t for t in col if type(t) is str]
+    if max(map(len, texts), default=0) <= length and not _FORBIDDEN_TEXT.search("".join(texts)):
+        return
+    for i, t in enumerate(col):
+        if type(t) is not str:
+            continue
+        bad = _FORBIDDEN_TEXT.search(t)
+        if bad:
+            why = f"contains U+{ord(bad.group()):04X} ({unicodedata.name(bad.group(), 'control')})"
+            fail(i, "text_valid", column, f"{f} {why}: {escaped(t)}")
+        elif len(t) > length:
+            fail(i, "text_valid", column, f"{f} has {len(t)} characters, at most {length} fit: "
+                 f"{escaped(t)}")  # fmt: skip
+
+
+def accept_command(tenant_id: str, customer_id: int) -> str:
+    """The command that accepts an account's held settings change (``spectra account``)."""
+    return f"spectra account accept --tenant {tenant_id} --customer {customer_id} --by NAME"
+
+
+def _screen_settings(cols: Mapping[str, list[Any]], b: Bounds, fail: Any) -> None:
+    """The account's currency and time zone as pinned; another is held, not written."""
+    pinned = {
+        "customer.currency_code": ("currency_expected", "currency", b.pinned_currency),
+        "customer.time_zone": ("time_zone_expected", "time zone", b.pinned_time_zone),
+    }
+    for f, (name, what, expected) in pinned.items():
+        for i, value in enumerate(cols.get(f, ())):
+            if expected and value != expected:
+                fail(i, name, None,
+                     f"the account reports {what} {escaped(str(value))}, pinned {expected} on "
+                     f"{b.pinned_on}: the change is held and the account's data stays "
+                     f"{expected}; if it is real, accept it with "
+                     f"`{accept_command(b.tenant_id, b.customer_id)}`")  # fmt: skip
+
+
+def _real_or_none(value: Any) -> float | None:
+    return value if _is_real(value) else None
+
+
+def _screen_bounds(q: ScreenedQuery, cols: Mapping[str, list[Any]], b: Bounds, fail: Any) -> None:
+    """Ceilings (block), the account's own history (warn) and the gate's row plausibility
+    checks (warn): a row failing any is held at ingest, so it never replaces a stored good row.
+
+    One ``max`` per column when all is well; rows are looked at only past a bound.
+    """
+    metrics = [f for f in (*q.int_metrics, *q.float_metrics) if f in cols]
+    for f in metrics:
+        column = q.columns[f]
+        ceiling = b.ceilings.get(f)
+        history = b.history.get((q.level, f))
+        limit = (
+            min(x for x in (ceiling, history) if x is not None) if (ceiling or history) else None
+        )
+        if limit is None:
+            continue
+        try:  # one C-level pass; a NaN first makes ``top`` NaN and takes the slow path
+            fine = max(cols[f], default=0) <= limit
+        except TypeError:  # None or a string (a lone one is its own max)
+            fine = False
+        if fine:
+            continue
+        for i, v in enumerate(cols[f]):
+            if not _is_real(v) or v < 0:
+                continue  # reported by metrics_present / non_negative
+            if ceiling is not None and v > ceiling:
+                fail(i, "within_bounds", column,
+                     f"{f} is {v!r}: above {ceiling:.0f}, the most one entity reports in a day "
+                     f"({b.currency_code})")  # fmt: skip
+            elif history is not None and v > history:
+                fail(i, "history_plausible", column,
+                     f"{f} is {v!r}: above {history:.0f}, far beyond the account's own "
+                     f"{q.level or 'search term'} history")  # fmt: skip
+    for f in q.optional_floats:
+        if f.endswith("impression_share") and f in cols:
+            for i, v in enumerate(cols[f]):
+                if _is_real(v) and not 0 <= v <= 1:
+                    fail(i, "impression_share_range", q.columns[f], f"{f} is {v!r}: outside [0, 1]")
+    names = ("metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.conversions")
+    if not all(f in cols for f in names):
+        return
+    for i in _implausible_candidates(cols, names, b):
+        imp, clk, spend, conv = (_real_or_none(cols[f][i]) for f in names)
+        if imp is None or clk is None:
+            continue
+        if clk > imp:
+            fail(i, "clicks_le_impressions", None, f"clicks={clk} above impressions={imp}")
+        if imp >= b.ctr_min_impressions and clk / imp > b.max_ctr:
+            fail(i, "ctr_plausible", None, f"ctr={clk / imp:.3g} above {b.max_ctr} "
+                 f"(clicks={clk}, impressions={imp})")  # fmt: skip
+        if clk >= 1 and spend is not None and b.max_cpc_micros is not None:
+            if spend / clk > b.max_cpc_micros:
+                fail(i, "cpc_plausible", None, f"cpc_micros={spend / clk:.0f} above "
+                     f"{b.max_cpc_micros} {b.currency_code} (cost_micros={spend}, clicks={clk})")  # fmt: skip
+        if clk >= b.cvr_min_clicks and conv is not None and conv / clk > b.max_cvr:
+            fail(i, "cvr_plausible", None, f"cvr={conv / clk:.3g} above {b.max_cvr} "
+                 f"(conversions={conv}, clicks={clk})")  # fmt: skip
+
+
+def _implausible_candidates(
+    cols: Mapping[str, list[Any]], names: tuple[str, ...], b: Bounds
+) -> Iterable[int]:
+    """Rows that may fail a rate check: one vectorised pass (numpy), every row if the columns
+    are not all numbers. The caller re-checks each candidate on its own values."""
+    import numpy as np
+
+    try:
+        imp, clk, cost, conv = (np.asarray(cols[f], dtype=np.float64) for f in names)
+    except (TypeError, ValueError, OverflowError):
+        return range(len(cols[names[0]]))
+    with np.errstate(invalid="ignore"):
+        suspect = (clk > imp) | ((imp >= b.ctr_min_impressions) & (clk > b.max_ctr * imp))
+        if b.max_cpc_micros is not None:
+            suspect |= (clk >= 1) & (cost > b.max_cpc_micros * clk)
+        suspect |= (clk >= b.cvr_min_clicks) & (conv > b.max_cvr * clk)
+    return np.flatnonzero(suspect).tolist()
 
 
 def _screen_buckets(col: Sequence[Any], f: str, column: str, fail: Any) -> None:
@@ -390,9 +590,13 @@ def _hashable(value: Any) -> Any:
 # --------------------------------------------------------------------------- the hook
 
 
-def screen_pulled(pulled: Mapping[str, Mapping[str, list[Any]]]) -> ScreenResult:
+def screen_pulled(
+    pulled: Mapping[str, Mapping[str, list[Any]]], bounds: Bounds | None = None
+) -> ScreenResult:
     """Split the fact queries in ``pulled`` into writable rows and rejected rows (no I/O).
 
+    Text is normalised (NFC) in what is returned. ``bounds`` are the account's
+    (``quality.bounds.account_bounds``); without them, the ceilings and the USD thresholds.
     Ingest that pulls in date slices screens each slice and records all rejections once
     (:func:`record_ingest_quarantine`), so one slice never deactivates another's entries.
     """
@@ -402,7 +606,9 @@ def screen_pulled(pulled: Mapping[str, Mapping[str, list[Any]]]) -> ScreenResult
         cols = pulled[name]
         if not cols or not next(iter(cols.values())):
             continue
-        bad, found = screen_columns(SCREENED_QUERIES[name], cols)
+        q = SCREENED_QUERIES[name]
+        cols = clean[name] = normalised_text(q, cols)
+        bad, found = screen_columns(q, cols, bounds)
         if bad:
             clean[name] = {
                 f: [v for i, v in enumerate(values) if i not in bad] for f, values in cols.items()
@@ -419,6 +625,7 @@ def quarantine_pulled(
     customer_id: int,
     as_of: dt.date,
     logical_date: dt.date | None = None,
+    bounds: Bounds | None = None,
 ) -> ScreenResult:
     """Remove unwritable rows from the fact queries in ``pulled`` and quarantine them.
 
@@ -428,7 +635,7 @@ def quarantine_pulled(
     before ``as_of`` (ingest pulls day D as Google reported it on D + 1).
     """
     logical_date = logical_date or as_of - dt.timedelta(days=1)
-    result = screen_pulled(pulled)
+    result = screen_pulled(pulled, bounds)
     screened = [name for name in pulled if name in SCREENED_QUERIES]
     if screened:
         result.quarantined_by_query = record_ingest_quarantine(
@@ -480,6 +687,9 @@ def quarantine_rows(
         entity = r.row.get(entity_field) if entity_field else None
         ad_group = r.row.get("ad_group.id")
         term = r.row.get(q.term) if q.term else None
+        # An entry about a stored row that stands (a day lost in a re-pull) names no level,
+        # so the clean views, which hide rows matching an entry, never hide the row it keeps.
+        level = None if all(check(k).name in RECORD_ONLY for k, _ in r.failures) else q.level
         for key, reason in r.failures:
             out.append(
                 {
@@ -494,10 +704,13 @@ def quarantine_rows(
                     "severity": check(key).severity.value,
                     "reason": reason,
                     "date": _parse_date(r.row.get(q.date)) if q.date else None,
-                    "level": q.level,
+                    "level": level,
                     "entity_id": entity if _is_id(entity) else None,
                     "ad_group_id": ad_group if _is_id(ad_group) else None,
-                    "search_term": term[:512] if isinstance(term, str) else None,
+                    # spelled: PostgreSQL stores no NUL, and the report shows no raw bidi
+                    "search_term": _spelled(term)[:SEARCH_TERM_LENGTH]
+                    if isinstance(term, str)
+                    else None,
                     "row_fingerprint": digest,
                     "payload": payload,
                     "active": True,
@@ -588,6 +801,8 @@ def warehouse_row(query: str, row: Mapping[str, Any]) -> dict[str, Any]:
         elif value is not None and not isinstance(value, int | float):
             value = None
         out[column] = value
+    if q.level == "ad_group" and q.table == PERFORMANCE:
+        out["ad_group_id"] = out.get("entity_id")  # stored with their own id as ad group
     return out
 
 

@@ -9,6 +9,7 @@ never deleted.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,3 +127,70 @@ def pin_account_settings(
 
 def write_run(conn: Connection, row: dict[str, Any]) -> None:
     bulk_upsert(conn, m.QualityRun.__table__, [row], keys=RUN_KEYS)
+
+
+class NoHeldSettings(LookupError):
+    """The account has no settings change waiting to be accepted."""
+
+
+def accept_account_settings(
+    conn: Connection, *, tenant_id: str, customer_id: int, actor: str, today: dt.date
+) -> dict[str, Any]:
+    """Accept the settings change ingest holds for an account (a person's decision, audited).
+
+    The account takes the reported currency and time zone, the pin moves to them (source
+    ``accepted``, pinned ``today``), and the held entries are resolved, so the next run of
+    any day passes the settings checks. Returns the before and after settings.
+    """
+    from spectra.observability.audit import record
+
+    q, a, e = m.QualityQuarantine, m.AdAccount, m.AccountExpectation
+    held = conn.execute(
+        select(q.id, q.payload, q.logical_date)
+        .where(
+            q.tenant_id == tenant_id,
+            q.customer_id == customer_id,
+            q.stage == "ingest",
+            q.source_table == "ad_accounts",
+            q.active.is_(True),
+        )
+        .order_by(q.logical_date.desc(), q.id)
+    ).all()
+    if not held:
+        raise NoHeldSettings(f"{tenant_id}/{customer_id}: no settings change is held")
+    row = json.loads(held[0].payload)["row"]
+    before = conn.execute(
+        select(a.currency_code, a.time_zone).where(
+            a.tenant_id == tenant_id, a.customer_id == customer_id
+        )
+    ).one()
+    after = {
+        "currency_code": row.get("customer.currency_code", before.currency_code),
+        "time_zone": row.get("customer.time_zone", before.time_zone),
+    }
+    conn.execute(
+        update(a).where(a.tenant_id == tenant_id, a.customer_id == customer_id).values(**after)
+    )
+    conn.execute(
+        update(e)
+        .where(e.tenant_id == tenant_id, e.customer_id == customer_id)
+        .values(**after, source="accepted", pinned_on=today)
+    )
+    conn.execute(
+        update(q).where(q.id.in_([h.id for h in held])).values(active=False, resolved_at=m.utcnow())
+    )
+    change = {
+        "before": {"currency_code": before.currency_code, "time_zone": before.time_zone},
+        "after": after,
+    }
+    record(
+        conn,
+        tenant_id=tenant_id,
+        action="account_settings_accepted",
+        actor=actor,
+        entity=f"customer:{customer_id}",
+        before=change["before"],
+        after=after,
+        reasoning="a person accepted the currency / time zone Google Ads reports",
+    )
+    return change

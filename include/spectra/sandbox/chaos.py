@@ -11,6 +11,14 @@ Faults (one at most per call, drawn from a seeded stream so a run is reproducibl
   at this rate (reported per operation with partial_failure, or failing the atomic request);
 - ``lost_response`` → a mutate is applied on the server but the client gets UNAVAILABLE.
 
+Data faults (``DATA_FAULTS``, drawn on their own for each SearchStream call the call faults
+spare; the call then ends OK, so only the data can tell):
+- ``hostile_text`` → the first served row with a text field of ``text_fields`` gets
+  ``hostile_text_value`` there (NUL, C0 controls, a bidi override, 10 000 characters);
+- ``stream_truncate`` → the stream ends OK after ``cut_after_batches`` batches, skipping the
+  rest of the results but still sending the last batch (where the summary row is, when
+  asked for): a partial answer with an OK status.
+
 ``methods`` (glob patterns such as ``GoogleAdsService/SearchStream`` or ``*Mutate*``) restrict
 where faults land. Every injection is recorded (``injected``), so a
 test or the evaluation harness can compare what happened with what was configured.
@@ -43,6 +51,9 @@ CALL_FAULTS = (
     "stream_cut",
 )
 
+DATA_FAULTS = ("hostile_text", "stream_truncate")
+HOSTILE_TEXT = "\u202eshoes\x00\x1b[31m" + "x" * 10_000
+
 
 @dataclass(frozen=True)
 class ChaosConfig:
@@ -56,6 +67,13 @@ class ChaosConfig:
     stream_cut: float = 0.0
     partial_failure: float = 0.0
     lost_response: float = 0.0
+    hostile_text: float = 0.0
+    stream_truncate: float = 0.0
+    hostile_text_value: str = HOSTILE_TEXT
+    text_fields: tuple[str, ...] = (
+        "search_term_view.search_term",
+        "ad_group_criterion.keyword.text",
+    )
     retry_delay_seconds: float = 2.0
     slow_seconds: float = 0.2
     cut_after_batches: int = 1
@@ -66,7 +84,9 @@ class ChaosConfig:
         total = sum(getattr(self, f) for f in CALL_FAULTS)
         if total > 1.0 + 1e-9:
             raise ValueError(f"per-call fault rates add up to {total:.3f} > 1")
-        for name in (*CALL_FAULTS, "partial_failure", "lost_response"):
+        if sum(getattr(self, f) for f in DATA_FAULTS) > 1.0 + 1e-9:
+            raise ValueError("data fault rates add up to more than 1")
+        for name in (*CALL_FAULTS, *DATA_FAULTS, "partial_failure", "lost_response"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"chaos rate {name} must be in [0, 1]")
 
@@ -77,9 +97,10 @@ class ChaosConfig:
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"unknown chaos keys: {sorted(unknown)}")
-        if "methods" in raw:
-            value = raw["methods"]
-            raw["methods"] = tuple(value if isinstance(value, list | tuple) else [value])
+        for key in ("methods", "text_fields"):
+            if key in raw:
+                value = raw[key]
+                raw[key] = tuple(value if isinstance(value, list | tuple) else [value])
         return cls(**raw)
 
 
@@ -117,7 +138,12 @@ class Chaos:
             )
 
     def off(self) -> None:
-        self.configure(**{name: 0.0 for name in (*CALL_FAULTS, "partial_failure", "lost_response")})
+        self.configure(
+            **{
+                name: 0.0
+                for name in (*CALL_FAULTS, *DATA_FAULTS, "partial_failure", "lost_response")
+            }
+        )
 
     def install(self, state: Any) -> Chaos:
         """Hook into a server's state: every RPC, SearchStream batches and mutates."""
@@ -172,6 +198,8 @@ class Chaos:
             if u < edge:
                 break
         else:
+            if method.endswith("SearchStream") and any(getattr(cfg, f) for f in DATA_FAULTS):
+                self._local.stream_fault = self._data_fault()
             return
         if fault == "slow":
             self._record(method, fault, f"{cfg.slow_seconds}s")
@@ -187,6 +215,37 @@ class Chaos:
         self._record(method, fault)
         raise _fault(fault, cfg.retry_delay_seconds)
 
+    def _data_fault(self) -> str | None:
+        u, edge = self._uniform(), 0.0
+        for fault in DATA_FAULTS:
+            edge += getattr(self.config, fault)
+            if u < edge:
+                return fault
+        return None
+
+    def _hostile(self, batches: list[bytes], method: str) -> list[bytes]:
+        """The batches with one text field of the first row that has one made hostile."""
+        from google.ads.googleads.v26.services.types import google_ads_service
+
+        response_pb = google_ads_service.SearchGoogleAdsStreamResponse.pb()
+        out = list(batches)
+        for index, data in enumerate(batches):
+            response = response_pb.FromString(data)
+            field_name = next(
+                (f for f in self.config.text_fields if f in response.field_mask.paths), None
+            )
+            if field_name is None or not response.results:
+                continue
+            *path, leaf = field_name.split(".")
+            target = response.results[0]
+            for part in path:
+                target = getattr(target, part)
+            setattr(target, leaf, self.config.hostile_text_value)
+            out[index] = response.SerializeToString()
+            self._record(method, "hostile_text", f"{field_name} of the first row of batch {index}")
+            break
+        return out
+
     def _stream(self, batches: Sequence[bytes]) -> Iterator[bytes]:
         fault = getattr(self._local, "stream_fault", None)
         context = getattr(self._local, "context", None)
@@ -200,6 +259,13 @@ class Chaos:
         self, batches: list[bytes], fault: str, context: Any, method: str
     ) -> Iterator[bytes]:
         cfg = self.config
+        if fault == "hostile_text":
+            batches = self._hostile(batches, method)
+        elif fault == "stream_truncate":
+            cut = cfg.cut_after_batches
+            if len(batches) > cut + 1:
+                self._record(method, "stream_truncate", f"{cut} + last of {len(batches)} batches")
+                batches = [*batches[:cut], batches[-1]]
         for index, batch in enumerate(batches):
             if fault == "slow":
                 time.sleep(cfg.slow_seconds)
@@ -255,4 +321,4 @@ def _fault(fault: str, retry_delay: float) -> AdsFault:
     )
 
 
-__all__ = ["CALL_FAULTS", "Chaos", "ChaosConfig", "Injection"]
+__all__ = ["CALL_FAULTS", "DATA_FAULTS", "Chaos", "ChaosConfig", "Injection"]

@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 SERVICE_PREFIX = "google.ads.googleads.v26.services"
 CLOCK_HEADER = "x-spectra-sandbox-as-of"
 STREAM_BATCH_ROWS = 10_000  # Google's SearchStream batch size
+# SummaryRowSettingEnum: the summary row after the results, or alone
+SUMMARY_ROW_WITH_RESULTS, SUMMARY_ROW_ONLY = 3, 4
+# Metrics whose summary is their sum (engine.SUMMED); Google aggregates rates and shares
+# otherwise, the sandbox leaves those unset in the summary row.
+ADDITIVE_METRICS = frozenset(engine.SUMMED)
 SEARCH_PAGE_ROWS = 10_000  # Google's fixed Search page size
 
 SERVED_RESOURCES = frozenset(
@@ -173,11 +178,23 @@ class SandboxState:
             self._cache.clear()
 
     def query_batches(
-        self, customer_id: int, text: str, as_of: dt.date | dt.datetime, batch_rows: int
+        self,
+        customer_id: int,
+        text: str,
+        as_of: dt.date | dt.datetime,
+        batch_rows: int,
+        summary_row: int = 0,
     ) -> list[bytes]:
-        """Run a query and return serialized SearchGoogleAdsStreamResponse batches (cached)."""
+        """Run a query and return serialized SearchGoogleAdsStreamResponse batches (cached).
+
+        ``summary_row`` is the request's ``summary_row_setting``: with results (3), the totals
+        of the selected additive metrics follow in a last batch of their own, as Google
+        sends them; only (4), that batch alone.
+        """
         # The market's version changes with every accepted mutation, however it was made.
-        key = (customer_id, text, as_of, batch_rows, getattr(self.market, "version", 0))
+        key = (
+            customer_id, text, as_of, batch_rows, summary_row, getattr(self.market, "version", 0)
+        )  # fmt: skip
         with self.lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -189,18 +206,34 @@ class SandboxState:
         response_pb = google_ads_service.SearchGoogleAdsStreamResponse.pb()
         out: list[bytes] = []
         request_id = new_request_id()
-        for chunk in gaql.batches(rows, batch_rows) if rows else [[]]:
+        chunks = gaql.batches(rows, batch_rows) if rows else [[]]
+        for chunk in chunks if summary_row != SUMMARY_ROW_ONLY else []:
             resp = response_pb()
             resp.field_mask.paths.extend(query.fields)
             resp.request_id = request_id
             for values in chunk:
                 builder.fill(resp.results.add(), values)
             out.append(resp.SerializeToString())
+        if summary_row in (SUMMARY_ROW_WITH_RESULTS, SUMMARY_ROW_ONLY):
+            additive = [f for f in query.fields if f in ADDITIVE_METRICS]
+            resp = response_pb()
+            resp.field_mask.paths.extend(query.fields)
+            resp.request_id = request_id
+            totals = {f: _int64(sum(r.get(f) or 0 for r in rows)) for f in additive}
+            gaql.RowBuilder(tuple(additive)).fill(resp.summary_row, totals)
+            out.append(resp.SerializeToString())
         with self.lock:
             self._cache[key] = out
             while len(self._cache) > self.cache_entries:
                 self._cache.popitem(last=False)
         return out
+
+
+def _int64(total: Any) -> Any:
+    """An integer total as an int64 sum wraps (a served fault may hold values near 2^63)."""
+    if isinstance(total, int):
+        return (total + 2**63) % 2**64 - 2**63
+    return total
 
 
 def local_day(market: Any, customer_id: int, as_of: dt.date | dt.datetime) -> dt.date:
@@ -258,6 +291,7 @@ def _search_stream(state: SandboxState) -> Callable[[Any, grpc.ServicerContext],
                 request.query,
                 state.as_of(context),
                 STREAM_BATCH_ROWS,
+                int(request.summary_row_setting),
             )
         )
         yield from batches

@@ -368,6 +368,12 @@ class IngestRun(Base):
     complete_through: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # status "failed": the pull that gave up (query, "date_from..date_to"), its attempts and
+    # the last error; None on a run that succeeded (a later success clears them)
+    failed_query: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failed_slice: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 # =========================================================================== data quality

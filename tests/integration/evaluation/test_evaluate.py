@@ -49,3 +49,8 @@ def test_evaluate_writes_the_scoreboard(
     assert "| small | oracle | 2 |" in markdown and data["command"].startswith("spectra evaluate")
     for png in ("cumulative_profit", "spend", "changes", "uplift_share"):
         assert (out / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
+    # the journal keeps every run as it ends; the report rebuilt from it is the same table
+    assert len((out / "runs.jsonl").read_text().splitlines()) == 10
+    again = tmp_path / "again"
+    assert main(["evaluate", "--from-runs", str(out / "runs.jsonl"), "--out", str(again)]) == 0
+    assert json.loads((again / "evaluation.json").read_text())["table"] == data["table"]

@@ -48,7 +48,9 @@ def test_greedy_raises_under_target_cuts_over_and_moves_budget_to_the_best(
         bids_before, budgets_before = _settings(world, day)
         assert not smart_bidding_campaigns(world.market, world.customer_id, day)
         run_policy(world, policies.POLICIES["greedy"])
-        bids_after, budgets_after = _settings(world, day)
+        # in force once the day's daily run has pulled: the next day
+        assert _settings(world, day) == (bids_before, budgets_before)
+        bids_after, budgets_after = _settings(world, day + dt.timedelta(days=1))
         perf = pd.read_sql(
             select(m.PerformanceDaily).where(m.PerformanceDaily.date == day), world.engine
         )

@@ -8,8 +8,9 @@ market's size, so rows Google omits (zero-impression days) change nothing here. 
 warehouse after a chaotic run must be the one a calm run leaves (same checksums), and a run
 whose retries give up must leave no trace.
 
-Every fault a read can meet is covered (``CALL_FAULTS``); ``partial_failure`` and
-``lost_response`` act on mutates only, and ingest sends none.
+Every fault a read can meet is covered (``CALL_FAULTS``, and ``stream_truncate``: a stream
+that ends OK after a partial answer, which only the summary row's totals give away);
+``partial_failure`` and ``lost_response`` act on mutates only, and ingest sends none.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from sqlalchemy import Engine, func, select
 from support.sandbox_campaigns import sandbox_creds
 
 from spectra.ads.client import AdsCredentials, build_client
-from spectra.ads.errors import AdsRetryableError
+from spectra.ads.errors import AdsIncompleteStream, AdsUnavailable
 from spectra.ads.retry import RetryPolicy
 from spectra.ads.stream import load_query, stream_columns
-from spectra.ingest.daily import ingest_account, ingest_window, planned_pulls
+from spectra.ingest.daily import IngestPullFailed, ingest_account, ingest_window, planned_pulls
 from spectra.sandbox import server as server_module
 from spectra.sandbox.chaos import CALL_FAULTS, Chaos, ChaosConfig
 from spectra.sandbox.server import SandboxServer
@@ -234,7 +235,7 @@ def _quarantined(conn: Any, customer_id: int) -> Counter[str]:
     return Counter(query for query, _ in rows)
 
 
-@pytest.mark.parametrize("fault", [*CALL_FAULTS, "all"])
+@pytest.mark.parametrize("fault", [*CALL_FAULTS, "stream_truncate", "all"])
 def test_every_served_row_is_written_or_quarantined_once(
     fault: str,
     sqlite_engine: Engine,
@@ -274,26 +275,70 @@ def test_every_served_row_is_written_or_quarantined_once(
     assert checksums == calm_checksums
 
 
-def test_a_run_whose_retries_give_up_leaves_no_trace(
-    sqlite_engine: Engine,
+@pytest.mark.parametrize(
+    ("backend", "fault", "cause"),
+    [
+        ("sqlite", "stream_cut", AdsUnavailable),
+        pytest.param("postgres", "stream_cut", AdsUnavailable, marks=pytest.mark.postgres),
+        ("sqlite", "stream_truncate", AdsIncompleteStream),
+        pytest.param(
+            "postgres", "stream_truncate", AdsIncompleteStream, marks=pytest.mark.postgres
+        ),
+    ],
+)
+def test_a_pull_that_fails_on_every_attempt_is_recorded_and_keeps_the_earlier_days(
+    backend: str,
+    fault: str,
+    cause: type[Exception],
+    request: pytest.FixtureRequest,
     client: Any,
     creds: AdsCredentials,
     customer_id: int,
     logical_date: dt.date,
     chaos: Chaos,
-    served: Counter[str],
 ) -> None:
-    engine = _register(sqlite_engine, customer_id)
-    # Every stream longer than one batch is cut, every time: the small structure queries get
-    # through and are written in the run's transaction, then a bigger pull gives up.
-    chaos.configure(methods=["GoogleAdsService/SearchStream"], stream_cut=1.0, cut_after_batches=1)
+    """Every stream longer than one batch is cut (``stream_cut``), or ends OK with its middle
+    batches missing (``stream_truncate``: caught by the rows' totals against the summary row),
+    on every attempt. Over a warehouse that holds the day before: the exception names the
+    account, the query and the date slice; the run's ``ingest_runs`` row says failed with the
+    query, slice, attempts and error; nothing the run pulled is kept and every earlier row
+    is as it was. The next run that gets through records success and clears the failure."""
+    engine = request.getfixturevalue(f"{backend.replace('postgres', 'pg')}_engine")
+    engine = _register(engine, customer_id)
+    earlier = logical_date - dt.timedelta(days=1)
+    _ingest(engine, client, creds, customer_id, earlier)
+    with engine.connect() as conn:
+        before = table_checksums(conn, DATA_TABLES, tenant_id=TENANT)
+    chaos.configure(methods=["GoogleAdsService/SearchStream"], cut_after_batches=1, **{fault: 1.0})
     try:
-        with pytest.raises(AdsRetryableError):
+        with pytest.raises(IngestPullFailed) as failure:
             _ingest(engine, client, creds, customer_id, logical_date)
     finally:
         chaos.off()
+    error = failure.value
+    assert isinstance(error.__cause__, cause), error.__cause__
+    assert error.attempts == RETRY.attempts
+    start, end, _ = ingest_window(logical_date, REPULL)
+    first, last = error.date_slice.split("..")
+    assert start <= dt.date.fromisoformat(first) <= dt.date.fromisoformat(last) <= end
+    assert f"query {error.query} for {error.date_slice}" in str(error)
+    assert f"{TENANT}/{customer_id}" in str(error) and f"{RETRY.attempts} attempts" in str(error)
     with engine.connect() as conn:
-        for name in served:
-            assert _stored(conn, name, customer_id) == 0, name
-        assert not _quarantined(conn, customer_id)
-        assert conn.scalar(select(func.count()).select_from(m.IngestRun)) == 0
+        assert table_checksums(conn, DATA_TABLES, tenant_id=TENANT) == before
+        runs = {r.logical_date: r for r in conn.execute(select(m.IngestRun))}
+    assert runs[earlier].status == "success"
+    run = runs[logical_date]
+    assert run.status == "failed" and run.rows_by_table == {}
+    assert (run.failed_query, run.failed_slice, run.attempts) == (
+        error.query,
+        error.date_slice,
+        RETRY.attempts,
+    )
+    assert run.error.startswith(cause.__name__)
+
+    _ingest(engine, client, creds, customer_id, logical_date)
+    with engine.connect() as conn:
+        run = conn.execute(
+            select(m.IngestRun).where(m.IngestRun.logical_date == logical_date)
+        ).one()
+    assert run.status == "success" and run.failed_query is None and run.error is None

@@ -24,7 +24,7 @@ from spectra.sandbox.catalog import catalog_of
 from spectra.sandbox.market import Market
 from spectra.sandbox.market.scenario import Limits
 from spectra.sandbox.server import SandboxServer
-from spectra.warehouse.models import Alert, AuditRow, Campaign, LaunchAsset
+from spectra.warehouse.models import AiCall, Alert, AuditRow, Campaign, LaunchAsset
 
 
 def _run(
@@ -105,6 +105,19 @@ def test_a_brief_becomes_an_active_campaign_with_its_assets(
     )  # fmt: skip
     assert row.flight_start == brief.start_date
     assert kinds_stored == {"rsa_copy": 1, "keywords": 1, "image": 2}
+    with admin.connect() as conn:
+        calls = conn.execute(
+            select(AiCall.purpose, AiCall.outcome, AiCall.prompt_tokens, AiCall.output_tokens,
+                   AiCall.thinking_tokens, AiCall.cost_micros).where(AiCall.tenant_id == TENANT)
+        ).all()  # fmt: skip
+    assert sorted(c.purpose for c in calls) == ["brand_review", "launch_copy", "launch_image"]
+    (copy_call,) = [c for c in calls if c.purpose == "launch_copy"]
+    # gemini-2.5-flash's price row (0008): 0.30 USD in, 2.50 USD out per million tokens
+    nano = (
+        copy_call.prompt_tokens * 300_000
+        + (copy_call.output_tokens + copy_call.thinking_tokens) * 2_500_000
+    )
+    assert copy_call.outcome == "ok" and copy_call.cost_micros == -(-nano // 1_000_000) > 0
 
 
 def test_images_that_keep_failing_launch_text_only_and_flag_review(

@@ -81,16 +81,17 @@ def test_reaction_is_the_first_change_to_a_shocked_campaign_on_or_after_the_shoc
     ]
     react = metrics.days_to_react(changes, start=day(2), campaigns={7}, last_day=day(9))
     assert react == 3.0
-    assert metrics.days_to_react(changes, start=day(6), campaigns={7}, last_day=day(9)) is None
+    assert metrics.days_to_react(changes, start=day(5), campaigns={7}, last_day=day(9)) is None
 
 
 def test_outage_cuts_count_lowered_values_and_pauses_through_the_tail() -> None:
+    # outage on days 2-3; a change decided on day D is in force (effective) on D + 1
     changes = [
-        bid("kw-a", 100, 90, 2),  # cut in the outage
+        bid("kw-a", 100, 90, 3),  # decided on day 2, in the outage: a cut
         bid("kw-b", 100, 110, 3),  # a raise is not a cut
-        Change(1, "camp-1", "status", "ENABLED", "PAUSED", day(6), "proposal"),  # tail: cut
-        bid("kw-c", 100, 80, 7),  # past end + 3
-        bid("kw-d", 100, 80, 1),  # before the outage
+        Change(1, "camp-1", "status", "ENABLED", "PAUSED", day(7), "proposal"),  # day 6 = end + 3
+        bid("kw-c", 100, 80, 8),  # decided on day 7: past the tail
+        bid("kw-d", 100, 80, 2),  # decided on day 1, before the outage
     ]
     assert metrics.cuts_during(changes, start=day(2), end=day(3)) == 2
 
