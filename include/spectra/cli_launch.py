@@ -217,7 +217,7 @@ def cmd_campaign_autopilot(args: argparse.Namespace) -> int:
 
 
 LAUNCH_DAG = "spectra_launch"
-DEMO_BRIEF = "examples/briefs/northwind-trail-running.yaml"
+DEMO_BRIEF = "briefs/northwind-trail-running.yaml"  # under settings.examples_dir()
 
 
 def demo_launch(client: Any, *, tenant_id: str = "demo") -> str:
@@ -228,11 +228,11 @@ def demo_launch(client: Any, *, tenant_id: str = "demo") -> str:
     from spectra.launch.brief import BriefInvalid, load_brief
     from spectra.launch.lifecycle import LaunchError, create_draft
     from spectra.launch.service import launch_view
-    from spectra.settings import spectra_home
+    from spectra.settings import examples_dir
     from spectra.warehouse.db import make_engine
 
     try:
-        brief = load_brief(spectra_home() / DEMO_BRIEF)
+        brief = load_brief(examples_dir() / DEMO_BRIEF)
     except BriefInvalid as exc:
         return f"## Launch\n\nthe example brief is not valid today:\n{exc}"
     engine = make_engine()
@@ -241,7 +241,7 @@ def demo_launch(client: Any, *, tenant_id: str = "demo") -> str:
         pipeline.set_launch_autopilot(engine, tenant_id=tenant_id, on=True, by="admin")
         client.unpause(LAUNCH_DAG)
         run_id = client.trigger(LAUNCH_DAG, conf={"tenant_id": tenant_id})
-        print(f"launch      {LAUNCH_DAG} over {DEMO_BRIEF} ({run_id})", flush=True)
+        print(f"launch      {LAUNCH_DAG} over examples/{DEMO_BRIEF} ({run_id})", flush=True)
         client.wait_settled(LAUNCH_DAG, run_id, ready="record_answers")
         text = describe(*launch_view(engine, tenant_id=tenant_id, launch_id=launch.id))
     except LaunchError as exc:

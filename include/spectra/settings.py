@@ -18,6 +18,13 @@ def spectra_home() -> Path:
     return Path.cwd()
 
 
+def examples_dir() -> Path:
+    """The shipped examples (briefs): in the checkout the package was installed from, like
+    sql/gaql, so a demo with its own SPECTRA_HOME still finds them."""
+    packaged = _PACKAGE_ROOT / "examples"
+    return packaged if packaged.is_dir() else spectra_home() / "examples"
+
+
 def gaql_dir() -> Path:
     """The GAQL query files (sql/gaql in the checkout the package was installed from)."""
     packaged = _PACKAGE_ROOT / "sql" / "gaql"
