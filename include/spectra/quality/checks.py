@@ -132,6 +132,11 @@ CHECKS: dict[str, Check] = {
         Check("account.keys_unique", B, "the account's own row twice"),
         Check("account.currency_expected", B, "the account's currency changed"),
         Check("account.time_zone_expected", B, "the account's time zone changed"),
+        Check(
+            "account.text_valid",
+            W,
+            "an account name with NUL, control or bidi-override characters, or too long to store",
+        ),
     )
 }
 
@@ -151,7 +156,7 @@ INGEST_ONLY: frozenset[str] = frozenset(c.name for c in _LAG_CHECKS)
 SCREEN_ONLY: frozenset[str] = frozenset(
     {
         *(f"{p}.{n}" for p in FACT_PREFIXES for n in ("within_bounds", "history_plausible")),
-        *(f"{p}.text_valid" for p in (*FACT_PREFIXES, "struct")),
+        *(f"{p}.text_valid" for p in (*FACT_PREFIXES, "struct", "account")),
         "perf.repull_complete",
         "account.keys_present",
         "account.keys_unique",

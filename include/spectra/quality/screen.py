@@ -49,6 +49,11 @@ MICROS = 1_000_000
 # way on both.
 SEARCH_TERM_LENGTH = m.SearchTermDaily.__table__.c.search_term.type.length or 512
 KEYWORD_TEXT_LENGTH = m.Keyword.__table__.c.text.type.length or 255
+# Names are the advertiser's own text (Google allows 255 characters for a campaign's, ad group's
+# and account's name): checked like terms, so a hostile name is held, not a COPY abort.
+CAMPAIGN_NAME_LENGTH = m.Campaign.__table__.c.name.type.length or 255
+AD_GROUP_NAME_LENGTH = m.AdGroup.__table__.c.name.type.length or 255
+ACCOUNT_NAME_LENGTH = m.AdAccount.__table__.c.descriptive_name.type.length or 255
 # Characters no search term or keyword text holds: C0 controls (NUL included), DEL, C1
 # controls, and the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
 # U+2066-U+2069) that make text display other than it reads ("Trojan Source", CVE-2021-42574).
@@ -211,6 +216,7 @@ STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
             {"campaign.id": "entity_id", "campaign_budget.amount_micros": "money_micros"},
             ids=("campaign.id",),
             key=("campaign.id",),
+            texts=(("campaign.name", "name", CAMPAIGN_NAME_LENGTH),),
             **{**_STRUCTURE, "int_metrics": ("campaign_budget.amount_micros",)},
         ),
         ScreenedQuery(
@@ -224,6 +230,7 @@ STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
             },
             ids=("ad_group.id", "campaign.id"),
             key=("ad_group.id",),
+            texts=(("ad_group.name", "name", AD_GROUP_NAME_LENGTH),),
             **{**_STRUCTURE, "int_metrics": ("ad_group.cpc_bid_micros",)},
         ),
         ScreenedQuery(
@@ -261,6 +268,7 @@ ACCOUNT_QUERY = ScreenedQuery(
     ids=("customer.id",),
     key=("customer.id",),
     entity="customer.id",
+    texts=(("customer.descriptive_name", "descriptive_name", ACCOUNT_NAME_LENGTH),),
     **_STRUCTURE,
 )
 SCREENED_QUERIES: dict[str, ScreenedQuery] = (

@@ -272,6 +272,55 @@ def test_hostile_text_is_held_with_its_reason_the_same_on_both_backends(
     assert spelled and all("\\u202e" in t and "\x00" not in t for t in spelled)
 
 
+def test_hostile_names_are_held_and_the_stored_names_stay(hostile: Hostile) -> None:
+    """A campaign's, an ad group's and the account's name rewritten at the gRPC layer to
+    10 000 characters with controls: each row is held with its reason (PostgreSQL stores at
+    most 255 and would otherwise abort the account's load), the names stored from the clean
+    day stay, and every other row of the pull is written."""
+    names = ("campaign.name", "ad_group.name", "customer.descriptive_name")
+    chaos = Chaos(
+        ChaosConfig(methods=("GoogleAdsService/SearchStream",), hostile_text=1.0, text_fields=names)
+    )
+    with hostile.gate.engine.connect() as conn:
+        stored_before = {
+            "campaigns": dict(conn.execute(select(m.Campaign.campaign_id, m.Campaign.name)).all()),
+            "ad_groups": dict(conn.execute(select(m.AdGroup.ad_group_id, m.AdGroup.name)).all()),
+        }
+    chaos.install(hostile.gate.sandbox.state)
+    outcome, accounting, after = hostile.run()
+    assert {i.detail.split(" ")[0] for i in chaos.injected} == set(names)
+    assert {"struct.text_valid:name", "account.text_valid:descriptive_name"} <= failed(outcome), (
+        failed(outcome)
+    )
+    assert accounting.written["keywords"] > 10 and accounting.written["search_terms"] > 10
+    q = m.QualityQuarantine
+    with hostile.gate.engine.connect() as conn:
+        held = conn.execute(
+            select(q.source_table, q.check_name, q.reason).where(
+                q.stage == "ingest", q.logical_date == hostile.day, q.active.is_(True)
+            )
+        ).all()
+    assert sorted(r.source_table for r in held) == ["ad_accounts", "ad_groups", "campaigns"], held
+    assert all(f"{len(HOSTILE_TEXT)} characters" in r.reason for r in held), held
+    assert all("\u202e" not in r.reason and "\x00" not in r.reason for r in held)
+    hostile.assert_earlier_values_survive(after)
+    with hostile.gate.engine.connect() as conn:
+        longest = max(
+            conn.scalar(select(func.max(func.length(m.Campaign.name)))),
+            conn.scalar(select(func.max(func.length(m.AdGroup.name)))),
+            conn.scalar(select(func.max(func.length(m.AdAccount.descriptive_name)))),
+        )
+        assert longest <= 255
+        assert (
+            dict(conn.execute(select(m.Campaign.campaign_id, m.Campaign.name)).all())
+            == (stored_before["campaigns"])
+        )
+        assert (
+            dict(conn.execute(select(m.AdGroup.ad_group_id, m.AdGroup.name)).all())
+            == (stored_before["ad_groups"])
+        )
+
+
 # ----------------------------------------------------------------------------- item 5
 
 
