@@ -60,7 +60,7 @@ airflow-db: $(AIRFLOW_HOME)/.migrated
 demo: $(STAMP) airflow-db
 	PATH="$(BIN):$$PATH" $(BIN)/spectra demo
 	@echo; echo "== the closed-loop evaluation (short: 2 scenarios, 3 days, 1 seed; the full suite: spectra evaluate --scenario all)"
-	$(BIN)/spectra evaluate --scenario steady aa_null --days 3 --seeds 1 --out var/demo/evaluation
+	$(BIN)/spectra evaluate --scenario steady aa_null --days 3 --seeds 1 --jobs 2 --out var/demo/evaluation
 
 backfill: $(STAMP) airflow-db
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2; }
