@@ -75,8 +75,9 @@ def bench_speed(results: dict[str, Any]) -> None:
     )
     n_kw = int((acc.perf["level"] == "keyword").sum() / 365)
     kw = acc.keywords
-    bids = {
-        int(k): int(round(c * 1.4e6, -4)) for k, c in zip(kw["entity_id"], kw["cpc"], strict=True)
+    bids = {  # keyed (ad group id, criterion id), as the engine reads them
+        (int(g), int(k)): int(round(c * 1.4e6, -4))
+        for g, k, c in zip(kw["ad_group_id"], kw["entity_id"], kw["cpc"], strict=True)
     }
     started = time.perf_counter()
     res = analyze_account(acc.perf, acc.snapshots, as_of=acc.as_of, keyword_bids_micros=bids)
