@@ -33,7 +33,7 @@ from sqlalchemy import Engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from spectra.warehouse.db import make_engine, migrate
+from spectra.warehouse.db import make_engine, migrate, sqlite_checkpoint
 from spectra.warehouse.models import Base
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -125,11 +125,8 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
     with engine.connect() as conn:
-        # Fold the WAL into the main file so a plain file copy is a complete database. Via
-        # the driver: a checkpoint cannot complete inside the transaction SQLAlchemy opens.
-        busy, _, _ = conn.connection.driver_connection.execute(
-            "PRAGMA wal_checkpoint(TRUNCATE)"
-        ).fetchone()
+        # so a plain file copy is a complete database
+        busy = sqlite_checkpoint(conn)
         assert busy == 0, "WAL checkpoint of the template database did not complete"
     engine.dispose()
     return path

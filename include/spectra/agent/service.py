@@ -251,10 +251,10 @@ class _Campaign:
                 f"({spent} of {self.settings.daily_ai_budget_micros} micros)"
             )
             alerts.error("AI BUDGET: %s; campaign %s gets the fallback", reason, self.campaign_id)
-            call_id = self.record_call(
+            skipped = self.record_call(
                 purpose="propose", outcome="skipped", reply=None, error=reason
             )
-            return self.fallback(reason, call_id)
+            return self.fallback(reason, skipped)
         errors: list[str] = []
         call_id: int | None = None
         for purpose in ("propose", "repair"):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ from spectra.analytics.config import AllocationConfig
 from spectra.domain.money import DEFAULT_BILLABLE_UNIT_MICROS, round_toward
 
 MICROS = 1_000_000
+# What identifies a campaign to the allocation (the warehouse's campaign id; any hashable key
+# in tests): the plan comes back keyed as the curves went in.
+CampaignKey = TypeVar("CampaignKey", bound=Hashable)
 _MAX_SPEND = 1e12  # currency units per day: a cap that keeps the bisection finite
 
 
@@ -82,7 +85,7 @@ class ResponseCurve:
             return r * stats.norm.sf((np.log(x) - m) / sd)
         if self.kind == "log":
             a, c = self.params
-            return a / (c + x)
+            return np.asarray(a / (c + x))
         if self.kind == "power":
             a, k = self.params
             return a * k * x ** (k - 1)
@@ -190,10 +193,15 @@ def fit_response_curve(
         if best is None or sse < best[2]:
             best = (kind, params, sse)
     assert best is not None
-    kind, params, sse = best
-    r2 = 1 - sse / sst if sst > 0 else float("nan")
+    best_kind, best_params, best_sse = best
+    r2 = 1 - best_sse / sst if sst > 0 else float("nan")
     return ResponseCurve(
-        kind, params, r2=r2, n_days=len(x), spend_min=float(x.min()), spend_max=float(x.max())
+        best_kind,
+        best_params,
+        r2=r2,
+        n_days=len(x),
+        spend_min=float(x.min()),
+        spend_max=float(x.max()),
     )
 
 
@@ -255,10 +263,10 @@ def _round_micros(amounts: np.ndarray, total: int, hi: np.ndarray) -> np.ndarray
 
 
 @dataclass(frozen=True)
-class Allocation:
-    budgets_micros: dict[Hashable, int]
-    expected_value_micros: dict[Hashable, int]
-    marginal_return: dict[Hashable, float]  # value per unit of spend at the allocation
+class Allocation(Generic[CampaignKey]):
+    budgets_micros: dict[CampaignKey, int]
+    expected_value_micros: dict[CampaignKey, int]
+    marginal_return: dict[CampaignKey, float]  # value per unit of spend at the allocation
     mu: float  # the common marginal return of unconstrained campaigns
     total_value_micros: int
 
@@ -273,11 +281,11 @@ class Allocation:
 
 
 def allocate_budget(
-    curves: Mapping[Hashable, ResponseCurve],
+    curves: Mapping[CampaignKey, ResponseCurve],
     total_budget_micros: int,
     *,
-    bounds_micros: Mapping[Hashable, tuple[int, int]] | None = None,
-) -> Allocation:
+    bounds_micros: Mapping[CampaignKey, tuple[int, int]] | None = None,
+) -> Allocation[CampaignKey]:
     """Water-filling: equal marginal return under the total budget and per-campaign bounds."""
     keys = list(curves)
     total = total_budget_micros / MICROS
@@ -413,11 +421,11 @@ def budget_envelope(
 
 
 def plan_portfolio(
-    curves: Mapping[Hashable, ResponseCurve | None],
-    current_budgets_micros: Mapping[Hashable, int],
+    curves: Mapping[CampaignKey, ResponseCurve | None],
+    current_budgets_micros: Mapping[CampaignKey, int],
     *,
     total_budget_micros: int | None = None,
-    bounds_micros: Mapping[Hashable, tuple[int, int]] | None = None,
+    bounds_micros: Mapping[CampaignKey, tuple[int, int]] | None = None,
     config: AllocationConfig | None = None,
     billable_unit_micros: int = DEFAULT_BILLABLE_UNIT_MICROS,
 ) -> pd.DataFrame:
@@ -435,7 +443,7 @@ def plan_portfolio(
     trusted = {k: c for k, c in curves.items() if c is not None and not curve_trust(c, cfg)}
     fixed = {k: v for k, v in current_budgets_micros.items() if k not in trusted}
     remaining = total - sum(fixed.values())
-    targets: dict[Hashable, int] = dict(fixed)
+    targets: dict[CampaignKey, int] = dict(fixed)
     if trusted and remaining > 0:
         alloc = allocate_budget(trusted, remaining, bounds_micros=bounds_micros)
         targets.update(alloc.budgets_micros)

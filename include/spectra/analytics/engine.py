@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -338,9 +338,9 @@ def analyze_account(
     config: AnalyticsConfig | None = None,
     lag_buckets: pd.DataFrame | None = None,
     changes: pd.DataFrame | None = None,
-    budgets_micros: Mapping[Hashable, int] | None = None,
+    budgets_micros: Mapping[int, int] | None = None,
     total_budget_micros: int | None = None,
-    bounds_micros: Mapping[Hashable, tuple[int, int]] | None = None,
+    bounds_micros: Mapping[int, tuple[int, int]] | None = None,
     calendar: HolidayCalendar | None = None,
     campaign_anomalies: bool = True,
     keyword_bids_micros: Mapping[tuple[int, int], int] | None = None,
@@ -550,7 +550,7 @@ def analyze_account(
         ordinary = ~camp_all["date"].isin(holiday_days)
         camp = camp_all[ordinary & (camp_all["maturity"] >= cfg.lag.min_maturity)]
         with_shares = all(c in camp.columns for c in SHARE_COLUMNS)
-        curves: dict[Hashable, ResponseCurve | None] = {}
+        curves: dict[int, ResponseCurve | None] = {}
         for cid, grp in camp.groupby("entity_id", sort=True):
             spend = grp["cost_micros"].to_numpy(dtype=float) / 1e6
             value = grp["conversions_value_micros"].to_numpy(dtype=float) / 1e6

@@ -323,8 +323,10 @@ def _bucket_edges(bucket: object) -> tuple[float, float]:
         if name not in LAG_BUCKETS:
             raise LagDataError(f"unknown conversion lag bucket {bucket!r}")
         return LAG_BUCKETS[name]
-    lo, hi = bucket  # type: ignore[misc]
-    return float(lo), float(hi)
+    if isinstance(bucket, tuple | list) and len(bucket) == 2:
+        lo, hi = bucket
+        return float(lo), float(hi)
+    raise LagDataError(f"a conversion lag bucket is a name or (low, high) days, not {bucket!r}")
 
 
 def _cdf_from_histogram(edges_hi: np.ndarray, mass: np.ndarray, ages: np.ndarray) -> np.ndarray:

@@ -150,7 +150,7 @@ def spend_limits(engine: Engine, tenant_id: str) -> dict[int, int]:
                 m.Campaign.tenant_id == tenant_id, m.Campaign.max_daily_spend_micros.is_not(None)
             )
         ).all()
-    return {int(c): int(v) for c, v in rows}
+    return {int(c): int(v) for c, v in rows if v is not None}
 
 
 # --------------------------------------------------------------------------- pure metrics

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from spectra.domain.changes import ApprovedChange, EntityKind, EntityRef, Origin, OriginKind
 from spectra.evaluation import steps
+from spectra.evaluation.metrics import spend_limits
 from spectra.evaluation.world import World
 
 BILLABLE_UNIT = 10_000  # micros: one cent (the shipped scenarios' accounts bill in USD)
@@ -201,7 +202,7 @@ def _oracle(constrained: bool) -> Callable[[World, dt.date, steps.DayLog], None]
         from spectra.sandbox.market.truth import Truth
 
         oracle = Truth(world.market).oracle(day + dt.timedelta(days=1))
-        limits = _spend_limits(world)
+        limits = spend_limits(world.engine, world.tenant_id)
         last = _last_change_days(world, who) if constrained else {}
         for cid in world.customer_ids:
             changes: list[ApprovedChange] = []
@@ -260,21 +261,6 @@ def _oracle(constrained: bool) -> Callable[[World, dt.date, steps.DayLog], None]
             out.applied += _send(world, day, changes)
 
     return act
-
-
-def _spend_limits(world: World) -> dict[int, int]:
-    from spectra.warehouse.models import Campaign
-
-    with world.engine.connect() as conn:
-        return {
-            int(c): int(v)
-            for c, v in conn.execute(
-                select(Campaign.campaign_id, Campaign.max_daily_spend_micros).where(
-                    Campaign.tenant_id == world.tenant_id,
-                    Campaign.max_daily_spend_micros.is_not(None),
-                )
-            )
-        }
 
 
 def _last_change_days(world: World, who: str) -> dict[int, dt.date]:

@@ -96,7 +96,8 @@ def _fmt(stat: Mapping[str, Any], *, pct: bool = False, digits: int = 0) -> str:
     return f"{mean:,.{digits}f} ± {spread:,.{digits}f}"
 
 
-COLUMNS = (
+# (heading, metric, how _fmt shows it)
+COLUMNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("profit", "profit", {}),
     ("uplift share", "uplift_share", {"pct": True}),
     ("CPA / target", "cpa_vs_target", {"digits": 2}),
@@ -119,7 +120,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sorted(rows, key=lambda r: (r["scenario"], _order(r["policy"]))):
         cells = [r["scenario"], r["policy"], str(r["seeds"])]
-        cells += [_fmt(r[key], **opts) for _, key, opts in COLUMNS]  # type: ignore[arg-type]
+        cells += [_fmt(r[key], **opts) for _, key, opts in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

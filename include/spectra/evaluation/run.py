@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -64,9 +64,10 @@ def score(
             react = metrics.days_to_react(changes, start=shock[0], campaigns=ids, last_day=days[-1])
         else:
             outage_cuts = metrics.cuts_during(changes, start=shock[0], end=shock[1])
-    step_seconds: Counter[str] = Counter()
+    step_seconds: defaultdict[str, float] = defaultdict(float)
     for out in logs:
-        step_seconds.update(out.seconds)
+        for step, seconds in out.seconds.items():
+            step_seconds[step] += seconds
     campaign_days = n_campaigns * len(days)
     return metrics.RunMetrics(
         scenario=scenario.name,

@@ -25,7 +25,7 @@ from spectra.evaluation.scenarios import EvalScenario
 from spectra.sandbox.market import Market
 from spectra.sandbox.market.scenario import scenario_from_dict
 from spectra.sandbox.server import SandboxServer
-from spectra.warehouse.db import make_engine, migrate
+from spectra.warehouse.db import make_engine, migrate, sqlite_checkpoint
 
 TENANT = "eval"
 APPROVER = "evaluation-approver"  # the run's approval policy answers as this approver
@@ -41,7 +41,7 @@ def migrated_template(folder: Path) -> Path:
         try:
             migrate(engine)
             with engine.connect() as conn:
-                conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                sqlite_checkpoint(conn)
         finally:
             engine.dispose()
     return path

@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -428,63 +428,98 @@ def _load(
     slice_days: int,
     first: dict[str, dict[str, list[Any]]],
 ) -> None:
-    """Every pull, screen and write of one run, in one transaction (``first``: pulls made
-    already, by query name)."""
-    tenant_id, customer_id = result.tenant_id, result.customer_id
-    logical_date, as_of = result.logical_date, result.as_of
+    """Every pull, screen and write of one run; the writes in one transaction (``first``:
+    pulls made already, by query name).
+
+    On PostgreSQL the transaction is open while the pulls stream in, and each query is written
+    while the next one is pulled (:class:`_PipelinedWriter`): its row locks hold back no other
+    account. SQLite has one write lock for the whole file, which ``BEGIN IMMEDIATE`` takes at
+    once: held across network pulls, it would make every other writer (a second ingest, a
+    validate) wait for this account's slowest stream, and give up after the busy timeout. So
+    on SQLite every pull comes first, into memory, and the lock is taken for the writes only.
+    """
     window_start, window_end = result.window_start, result.window_end
     campaign_days: set[tuple[Any, Any]] = set()  # (campaign id, date) the re-pull sent
-    with engine.begin() as conn, _PipelinedWriter(conn, write) as writer:
+
+    def pulled() -> Iterator[tuple[str, dict[str, list[Any]]]]:
         for name, params in planned_pulls(window_start, window_end, slice_days):
             cols = first.pop(name) if name in first else pull(name, **params)
             if name == "campaign_performance":
                 campaign_days.update(zip(cols["campaign.id"], cols["segments.date"], strict=True))
+            yield name, cols
+
+    if engine.dialect.name == "sqlite":
+        everything = list(pulled())
+        with engine.begin() as conn:
+            result.rows = {}
+            for name, cols in everything:
+                for table, count in write(conn, name, cols).items():
+                    result.rows[table] = result.rows.get(table, 0) + count
+            _finish_load(conn, result, rejected, campaign_days, pulled_at)
+        return
+    with engine.begin() as conn, _PipelinedWriter(conn, write) as writer:
+        for name, cols in pulled():
             writer.submit(name, cols)
         result.rows = writer.finish()
-        rejected.extend(lost_campaign_days(conn, result, campaign_days))
-        held = record_ingest_quarantine(
-            conn,
-            rejected,
-            screened_queries=[name for name in WRITERS if name in SCREENED_QUERIES],
-            tenant_id=tenant_id,
-            customer_id=customer_id,
-            as_of=as_of,
-            logical_date=logical_date,
+        _finish_load(conn, result, rejected, campaign_days, pulled_at)
+
+
+def _finish_load(
+    conn: Connection,
+    result: IngestResult,
+    rejected: list[Rejected],
+    campaign_days: set[tuple[Any, Any]],
+    pulled_at: dt.datetime | None,
+) -> None:
+    """After the writes, in their transaction: the lost campaign days, the quarantine and
+    the run's own row."""
+    tenant_id, customer_id = result.tenant_id, result.customer_id
+    logical_date, as_of = result.logical_date, result.as_of
+    window_start, window_end = result.window_start, result.window_end
+    rejected.extend(lost_campaign_days(conn, result, campaign_days))
+    held = record_ingest_quarantine(
+        conn,
+        rejected,
+        screened_queries=[name for name in WRITERS if name in SCREENED_QUERIES],
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        as_of=as_of,
+        logical_date=logical_date,
+    )
+    for name, count in held.items():
+        result.rows[f"quality_quarantine.{name}"] = count
+    zone = conn.execute(
+        select(m.AdAccount.time_zone).where(
+            m.AdAccount.tenant_id == tenant_id, m.AdAccount.customer_id == customer_id
         )
-        for name, count in held.items():
-            result.rows[f"quality_quarantine.{name}"] = count
-        zone = conn.execute(
-            select(m.AdAccount.time_zone).where(
-                m.AdAccount.tenant_id == tenant_id, m.AdAccount.customer_id == customer_id
-            )
-        ).scalar_one()
-        # the date clock of replays says the logical date is over everywhere
-        result.complete_through = (
-            min(logical_date, complete_through(pulled_at, zone)) if pulled_at else logical_date
-        )
-        bulk_upsert(
-            conn,
-            m.IngestRun.__table__,
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "customer_id": customer_id,
-                    "logical_date": logical_date,
-                    "window_start": window_start,
-                    "window_end": window_end,
-                    "rows_by_table": result.rows,
-                    "pulled_at": pulled_at,
-                    "complete_through": result.complete_through,
-                    "status": "success",
-                    "failed_query": None,
-                    "failed_slice": None,
-                    "attempts": None,
-                    "error": None,
-                    "finished_at": m.utcnow(),
-                }
-            ],
-            keys=["tenant_id", "customer_id", "logical_date"],
-        )
+    ).scalar_one()
+    # the date clock of replays says the logical date is over everywhere
+    result.complete_through = (
+        min(logical_date, complete_through(pulled_at, zone)) if pulled_at else logical_date
+    )
+    bulk_upsert(
+        conn,
+        m.IngestRun.__table__,
+        [
+            {
+                "tenant_id": tenant_id,
+                "customer_id": customer_id,
+                "logical_date": logical_date,
+                "window_start": window_start,
+                "window_end": window_end,
+                "rows_by_table": result.rows,
+                "pulled_at": pulled_at,
+                "complete_through": result.complete_through,
+                "status": "success",
+                "failed_query": None,
+                "failed_slice": None,
+                "attempts": None,
+                "error": None,
+                "finished_at": m.utcnow(),
+            }
+        ],
+        keys=["tenant_id", "customer_id", "logical_date"],
+    )
 
 
 def lost_campaign_days(

@@ -69,7 +69,11 @@ def database_url() -> str:
 
 
 def make_engine(
-    url: str | URL | None = None, *, sqlite_begin: str = "IMMEDIATE", **engine_kwargs: Any
+    url: str | URL | None = None,
+    *,
+    sqlite_begin: str = "IMMEDIATE",
+    sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    **engine_kwargs: Any,
 ) -> Engine:
     """Create an engine for ``url`` (default :func:`database_url`) tuned for its backend.
 
@@ -78,7 +82,8 @@ def make_engine(
     state changes) queue on the busy timeout instead of failing with "database is locked"
     when a read snapshot cannot be upgraded. Readers that must not wait behind a writer
     (UI pages, long analytics scans) can use DEFERRED and read a WAL snapshot in parallel.
-    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    ``sqlite_busy_timeout_ms`` is how long a SQLite connection waits for another's write lock
+    before "database is locked". Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
     """
     sa_url = make_url(url if url is not None else database_url())
     backend = sa_url.get_backend_name()
@@ -91,12 +96,14 @@ def make_engine(
         if sqlite_begin not in SQLITE_BEGIN_MODES:
             raise ValueError(f"sqlite_begin must be one of {SQLITE_BEGIN_MODES}")
         engine = create_engine(sa_url, **engine_kwargs)
-        _configure_sqlite(engine, default_begin=sqlite_begin)
+        _configure_sqlite(
+            engine, default_begin=sqlite_begin, busy_timeout_ms=sqlite_busy_timeout_ms
+        )
         return engine
     raise ValueError(f"unsupported warehouse backend {backend!r} (use sqlite or postgresql)")
 
 
-def _configure_sqlite(engine: Engine, *, default_begin: str) -> None:
+def _configure_sqlite(engine: Engine, *, default_begin: str, busy_timeout_ms: int) -> None:
     """Set pragmas on every connection and make SQLite transactions real.
 
     Python's sqlite3 driver only emits BEGIN before DML, so DDL (migrations) and reads run
@@ -110,7 +117,7 @@ def _configure_sqlite(engine: Engine, *, default_begin: str) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable across application crashes in WAL mode and much faster.
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -205,9 +212,26 @@ def migrate(url: str | URL | Engine | None = None) -> str:
     return revision or ""
 
 
+def dbapi_connection(conn: Connection) -> Any:
+    """The driver's own connection under ``conn`` (sqlite3 or psycopg2), for what SQLAlchemy
+    does not offer: COPY, SQLite's limits, statements outside its transaction."""
+    driver = conn.connection.driver_connection
+    if driver is None:  # only a closed or invalidated connection has none
+        raise RuntimeError("the connection has no open driver connection")
+    return driver
+
+
 def _sqlite_raw(conn: Connection, sql: str) -> None:
     """Run ``sql`` on the driver connection, outside any SQLAlchemy transaction."""
-    conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+    dbapi_connection(conn).execute(sql)
+
+
+def sqlite_checkpoint(conn: Connection) -> int:
+    """Fold a SQLite file's WAL into the main file, so a plain copy of the file is the whole
+    database; returns SQLite's busy flag (0: complete). Through the driver: a checkpoint
+    cannot complete inside the transaction SQLAlchemy would open."""
+    busy, _, _ = dbapi_connection(conn).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return int(busy)
 
 
 # --------------------------------------------------------------------------- unit of work

@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from spectra.warehouse.db import dbapi_connection
 from spectra.warehouse.models import Base
 
 TableLike = Table | type[Any] | str
@@ -344,8 +345,7 @@ def _upsert_sqlite(conn: Connection, plan: _Plan, rows: Sequence[Any]) -> int:
     processors["_date"] = dt.date
     row_function = plan.compile_row_function(value_expr, processors)
     n_columns = len(plan.insert_columns)
-    driver = conn.connection.driver_connection
-    limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if driver else 999
+    limit = dbapi_connection(conn).getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, limit // n_columns))
 
     placeholders = "(" + ", ".join("?" * n_columns) + ")"
@@ -481,7 +481,7 @@ def _upsert_postgresql(conn: Connection, plan: _Plan, rows: Sequence[Any]) -> in
         + plan.conflict_clause(quote, target, dialect="postgresql"),
         f"DROP TABLE {stage}",
     ]
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = dbapi_connection(conn).cursor()
     dbapi_error = dialect.loaded_dbapi.Error
     stream = _LineStream(lines)
     statement = statements[0]

@@ -18,7 +18,7 @@ from spectra.analytics.service import analyze_and_store
 from spectra.evaluation.replay import as_records, replay_account, structure_rows
 from spectra.warehouse import agent_store as store
 from spectra.warehouse import models as m
-from spectra.warehouse.db import make_engine, migrate
+from spectra.warehouse.db import make_engine, migrate, sqlite_checkpoint
 from spectra.warehouse.repositories import register_account, register_tenant
 from spectra.warehouse.upsert import bulk_upsert
 
@@ -73,7 +73,7 @@ def analysed_template(path: Path, market: Any, tenants: Mapping[int, str]) -> Pa
     for customer_id, tenant_id in tenants.items():
         analysed_account(engine, market, int(customer_id), tenant_id=tenant_id)
     with engine.connect() as conn:
-        conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        sqlite_checkpoint(conn)
     engine.dispose()
     return path
 

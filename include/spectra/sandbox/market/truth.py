@@ -127,7 +127,7 @@ class Truth:
         self,
         day: dt.date,
         *,
-        bids: Mapping[int, int] | None = None,
+        bids: Mapping[tuple[int, int], int] | Mapping[int, int] | None = None,
         budgets: Mapping[int, int] | None = None,
         customer_id: int | None = None,
     ) -> pd.DataFrame:

@@ -1,0 +1,150 @@
+"""Two ingests on one SQLite file while the API is slow: both succeed, neither waits on the
+other's network.
+
+SQLite has one write lock per file (``BEGIN IMMEDIATE`` takes it up front). An ingest that
+held it across its pulls would make the other account's ingest (the daily DAG runs two at once:
+the ``google_ads_api`` pool) wait for every one of its slow streams and give up at the busy
+timeout. Here every SearchStream call is delayed so one run's pulls last several times the
+busy timeout the engines are given; an ingest that held the lock across them fails the other
+with "database is locked". The warehouse they leave must be the one two calm runs leave.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from support.sandbox_campaigns import sandbox_creds
+
+from spectra.ads.client import AdsCredentials, build_client
+from spectra.ingest.daily import IngestResult, ingest_account, planned_pulls
+from spectra.sandbox.chaos import Chaos, ChaosConfig
+from spectra.sandbox.server import SandboxServer
+from spectra.warehouse import models as m
+from spectra.warehouse.db import make_engine
+from spectra.warehouse.repositories import register_account, register_tenant
+from spectra.warehouse.upsert import table_checksums
+
+TENANT = "acme"
+REPULL = 14  # two 7-day slices per fact query
+# Each SearchStream call sleeps SLOW_SECONDS: a run's pulls take at least
+# calls x SLOW_SECONDS (about 8 s), over twice the busy timeout. A held lock cannot hide.
+SLOW_SECONDS = 0.6
+BUSY_TIMEOUT_MS = 3_000
+DATA_TABLES = [
+    m.Campaign.__table__,
+    m.AdGroup.__table__,
+    m.Keyword.__table__,
+    m.Ad.__table__,
+    m.PerformanceDaily.__table__,
+    m.SearchTermDaily.__table__,
+]
+
+
+@pytest.fixture(scope="module")
+def slow_sandbox(market: Any) -> Iterator[SandboxServer]:
+    with SandboxServer(market, clock=market.reference_date) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def chaos(slow_sandbox: SandboxServer) -> Iterator[Chaos]:
+    c = Chaos(ChaosConfig(seed=3)).install(slow_sandbox.state)
+    yield c
+    c.off()
+
+
+@pytest.fixture(scope="module")
+def creds(slow_sandbox: SandboxServer) -> AdsCredentials:
+    return sandbox_creds(slow_sandbox)
+
+
+def _warehouse(template: Path, path: Path, customer_ids: list[int]) -> str:
+    shutil.copyfile(template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        register_tenant(conn, tenant_id=TENANT, name="Acme")
+        for cid in customer_ids:
+            register_account(conn, tenant_id=TENANT, customer_id=cid)
+    engine.dispose()
+    return url
+
+
+def _ingest(engine: Engine, creds: AdsCredentials, cid: int, day: dt.date) -> IngestResult:
+    return ingest_account(
+        engine,
+        build_client(creds),  # a client per run, as each Airflow task has its own
+        creds,
+        tenant_id=TENANT,
+        customer_id=cid,
+        logical_date=day,
+        repull_days=REPULL,
+    )
+
+
+def _stored(engine: Engine) -> tuple[dict[str, str], dict[int, str]]:
+    with engine.connect() as conn:
+        sums = table_checksums(conn, DATA_TABLES, tenant_id=TENANT)
+        runs = {
+            int(cid): status
+            for cid, status in conn.execute(select(m.IngestRun.customer_id, m.IngestRun.status))
+        }
+    return sums, runs
+
+
+def test_two_sqlite_ingests_with_slow_pulls_both_succeed(
+    _sqlite_template: Path,
+    tmp_path: Path,
+    market: Any,
+    creds: AdsCredentials,
+    chaos: Chaos,
+    ref_day: dt.date,
+) -> None:
+    cids = market.customer_ids()[:2]
+    assert len(cids) == 2, "the tiny scenario has two accounts"
+    # What the two runs leave one after the other, the API at full speed.
+    chaos.off()
+    calm = make_engine(_warehouse(_sqlite_template, tmp_path / "calm.db", cids))
+    for cid in cids:
+        _ingest(calm, creds, cid, ref_day)
+    expected = _stored(calm)
+    calm.dispose()
+
+    url = _warehouse(_sqlite_template, tmp_path / "shared.db", cids)
+    engines = [make_engine(url, sqlite_busy_timeout_ms=BUSY_TIMEOUT_MS) for _ in cids]
+    chaos.configure(slow=1.0, slow_seconds=SLOW_SECONDS, methods=["GoogleAdsService/SearchStream"])
+    spans: dict[int, tuple[float, float]] = {}
+
+    def timed(engine: Engine, cid: int) -> IngestResult:
+        started = time.monotonic()
+        try:
+            return _ingest(engine, creds, cid, ref_day)
+        finally:
+            spans[cid] = (started, time.monotonic())
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = [pool.submit(timed, e, cid) for e, cid in zip(engines, cids, strict=True)]
+            results = [run.result() for run in runs]  # re-raises "database is locked"
+    finally:
+        chaos.off()
+        for engine in engines:
+            engine.dispose()
+    # The premise: each run's pulls alone outlast the busy timeout, and the runs overlapped.
+    start, end = results[0].window_start, results[0].window_end
+    pull_seconds = sum(1 for _ in planned_pulls(start, end)) * SLOW_SECONDS
+    assert pull_seconds > 2 * BUSY_TIMEOUT_MS / 1000
+    assert max(s for s, _ in spans.values()) < min(e for _, e in spans.values()), spans
+    assert [r.customer_id for r in results] == cids
+    shared = make_engine(url)
+    assert _stored(shared) == expected
+    assert expected[1] == {cid: "success" for cid in cids}
+    shared.dispose()
