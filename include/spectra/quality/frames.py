@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, func, literal, select
+from sqlalchemy import Connection, func, select
 
 from spectra.quality.checks import (
     ACCOUNTS,
@@ -33,6 +33,7 @@ from spectra.quality.checks import (
 from spectra.quality.outage import score_tracking
 from spectra.quality.screen import warehouse_row
 from spectra.warehouse import models as m
+from spectra.warehouse.quality_reads import STRUCTURE_COLUMNS, stored_facts, stored_structure
 
 # A keyword is (ad group, criterion): Google shares criterion ids across ad groups. Campaign
 # rows carry ad group 0 (as stored), ad-group rows their own id.
@@ -145,12 +146,16 @@ def _rows_frame(conn: Connection, batch: Batch, table: str, config: QualityConfi
         extra = []
         key = ST_KEY
     columns = [*names, "date", *METRICS, *extra, "reported_as_of"]
-    stmt = select(*(model.__table__.c[c] for c in columns)).where(
-        model.tenant_id == batch.tenant_id,
-        model.customer_id == batch.customer_id,
-        model.date.between(batch.window_start, batch.logical_date),
+    rows = stored_facts(
+        conn,
+        model,
+        columns,
+        tenant_id=batch.tenant_id,
+        customer_id=batch.customer_id,
+        first=batch.window_start,
+        last=batch.logical_date,
     )
-    stored = _typed(_frame(_fetch_raw(conn, stmt), columns), extra)
+    stored = _typed(_frame(rows, columns), extra)
     stored["_origin"] = "warehouse"
     held = _typed(_ingest_quarantine_frame(conn, batch, table, columns), extra)
     if len(held):
@@ -176,23 +181,6 @@ def _typed(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
-
-
-def _fetch_raw(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
-    """All rows as plain driver tuples, without SQLAlchemy's per-value result processing.
-
-    For 200k fact rows that processing (dates parsed one by one) and Row objects cost more
-    than the query itself; the frame parses dates in one vectorised pass instead. Parameters
-    are rendered as literals by SQLAlchemy (quoted and escaped); they are our own ids and
-    dates, never user text.
-    """
-    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
@@ -506,22 +494,13 @@ def _structure_frame(conn: Connection, batch: Batch) -> pd.DataFrame:
     ad group); ``parent_known`` says whether the parent entity is there too. Rows ingest held
     back today replace stored rows of the same key, as for the facts.
     """
-    c, g, k, a = m.Campaign, m.AdGroup, m.Keyword, m.Ad
-    mine = {"tenant_id": batch.tenant_id, "customer_id": batch.customer_id}
-
-    def stored(stmt: Any, level: str) -> pd.DataFrame:
-        frame = _frame(
-            _fetch_raw(conn, stmt.filter_by(**mine)), ["entity_id", "parent_id", "money_micros"]
-        )
+    parts = []
+    for level, rows in stored_structure(
+        conn, tenant_id=batch.tenant_id, customer_id=batch.customer_id
+    ).items():
+        frame = _frame(rows, list(STRUCTURE_COLUMNS))
         frame["level"], frame["_origin"] = level, "warehouse"
-        return frame
-
-    parts = [
-        stored(select(c.campaign_id, c.customer_id, c.budget_micros), "campaign"),
-        stored(select(g.ad_group_id, g.campaign_id, g.cpc_bid_micros), "ad_group"),
-        stored(select(k.criterion_id, k.ad_group_id, k.cpc_bid_micros), "keyword"),
-        stored(select(a.ad_id, a.ad_group_id, literal(0)), "ad"),
-    ]
+        parts.append(frame)
     q = m.QualityQuarantine
     held_rows = []
     # One row per held row (a row failing two checks has two entries, one fingerprint).
