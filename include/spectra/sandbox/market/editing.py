@@ -52,7 +52,13 @@ from spectra.sandbox.market.structure import (
 )
 
 if TYPE_CHECKING:
-    from spectra.sandbox.market.market import Market
+    import threading
+    from collections import OrderedDict
+
+    from spectra.sandbox.market.market import Snapshot
+    from spectra.sandbox.market.scenario import Scenario
+    from spectra.sandbox.market.simulate import DayResult
+    from spectra.sandbox.market.state import DayContext
 
 DEFAULT_CLIENT = "GOOGLE_ADS_API"
 DEFAULT_USER = "spectra-apply@sandbox.invalid"
@@ -100,7 +106,7 @@ class _Checkpoint:
 class _Batch:
     def __init__(
         self,
-        market: Market,
+        market: Editing,
         account: int,
         as_of: dt.date | dt.datetime,
         client_type: str,
@@ -123,7 +129,17 @@ class _Batch:
 class Editing:
     """Mixin for Market: mutation records, negatives, created entities and ``mutate``."""
 
+    # What the mixin uses of its host (Market sets them in its __init__).
+    scenario: Scenario
     struct: Structure
+    version: int
+    _lock: threading.RLock
+    _state_cache: OrderedDict[tuple[Any, ...], State]
+    _mask_cache: dict[tuple[int, int], NDArray[np.int64]]
+    _id_maps: dict[str, dict[Any, int]]
+    _ctx_cache: OrderedDict[int, DayContext]
+    _day_cache: OrderedDict[int, DayResult]
+    _snap_cache: OrderedDict[int, Snapshot]
     _base_state: State
     _records: list[Record]
     _changes: list[Change]
@@ -133,9 +149,17 @@ class Editing:
     _partial_cache: Any
     _seq: int
 
+    if TYPE_CHECKING:  # Market's own methods
+
+        def account_index(self, customer_id: int) -> int: ...
+
+        def account_now(
+            self, account: int, as_of: dt.date | dt.datetime
+        ) -> tuple[dt.date, int]: ...
+
     # ------------------------------------------------------------------ public
     def mutate(
-        self: Market,
+        self,
         customer_id: int,
         operations: Sequence[Mutation],
         *,
@@ -171,7 +195,7 @@ class Editing:
             return results
 
     def apply_mutation(
-        self: Market,
+        self,
         customer_id: int,
         mutation: Mutation,
         *,
@@ -184,15 +208,15 @@ class Editing:
             raise result
         return result
 
-    def changes(self: Market, customer_id: int | None = None) -> list[Change]:
+    def changes(self, customer_id: int | None = None) -> list[Change]:
         """Every accepted change (oldest first), optionally for one account."""
         return [c for c in self._changes if customer_id is None or c.customer_id == customer_id]
 
-    def negatives(self: Market) -> list[Negative]:
+    def negatives(self) -> list[Negative]:
         return list(self._negatives)
 
     # ------------------------------------------------------------------ state replay
-    def _state_for(self: Market, ordinal: int, hour: int = 23) -> State:
+    def _state_for(self, ordinal: int, hour: int = 23) -> State:
         """The settings in force at local ``hour`` of the day (default: its last hour)."""
         keys = [r.key for r in self._records]
         n = bisect.bisect_right(keys, (ordinal, hour, float("inf")))
@@ -214,7 +238,7 @@ class Editing:
             self._state_cache.popitem(last=False)
         return state
 
-    def _negative_mask(self: Market, neg: Negative) -> NDArray[np.int64]:
+    def _negative_mask(self, neg: Negative) -> NDArray[np.int64]:
         key = (neg.criterion_id, self.struct.n_terms)
         mask = self._mask_cache.get(key)
         if mask is None:
@@ -233,7 +257,7 @@ class Editing:
         return mask
 
     # ------------------------------------------------------------------ checkpoints and caches
-    def _checkpoint(self: Market) -> _Checkpoint:
+    def _checkpoint(self) -> _Checkpoint:
         struct = copy.copy(self.struct)
         for name, value in vars(self.struct).items():
             if isinstance(value, list):
@@ -249,7 +273,7 @@ class Editing:
             seq=self._seq,
         )
 
-    def _restore(self: Market, cp: _Checkpoint) -> None:
+    def _restore(self, cp: _Checkpoint) -> None:
         self.struct = cp.struct
         self._base_state = cp.base_state
         self._records = cp.records
@@ -260,7 +284,7 @@ class Editing:
         self._seq = cp.seq
         self._id_maps.clear()
 
-    def _invalidate(self: Market, ordinal: int, *, structural: bool) -> None:
+    def _invalidate(self, ordinal: int, *, structural: bool) -> None:
         self._state_cache.clear()
         self._snap_cache.clear()
         self._partial_cache.clear()
@@ -274,7 +298,7 @@ class Editing:
         self.version += 1
 
     # ------------------------------------------------------------------ lookups
-    def _id_map(self: Market, kind: str) -> dict[Any, int]:
+    def _id_map(self, kind: str) -> dict[Any, int]:
         """Entity index by id; keywords by (ad group index, criterion id), since Google shares
         a keyword's criterion id across the ad groups that hold it."""
         m = self._id_maps.get(kind)
@@ -293,7 +317,7 @@ class Editing:
             m = self._id_maps[kind] = {int(v): i for i, v in enumerate(ids.tolist())}
         return m
 
-    def _find(self: Market, batch: _Batch, kind: str, entity_id: Any, rn: str) -> int:
+    def _find(self, batch: _Batch, kind: str, entity_id: Any, rn: str) -> int:
         """The entity's index (keywords: ``entity_id`` is (ad group index, criterion id))."""
         idx = self._id_map(kind).get(entity_id)
         owner = None
@@ -313,7 +337,7 @@ class Editing:
         return idx
 
     def _resolve(
-        self: Market, batch: _Batch, rn: Any, collection: str, path: str
+        self, batch: _Batch, rn: Any, collection: str, path: str
     ) -> tuple[int, int | None]:
         rn = batch.temp.get(str(rn), str(rn))
         cid, coll, first, second = parse_resource_name(rn)
@@ -330,18 +354,18 @@ class Editing:
             )
         return first, second
 
-    def _rn(self: Market, batch: _Batch, collection: str, *ids: int) -> str:
+    def _rn(self, batch: _Batch, collection: str, *ids: int) -> str:
         return f"customers/{batch.customer_id}/{collection}/" + "~".join(str(i) for i in ids)
 
     # ------------------------------------------------------------------ recording
-    def _record(self: Market, batch: _Batch, fn: Any) -> None:
+    def _record(self, batch: _Batch, fn: Any) -> None:
         self._seq += 1
         record = Record(batch.ordinal, self._seq, fn, batch.hour)
         keys = [r.key for r in self._records]
         self._records.insert(bisect.bisect_right(keys, record.key), record)
 
     def _log(
-        self: Market,
+        self,
         batch: _Batch,
         resource: str,
         rn: str,
@@ -376,12 +400,12 @@ class Editing:
             )
         )
 
-    def _now(self: Market, batch: _Batch) -> State:
+    def _now(self, batch: _Batch) -> State:
         """The state as the batch sees it (including its own earlier operations)."""
         return self._state_for(batch.ordinal, batch.hour)
 
     # ------------------------------------------------------------------ dispatch
-    def _apply_one(self: Market, batch: _Batch, op: Mutation) -> str:
+    def _apply_one(self, batch: _Batch, op: Mutation) -> str:
         if op.resource not in RESOURCES:
             raise fail(
                 "request_error", "OPERATION_REQUIRED", f"unsupported resource {op.resource!r}"
@@ -396,7 +420,7 @@ class Editing:
         return result
 
     # ------------------------------------------------------------------ campaign budgets
-    def _op_campaign_budget(self: Market, batch: _Batch, op: Mutation) -> str:
+    def _op_campaign_budget(self, batch: _Batch, op: Mutation) -> str:
         if op.action == "create":
             amount = check_budget(op.values.get("amount_micros"), batch.unit)
             if op.values.get("explicitly_shared"):
@@ -473,7 +497,7 @@ class Editing:
             )
         return op.resource_name
 
-    def _check_budget_name(self: Market, batch: _Batch, name: str) -> None:
+    def _check_budget_name(self, batch: _Batch, name: str) -> None:
         """campaign_budget_error.DUPLICATE_NAME: a budget name is unique among the account's
         budgets that are not removed — those waiting for a campaign, and those serving one,
         whose name derives from their campaign's (``Budget | <campaign name>``)."""
@@ -497,7 +521,7 @@ class Editing:
                 "name",
             )
 
-    def _pending_budget_rows(self: Market, account: int, as_of: dt.date) -> list[dict[str, Any]]:
+    def _pending_budget_rows(self, account: int, as_of: dt.date) -> list[dict[str, Any]]:
         """GAQL rows of budgets no campaign uses yet: Google lists them too (a crashed launch
         finds the budget it created by its name)."""
         cid = int(self.struct.customer_id[account])
@@ -518,7 +542,7 @@ class Editing:
             if b.account == account and b.created <= ordinal
         ]
 
-    def _temp(self: Market, batch: _Batch, op: Mutation, rn: str) -> None:
+    def _temp(self, batch: _Batch, op: Mutation, rn: str) -> None:
         given = op.values.get("resource_name")
         if given:
             try:
@@ -529,7 +553,7 @@ class Editing:
                 batch.temp[str(given)] = rn
 
     # ------------------------------------------------------------------ campaigns
-    def _op_campaign(self: Market, batch: _Batch, op: Mutation) -> str:
+    def _op_campaign(self, batch: _Batch, op: Mutation) -> str:
         st = self.struct
         if op.action == "create":
             return self._create_campaign(batch, op)
@@ -652,7 +676,7 @@ class Editing:
             )
         return op.resource_name
 
-    def _create_campaign(self: Market, batch: _Batch, op: Mutation) -> str:
+    def _create_campaign(self, batch: _Batch, op: Mutation) -> str:
         st = self.struct
         v = op.values
         name = str(v.get("name") or "").strip()
@@ -739,12 +763,12 @@ class Editing:
         )
         return rn
 
-    def _grow(self: Market, kind: str, ordinal: int) -> None:
+    def _grow(self, kind: str, ordinal: int) -> None:
         self._created[kind] = np.append(self._created[kind], np.int64(ordinal))
         self._id_maps.clear()
 
     # ------------------------------------------------------------------ ad groups
-    def _op_ad_group(self: Market, batch: _Batch, op: Mutation) -> str:
+    def _op_ad_group(self, batch: _Batch, op: Mutation) -> str:
         st = self.struct
         if op.action == "create":
             v = op.values
@@ -809,7 +833,7 @@ class Editing:
                 "resource_name",
             )
         if op.action == "remove":
-            old = _status(int(state.ad_group_status[g]))
+            old_status = _status(int(state.ad_group_status[g]))
 
             def remove(s: State, g: int = g) -> None:
                 s.ad_group_status[g] = REMOVED
@@ -821,7 +845,7 @@ class Editing:
                 op.resource_name,
                 "REMOVE",
                 ["status"],
-                {"status": old},
+                {"status": old_status},
                 {"status": "REMOVED"},
                 campaign=c,
                 ad_group=g,
@@ -869,7 +893,7 @@ class Editing:
         return op.resource_name
 
     # ------------------------------------------------------------------ ad group criteria
-    def _op_ad_group_criterion(self: Market, batch: _Batch, op: Mutation) -> str:
+    def _op_ad_group_criterion(self, batch: _Batch, op: Mutation) -> str:
         st = self.struct
         if op.action == "create":
             v = op.values
@@ -1027,7 +1051,7 @@ class Editing:
 
     # ------------------------------------------------------------------ negatives
     def _find_negative(
-        self: Market, batch: _Batch, level: str, parent: int, crit_id: int
+        self, batch: _Batch, level: str, parent: int, crit_id: int
     ) -> Negative | None:
         for neg in self._negatives:
             if (
@@ -1040,7 +1064,7 @@ class Editing:
         return None
 
     def _create_negative(
-        self: Market, batch: _Batch, op: Mutation, level: str, parent: int, text: str, match: int
+        self, batch: _Batch, op: Mutation, level: str, parent: int, text: str, match: int
     ) -> str:
         st = self.struct
         live = [
@@ -1094,7 +1118,7 @@ class Editing:
         self._temp(batch, op, rn)
         return rn
 
-    def _remove_negative(self: Market, batch: _Batch, op: Mutation, neg: Negative) -> str:
+    def _remove_negative(self, batch: _Batch, op: Mutation, neg: Negative) -> str:
         if not neg.active(batch.ordinal):
             raise fail(
                 "operation_access_denied_error",
@@ -1118,7 +1142,7 @@ class Editing:
         )
         return op.resource_name
 
-    def _op_campaign_criterion(self: Market, batch: _Batch, op: Mutation) -> str:
+    def _op_campaign_criterion(self, batch: _Batch, op: Mutation) -> str:
         if op.action == "create":
             v = op.values
             camp_id, _ = self._resolve(batch, v.get("campaign", ""), "campaigns", "campaign")
@@ -1155,7 +1179,7 @@ class Editing:
         return self._remove_negative(batch, op, neg)
 
     # ------------------------------------------------------------------ ads
-    def _enabled_ads(self: Market, batch: _Batch, g: int, state: State) -> int:
+    def _enabled_ads(self, batch: _Batch, g: int, state: State) -> int:
         ads = np.flatnonzero(self.struct.ad_ad_group == g)
         return int(
             sum(
@@ -1165,7 +1189,7 @@ class Editing:
             )
         )
 
-    def _op_ad_group_ad(self: Market, batch: _Batch, op: Mutation) -> str:
+    def _op_ad_group_ad(self, batch: _Batch, op: Mutation) -> str:
         st = self.struct
         limit = self.scenario.limits.enabled_rsas_per_ad_group
         if op.action == "create":

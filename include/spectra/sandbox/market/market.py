@@ -44,6 +44,7 @@ from spectra.sandbox.market.structure import (
     Structure,
     generate,
     round_bid,
+    sum_by,
 )
 from spectra.sandbox.market.views import (
     ATTRIBUTE_KIND,
@@ -64,10 +65,10 @@ class Snapshot:
     """The entities' attributes as of a day: state in force plus that day's conditions."""
 
     def __init__(self, market: Market, ordinal: int) -> None:
-        self.struct = market.struct
-        self.state = market.state_at(ordinal)
-        self.ctx = market.context(ordinal)
-        self.history_start = market.scenario.history_start
+        self.struct: Structure = market.struct
+        self.state: State = market.state_at(ordinal)
+        self.ctx: DayContext = market.context(ordinal)
+        self.history_start: dt.date = market.scenario.history_start
         self._columns: dict[str, NDArray[Any]] = {}
 
     @cached_property
@@ -602,7 +603,7 @@ class Market(Editing):
             "ad_group": st.n_ad_groups,
             "keyword": st.n_keywords,
         }[group_level]
-        out = {k: np.bincount(index, weights=v, minlength=n) for k, v in term.items()}
+        out = {k: sum_by(index, v, n) for k, v in term.items()}
         if level == "ad":
             out = self._split_to_ads(out, res.ad_serving)
         return out

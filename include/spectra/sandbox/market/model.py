@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spectra.sandbox.market.state import DayContext, State
-from spectra.sandbox.market.structure import MANUAL_CPC, TARGET_ROAS, Structure
+from spectra.sandbox.market.structure import MANUAL_CPC, TARGET_ROAS, Structure, sum_by
 
 FIRST_PAGE_POSITION = 0.35  # the ad-rank position x at which an ad reaches the first page
 BELOW_FIRST_PAGE_SHARE = 0.1  # what is left of impression share under the first-page bid
@@ -136,7 +136,7 @@ def expected(
     imps_full = searches * is_rank
     clicks_full = imps_full * ctr
     cost_full = clicks_full * cpc
-    spend = np.bincount(tc, weights=cost_full, minlength=struct.n_campaigns)
+    spend = sum_by(tc, cost_full, struct.n_campaigns)
     budget = (
         state.campaign_budget.astype(np.float64)
         if campaign_budget is None

@@ -22,7 +22,7 @@ from scipy.special import ndtri
 from spectra.sandbox.market import rng
 from spectra.sandbox.market.model import Expected, expected
 from spectra.sandbox.market.state import DayContext, State
-from spectra.sandbox.market.structure import Structure
+from spectra.sandbox.market.structure import Structure, sum_by
 
 
 @dataclass
@@ -55,7 +55,7 @@ class DayResult:
         mask = (self.conversion_lag < age_days) & ~self.conversion_lost
         terms = self.conversion_term[mask]
         conversions = np.bincount(terms, minlength=n_terms).astype(np.float64)
-        value = np.bincount(terms, weights=self.conversion_value[mask], minlength=n_terms)
+        value = sum_by(terms, self.conversion_value[mask], n_terms)
         return conversions, value
 
 

@@ -58,6 +58,12 @@ CURRENCIES: dict[str, tuple[int, float]] = {
 }
 
 
+def sum_by(index: NDArray[np.integer[Any]], weights: NDArray[Any], n: int) -> NDArray[np.float64]:
+    """``weights`` summed per index value 0..n-1: a weighted bincount, float64 (numpy's stubs
+    type every bincount as integer counts, weighted or not)."""
+    return np.bincount(index, weights=weights, minlength=n).astype(np.float64, copy=False)
+
+
 def round_bid(
     micros: NDArray[np.float64] | float, unit: NDArray[np.int64] | int = BILLABLE_UNIT_MICROS
 ) -> NDArray[np.int64]:
@@ -546,16 +552,16 @@ def generate(scenario: Scenario) -> Structure:
             t_rel.append(relevant)
             t_share.append(share)
     term_keyword = np.asarray(t_kw, np.int64)
-    share = np.asarray(t_share, np.float64)
-    share /= np.bincount(term_keyword, weights=share, minlength=n_k)[term_keyword]
-    relevant = np.asarray(t_rel, np.bool_)
+    term_share = np.asarray(t_share, np.float64)
+    term_share /= np.bincount(term_keyword, weights=term_share, minlength=n_k)[term_keyword]
+    term_relevant = np.asarray(t_rel, np.bool_)
     n_t = term_keyword.size
     term_id = 900_000_000_000 + base * 10 + np.arange(n_t, dtype=np.int64) * 19 + 4
     ctr_mult = np.where(
-        relevant, np.exp(0.15 * rng.standard_normal(n_t)), mkt.irrelevant_ctr_multiplier
+        term_relevant, np.exp(0.15 * rng.standard_normal(n_t)), mkt.irrelevant_ctr_multiplier
     )
     cvr_mult = np.where(
-        relevant, np.exp(0.2 * rng.standard_normal(n_t)), mkt.irrelevant_cvr_multiplier
+        term_relevant, np.exp(0.2 * rng.standard_normal(n_t)), mkt.irrelevant_cvr_multiplier
     )
 
     return Structure(
@@ -604,10 +610,10 @@ def generate(scenario: Scenario) -> Structure:
         term_id=term_id,
         term_keyword=term_keyword,
         term_text=t_text,
-        term_share=share,
+        term_share=term_share,
         term_ctr_mult=ctr_mult,
         term_cvr_mult=cvr_mult,
-        term_relevant=relevant,
+        term_relevant=term_relevant,
     )
 
 

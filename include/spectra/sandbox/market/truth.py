@@ -24,7 +24,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spectra.sandbox.market.model import Expected, expected
-from spectra.sandbox.market.structure import BIDDING, MANUAL_CPC, TARGET_CPA, TARGET_ROAS, round_bid
+from spectra.sandbox.market.structure import (
+    BIDDING,
+    MANUAL_CPC,
+    TARGET_CPA,
+    TARGET_ROAS,
+    round_bid,
+    sum_by,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -159,11 +166,11 @@ class Truth:
         tk = st.term_keyword
         n = st.n_keywords
         return {
-            "impressions": np.bincount(tk, weights=exp.impressions, minlength=n),
-            "clicks": np.bincount(tk, weights=exp.clicks, minlength=n),
-            "cost_micros": np.bincount(tk, weights=exp.cost, minlength=n),
-            "conversions": np.bincount(tk, weights=exp.conversions, minlength=n),
-            "conversions_value": np.bincount(tk, weights=exp.value, minlength=n),
+            "impressions": sum_by(tk, exp.impressions, n),
+            "clicks": sum_by(tk, exp.clicks, n),
+            "cost_micros": sum_by(tk, exp.cost, n),
+            "conversions": sum_by(tk, exp.conversions, n),
+            "conversions_value": sum_by(tk, exp.value, n),
         }
 
     def search_terms(self, day: dt.date) -> pd.DataFrame:
@@ -272,10 +279,10 @@ class Truth:
                     round_bid(value_per_conv * 1e6 * mult, st.unit_of("campaign")), np.float64
                 )
                 per = self._per_keyword(self._expected(day, target_cpa=tcpa, ignore_budget=True))
-                profit = np.bincount(
+                profit = sum_by(
                     st.keyword_campaign,
-                    weights=per["conversions_value"] - weight * per["cost_micros"] / 1e6,
-                    minlength=n_c,
+                    per["conversions_value"] - weight * per["cost_micros"] / 1e6,
+                    n_c,
                 )
                 better = smart_cpa & (profit > best_c_profit)
                 best_c_profit[better] = profit[better]
