@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.sandbox_campaigns import sandbox_creds
 
 from spectra.ads.client import AdsCredentials, build_client
 from spectra.agent.client import GeminiClient
@@ -30,12 +31,7 @@ def launch_sandbox(launch_market: Market) -> Iterator[SandboxServer]:
 
 @pytest.fixture(scope="module")
 def launch_creds(launch_sandbox: SandboxServer) -> AdsCredentials:
-    return AdsCredentials(
-        developer_token="test-dev-token",
-        access_token="test-token",
-        endpoint=launch_sandbox.endpoint,
-        ca_cert_path=str(launch_sandbox.ca_cert),
-    )
+    return sandbox_creds(launch_sandbox, clock=False)
 
 
 @pytest.fixture(scope="module")

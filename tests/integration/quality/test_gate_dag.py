@@ -10,49 +10,34 @@ only, while both ingests, both validates and the report succeed.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 from quality_defects import DefectMarket, DropDay
 from sqlalchemy import select
+from support.airflow_dag import ads_connection, run_dag
 
 from spectra.sandbox.server import SandboxServer
 from spectra.warehouse import models as m
 from spectra.warehouse.db import make_engine, migrate
 from spectra.warehouse.repositories import register_account, register_tenant
 
-REPO = Path(__file__).resolve().parents[3]
 TENANT = "acme"
 
-PROBE = textwrap.dedent(
-    """
-    import json, sys
-    import pendulum
-    from airflow.sdk import task
-    from spectra.airflow.local import load_dag
+# Wired onto the DAG before the run: a task mapped over validate's output, which exists only
+# for the accounts the gate let through.
+PROBE = """
+from airflow.sdk import task
 
-    day = pendulum.parse(sys.argv[1])
-    dag = load_dag("spectra_daily")
-    with dag:
-        @task
-        def downstream_probe(account):
-            return account["customer_id"]
 
-        downstream_probe.expand(account=dag.get_task("validate").output)
-    run = dag.test(logical_date=day)
-    states = [
-        [ti.task_id, ti.map_index, str(ti.state), ti.rendered_map_index]
-        for ti in run.get_task_instances()
-    ]
-    print("RESULT " + json.dumps({"run": str(run.state), "tis": states}))
-    """
-)
+@task
+def downstream_probe(account):
+    return account["customer_id"]
+
+
+downstream_probe.expand(account=dag.get_task("validate").output)
+"""
 
 
 @pytest.mark.slow
@@ -70,47 +55,15 @@ def test_block_skips_only_that_accounts_downstream(tmp_path: Path, market: Any) 
         for cid in (clean, blocked):
             register_account(conn, tenant_id=TENANT, customer_id=cid)
 
-    airflow_home = tmp_path / "airflow"
-    airflow_home.mkdir()
     with SandboxServer(defects, clock=market.reference_date) as sandbox:
-        host, port = sandbox.endpoint.rsplit(":", 1)
-        connection = {
-            "conn_type": "googleads",
-            "host": host,
-            "port": int(port),
-            "login": "client-id",
-            "password": "client-secret",
-            "extra": {
-                "developer_token": "dev-token",
-                "access_token": "token",
-                "ca_cert_path": str(sandbox.ca_cert),
-                "sandbox_clock": True,
-            },
-        }
-        env = {
-            **os.environ,
-            "SPECTRA_HOME": str(tmp_path),
-            "SPECTRA_DATABASE_URL": url,
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
-            "AIRFLOW_CONN_GOOGLE_ADS_DEFAULT": json.dumps(connection),
-        }
-        airflow = Path(sys.executable).with_name("airflow")
-        subprocess.run(
-            [str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300
+        result = run_dag(
+            tmp_path,
+            "spectra_daily",
+            database_url=url,
+            connections={"google_ads_default": ads_connection(sandbox)},
+            logical_date=day.isoformat(),
+            probe=PROBE,
         )
-        done = subprocess.run(
-            [sys.executable, "-c", PROBE, day.isoformat()],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(lines[-1].removeprefix("RESULT "))
     tis = {(t, i): (state, label) for t, i, state, label in result["tis"]}
 
     assert result["run"] == "success"
