@@ -296,7 +296,7 @@ def _show(value: Any) -> str:
 def request_approvals(engine: Engine, items: Sequence[Mapping[str, Any]]) -> list[str]:
     """The bodies of the approvals to ask for, one per proposal that needs a person, in the
     order of ``items``; each proposal remembers its map index (how the CLI finds it)."""
-    bodies = []
+    bodies: list[str] = []
     for item in items:
         if item["guardrail_status"] != "requires_approval":
             continue
