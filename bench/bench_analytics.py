@@ -1,6 +1,6 @@
 """Analytics engine: speed at scale and the many-seed statistical properties.
 
-Synthetic accounts (spectra.analytics.synthetic, vectorised, truth known):
+Synthetic accounts (tests/support/synthetic.py, vectorised, truth known):
 
 * analyze time for 20k keywords x 365 days — ``analyze_account`` end to end (lag, seasonality,
   anomalies per campaign, ~100k tests + BH, allocation, keyword bid envelopes); baseline: a
@@ -29,10 +29,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# the synthetic accounts are test support (tests/support/synthetic.py), not product code
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 QUICK = False
 
@@ -65,18 +69,20 @@ def bench_speed(results: dict[str, Any]) -> None:
 
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # naive loop: 0/0 on idle keywords
 
+    from support.synthetic import make_account
+
     from spectra.analytics import analyze_account
     from spectra.analytics.seasonality import fit_seasonality
     from spectra.analytics.significance import ratio_test
-    from spectra.analytics.synthetic import make_account
 
     acc = make_account(
         n_campaigns=100, keywords_per_campaign=200, days=365, seed=3, impressions_per_keyword=300
     )
     n_kw = int((acc.perf["level"] == "keyword").sum() / 365)
     kw = acc.keywords
-    bids = {
-        int(k): int(round(c * 1.4e6, -4)) for k, c in zip(kw["entity_id"], kw["cpc"], strict=True)
+    bids = {  # keyed (ad group id, criterion id), as the engine reads them
+        (int(g), int(k)): int(round(c * 1.4e6, -4))
+        for g, k, c in zip(kw["ad_group_id"], kw["entity_id"], kw["cpc"], strict=True)
     }
     started = time.perf_counter()
     res = analyze_account(acc.perf, acc.snapshots, as_of=acc.as_of, keyword_bids_micros=bids)
@@ -184,8 +190,9 @@ def _bench_step(results: dict[str, Any], acc: Any, engine_seconds: float) -> Non
 
 # --------------------------------------------------------------------------- significance
 def bench_aa_fdr(results: dict[str, Any]) -> None:
+    from support.synthetic import make_account
+
     from spectra.analytics import analyze_account
-    from spectra.analytics.synthetic import make_account
 
     any_discovery, tests = [], 0
     for seed in _seeds(40, 8):
@@ -202,9 +209,9 @@ def bench_aa_fdr(results: dict[str, Any]) -> None:
 
 def bench_power(results: dict[str, Any]) -> None:
     from scipy import stats
+    from support.synthetic import make_account
 
     from spectra.analytics import analyze_account
-    from spectra.analytics.synthetic import make_account
 
     power, expected, fdp = [], [], []
     for seed in _seeds(20, 4):
@@ -263,8 +270,9 @@ def bench_power(results: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- lag
 def bench_nowcast(results: dict[str, Any]) -> None:
+    from support.synthetic import make_account
+
     from spectra.analytics.lag import fit_lag_curve, nowcast
-    from spectra.analytics.synthetic import make_account
 
     err, raw, cover = [], [], []
     for seed in _seeds(30, 6):
@@ -299,11 +307,12 @@ def bench_nowcast(results: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- anomalies
 def bench_anomalies(results: dict[str, Any]) -> None:
+    from support.synthetic import make_account
+
     from spectra.analytics.anomalies import detect_anomalies
     from spectra.analytics.config import AnomalyConfig
     from spectra.analytics.lag import fit_lag_curve, nowcast
     from spectra.analytics.seasonality import HolidayCalendar
-    from spectra.analytics.synthetic import make_account
 
     bf = dt.date(2025, 11, 28)
     detected, false_us, false_none = [], [], []

@@ -140,6 +140,26 @@ def _occurrences(fit: SeasonalFit, day: pd.Timestamp) -> int:
     return int(hit["occurrences"].iloc[0]) if len(hit) else 0
 
 
+def _scorable(
+    metric: str,
+    day: pd.Timestamp,
+    obs: pd.Series,
+    maturity: pd.Series,
+    counts: pd.DataFrame,
+    cfg: AnomalyConfig,
+    min_maturity: float,
+) -> bool:
+    """Whether a day can be scored on a metric at all: observed, mature enough for conversions
+    and CPA, with enough clicks for CPC and CTR and enough conversions for CPA."""
+    if not np.isfinite(float(obs.get(day, np.nan))):
+        return False
+    if metric in ("conversions", "cpa") and maturity[day] < min_maturity:
+        return False  # too immature to judge
+    if metric == "cpa" and counts.at[day, "conversions"] < cfg.min_conversions_cpa:
+        return False  # the expectation of a log-scale CPA is always positive
+    return not (metric in ("cpc", "ctr") and counts.at[day, "clicks"] < cfg.min_clicks)
+
+
 def detect_anomalies(
     daily: pd.DataFrame,
     *,
@@ -197,6 +217,17 @@ def detect_anomalies(
             # expectation would turn the day's mix into a false alarm.
             mix = cpc_mix.reindex(series.index).fillna(0.0)
             series = series * np.exp(-mix)
+        obs = series.reindex(eval_idx)
+        # The checks that need no expectation come first: a day they rule out needs no seasonal
+        # fit, and with one scored day that is most fits of conversions and CPA (the latest day
+        # is rarely mature) and of CPC and CTR on small campaigns.
+        days = [
+            day
+            for day in eval_idx
+            if _scorable(metric, day, obs, maturity, counts, cfg, min_maturity)
+        ]
+        if not days:
+            continue
         hist = series[series.index < start]
         if hist.notna().sum() < 14:
             continue
@@ -209,26 +240,13 @@ def detect_anomalies(
         comps = fit.components_for(eval_idx)
         log_e = comps["level"] + comps["weekly"] + comps["yearly"] + comps["holiday"]
         exp = (np.exp(log_e) - fit.offset).clip(lower=0.0)
-        obs = series.reindex(eval_idx)
-        for day in eval_idx:
-            o, e = float(obs.get(day, np.nan)), float(exp[day])
-            if not np.isfinite(o):
-                continue
+        for day in days:
+            o, e = float(obs[day]), float(exp[day])
             day_mix = float(np.exp(mix.get(day, 0.0)))
             window = str(comps.at[day, "holiday_window"])
             known = bool(comps.at[day, "holiday_known"])
             reason = ""
             method = "robust_z"
-            if metric in ("conversions", "cpa") and maturity[day] < min_maturity:
-                continue  # too immature to judge
-            if (
-                metric == "cpa"
-                and e > 0
-                and counts.at[day, "conversions"] < cfg.min_conversions_cpa
-            ):
-                continue
-            if metric in ("cpc", "ctr") and counts.at[day, "clicks"] < cfg.min_clicks:
-                continue
             r = (
                 float(np.log(o + fit.offset) - np.log(e + fit.offset))
                 if o + fit.offset > 0

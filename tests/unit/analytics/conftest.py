@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
-from spectra.analytics.synthetic import SyntheticAccount, make_account
+from support.synthetic import SyntheticAccount, make_account
 
 
 @pytest.fixture(scope="session")

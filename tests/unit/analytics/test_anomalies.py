@@ -7,12 +7,12 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from support.synthetic import SyntheticAccount, make_account
 
 from spectra.analytics.anomalies import anomalies_frame, detect_anomalies, robust_z, severity
 from spectra.analytics.config import AnomalyConfig
 from spectra.analytics.lag import fit_lag_curve, nowcast
 from spectra.analytics.seasonality import HolidayCalendar
-from spectra.analytics.synthetic import SyntheticAccount, make_account
 
 BLACK_FRIDAY_2025 = dt.date(2025, 11, 28)
 

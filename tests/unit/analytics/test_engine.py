@@ -7,10 +7,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from support.synthetic import SyntheticAccount
 
 from spectra.analytics import AnalysisInputError, AnalysisResult, analyze_account
 from spectra.analytics.config import AnalyticsConfig
-from spectra.analytics.synthetic import SyntheticAccount
 
 
 @pytest.fixture(scope="module")

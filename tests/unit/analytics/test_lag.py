@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from support.synthetic import SyntheticAccount, geometric_lag_pmf
 
 from spectra.analytics.config import LagConfig
 from spectra.analytics.lag import (
@@ -18,7 +19,6 @@ from spectra.analytics.lag import (
     fit_lag_curve,
     nowcast,
 )
-from spectra.analytics.synthetic import SyntheticAccount, geometric_lag_pmf
 
 
 def test_chain_ladder_recovers_known_lag_cdf(small_account: SyntheticAccount) -> None:

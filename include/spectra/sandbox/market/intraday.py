@@ -73,22 +73,51 @@ def overdelivery(
     sigma: float,
     daily_max: float,
     monthly_days: float,
-    demand: Callable[[dt.date], float] | None = None,
+    demand: Callable[[dt.date], float | NDArray[np.float64]] | None = None,
 ) -> NDArray[np.float64]:
     """Per campaign, how many budgets Google may spend on this day (≤ ``daily_max``, and the
     month's factors add up to at most ``monthly_days``). Google spends more on its high-traffic
     days and less on the others: the factor follows the day's ``demand`` relative to the
     month's mean, times a log-normal of ``sigma``. ``sigma`` 0: exactly one budget a day."""
-    if sigma <= 0 or campaign_ids.size == 0:
-        return np.ones(campaign_ids.size)
     day = dt.date.fromordinal(ordinal)
-    first = day.replace(day=1).toordinal()
-    n_days = calendar.monthrange(day.year, day.month)[1]
-    ordinals = range(first, first + n_days)
-    level = np.array(
-        [demand(dt.date.fromordinal(o)) if demand else 1.0 for o in ordinals], np.float64
+    month = month_overdelivery(
+        seed,
+        campaign_ids,
+        day.year,
+        day.month,
+        sigma=sigma,
+        daily_max=daily_max,
+        monthly_days=monthly_days,
+        demand=demand,
     )
-    level = level / level.mean()
+    return month[day.day - 1]
+
+
+def month_overdelivery(
+    seed: int,
+    campaign_ids: NDArray[np.int64],
+    year: int,
+    month: int,
+    *,
+    sigma: float,
+    daily_max: float,
+    monthly_days: float,
+    demand: Callable[[dt.date], float | NDArray[np.float64]] | None = None,
+) -> NDArray[np.float64]:
+    """The overdelivery factors of a calendar month: (days, campaigns); see ``overdelivery``."""
+    n_days = calendar.monthrange(year, month)[1]
+    if sigma <= 0 or campaign_ids.size == 0:
+        return np.ones((n_days, campaign_ids.size))
+    first = dt.date(year, month, 1).toordinal()
+    ordinals = range(first, first + n_days)
+    # the day's demand per campaign (its account's vertical) relative to its month's mean
+    level = np.broadcast_to(
+        np.array(
+            [demand(dt.date.fromordinal(o)) if demand else 1.0 for o in ordinals], np.float64
+        ).reshape(n_days, -1),
+        (n_days, campaign_ids.size),
+    )
+    level = level / level.mean(axis=0)
     raw = np.stack(
         [
             lv
@@ -100,7 +129,7 @@ def overdelivery(
     )
     raw = np.minimum(raw, daily_max)
     scale = np.minimum(1.0, monthly_days / raw.sum(axis=0))
-    return raw[ordinal - first] * scale
+    return raw * scale
 
 
 def conversion_times(
@@ -177,5 +206,6 @@ __all__ = [
     "conversion_times",
     "cumulative",
     "normalised",
+    "month_overdelivery",
     "overdelivery",
 ]

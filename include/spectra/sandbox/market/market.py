@@ -29,8 +29,8 @@ from spectra.sandbox.market.intraday import (
     blend,
     conversion_times,
     cumulative,
+    month_overdelivery,
     normalised,
-    overdelivery,
 )
 from spectra.sandbox.market.lag import LAG_BUCKETS, lag_bucket
 from spectra.sandbox.market.model import FIRST_PAGE_POSITION, expected
@@ -139,6 +139,7 @@ class Market(Editing):
         self._events = [(ev, self._select(ev, i)) for i, ev in enumerate(scenario.events)]
         self._outage_days = self._resolve_outages()
         self._ctx_cache: OrderedDict[int, DayContext] = OrderedDict()
+        self._factor_cache: OrderedDict[tuple[int, int, int], NDArray[np.float64]] = OrderedDict()
         self._day_cache: OrderedDict[int, DayResult] = OrderedDict()
         self._snap_cache: OrderedDict[int, Snapshot] = OrderedDict()
         self.hourly_profile = normalised(scenario.market.hourly_profile)
@@ -336,8 +337,12 @@ class Market(Editing):
         season = self.scenario.seasonality
         st = self.struct
         ctx = self._neutral_context(ordinal)
-        ctx.demand_multiplier = np.full(st.n_accounts, season.demand(day))
-        ctx.cvr_multiplier = np.full(st.n_accounts, season.cvr(day))
+        ctx.demand_multiplier = self._account_demand(day)
+        ctx.cvr_multiplier = np.array([season.cvr(day, v) for v in st.account_vertical])
+        # the auction's price level moves with the vertical's holidays (retail's peak days)
+        ctx.cpc_multiplier = np.array([season.cpc(day, v) for v in st.account_vertical])[
+            st.keyword_account
+        ]
         ctx.keyword_exists = self._created["keyword"] <= ordinal
         ctx.ad_approved = self._created["ad"] <= ordinal
         for ev, sel in self._events:
@@ -355,21 +360,44 @@ class Market(Editing):
                 ctx.ad_topics.update(dict.fromkeys(sel.tolist(), topic))
             elif ev.type == "tracking_outage":
                 ctx.tracking_outage[sel] = True
-        spec = self.scenario.market
-        ctx.budget_factor = overdelivery(
-            self.seed,
-            st.campaign_id.astype(np.int64),
-            ordinal,
-            sigma=spec.overdelivery_sigma,
-            daily_max=spec.max_daily_overdelivery,
-            monthly_days=spec.monthly_budget_days,
-            demand=season.demand,
-        )
+        ctx.budget_factor = self._month_factors(day)[day.day - 1]
         with self._lock:
             self._ctx_cache[ordinal] = ctx
             while len(self._ctx_cache) > 1024:
                 self._ctx_cache.popitem(last=False)
         return ctx
+
+    def _account_demand(self, day: dt.date) -> NDArray[np.float64]:
+        """Per account: the day's search demand from its vertical's weekday, yearly and
+        holiday profiles."""
+        season = self.scenario.seasonality
+        return np.array([season.demand(day, v) for v in self.struct.account_vertical])
+
+    def _month_factors(self, day: dt.date) -> NDArray[np.float64]:
+        """Google's overdelivery factors for the day's month, (days, campaigns) (cached: every
+        day of a month needs the whole month to keep it within 30.4 budgets)."""
+        st = self.struct
+        key = (day.year, day.month, st.n_campaigns)
+        with self._lock:
+            cached = self._factor_cache.get(key)
+        if cached is not None:
+            return cached
+        spec = self.scenario.market
+        factors = month_overdelivery(
+            self.seed,
+            st.campaign_id.astype(np.int64),
+            day.year,
+            day.month,
+            sigma=spec.overdelivery_sigma,
+            daily_max=spec.max_daily_overdelivery,
+            monthly_days=spec.monthly_budget_days,
+            demand=lambda d: self._account_demand(d)[st.campaign_account],
+        )
+        with self._lock:
+            self._factor_cache[key] = factors
+            while len(self._factor_cache) > 64:
+                self._factor_cache.popitem(last=False)
+        return factors
 
     def _select(self, ev: Event, index: int) -> NDArray[np.int64]:
         """Entity indexes an event touches: keywords, ads or accounts depending on its type."""

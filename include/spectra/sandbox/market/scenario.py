@@ -15,7 +15,12 @@ from typing import Any
 
 import yaml
 
-from spectra.sandbox.market.calendar import DEFAULT_HOLIDAYS, Holiday, Seasonality
+from spectra.sandbox.market.calendar import (
+    DEFAULT_HOLIDAYS,
+    VERTICAL_HOLIDAYS,
+    Holiday,
+    Seasonality,
+)
 from spectra.sandbox.market.intraday import DEFAULT_HOURLY_PROFILE, normalised
 from spectra.sandbox.market.lag import LagDistribution
 
@@ -344,13 +349,33 @@ def _market(raw: dict[str, Any]) -> MarketSpec:
     return replace(base, **kwargs)
 
 
+def _holidays(raw: Any) -> tuple[Holiday, ...]:
+    return tuple(
+        Holiday(
+            name=str(h["name"]),
+            start=str(h["start"]),
+            end=str(h["end"]),
+            demand=float(h.get("demand", 1.0)),
+            cvr=float(h.get("cvr", 1.0)),
+            cpc=float(h.get("cpc", 1.0)),
+        )
+        for h in raw
+    )
+
+
 def _seasonality(raw: dict[str, Any]) -> Seasonality:
+    """``holidays``/``weekly_demand`` set one profile for every vertical (the per-vertical
+    defaults are dropped); ``holiday_profiles``/``vertical_weekly_demand`` set them per vertical."""
     raw = dict(raw)
     holidays_raw = raw.pop("holidays", None)
+    profiles_raw = raw.pop("holiday_profiles", None)
+    weekly_raw = raw.pop("vertical_weekly_demand", None)
     kwargs: dict[str, Any] = {}
     for key in ("weekly_demand", "weekly_cvr"):
         if key in raw:
             kwargs[key] = tuple(float(v) for v in raw.pop(key))
+    if "weekly_demand" in kwargs:
+        kwargs["vertical_weekly_demand"] = ()
     for key in ("yearly_amplitude",):
         if key in raw:
             kwargs[key] = float(raw.pop(key))
@@ -359,18 +384,18 @@ def _seasonality(raw: dict[str, Any]) -> Seasonality:
     if raw:
         raise ScenarioError(f"unknown seasonality keys: {sorted(raw)}")
     if holidays_raw is not None:
-        kwargs["holidays"] = tuple(
-            Holiday(
-                name=str(h["name"]),
-                start=str(h["start"]),
-                end=str(h["end"]),
-                demand=float(h.get("demand", 1.0)),
-                cvr=float(h.get("cvr", 1.0)),
-            )
-            for h in holidays_raw
-        )
+        kwargs["holidays"] = _holidays(holidays_raw)
+        kwargs["vertical_holidays"] = ()
     else:
         kwargs["holidays"] = DEFAULT_HOLIDAYS
+    if profiles_raw is not None:
+        base = dict(kwargs.get("vertical_holidays", VERTICAL_HOLIDAYS))
+        base.update({str(v): _holidays(h) for v, h in profiles_raw.items()})
+        kwargs["vertical_holidays"] = tuple(base.items())
+    if weekly_raw is not None:
+        base_w = dict(kwargs.get("vertical_weekly_demand", Seasonality().vertical_weekly_demand))
+        base_w.update({str(v): tuple(float(x) for x in w) for v, w in weekly_raw.items()})
+        kwargs["vertical_weekly_demand"] = tuple(base_w.items())
     try:
         return Seasonality(**kwargs)
     except ValueError as exc:

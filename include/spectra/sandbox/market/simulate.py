@@ -91,10 +91,17 @@ def simulate_day(
     cpc_mult = np.exp(cpc_sigma * ndtri(z) - 0.5 * cpc_sigma**2)[tk]
     cpc = np.minimum(exp.cpc * cpc_mult, exp.bid)
     cost = np.rint(clicks * cpc).astype(np.int64)
-    # Google never charges more than ``max_overdelivery`` budgets for one day: the noise may
-    # not either (the campaign's clicks are cut to what that pays for)
+    # Google never charges more than the day's allowance (budget x the day's overdelivery
+    # factor, at most ``max_overdelivery`` budgets): the noise may not either (the campaign's
+    # clicks are cut to what that pays for). The factors of a month add up to at most 30.4,
+    # so capping each day at its own allowance keeps the month within 30.4 budgets too.
     tc = struct.term_campaign
-    cap = state.campaign_budget.astype(np.float64) * max_overdelivery
+    allowance = (
+        np.minimum(ctx.budget_factor[: state.campaign_budget.size], max_overdelivery)
+        if ctx.budget_factor is not None
+        else max_overdelivery
+    )
+    cap = state.campaign_budget.astype(np.float64) * allowance
     spent = np.bincount(tc, weights=cost, minlength=cap.size)
     over = spent > cap
     if over.any():
