@@ -164,8 +164,8 @@ _POLICY_COST = {"spectra": 6.0, "greedy": 2.0, "oracle_unconstrained": 1.5, "ora
 
 
 def unit_cost(scenario: EvalScenario, policy_name: str) -> float:
-    """A unit's expected cost, to hand the largest ones out first (so the last unit a process
-    takes is a small one and no process idles while another finishes a large one)."""
+    """A unit's expected cost, to hand a seed's largest units out first (so the last unit a
+    process takes is a small one and no process idles while another finishes a large one)."""
     size = 1
     structure = scenario.market.get("structure", {})
     for key in ("accounts", "campaigns_per_account"):
@@ -196,8 +196,8 @@ def evaluate(
     an interrupted suite keeps what it measured (``spectra evaluate --from-runs`` reports it).
 
     ``jobs`` > 1 runs (scenario, seed, policy) units in that many processes (each its own
-    sandbox, stand-in and warehouses), the costliest first; the results are the same as one
-    process's, in the same order (scenario, seed, policy).
+    sandbox, stand-in and warehouses), seed by seed and the costliest first within a seed;
+    the results are the same as one process's, in the same order (scenario, seed, policy).
     """
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -230,7 +230,11 @@ def evaluate(
             for i, (sc, seed, name) in enumerate(units):
                 report(i, run_one(sc, seed, name, root, keep=keep))
         else:
-            order = sorted(range(len(units)), key=lambda i: -unit_cost(units[i][0], units[i][2]))
+            # seed by seed (an interrupted suite has whole seeds of every scenario), the
+            # costliest units of a seed first (its cheap ones fill the processes' tails)
+            order = sorted(
+                range(len(units)), key=lambda i: (units[i][1], -unit_cost(units[i][0], units[i][2]))
+            )
             with ProcessPoolExecutor(max_workers=jobs, initializer=_warm) as pool:
                 futures = {pool.submit(run_one, *units[i][:3], root, keep=keep): i for i in order}
                 for future in as_completed(futures):
