@@ -35,7 +35,7 @@ help:
 	@echo "make bench  - benchmarks (the full evaluation suite too); figures in var/bench/results.json"
 	@echo "make up     - the Airflow UI (airflow standalone) on http://127.0.0.1:$(SPECTRA_AIRFLOW_PORT) over the demo's state"
 	@echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD - run spectra_daily for those days (scheduler)"
-	@echo "make lint   - ruff check + ruff format --check + import rules (lint-imports, .importlinter)"
+	@echo "make lint   - ruff check + ruff format --check + import rules (lint-imports, .importlinter) + types (mypy)"
 
 # Idempotent bootstrap: uv (pip-installed if missing) → .venv → pinned requirements → the package.
 # Re-runs only when requirements.txt or pyproject.toml change.
@@ -88,6 +88,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -87,12 +87,13 @@ def build_operation(client: Any, change: ApprovedChange, read: CampaignRead) -> 
         # a Smart Bidding target: set inside the bidding-strategy member the campaign uses
         # (setting another member would switch its strategy and restart its learning)
         strategy = str(read.snapshot["campaign"].get("bidding_strategy_type"))
-        member, leaf = _TARGET_MEMBERS[change.field].get(strategy, (None, None))
-        if member is None:
+        path = _TARGET_MEMBERS[change.field].get(strategy)
+        if path is None:
             raise UnbuildableChange(
                 f"campaign {ref.campaign_id} bids with {strategy}: it has no {change.field} "
                 "to set (a strategy change is not a target change)"
             )
+        member, leaf = path
         sub = getattr(op.update, member)
         if change.field == "target_roas_micros":
             setattr(sub, leaf, int(target) / 1_000_000)  # Google takes the ratio (a double)

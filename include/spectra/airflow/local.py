@@ -397,17 +397,24 @@ class AirflowClient:
         creation is rolled back, so posting again is safe. Seen in CI on a loaded 2-core runner.
         """
         from tenacity import (
+            RetryCallState,
             retry,
             retry_if_result,
             stop_after_delay,
             wait_exponential_jitter,
         )
 
+        def last_response(state: RetryCallState) -> Any:
+            # Out of patience: hand back the last answer (reported below), not a RetryError.
+            if state.outcome is None:  # tenacity calls this only after an attempt
+                raise RuntimeError("backfill POST retried without an attempt")
+            return state.outcome.result()
+
         @retry(
             retry=retry_if_result(lambda response: response.status_code == 503),
             wait=wait_exponential_jitter(initial=0.5, max=10),
             stop=stop_after_delay(BACKFILL_LOCK_PATIENCE),
-            retry_error_callback=lambda state: state.outcome.result(),
+            retry_error_callback=last_response,
         )
         def post() -> Any:
             return self.request("POST", "/api/v2/backfills", json=body, check=False)

@@ -93,7 +93,9 @@ def _email(to: list[str]) -> Any:
 
 
 def _wrap(name: str, notifier: BaseNotifier) -> Channel:
-    return Channel(name, lambda n: notifier.notify({"spectra_alert": n}))
+    # Airflow's Context TypedDict names only Airflow's own keys; a notifier called outside a
+    # task gets the alert under a key of ours (read back by _notification).
+    return Channel(name, lambda n: notifier.notify({"spectra_alert": n}))  # type: ignore[typeddict-unknown-key]
 
 
 def channels(names: str | None = None) -> list[Channel]:

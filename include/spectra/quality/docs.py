@@ -149,7 +149,7 @@ def publish(
             logical_date.year, logical_date.month, logical_date.day, tzinfo=dt.UTC
         ),
     )
-    keys = []
+    keys: list[ExpectationSuiteIdentifier | ValidationResultIdentifier] = []
     for suite_name, result in results:
         _trim(result)
         result.meta["run_id"] = run_id
@@ -185,9 +185,9 @@ def publish(
             localize_page(page, site)
         if verdict is not None and not any(run == k.run_id.run_name for k in expired):
             record = _verdict_record(verdict, built, site)
-            for name, page in built.items():
-                if page is not None:
-                    _annotate_validation_page(page, record, name, site)
+            for name, built_page in built.items():
+                if built_page is not None:
+                    _annotate_validation_page(built_page, record, name, site)
             _write_record(site, record)
         _rebuild_spectra_pages(site, retention_days=retention_days)
     if errors:

@@ -439,8 +439,9 @@ def _days_frame(
 ) -> pd.DataFrame:
     """Per day: rows against the trailing median and, for performance, the outage score."""
     history_start = batch.window_start - dt.timedelta(days=config.row_count_history_days)
-    counts = dict(
-        conn.execute(
+    counts = {
+        _as_date(d): int(n)
+        for d, n in conn.execute(
             select(model.date, func.count())
             .where(
                 model.tenant_id == batch.tenant_id,
@@ -449,8 +450,7 @@ def _days_frame(
             )
             .group_by(model.date)
         ).all()
-    )
-    counts = {_as_date(d): int(n) for d, n in counts.items()}
+    }
     days = _window_days(batch) if batch.first_date is not None else []
     records = []
     for day in days:

@@ -122,11 +122,13 @@ def gate_counts(day: dt.date, bind: Engine | Connection | None = None) -> str:
     """The day's verdicts in a few words, worst first: ``1 warn (demo/8863076022), 1 pass``."""
     from spectra.warehouse.db import make_engine
 
-    engine = make_engine() if bind is None else None
-    try:
-        rows = gate_report(bind if bind is not None else engine, logical_dates=[day])
-    finally:
-        if engine is not None:
+    if bind is not None:
+        rows = gate_report(bind, logical_dates=[day])
+    else:
+        engine = make_engine()
+        try:
+            rows = gate_report(engine, logical_dates=[day])
+        finally:
             engine.dispose()
     if not rows:
         return "no quality verdicts"

@@ -148,8 +148,8 @@ def validate_account(
     specs = build_suites(batch, config)
     results = _run_suites(context, batch, specs)
     outcomes = [o for _, suite_result in results for o in _outcomes(suite_result)]
-    for outcome in outcomes:
-        outcome.reason = describe(outcome, batch)
+    for expectation in outcomes:
+        expectation.reason = describe(expectation, batch)
     outcomes += screen_outcomes(batch, outcomes)
     run = run_name(tenant_id, customer_id, logical_date)
     status = _status(outcomes)
@@ -186,10 +186,18 @@ def validate_account(
     # parallel validate tasks queue on the busy timeout instead of failing half-way.
     with unit_of_work(engine) as uow:
         conn = uow.connection
-        scope = {"tenant_id": tenant_id, "customer_id": customer_id, "logical_date": logical_date}
-        store.write_results(conn, _result_rows(outcome), **scope)
-        store.write_quarantine(conn, quarantine, **scope)
-        store.write_exclusions(conn, exclusions, **scope)
+        for write, rows in (
+            (store.write_results, _result_rows(outcome)),
+            (store.write_quarantine, quarantine),
+            (store.write_exclusions, exclusions),
+        ):
+            write(
+                conn,
+                rows,
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                logical_date=logical_date,
+            )
         if not batch.settings_pinned:
             settings = batch.frames["account_settings"].iloc[0]
             store.pin_account_settings(

@@ -26,9 +26,9 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Column, Connection, String, select, update
 
 from spectra.quality.bounds import Bounds, default_bounds
 from spectra.quality.checks import (
@@ -44,16 +44,25 @@ from spectra.warehouse import models as m
 from spectra.warehouse.upsert import bulk_upsert
 
 MICROS = 1_000_000
+
+
+def _length(column: Column[Any], default: int) -> int:
+    """The declared length of a String column (``default`` when it declares none)."""
+    column_type = column.type
+    length = column_type.length if isinstance(column_type, String) else None
+    return length or default
+
+
 # The warehouse columns' lengths (models: SearchTermDaily.search_term, Keyword.text). PostgreSQL
 # refuses a longer value (and any NUL), SQLite stores it: the screen decides instead, the same
 # way on both.
-SEARCH_TERM_LENGTH = m.SearchTermDaily.__table__.c.search_term.type.length or 512
-KEYWORD_TEXT_LENGTH = m.Keyword.__table__.c.text.type.length or 255
+SEARCH_TERM_LENGTH = _length(m.SearchTermDaily.__table__.c.search_term, 512)
+KEYWORD_TEXT_LENGTH = _length(m.Keyword.__table__.c.text, 255)
 # Names are the advertiser's own text (Google allows 255 characters for a campaign's, ad group's
 # and account's name): checked like terms, so a hostile name is held, not a COPY abort.
-CAMPAIGN_NAME_LENGTH = m.Campaign.__table__.c.name.type.length or 255
-AD_GROUP_NAME_LENGTH = m.AdGroup.__table__.c.name.type.length or 255
-ACCOUNT_NAME_LENGTH = m.AdAccount.__table__.c.descriptive_name.type.length or 255
+CAMPAIGN_NAME_LENGTH = _length(m.Campaign.__table__.c.name, 255)
+AD_GROUP_NAME_LENGTH = _length(m.AdGroup.__table__.c.name, 255)
+ACCOUNT_NAME_LENGTH = _length(m.AdAccount.__table__.c.descriptive_name, 255)
 # Characters no search term or keyword text holds: C0 controls (NUL included), DEL, C1
 # controls, and the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
 # U+2066-U+2069) that make text display other than it reads ("Trojan Source", CVE-2021-42574).
@@ -205,7 +214,8 @@ FACT_QUERIES: dict[str, ScreenedQuery] = {
 }
 
 
-_STRUCTURE = {"int_metrics": (), "float_metrics": (), "date": None}
+# Structure rows carry no metrics and no date segment (each query names its one money field).
+_NO_METRICS: tuple[str, ...] = ()
 STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
     q.name: q
     for q in (
@@ -217,7 +227,9 @@ STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
             ids=("campaign.id",),
             key=("campaign.id",),
             texts=(("campaign.name", "name", CAMPAIGN_NAME_LENGTH),),
-            **{**_STRUCTURE, "int_metrics": ("campaign_budget.amount_micros",)},
+            int_metrics=("campaign_budget.amount_micros",),
+            float_metrics=_NO_METRICS,
+            date=None,
         ),
         ScreenedQuery(
             "ad_groups",
@@ -231,7 +243,9 @@ STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
             ids=("ad_group.id", "campaign.id"),
             key=("ad_group.id",),
             texts=(("ad_group.name", "name", AD_GROUP_NAME_LENGTH),),
-            **{**_STRUCTURE, "int_metrics": ("ad_group.cpc_bid_micros",)},
+            int_metrics=("ad_group.cpc_bid_micros",),
+            float_metrics=_NO_METRICS,
+            date=None,
         ),
         ScreenedQuery(
             "keywords",
@@ -245,7 +259,9 @@ STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
             ids=("ad_group_criterion.criterion_id", "ad_group.id", "campaign.id"),
             key=("ad_group.id", "ad_group_criterion.criterion_id"),
             texts=(("ad_group_criterion.keyword.text", "text", KEYWORD_TEXT_LENGTH),),
-            **{**_STRUCTURE, "int_metrics": ("ad_group_criterion.cpc_bid_micros",)},
+            int_metrics=("ad_group_criterion.cpc_bid_micros",),
+            float_metrics=_NO_METRICS,
+            date=None,
         ),
         ScreenedQuery(
             "ads",
@@ -254,7 +270,9 @@ STRUCTURE_QUERIES: dict[str, ScreenedQuery] = {
             {"ad_group_ad.ad.id": "entity_id", "ad_group.id": "parent_id"},
             ids=("ad_group_ad.ad.id", "ad_group.id", "campaign.id"),
             key=("ad_group.id", "ad_group_ad.ad.id"),
-            **_STRUCTURE,
+            int_metrics=_NO_METRICS,
+            float_metrics=_NO_METRICS,
+            date=None,
         ),
     )
 }
@@ -269,7 +287,9 @@ ACCOUNT_QUERY = ScreenedQuery(
     key=("customer.id",),
     entity="customer.id",
     texts=(("customer.descriptive_name", "descriptive_name", ACCOUNT_NAME_LENGTH),),
-    **_STRUCTURE,
+    int_metrics=_NO_METRICS,
+    float_metrics=_NO_METRICS,
+    date=None,
 )
 SCREENED_QUERIES: dict[str, ScreenedQuery] = (
     FACT_QUERIES | STRUCTURE_QUERIES | {ACCOUNT_QUERY.name: ACCOUNT_QUERY}
@@ -310,15 +330,15 @@ def _parse_date(value: Any) -> dt.date | None:
         return None
 
 
-def _is_id(value: Any) -> bool:
+def _is_id(value: Any) -> TypeGuard[int]:
     return type(value) is int and value > 0
 
 
-def _is_count(value: Any) -> bool:
+def _is_count(value: Any) -> TypeGuard[int]:
     return type(value) is int
 
 
-def _is_real(value: Any) -> bool:
+def _is_real(value: Any) -> TypeGuard[int | float]:
     return type(value) in (int, float) and math.isfinite(value)
 
 

@@ -155,14 +155,15 @@ def _accounts(
 def _account(
     conn: Connection, tenant_id: str, customer_id: int, day: dt.date, days: Sequence[dt.date]
 ) -> AccountFindings:
-    scope = {"tenant_id": tenant_id, "customer_id": customer_id}
     currency = conn.execute(
         select(m.AccountExpectation.currency_code).where(
             m.AccountExpectation.tenant_id == tenant_id,
             m.AccountExpectation.customer_id == customer_id,
         )
     ).scalar_one_or_none()
-    out = AccountFindings(**scope, day=day, currency=currency or "")
+    out = AccountFindings(
+        tenant_id=tenant_id, customer_id=customer_id, day=day, currency=currency or ""
+    )
     out.gate = _gate(conn, tenant_id, customer_id, days)
     out.outages = _outages(conn, tenant_id, customer_id, day)
     run = conn.execute(

@@ -131,11 +131,12 @@ class Chaos:
     # ------------------------------------------------------------------ control
     def configure(self, **changes: Any) -> None:
         """Change rates/targets at run time (e.g. ``chaos.configure(unavailable=0.2)``)."""
+        # lists (from JSON) become the config's tuples
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()
+        }
         with self._lock:
-            self.config = replace(
-                self.config,
-                **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()},
-            )
+            self.config = replace(self.config, **values)
 
     def off(self) -> None:
         self.configure(

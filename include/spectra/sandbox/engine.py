@@ -438,11 +438,11 @@ def run(
     if resources.is_manager(customer_id):
         return _manager(market, p, customer_id, as_of)
     if query.resource in resources.ATTRIBUTE_RESOURCES:
-        rows = resources.attribute_rows(query.resource, market, customer_id, as_of)
-        return gaql.execute(query, rows, as_of=as_of)
+        attributes = resources.attribute_rows(query.resource, market, customer_id, as_of)
+        return gaql.execute(query, attributes, as_of=as_of)
     view = VIEW_BASE.get(query.resource)
     if query.resource in SPECIAL_FIELDS or (not p.has_metrics and not p.segments and not view):
-        rows = market.rows(
+        settings = market.rows(
             query.resource,
             customer_id=customer_id,
             date_from=None,
@@ -450,7 +450,7 @@ def run(
             as_of=clock or as_of,  # settings as they are at the instant (no reporting delay)
             fields=frozenset(p.attributes),
         )
-        return gaql.execute(query, rows, as_of=as_of)
+        return gaql.execute(query, settings, as_of=as_of)
     date_range = query.date_range(as_of) or (market.history_start, as_of - dt.timedelta(days=1))
     wanted = set(p.attributes) | p.components | {"segments.date"} | set(p.key)
     wanted |= {s for s in p.segments if s == _LAG or s.startswith("segments.keyword.")}
@@ -481,6 +481,7 @@ def run(
     facts = _with_segments(daily, p.segments + tuple(c.field for c in pre if _is_segment(c.field)))
     if pre_checks:
         facts = (r for r in facts if all(check(r) for check in pre_checks))
+    rows: list[Mapping[str, Any]]
     if p.aggregate:
         rows = _aggregate(facts, p)
         if not p.segments and query.resource not in ("search_term_view", *VIEW_BASE):
@@ -561,7 +562,7 @@ def _derived_segments(day: dt.date, names: list[str]) -> dict[str, Any]:
     return out
 
 
-def _aggregate(facts: Iterable[Mapping[str, Any]], p: Plan) -> list[dict[str, Any]]:
+def _aggregate(facts: Iterable[Mapping[str, Any]], p: Plan) -> list[Mapping[str, Any]]:
     """Sum daily facts per (resource, selected segments); then compute the ratios."""
     group_by = p.key + tuple(s for s in p.segments if s not in p.key)
     summed = [m for m in p.components if m in SUMMED]
@@ -590,7 +591,7 @@ def _aggregate(facts: Iterable[Mapping[str, Any]], p: Plan) -> list[dict[str, An
         if HISTORICAL_QS in p.metrics and fact.get("segments.date", "") >= latest[key]:
             latest[key] = fact.get("segments.date", "")
             acc[HISTORICAL_QS] = fact.get(_QS_ATTRIBUTE)
-    out = []
+    out: list[Mapping[str, Any]] = []
     for key, acc in groups.items():
         out.append(_finish(acc, p, weights[key], weighted=True))
     return out
@@ -616,12 +617,12 @@ def _finish(
 
 def _with_zero_rows(
     market: MarketRows,
-    rows: list[dict[str, Any]],
+    rows: list[Mapping[str, Any]],
     p: Plan,
     customer_id: int,
     as_of: dt.date,
     pre_checks: list[Callable[[Mapping[str, Any]], bool]],
-) -> list[dict[str, Any]]:
+) -> list[Mapping[str, Any]]:
     """An unsegmented report lists every resource, with zeros where nothing happened."""
     key_field = p.key[0]
     seen = {r.get(key_field) for r in rows}

@@ -383,11 +383,11 @@ class _Parser:
             raise query_error("EXPECTED_LIST", f"expected ( at {tok.pos}")
         values = []
         while True:
-            if (tok := self.peek()) is not None and tok.text == ")":
+            if (ahead := self.peek()) is not None and ahead.text == ")":
                 self.next()
                 break
             values.append(self.value())
-            if (tok := self.peek()) is not None and tok.text == ",":
+            if (ahead := self.peek()) is not None and ahead.text == ",":
                 self.next()
         if not values:
             raise query_error("PROHIBITED_EMPTY_LIST_IN_CONDITION", "empty list in condition")
@@ -618,6 +618,11 @@ def _predicate(cond: Condition, as_of: dt.date) -> Callable[[Mapping[str, Any]],
     return check
 
 
+def _order_key(name: str) -> Callable[[Mapping[str, Any]], tuple[bool, Any]]:
+    """Sort key on one field; a missing value sorts after the present ones (ascending)."""
+    return lambda row: (row.get(name) is None, row.get(name))
+
+
 def execute(
     query: Query, rows: Iterable[Mapping[str, Any]], *, as_of: dt.date
 ) -> list[Mapping[str, Any]]:
@@ -625,7 +630,7 @@ def execute(
     predicates = [_predicate(c, as_of) for c in query.conditions]
     selected = [r for r in rows if all(p(r) for p in predicates)] if predicates else list(rows)
     for name, desc in reversed(query.order_by):
-        selected.sort(key=lambda r, n=name: (r.get(n) is None, r.get(n)), reverse=desc)
+        selected.sort(key=_order_key(name), reverse=desc)
     if query.limit is not None:
         selected = selected[: query.limit]
     return selected

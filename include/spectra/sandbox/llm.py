@@ -340,7 +340,7 @@ def _sound(
         key=lambda o: (-(o.get("expected_value_delta_micros") or 0), str(o.get("option_id"))),
     )
     per_campaign: dict[Any, int] = {}
-    proposals = []
+    proposals: list[dict[str, Any]] = []
     for option in ranked:
         cid = option.get("campaign_id")
         if per_campaign.get(cid, 0) >= max_per_campaign:
@@ -526,11 +526,12 @@ def answer_text(
         answer = _sound(options, max_per, read_labels(text))
     if isinstance(answer, str):
         return answer, None
+    reply: dict[str, Any] = answer
     if mode == SOUND or mode == GULLIBLE:
-        answer = conform(answer, schema)
+        reply = conform(reply, schema)
     if config.get("responseMimeType") == "application/json" or schema:
-        return json.dumps(answer), None
-    return _prose(answer), None
+        return json.dumps(reply), None
+    return _prose(reply), None
 
 
 def _prose(answer: Mapping[str, Any]) -> str:

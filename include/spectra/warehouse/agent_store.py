@@ -69,7 +69,6 @@ def read_day_inputs(
     logical_date: dt.date,
     search_term_days: int = 30,
 ) -> DayInputs:
-    scope = {"tenant_id": tenant_id, "customer_id": customer_id}
 
     def where(model: Any) -> Any:
         return and_(model.tenant_id == tenant_id, model.customer_id == customer_id)
@@ -168,7 +167,8 @@ def read_day_inputs(
         .order_by(cv.campaign_id, cv.version),
     )
     return DayInputs(
-        **scope,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
         logical_date=logical_date,
         billable_unit_micros=unit,
         currency_code=currency,

@@ -68,7 +68,8 @@ def add_lock(
     now: dt.datetime,
 ) -> int:
     result = conn.execute(
-        LOCKS.insert().values(
+        LOCKS.insert()
+        .values(
             tenant_id=tenant_id,
             customer_id=customer_id,
             campaign_id=campaign_id,
@@ -78,8 +79,9 @@ def add_lock(
             created_at=now,
             expires_at=expires_at,
         )
+        .returning(LOCKS.c.id)
     )
-    return int(result.inserted_primary_key[0])
+    return int(result.scalar_one())
 
 
 def lift_lock(

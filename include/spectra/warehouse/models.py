@@ -13,7 +13,7 @@ Invariants every table keeps:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -29,6 +29,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -53,6 +54,10 @@ def utcnow() -> dt.datetime:
 
 
 class Base(DeclarativeBase):
+    # Every model here maps a Table (none maps a join or a select): typed so, the stores' and
+    # services' ``Model.__table__.insert()`` and ``bulk_upsert(conn, Model.__table__)`` check
+    # (the declaration SQLAlchemy's maintainers recommend for this case, sqlalchemy#9130).
+    __table__: ClassVar[Table]
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 

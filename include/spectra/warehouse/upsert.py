@@ -108,6 +108,7 @@ def bulk_upsert(
     target = resolve_table(table)
     if not len(rows):
         return 0
+    payload: Sequence[Any]  # tuples in the plan's column order, or mappings by name
     if isinstance(rows, Columns):
         plan = _Plan.build(
             target,
@@ -116,18 +117,19 @@ def bulk_upsert(
             freshness_column=freshness_column,
             positional=True,
         )
-        rows = rows.tuples()
+        payload = rows.tuples()
     else:
         plan = _Plan.build(target, rows[0], keys=keys, freshness_column=freshness_column)
+        payload = rows
     if not conn.in_transaction():
         # The rows go through the driver; make sure they land in a transaction the caller's
         # conn.commit() will commit (and that SQLite's BEGIN hook has run).
         conn.begin()
     dialect = conn.dialect.name
     if dialect == "sqlite":
-        return _upsert_sqlite(conn, plan, rows)
+        return _upsert_sqlite(conn, plan, payload)
     if dialect == "postgresql":
-        return _upsert_postgresql(conn, plan, rows)
+        return _upsert_postgresql(conn, plan, payload)
     raise UpsertError(f"bulk_upsert supports sqlite and postgresql, not {dialect!r}")
 
 
@@ -541,11 +543,11 @@ def table_checksums(
             if "tenant_id" not in table.c:
                 raise UpsertError(f"{table.name} has no tenant_id column to filter on")
             query = query.where(table.c.tenant_id == tenant_id)
-        normalisers = [
-            (i, _normaliser(table.c[name].type))
-            for i, name in enumerate(columns)
-            if _normaliser(table.c[name].type) is not None
-        ]
+        normalisers: list[tuple[int, Callable[[Any], Any]]] = []
+        for i, name in enumerate(columns):
+            normaliser = _normaliser(table.c[name].type)
+            if normaliser is not None:
+                normalisers.append((i, normaliser))
         sha256 = hashlib.sha256
         row_digests: list[bytes] = []
         result = conn.execution_options(stream_results=True, yield_per=10_000).execute(query)

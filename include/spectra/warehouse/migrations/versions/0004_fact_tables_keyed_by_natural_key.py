@@ -17,6 +17,7 @@ Revises: 0003
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -128,7 +129,7 @@ TABLES = (
 
 
 def _sqlite_rebuild(
-    table: str, columns: list[sa.Column], *constraints: sa.Constraint, **kw: object
+    table: str, columns: list[sa.Column], *constraints: sa.Constraint, **kw: Any
 ) -> None:
     """SQLite: build ``table`` anew with ``constraints``, copy the rows, swap it in."""
     new = f"{table}_rebuild"

@@ -23,6 +23,7 @@ Revises: 0010
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,7 +34,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TZ = sa.DateTime(timezone=True)
-COLUMNS = (
+COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("guardrail_status", sa.String(length=24)),
     ("guardrail_reason", sa.Text()),
     ("guarded_at", TZ),
@@ -45,7 +46,10 @@ COLUMNS = (
 )
 
 
-FLIGHT = (("flight_start", sa.Date()), ("flight_end", sa.Date()))
+FLIGHT: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
+    ("flight_start", sa.Date()),
+    ("flight_end", sa.Date()),
+)
 
 
 def upgrade() -> None:
