@@ -114,6 +114,9 @@ class MarketSpec:
     overdelivery_sigma: float = 0.15
     max_daily_overdelivery: float = 2.0
     monthly_budget_days: float = 30.4
+    # the auction's secular price growth per year, one rate for every vertical; None: each
+    # vertical's own (economics.py: 6-11 %, the published 5-13 %)
+    cpc_inflation_per_year: float | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from spectra.sandbox.market.economics import economics
 from spectra.sandbox.market.lag import LagDistribution
 from spectra.sandbox.market.scenario import NoiseSpec, Scenario
 from spectra.sandbox.market.vocabulary import (
@@ -437,6 +438,13 @@ def generate(scenario: Scenario) -> Structure:
         _lognormal(rng, mkt.value_per_conversion.median, mkt.value_per_conversion.sigma, n_k)
         * k_scale
     )
+    # each vertical's published economics scale the drawn parameters (economics.py), after
+    # the draws so every vertical keeps the same random streams; the price level here, the
+    # rates after the quality scores (Google rates an ad against its own auction's
+    # competitors, not against other industries)
+    econ = [economics(v) for v in acc_vertical]
+    k_acc = campaign_account[k_camp]
+    cpc_scale = cpc_scale * np.array([e.cpc for e in econ])[k_acc]
 
     # QS components follow the latent rates (what Google's predictions would see), plus noise
     def level(x: NDArray[np.float64]) -> NDArray[np.int8]:
@@ -455,6 +463,9 @@ def generate(scenario: Scenario) -> Structure:
         1,
         10,
     ).astype(np.int8)
+    ctr = np.minimum(ctr * np.array([e.ctr for e in econ])[k_acc], 0.5)
+    cvr = np.minimum(cvr * np.array([e.cvr for e in econ])[k_acc], 0.8)
+    value = value * np.array([e.value for e in econ])[k_acc]
     bid_mult = rng.uniform(mkt.bid_to_cpc.low, mkt.bid_to_cpc.high, n_k)
     k_bid = round_bid(cpc_scale * bid_mult, k_unit)
     g_bid = np.zeros(n_g, np.int64)
@@ -697,10 +708,13 @@ def append_keyword(
     else:
         price = mkt.cpc_micros.median * scale
         searches_med = mkt.searches_per_keyword.median
+    econ = economics(struct.account_vertical[int(struct.campaign_account[campaign])])
+    if not siblings.size:
+        price *= econ.cpc
     searches = searches_med * float(np.exp(0.6 * rng.standard_normal())) * (0.6, 1.0, 1.6)[match]
     cpc_scale = price * float(np.exp(0.3 * rng.standard_normal()))
-    ctr = mkt.ctr.median * float(np.exp(mkt.ctr.sigma * rng.standard_normal()))
-    cvr = mkt.cvr.median * float(np.exp(mkt.cvr.sigma * rng.standard_normal()))
+    ctr = min(mkt.ctr.median * float(np.exp(mkt.ctr.sigma * rng.standard_normal())) * econ.ctr, 0.5)
+    cvr = min(mkt.cvr.median * float(np.exp(mkt.cvr.sigma * rng.standard_normal())) * econ.cvr, 0.8)
     levels = rng.integers(0, 3, 3)
     qs = int(np.clip(round(1.5 + 1.75 * levels[0] + 1.25 * levels[1] + 1.75 * levels[2]), 1, 10))
     _concat(struct, "keyword_id", [kw_id])
@@ -723,6 +737,7 @@ def append_keyword(
             mkt.value_per_conversion.median
             * float(np.exp(mkt.value_per_conversion.sigma * rng.standard_normal()))
             * scale
+            * econ.value
         ],
     )
     _concat(struct, "keyword_qs_ctr", [levels[0]])
