@@ -420,6 +420,67 @@ def budget_envelope(
     )
 
 
+def growth_targets(
+    curves: Mapping[CampaignKey, ResponseCurve | None],
+    current_budgets_micros: Mapping[CampaignKey, int],
+    *,
+    bounds_micros: Mapping[CampaignKey, tuple[int, int]] | None,
+    config: AllocationConfig | None = None,
+) -> dict[CampaignKey, int]:
+    """Budgets beyond the account's current total that pay for themselves.
+
+    At fixed bids a budget-limited campaign's extra budget buys more of the same auctions
+    (budget curve: f'(x) = r P(S > x), and its cost grows by P(S > x) too), so each extra unit
+    of spend returns r, the campaign's value per unit of spend: profit (value - cost) grows
+    with the budget while r > 1, until demand is served. Holding the account's total fixed
+    leaves that money on the table whenever every campaign is limited and profitable (measured
+    in the closed-loop evaluation's steady world: +30 % on three limited campaigns with
+    r = 2.9-3.6 was worth +23 % daily profit at unchanged bids, keyword bid moves +1 %).
+
+    A campaign grows only when (i) its return is significantly above ``break_even_return``
+    (one-sided z = (r - 1) / SE(r), SE from the delta method, Benjamini-Hochberg across the
+    account's budget curves: a null world makes no growth by chance), (ii) its budget binds on
+    more than 1 - ``growth_demand_quantile`` of days (the target, that quantile of its
+    potential spend S, is above the current budget), and (iii) a person set a daily spend
+    limit: the target stays at or under ``growth_limit_share`` of it. Returns campaign ->
+    target budget (micros) for the campaigns that grow.
+    """
+    cfg = config or AllocationConfig()
+    if not cfg.growth:
+        return {}
+    from spectra.analytics.significance import adjust_pvalues
+
+    keys, p_values = [], []
+    for k, curve in curves.items():
+        if curve is None or curve.kind != "budget" or curve_trust(curve, cfg):
+            continue
+        if k not in current_budgets_micros or (bounds_micros or {}).get(k, (0, None))[1] is None:
+            continue
+        r = float(curve.params[0])
+        se = r * float(curve.rel_se)
+        if not (np.isfinite(se) and se > 0):
+            continue
+        keys.append(k)
+        p_values.append(float(stats.norm.sf((r - cfg.break_even_return) / se)))
+    if not keys:
+        return {}
+    adjusted = adjust_pvalues(np.array(p_values), method=cfg.growth_fdr_method)
+    out: dict[CampaignKey, int] = {}
+    for k, p_adj in zip(keys, adjusted, strict=True):
+        if not p_adj <= cfg.growth_alpha:
+            continue
+        curve = curves[k]
+        assert curve is not None
+        _, m, sd = curve.params
+        serves = float(np.exp(m + sd * stats.norm.ppf(cfg.growth_demand_quantile))) * MICROS
+        limit = (bounds_micros or {})[k][1]
+        assert limit is not None
+        target = int(min(serves, cfg.growth_limit_share * limit))
+        if target > current_budgets_micros[k]:
+            out[k] = target
+    return out
+
+
 def plan_portfolio(
     curves: Mapping[CampaignKey, ResponseCurve | None],
     current_budgets_micros: Mapping[CampaignKey, int],
@@ -433,6 +494,9 @@ def plan_portfolio(
     whole billable units of the account's currency).
 
     Campaigns without a trusted curve keep their budget (and it is taken out of the total).
+    Unless a total is given, campaigns that pay for more budget grow past the current total
+    (:func:`growth_targets`); the plan then needs no cut to fund them, so a profitable
+    campaign's cut holds.
     """
     cfg = config or AllocationConfig()
     total = int(
@@ -447,6 +511,13 @@ def plan_portfolio(
     if trusted and remaining > 0:
         alloc = allocate_budget(trusted, remaining, bounds_micros=bounds_micros)
         targets.update(alloc.budgets_micros)
+    grown: dict[CampaignKey, int] = {}
+    if total_budget_micros is None:
+        grown = growth_targets(
+            curves, current_budgets_micros, bounds_micros=bounds_micros, config=cfg
+        )
+        for k, target in grown.items():
+            targets[k] = max(targets.get(k, 0), target)
     rows = []
     for k, cur in current_budgets_micros.items():
         env = budget_envelope(
@@ -457,8 +528,29 @@ def plan_portfolio(
             config=cfg,
             billable_unit_micros=billable_unit_micros,
         )
-        rows.append(env.__dict__)
+        row = env.__dict__
+        if grown and row["direction"] == "decrease" and _profitable(curves.get(k), cfg):
+            row = _held(row, "the plan grows the account's total: no increase needs this money")
+        rows.append(row)
     return _hold_unfunded_decreases(rows)
+
+
+def _profitable(curve: ResponseCurve | None, cfg: AllocationConfig) -> bool:
+    """The campaign returns at least break-even per unit of spend (its cut would lose)."""
+    if curve is None or curve.kind != "budget":
+        return True  # no return to judge by: do not cut what may pay
+    return float(curve.params[0]) >= cfg.break_even_return
+
+
+def _held(row: dict[str, Any], reason: str) -> dict[str, Any]:
+    row.update(
+        direction="hold",
+        max_change_pct=0.0,
+        next_budget_micros=row["current_budget_micros"],
+        expected_value_delta_micros=0,
+        reason=reason,
+    )
+    return row
 
 
 def _hold_unfunded_decreases(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -473,11 +565,5 @@ def _hold_unfunded_decreases(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not funded:
         for r in rows:
             if r["direction"] == "decrease":
-                r.update(
-                    direction="hold",
-                    max_change_pct=0.0,
-                    next_budget_micros=r["current_budget_micros"],
-                    expected_value_delta_micros=0,
-                    reason="no increase in the plan gains from the money a cut would free",
-                )
+                _held(r, "no increase in the plan gains from the money a cut would free")
     return pd.DataFrame(rows)

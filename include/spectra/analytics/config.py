@@ -117,6 +117,19 @@ class AllocationConfig:
     # per unit of spend known to +-25 % (one SE) before money moves on it.
     min_days: int = 28
     max_return_rel_se: float = 0.25
+    # Growing the account's total (allocation.growth_targets): a budget-limited campaign whose
+    # value per unit of spend is significantly above break-even (one-sided z on the return's
+    # delta-method SE, Benjamini-Hochberg across the account's campaigns) may grow past the
+    # account's current total, toward the budget that serves its demand on
+    # ``growth_demand_quantile`` of days, never above ``growth_limit_share`` of a person's
+    # daily spend limit (room for Google's overdelivery before the spend monitor must pause),
+    # and never without such a limit.
+    growth: bool = True
+    break_even_return: float = 1.0
+    growth_alpha: float = 0.05
+    growth_fdr_method: str = "fdr_bh"
+    growth_demand_quantile: float = 0.9
+    growth_limit_share: float = 0.8
 
 
 @dataclass(frozen=True)

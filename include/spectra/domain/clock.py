@@ -25,6 +25,12 @@ def daily_pull_instant(logical_date: dt.date) -> dt.datetime:
     return dt.datetime.combine(logical_date + dt.timedelta(days=1), DAILY_RUN_UTC, tzinfo=dt.UTC)
 
 
+def change_effective_date(logical_date: dt.date) -> dt.date:
+    """The day a change decided for ``logical_date`` is in force: the day its daily run pulls
+    (the apply executor's ``effective_date`` for it; the learning window counts from it)."""
+    return daily_pull_instant(logical_date).date()
+
+
 def account_day(instant: dt.datetime, time_zone: str) -> dt.date:
     """The account-local day ``instant`` falls on."""
     if instant.tzinfo is None:

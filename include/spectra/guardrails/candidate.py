@@ -56,6 +56,9 @@ class CandidateChange(BaseModel):
     decision; ``safety`` marks protective actions (pausing a disapproved ad, a spend-limit
     pause), which the statistical gate and the learning-rate limit do not hold back.
     ``created`` counts what a structural change adds (keywords, ad groups, negatives, ads).
+    ``effective_at`` is when the change will be in force (the ledger's effective date: a
+    proposal of day D is in force on D + 1); changes of one campaign in force at the same
+    instant are one change set for the learning window. None: it is judged at ``as_of``.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -73,6 +76,7 @@ class CandidateChange(BaseModel):
     safety: bool = False
     created: int = Field(default=0, ge=0)
     reasoning: str = ""
+    effective_at: dt.datetime | None = None
 
     @model_validator(mode="after")
     def _kind(self) -> CandidateChange:

@@ -10,12 +10,14 @@ audit rows share one reference.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from spectra.domain.changes import ApprovedChange, EntityKind, EntityRef, Origin, OriginKind
+from spectra.domain.clock import change_effective_date
 from spectra.guardrails.candidate import CandidateChange, ChangeKind, Value
 
 
@@ -133,7 +135,19 @@ def candidate_from_proposal(row: Mapping[str, Any]) -> CandidateChange:
         origin=change.origin,
         created=1 if kind == ChangeKind.NEGATIVE_KEYWORD else 0,
         reasoning=change.reasoning,
+        effective_at=_effective_at(row.get("logical_date")),
     )
+
+
+def _effective_at(logical_date: Any) -> dt.datetime | None:
+    """Midnight UTC of the day a proposal of ``logical_date`` is in force (None: no day)."""
+    if isinstance(logical_date, str):
+        logical_date = dt.date.fromisoformat(logical_date[:10])
+    if isinstance(logical_date, dt.datetime):
+        logical_date = logical_date.date()
+    if not isinstance(logical_date, dt.date):
+        return None
+    return dt.datetime.combine(change_effective_date(logical_date), dt.time(), tzinfo=dt.UTC)
 
 
 def candidate_from_change(

@@ -111,8 +111,9 @@ def guard_proposals(
     """Judge every proposal of the scopes no run has taken yet; store each verdict on the
     proposal (and in ``guardrail_decisions`` and the audit log).
 
-    Proposals accepted earlier in the batch occupy their campaign's learning window, so one
-    run never carries two significant changes for a campaign. A proposal this run judged
+    Proposals accepted earlier in the batch occupy their campaign's learning window like
+    applied changes: the day's other proposals for that campaign join them as one change set
+    (in force together), a second change to the same entity is rejected. A proposal this run judged
     already (the run was cleared) keeps its verdict. Each scope is judged as of its own day.
     """
     cfg = config or GuardrailConfig()

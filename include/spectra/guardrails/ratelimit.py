@@ -3,7 +3,7 @@
 The rate-limit sensor of ``spectra_apply`` asks :func:`rate_limit` before applying. Two limits:
 
 - the learning-rate window (:func:`spectra.guardrails.rules.learning_window_free_at`): one
-  significant change per campaign per 72 hours;
+  significant change set per campaign per 72 hours (changes in force together are one set);
 - Google Ads API Basic access allows 15,000 operations per developer token per day
   (developers.google.com/google-ads/api/docs/access-levels). Spectra counts the operations its
   executor sent in the trailing 24 hours per account and waits until the oldest of them leaves

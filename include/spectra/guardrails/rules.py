@@ -96,6 +96,15 @@ def is_significant(
     return abs(relative_change) >= config.significant_min_change
 
 
+def _same_set(change: RecentChange, at: dt.datetime, candidate: CandidateChange | None) -> bool:
+    """``change`` is in force at the same instant as the candidate, on another entity or
+    field: the same change set (one learning period restarts once for all of them). Only a
+    candidate that knows when it will be in force (``effective_at``) joins a set."""
+    if candidate is None or candidate.effective_at is None or change.effective_at != at:
+        return False
+    return (change.entity_key, change.field) != (candidate.entity.key, candidate.field)
+
+
 def learning_rate(
     candidate: CandidateChange,
     *,
@@ -103,11 +112,19 @@ def learning_rate(
     as_of: dt.datetime,
     config: GuardrailConfig,
 ) -> RuleResult:
-    """At most one significant change per campaign per window (72 h by default).
+    """At most one significant change *set* per campaign per window (72 h by default).
+
+    The window runs between the instants changes are in force: the candidate's own
+    ``effective_at`` (a proposal of day D is in force on D + 1, like the ledger's entries),
+    ``as_of`` when it has none. Changes of one campaign in force at the same instant (one
+    day's proposals: a budget, its keywords' bids, a target) are one change set: Google's
+    learning period after a significant change restarts once for them all, and the oracle
+    the evaluation scores against moves every setting of a campaign at once every 72 h. A
+    second change to the same entity and field inside the window is never part of a set.
 
     ``recent`` comes from the apply ledger (applied changes and those on their way), so the
-    window survives restarts and re-runs. A change dated *after* ``as_of`` blocks as well: a
-    backfill of an older logical date must not squeeze a change in before one already made.
+    window survives restarts and re-runs. A change dated *after* the candidate blocks as well:
+    a backfill of an older logical date must not squeeze a change in before one already made.
     Safety actions are never held back.
     """
     rule = "learning_rate"
@@ -116,13 +133,15 @@ def learning_rate(
     if not is_significant(candidate.change_kind, candidate.relative_change, config=config):
         return _ok(rule, f"{candidate.change_kind} change is not significant for learning")
     window = config.learning_window
-    start = as_of - window
+    at = candidate.effective_at or as_of
+    start = at - window
     blocking = [
         r
         for r in recent
         if r.campaign_id == candidate.campaign_id
         and r.effective_at > start
         and is_significant(r.kind, r.relative_change, config=config)
+        and not _same_set(r, at, candidate)
     ]
     if blocking:
         last = max(blocking, key=lambda r: r.effective_at)
@@ -130,24 +149,33 @@ def learning_rate(
         return _no(
             rule,
             f"campaign {candidate.campaign_id} had a significant change ({last.field} of "
-            f"{last.entity_key}) at {last.effective_at.isoformat()}; one per "
+            f"{last.entity_key}) in force {last.effective_at.isoformat()}; one change set per "
             f"{config.learning_window_hours} h, next allowed after {free_at.isoformat()}",
         )
     return _ok(
         rule,
-        f"no significant change to campaign {candidate.campaign_id} in the last "
+        f"no other significant change to campaign {candidate.campaign_id} within "
         f"{config.learning_window_hours} h",
     )
 
 
 def learning_window_free_at(
-    campaign_id: int, *, recent: Sequence[RecentChange], config: GuardrailConfig
+    campaign_id: int,
+    *,
+    recent: Sequence[RecentChange],
+    config: GuardrailConfig,
+    candidate: CandidateChange | None = None,
 ) -> dt.datetime | None:
-    """When the campaign's window next allows a significant change (None: it does now)."""
+    """When the campaign's window next allows a significant change (None: it does now).
+    With ``candidate``, the changes of its own change set (in force at its instant, on other
+    entities) do not hold it back: they went out a moment earlier in the same batch."""
+    at = candidate.effective_at if candidate is not None else None
     times = [
         r.effective_at
         for r in recent
-        if r.campaign_id == campaign_id and is_significant(r.kind, r.relative_change, config=config)
+        if r.campaign_id == campaign_id
+        and is_significant(r.kind, r.relative_change, config=config)
+        and not (at is not None and _same_set(r, at, candidate))
     ]
     return max(times) + config.learning_window if times else None
 

@@ -260,8 +260,8 @@ def check(
     """Judge one candidate, store the decision (a re-run replaces it) and audit it.
 
     ``pending`` are changes accepted earlier in the same batch, not in the ledger yet: they
-    occupy the learning window like applied ones, so a batch cannot carry two significant
-    changes for one campaign."""
+    occupy the learning window like applied ones: the batch's changes of one campaign in
+    force together are one change set, and one entity cannot change twice in it."""
     cfg = config or GuardrailConfig()
     at = as_instant(as_of)
     wall = now or _now()
@@ -288,7 +288,7 @@ def as_pending(candidate: CandidateChange, *, as_of: dt.date | dt.datetime) -> R
         campaign_id=candidate.campaign_id,
         entity_key=candidate.entity.key,
         field=candidate.field,
-        effective_at=as_instant(as_of),
+        effective_at=candidate.effective_at or as_instant(as_of),
         before=candidate.current,
         after=candidate.proposed,
         origin_kind=candidate.origin.kind.value,
@@ -367,7 +367,9 @@ def rate_limit_status(
         sent = store.operations_sent(conn, tenant_id=t, customer_id=c, since=at - OPERATIONS_WINDOW)
     free_at = None
     if is_significant(candidate.change_kind, candidate.relative_change, config=cfg):
-        free_at = learning_window_free_at(candidate.campaign_id, recent=recent, config=cfg)
+        free_at = learning_window_free_at(
+            candidate.campaign_id, recent=recent, config=cfg, candidate=candidate
+        )
     return rate_limit(
         now=at,
         learning_free_at=free_at,

@@ -239,3 +239,71 @@ def test_budget_curves_move_money_to_the_limited_campaign() -> None:
         == 400 * MICROS
     )
     assert (plan["next_budget_micros"] % 10_000 == 0).all()
+
+
+# --------------------------------------------------------------------------- growing the total
+def _limited_days(
+    rng: np.random.Generator, *, r: float, demand: float, budget: float, n: int = 60
+) -> tuple[np.ndarray, ...]:
+    """Daily spend, value and impression shares of a campaign whose budget caps its demand."""
+    potential = np.exp(rng.normal(np.log(demand), 0.2, n))
+    spend = np.minimum(potential, budget)
+    served = spend / potential
+    value = r * spend * rng.lognormal(-(0.25**2) / 2, 0.25, n)  # mean r per unit of spend
+    return spend, value, 0.6 * served, 0.6 * (1 - served)
+
+
+def test_a_profitable_limited_campaign_grows_past_the_total_under_its_spend_limit() -> None:
+    from spectra.analytics.allocation import fit_budget_curve, growth_targets
+
+    rng = np.random.default_rng(3)
+    curves = {
+        "limited": fit_budget_curve(*_limited_days(rng, r=3.0, demand=200.0, budget=100.0)),
+        "slack": fit_budget_curve(*_limited_days(rng, r=3.0, demand=50.0, budget=150.0)),
+        "unlimited": fit_budget_curve(*_limited_days(rng, r=3.0, demand=200.0, budget=100.0)),
+        "losing": fit_budget_curve(*_limited_days(rng, r=0.8, demand=200.0, budget=100.0)),
+    }
+    current = {k: (150 if k == "slack" else 100) * MICROS for k in curves}
+    limits = {k: (0, 400 * MICROS) for k in ("limited", "slack", "losing")}
+    grown = growth_targets(curves, current, bounds_micros=limits)
+    # only the limited, profitable campaign with a person's limit grows: toward the budget that
+    # serves its demand on 9 days in 10 (200 e^(0.2 z_0.9) = 259), under 80 % of the limit
+    assert set(grown) == {"limited"}
+    assert 230 * MICROS < grown["limited"] < 290 * MICROS
+    tight = {**limits, "limited": (0, 200 * MICROS)}
+    assert growth_targets(curves, current, bounds_micros=tight)["limited"] == 160 * MICROS
+    off = growth_targets(
+        curves, current, bounds_micros=limits, config=AllocationConfig(growth=False)
+    )
+    assert off == {}
+
+    plan = plan_portfolio(curves, current, bounds_micros=limits).set_index("campaign_id")
+    assert plan.loc["limited", "direction"] == "increase"
+    assert plan.loc["limited", "next_budget_micros"] == 120 * MICROS  # one 20 % step
+    # the total grew, so nothing needs the slack campaign's money: its cut holds
+    assert plan.loc["slack", "direction"] == "hold"
+    assert "grows the account's total" in plan.loc["slack", "reason"]
+    # a given total is a person's cap: no growth past it
+    capped = plan_portfolio(
+        curves, current, total_budget_micros=sum(current.values()), bounds_micros=limits
+    ).set_index("campaign_id")
+    assert capped["target_budget_micros"].sum() <= sum(current.values())
+
+
+def test_no_growth_in_a_null_world_where_spend_only_breaks_even() -> None:
+    """Budget-limited campaigns whose clicks return exactly what they cost: growing them earns
+    nothing, so growth must stay at the test's false-positive rate (one-sided 5 %, BH across
+    each account's four campaigns): measured over 300 accounts."""
+    from spectra.analytics.allocation import fit_budget_curve, growth_targets
+
+    rng = np.random.default_rng(11)
+    accounts_grown = 0
+    for _ in range(300):
+        curves = {
+            i: fit_budget_curve(*_limited_days(rng, r=1.0, demand=200.0, budget=100.0))
+            for i in range(4)
+        }
+        current = dict.fromkeys(curves, 100 * MICROS)
+        limits = dict.fromkeys(curves, (0, 400 * MICROS))
+        accounts_grown += bool(growth_targets(curves, current, bounds_micros=limits))
+    assert accounts_grown / 300 <= 0.06

@@ -56,3 +56,14 @@ def test_the_rules_cap_a_target_roas_move_at_fifteen_percent() -> None:
     assert magnitude_cap(ok, caps=caps).accepted
     refused = magnitude_cap(too_far, caps=caps)
     assert not refused.accepted and "exceeds the cap of +-15 %" in refused.reason
+
+
+def test_a_proposal_is_in_force_the_day_after_its_logical_date() -> None:
+    """The candidate carries the instant the executor's ledger will date it by (the daily
+    run of day D pulls on D + 1): the learning window compares like with like."""
+    import datetime as dt
+
+    row = {**_row("target_cpa", 40_000_000, 45_000_000), "logical_date": dt.date(2026, 6, 24)}
+    candidate = candidate_from_proposal(row)
+    assert candidate.effective_at == dt.datetime(2026, 6, 25, tzinfo=dt.UTC)
+    assert candidate_from_proposal(_row("target_cpa", 40_000_000, 45_000_000)).effective_at is None

@@ -172,6 +172,45 @@ def test_learning_rate_other_campaign_safety_and_insignificant() -> None:
     assert learning_rate(small, recent=[applied(T0)], as_of=T0, config=cfg).accepted
 
 
+def test_one_change_set_per_window_in_force_together() -> None:
+    """Changes of one campaign in force at the same instant are one set: a day's budget and
+    its keywords' bids go out together; the next set waits 72 h; the same entity never
+    changes twice in a set."""
+    day2 = T0 + dt.timedelta(days=1)  # a proposal of T0's day is in force the next day
+    budget_in_set = applied(day2)  # the campaign's budget, accepted earlier in the batch
+    keyword = bid(1_000_000, 1_200_000, effective_at=day2)
+    ok = learning_rate(keyword, recent=[budget_in_set], as_of=T0, config=CFG)
+    assert ok.accepted, ok.reason
+    again = budget(110, 120, effective_at=day2)  # the same budget a second time that day
+    assert not learning_rate(again, recent=[budget_in_set], as_of=T0, config=CFG).accepted
+    # the next day's proposals are a new set, inside the first one's 72 h
+    tomorrow = bid(1_000_000, 1_200_000, effective_at=day2 + dt.timedelta(days=1))
+    no = learning_rate(tomorrow, recent=[budget_in_set], as_of=day2, config=CFG)
+    assert not no.accepted and "next allowed after" in no.reason
+    # without an instant of its own a candidate is judged at as_of, as before
+    assert not learning_rate(
+        bid(1_000_000, 1_200_000), recent=[budget_in_set], as_of=T0, config=CFG
+    ).accepted
+    # the rate-limit sensor lets the set's second change out after the first
+    free = learning_window_free_at(11, recent=[budget_in_set], config=CFG, candidate=keyword)
+    assert free is None
+    assert learning_window_free_at(11, recent=[budget_in_set], config=CFG) == day2 + 3 * (
+        dt.timedelta(days=1)
+    )
+
+
+def test_learning_window_runs_between_the_days_changes_are_in_force() -> None:
+    """A change proposed on day D is in force on D + 1 (the ledger's effective date), so the
+    next set may be proposed on D + 3 and be in force on D + 4: 72 h after the first, not 96."""
+    first = applied(T0 + dt.timedelta(days=1))  # proposed on T0's day
+    day3 = bid(1_000_000, 1_200_000, effective_at=T0 + dt.timedelta(days=4))
+    assert learning_rate(day3, recent=[first], as_of=T0 + dt.timedelta(days=3), config=CFG).accepted
+    day2 = bid(1_000_000, 1_200_000, effective_at=T0 + dt.timedelta(days=3))
+    assert not learning_rate(
+        day2, recent=[first], as_of=T0 + dt.timedelta(days=2), config=CFG
+    ).accepted
+
+
 # --------------------------------------------------------------------------- spend limits
 
 
