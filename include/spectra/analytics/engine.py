@@ -348,6 +348,7 @@ def analyze_account(
     cpc_index_rows: pd.DataFrame | None = None,
     account_currency: Currency | None = None,
     bidding_targets: Mapping[int, CampaignTarget] | None = None,
+    bid_in_force_since: Mapping[tuple[int, int], dt.date] | None = None,
 ) -> AnalysisResult:
     """Lag completion, seasonality, tests with FDR, anomalies, change effects, allocation and
     keyword bid envelopes.
@@ -362,7 +363,8 @@ def analyze_account(
     keyword_bids_micros: effective max CPC per keyword, keyed (ad group id, criterion id)
     (enables bid envelopes); smart_bidding_campaigns: campaign ids whose keywords have no
     manual bid; bidding_targets: the current target CPA / ROAS per Smart Bidding campaign
-    (enables target envelopes). account_currency: the account's currency (default USD): next budgets and bids
+    (enables target envelopes); bid_in_force_since: per keyword, the day its current bid
+    took effect (its bid evidence starts there). account_currency: the account's currency (default USD): next budgets and bids
     are whole billable units of it, and the bid cap is scaled to it.
     cpc_index_rows: keyword rows (date, campaign_id, ad_group_id, entity_id, clicks,
     cost_micros) of past holiday windows (``cpc_index.keyword_ranges``); with the keyword rows
@@ -612,6 +614,7 @@ def analyze_account(
             smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
             billable_unit_micros=money.billable_unit_micros,
             max_bid_micros=money.from_usd(cfg.bids.max_bid_micros),
+            bid_in_force_since=bid_in_force_since,
         )  # fmt: skip
     timings["bids"] = time.perf_counter() - t6
 
