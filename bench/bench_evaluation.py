@@ -48,22 +48,48 @@ def run(results: dict[str, Any]) -> None:
     report.write(runs, out, command=command)
     summary = report.summary(report.table(runs), runs)
 
-    def rate(policy: str) -> float:
-        chosen = [r for r in runs if r.policy == policy]
+    def rate(chosen: list[Any]) -> float:
         return sum(r.campaign_days for r in chosen) / max(sum(r.seconds for r in chosen), 1e-9)
 
+    def cpu(r: Any) -> float:
+        return float(r.step_seconds.get("cpu", r.seconds))
+
     small = [r for r in runs if r.policy == "spectra" and r.scenario != "portfolio_200"]
-    per_day = sum(r.seconds for r in small) / max(sum(r.campaign_days / 4 for r in small), 1)
-    spectra_rate, greedy_rate = rate("spectra"), rate("greedy")
+    small_days = max(sum(r.campaign_days / 4 for r in small), 1)
+    per_day = sum(r.seconds for r in small) / small_days
+    cpu_per_day = sum(cpu(r) for r in small) / small_days
+    spectra_rate = rate([r for r in runs if r.policy == "spectra"])
+    greedy_rate = rate([r for r in runs if r.policy == "greedy"])
+    horizons = sorted({(r.scenario, r.campaign_days) for r in runs})
     results["evaluation: campaign-days per second (spectra loop)"] = {
         "value": spectra_rate, "unit": "campaign-days/s", "baseline": greedy_rate,
         "ratio": spectra_rate / greedy_rate if greedy_rate else None,
     }  # fmt: skip
+    results["evaluation: campaign-days per second (whole suite, every policy)"] = {
+        "value": sum(r.campaign_days for r in runs) / max(minutes * 60, 1e-9),
+        "unit": "campaign-days/s", "baseline": None, "ratio": None,
+    }  # fmt: skip
     results["evaluation: seconds per simulated day (spectra, small account)"] = {
         "value": per_day, "unit": "s/day", "baseline": None, "ratio": None,
     }  # fmt: skip
+    results["evaluation: CPU seconds per simulated day (spectra, small account)"] = {
+        "value": cpu_per_day, "unit": "cpu-s/day", "baseline": None, "ratio": None,
+    }  # fmt: skip
+    steps_small: dict[str, float] = {}
+    for r in small:
+        for step, seconds in r.step_seconds.items():
+            steps_small[step] = steps_small.get(step, 0.0) + seconds / small_days
+    results["evaluation: seconds per simulated day (spectra, small account)"]["steps"] = {
+        k: round(v, 3) for k, v in sorted(steps_small.items())
+    }  # wall seconds per step of the loop, and "cpu": the process's CPU seconds
     results["evaluation: whole suite" + (" (quick)" if quick else "")] = {
         "value": minutes, "unit": "min", "baseline": 20.0, "ratio": minutes / 20.0,
+        "runs": len(runs), "jobs": JOBS,
+        "horizon_days": {
+            name: max(cd for n, cd in horizons if n == name)
+            // max(1, _campaigns(runs, name))
+            for name in sorted({n for n, _ in horizons})
+        },
     }  # fmt: skip
     for key, figure, target in (
         ("uplift_share_mean", "evaluation: spectra uplift share", 0.6),
@@ -73,3 +99,11 @@ def run(results: dict[str, Any]) -> None:
         value = summary.get(key)
         if value is not None:
             results[figure] = {"value": value, "unit": "", "baseline": target, "ratio": None}
+
+
+def _campaigns(runs: list[Any], scenario: str) -> int:
+    """Campaigns of a scenario's account (campaign-days / days of its runs)."""
+    for r in runs:
+        if r.scenario == scenario and r.daily_spend:
+            return max(1, r.campaign_days // len(r.daily_spend))
+    return 1

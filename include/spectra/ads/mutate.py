@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spectra.ads.client import AdsCredentials
+from spectra.ads.client import AdsCredentials, google_ads_service
 from spectra.ads.entities import CampaignRead, entity_section_key
 from spectra.ads.errors import FailureDetail, classify, failure_details
 from spectra.ads.stream import CLOCK_HEADER
@@ -164,7 +164,7 @@ def mutate(
         return MutateOutcome(None, ())
     if len(operations) > MAX_OPERATIONS:
         raise ValueError(f"{len(operations)} operations; at most {MAX_OPERATIONS} per request")
-    service = client.get_service("GoogleAdsService")
+    service = google_ads_service(client)
     request = client.get_type("MutateGoogleAdsRequest")
     request.customer_id = str(customer_id)
     request.partial_failure = partial_failure

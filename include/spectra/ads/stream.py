@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 
-from spectra.ads.client import AdsCredentials
+from spectra.ads.client import AdsCredentials, google_ads_service
 from spectra.ads.errors import AdsIncompleteStream, AdsQueryError, classify
 from spectra.ads.fields import UnknownField, resolve_field
 from spectra.settings import gaql_dir
@@ -166,7 +166,7 @@ def _stream(
     as_of: dt.date | None,
     summary: bool = False,
 ) -> Iterator[Any]:
-    service = client.get_service("GoogleAdsService")
+    service = google_ads_service(client)
     metadata: list[tuple[str, str]] = []
     if creds.sandbox_clock and as_of is not None:
         metadata.append((CLOCK_HEADER, as_of.isoformat()))

@@ -8,7 +8,10 @@
 - ``spectra``: the product's loop (``steps``), LLM stand-in in sound mode;
 - ``oracle``: the market's true profit-optimal settings for the next day
   (``Truth.oracle``), reached under Spectra's own limits: per campaign one change set per
-  72 h, bids ±20 %, budgets ±30 %, target CPAs ±15 %, budgets within the spend limit;
+  72 h, bids ±20 %, budgets ±30 %, target CPAs ±15 % (rounded to billable units inside the
+  cap), budgets within the spend limit, and the same hourly spend and policy monitors that
+  pause a campaign about to pass its daily spend limit (Google may spend two daily budgets on
+  a day, so a budget within the limit alone does not keep spend within it);
 - ``oracle_unconstrained``: the same optimum set at once, every day.
 
 Only the oracles read the market's truth; every other policy sees what the API returns. Every
@@ -20,6 +23,7 @@ day, 06:00 UTC).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +35,7 @@ from spectra.evaluation.world import World
 
 BILLABLE_UNIT = 10_000  # micros: one cent (the shipped scenarios' accounts bill in USD)
 GREEDY_STEP = 0.20
+GREEDY_PULL_DAYS = 1  # the bot reads yesterday only
 CAPS = {"bid": 0.20, "budget": 0.30, "target": 0.15}
 LEARNING_DAYS = 3  # 72 h
 
@@ -40,8 +45,13 @@ def _unit(value: float) -> int:
 
 
 def _capped(current: int, wanted: float, cap: float) -> int:
-    lo, hi = current * (1 - cap), current * (1 + cap)
-    return _unit(min(max(wanted, lo), hi))
+    """``wanted`` within ``current`` ± ``cap``, in billable units that stay inside the cap: a
+    bound is rounded toward ``current`` (a 0.58 bid raised 20 % is 0.69, not the 0.70 rounding
+    to the nearest cent gives, which is 20.7 %: a magnitude violation)."""
+    eps = 1e-9  # float noise: 500 000 x 0.8 is 400 000.00000000006
+    lo = math.ceil(current * (1 - cap) / BILLABLE_UNIT - eps) * BILLABLE_UNIT
+    hi = math.floor(current * (1 + cap) / BILLABLE_UNIT + eps) * BILLABLE_UNIT
+    return max(BILLABLE_UNIT, min(max(_unit(wanted), lo), hi))
 
 
 @dataclass(frozen=True)
@@ -97,9 +107,11 @@ def _greedy(world: World, day: dt.date, out: steps.DayLog) -> None:
 
     target_cpa = world.scenario.targets.cpa * 1e6
     for cid in world.customer_ids:
+        # yesterday is all it reads: a one-day pull returns that day's rows exactly as the
+        # 30-day re-pull would (the restated older days are never read)
         ingest_account(
             world.engine, world.client, world.creds, tenant_id=world.tenant_id,
-            customer_id=cid, logical_date=day, repull_days=steps.REPULL_DAYS,
+            customer_id=cid, logical_date=day, repull_days=GREEDY_PULL_DAYS,
             pulled_at=daily_pull_instant(day),
         )  # fmt: skip
         perf = m.PerformanceDaily
@@ -200,6 +212,8 @@ def _oracle(constrained: bool) -> Callable[[World, dt.date, steps.DayLog], None]
     def act(world: World, day: dt.date, out: steps.DayLog) -> None:
         from spectra.sandbox.market.truth import Truth
 
+        if constrained:  # Spectra's spend limits hold it too: the same hourly monitors
+            steps.monitors(world, day, out)
         oracle = Truth(world.market).oracle(day + dt.timedelta(days=1))
         limits = _spend_limits(world)
         last = _last_change_days(world, who) if constrained else {}
@@ -297,15 +311,9 @@ def _last_change_days(world: World, who: str) -> dict[int, dt.date]:
 
 
 def _spectra(world: World, day: dt.date, out: steps.DayLog) -> None:
-    steps.monitors(world, day, out, every_hours=world_monitor_hours(world))
+    steps.monitors(world, day, out)  # hourly, as deployed, on every account size
     steps.daily(world, day, out)
     steps.apply(world, day, out)
-
-
-def world_monitor_hours(world: World) -> int:
-    """Monitor interval: hourly (as deployed) except on large portfolios, where 3-hourly keeps
-    the run affordable (stated in the report)."""
-    return 1 if len(world.initial_budgets) <= 50 else 3
 
 
 POLICIES: dict[str, Policy] = {

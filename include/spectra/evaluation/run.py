@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from spectra.evaluation import metrics, steps
 from spectra.evaluation.policies import Policy, needs_model
@@ -32,7 +33,11 @@ def run_policy(
     logs = []
     for day in world.days:
         out = steps.DayLog(day)
+        cpu = time.process_time()
         policy.act(world, day, out)
+        # the process's CPU (the loop and the sandbox server it hosts): on a shared machine
+        # the wall clock measures the neighbours too
+        out.seconds["cpu"] += time.process_time() - cpu
         logs.append(out)
         if on_day is not None:
             on_day(out)
@@ -105,34 +110,72 @@ def score(
     )
 
 
-def run_seed(
-    scenario: EvalScenario, seed: int, policy_names: Sequence[str], root: Path, *, keep: bool
-) -> list[metrics.RunMetrics]:
-    """Every policy on one seed of a scenario (a unit of work: one process can take it)."""
-    from spectra.evaluation.policies import policies
-    from spectra.sandbox.llm import LlmStandIn
+_LLM: Any = None  # this process's Gemini stand-in (started by the first spectra run)
 
-    selected = policies(policy_names)
-    llm = LlmStandIn(mode="sound").start() if needs_model(selected) else None
-    results = []
+
+def _stand_in() -> Any:
+    """The process's LLM stand-in, started once and reused by every spectra run it takes
+    (a stand-in per run cost a server start each time); stopped when the process exits."""
+    global _LLM
+    if _LLM is None:
+        import atexit
+
+        from spectra.sandbox.llm import LlmStandIn
+
+        _LLM = LlmStandIn(mode="sound").start()
+        atexit.register(_stop_stand_in)
+    return _LLM
+
+
+def _stop_stand_in() -> None:
+    global _LLM
+    if _LLM is not None:
+        _LLM.stop()
+        _LLM = None
+
+
+def run_one(
+    scenario: EvalScenario, seed: int, policy_name: str, root: Path, *, keep: bool
+) -> metrics.RunMetrics:
+    """One policy on one seed of a scenario: a unit of work any process can take (its own
+    world: market, sandbox server and warehouse)."""
+    from spectra.evaluation.policies import policies
+
+    (policy,) = policies([policy_name])
+    where = root / f"{scenario.name}-{seed}-{policy.name}"
+    if where.exists():
+        shutil.rmtree(where)
+    llm = _stand_in() if needs_model([policy]) else None
     try:
-        for policy in selected:
-            where = root / f"{scenario.name}-{seed}-{policy.name}"
-            if where.exists():
-                shutil.rmtree(where)
-            with open_world(
-                scenario, seed, workdir=where,
-                gemini_base_url=llm.base_url if llm and policy.name == "spectra" else None,
-            ) as world:  # fmt: skip
-                prepare(world, history=policy.needs_history)
-                logs, seconds = run_policy(world, policy)
-                results.append(score(world, policy, logs, seconds))
-            if not keep:
-                shutil.rmtree(where, ignore_errors=True)
+        with open_world(
+            scenario, seed, workdir=where, gemini_base_url=llm.base_url if llm else None
+        ) as world:
+            prepare(world, history=policy.needs_history)
+            logs, seconds = run_policy(world, policy)
+            return score(world, policy, logs, seconds)
     finally:
-        if llm is not None:
-            llm.stop()
-    return results
+        if not keep:
+            shutil.rmtree(where, ignore_errors=True)
+
+
+# Relative cost of a policy's simulated day (measured: the spectra loop runs every step; greedy
+# and the oracles send tens of changes a day through the executor; hands-off does nothing).
+_POLICY_COST = {"spectra": 6.0, "greedy": 2.0, "oracle_unconstrained": 1.5, "oracle": 1.0}
+
+
+def unit_cost(scenario: EvalScenario, policy_name: str) -> float:
+    """A unit's expected cost, to hand a seed's largest units out first (so the last unit a
+    process takes is a small one and no process idles while another finishes a large one)."""
+    size = 1
+    structure = scenario.market.get("structure", {})
+    for key in ("accounts", "campaigns_per_account"):
+        size *= int(structure.get(key, 1) or 1)
+    return _POLICY_COST.get(policy_name, 0.1) * size * scenario.days
+
+
+def _warm() -> None:
+    """A worker's one-time imports (Great Expectations alone takes seconds)."""
+    import great_expectations  # noqa: F401
 
 
 def evaluate(
@@ -149,54 +192,58 @@ def evaluate(
 ) -> list[metrics.RunMetrics]:
     """Every policy on every seed of every scenario; one fresh world per (seed, policy).
 
-    ``journal``: each finished run is appended there as a JSON line as soon as its unit ends,
-    so an interrupted suite keeps what it measured (``spectra evaluate --from-runs`` reports it).
+    ``journal``: each finished run is appended there as a JSON line as soon as it ends, so
+    an interrupted suite keeps what it measured (``spectra evaluate --from-runs`` reports it).
 
-    ``jobs`` > 1 runs (scenario, seed) units in that many processes (each its own sandbox,
-    stand-in and warehouses); the results are the same as one process's, in the same order.
+    ``jobs`` > 1 runs (scenario, seed, policy) units in that many processes (each its own
+    sandbox, stand-in and warehouses), seed by seed and the costliest first within a seed;
+    the results are the same as one process's, in the same order (scenario, seed, policy).
     """
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     own = workdir is None
     root = Path(tempfile.mkdtemp(prefix="spectra-evaluate-")) if own else workdir
     assert root is not None
     migrated_template(root / "_template")
     names = [p.name for p in selected]
-    units = []
+    units: list[tuple[EvalScenario, int, str]] = []
     for scenario in scenarios:
         sc = scenario.model_copy(update={"days": days or scenario.days})
-        units += [(sc, seed) for seed in range(seeds or scenario.seeds)]
-    results: list[metrics.RunMetrics] = []
+        units += [(sc, seed, name) for seed in range(seeds or scenario.seeds) for name in names]
+    done: dict[int, metrics.RunMetrics] = {}
 
-    def report(batch: list[metrics.RunMetrics]) -> None:
-        results.extend(batch)
+    def report(index: int, r: metrics.RunMetrics) -> None:
+        done[index] = r
         if journal is not None:
             journal.parent.mkdir(parents=True, exist_ok=True)
             with journal.open("a") as out:
-                for r in batch:
-                    out.write(json.dumps(r.as_dict(), default=str) + "\n")
-        for r in batch:
-            if progress:
-                progress(
-                    f"{r.scenario} seed {r.seed} {r.policy:<20} profit {r.profit:>12,.0f}"
-                    f"  changes {r.changes:>4}  {r.seconds_per_day:5.1f} s/day"
-                )
+                out.write(json.dumps(r.as_dict(), default=str) + "\n")
+        if progress:
+            progress(
+                f"{r.scenario} seed {r.seed} {r.policy:<20} profit {r.profit:>12,.0f}"
+                f"  changes {r.changes:>4}  {r.seconds_per_day:5.1f} s/day"
+                f"  [{len(done)}/{len(units)}]"
+            )
 
     try:
         if jobs <= 1:
-            for sc, seed in units:
-                report(run_seed(sc, seed, names, root, keep=keep))
+            for i, (sc, seed, name) in enumerate(units):
+                report(i, run_one(sc, seed, name, root, keep=keep))
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [
-                    pool.submit(run_seed, sc, seed, names, root, keep=keep) for sc, seed in units
-                ]
-                for future in futures:
-                    report(future.result())
+            # seed by seed (an interrupted suite has whole seeds of every scenario), the
+            # costliest units of a seed first (its cheap ones fill the processes' tails)
+            order = sorted(
+                range(len(units)), key=lambda i: (units[i][1], -unit_cost(units[i][0], units[i][2]))
+            )
+            with ProcessPoolExecutor(max_workers=jobs, initializer=_warm) as pool:
+                futures = {pool.submit(run_one, *units[i][:3], root, keep=keep): i for i in order}
+                for future in as_completed(futures):
+                    report(futures[future], future.result())
     finally:
+        _stop_stand_in()  # this process's (the workers stop theirs as they exit)
         if own and not keep:
             shutil.rmtree(root, ignore_errors=True)
-    return results
+    return [done[i] for i in range(len(units))]
 
 
 def read_journal(path: Path) -> list[metrics.RunMetrics]:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from spectra.sandbox.market.economics import VERTICAL_WEEKLY_DEMAND
+
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 
@@ -90,7 +92,7 @@ RETAIL_HOLIDAYS: tuple[Holiday, ...] = (
     _day("black_friday", "black_friday", demand=1.65, cvr=2.05, cpc=1.12),
     _day("black_friday_saturday", "black_friday+1", demand=1.45, cvr=1.35, cpc=1.08),
     _day("black_friday_sunday", "black_friday+2", demand=1.40, cvr=1.32, cpc=1.08),
-    _day("cyber_monday", "cyber_monday", demand=1.5, cvr=2.15, cpc=1.1),
+    _day("cyber_monday", "cyber_monday", demand=1.5, cvr=2.4, cpc=1.1),
     Holiday("cyber_week", "cyber_monday+1", "cyber_monday+4", demand=1.2, cvr=1.15, cpc=1.05),
     Holiday("pre_black_friday", "thanksgiving-7", "thanksgiving-1", demand=1.1, cvr=1.05),
     _day("shipping_cutoff_1", "12-19", demand=1.10, cvr=1.05),
@@ -112,7 +114,7 @@ LEAD_GEN_HOLIDAYS: tuple[Holiday, ...] = (
     _day("thanksgiving", "thanksgiving", demand=0.45, cvr=0.9),
     _day("black_friday", "black_friday", demand=0.8, cvr=0.95),
     Holiday("black_friday_weekend", "black_friday+1", "black_friday+2", demand=0.85, cvr=0.95),
-    _day("cyber_monday", "cyber_monday", demand=0.9),
+    _day("cyber_monday", "cyber_monday", demand=0.85),
     _day("christmas_eve", "12-24", demand=0.45, cvr=0.85),
     _day("christmas_day", "12-25", demand=0.3, cvr=0.8),
     _day("after_christmas", "12-26", demand=0.7, cvr=0.9),
@@ -155,6 +157,7 @@ VERTICAL_HOLIDAYS: tuple[tuple[str, tuple[Holiday, ...]], ...] = (
     ("dental", LEAD_GEN_HOLIDAYS),
     ("software", B2B_HOLIDAYS),
     ("travel", TRAVEL_HOLIDAYS),
+    ("legal", LEAD_GEN_HOLIDAYS),
 )
 
 
@@ -172,7 +175,7 @@ class Seasonality:
     yearly_peak_day: int = 330  # day of year with the highest baseline demand (late November)
     holidays: tuple[Holiday, ...] = field(default=DEFAULT_HOLIDAYS)
     vertical_holidays: tuple[tuple[str, tuple[Holiday, ...]], ...] = VERTICAL_HOLIDAYS
-    vertical_weekly_demand: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    vertical_weekly_demand: tuple[tuple[str, tuple[float, ...]], ...] = VERTICAL_WEEKLY_DEMAND
 
     def __post_init__(self) -> None:
         weekly = [self.weekly_demand, self.weekly_cvr, *(w for _, w in self.vertical_weekly_demand)]

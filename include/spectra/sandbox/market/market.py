@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spectra.sandbox.market.calendar import WEEKDAYS
+from spectra.sandbox.market.economics import economics
 from spectra.sandbox.market.editing import Editing
 from spectra.sandbox.market.intraday import (
     blend,
@@ -343,6 +344,7 @@ class Market(Editing):
         ctx.cpc_multiplier = np.array([season.cpc(day, v) for v in st.account_vertical])[
             st.keyword_account
         ]
+        ctx.cpc_level = self._account_inflation(ordinal)[st.keyword_account]
         ctx.keyword_exists = self._created["keyword"] <= ordinal
         ctx.ad_approved = self._created["ad"] <= ordinal
         for ev, sel in self._events:
@@ -372,6 +374,20 @@ class Market(Editing):
         holiday profiles."""
         season = self.scenario.seasonality
         return np.array([season.demand(day, v) for v in self.struct.account_vertical])
+
+    def _account_inflation(self, ordinal: int) -> NDArray[np.float64]:
+        """Per account: the auction's secular price level on a day, 1.0 at the reference date
+        (CPCs grow 5-13 % a year: economics.py; ``market.cpc_inflation_per_year`` sets one
+        rate for every vertical)."""
+        fixed = self.scenario.market.cpc_inflation_per_year
+        rates = np.array(
+            [
+                economics(v).cpc_inflation_per_year if fixed is None else fixed
+                for v in self.struct.account_vertical
+            ]
+        )
+        years = (ordinal - self.reference_date.toordinal()) / 365.25
+        return (1.0 + rates) ** years
 
     def _month_factors(self, day: dt.date) -> NDArray[np.float64]:
         """Google's overdelivery factors for the day's month, (days, campaigns) (cached: every

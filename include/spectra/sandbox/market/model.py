@@ -120,9 +120,10 @@ def expected(
     ctr = np.minimum(struct.keyword_ctr[tk] * struct.term_ctr_mult * (0.5 + position), MAX_CTR)
     # second price: the ad below sets the price; rises with competitors' prices (elasticity 0.4),
     # falls with quality, grows less than the bid (elasticity 0.6) and never exceeds it
-    cpc = np.minimum(
-        MAX_CPC_TO_BID * bid, price[tk] / quality[tk] * CPC_SCALE * x**CPC_BID_ELASTICITY
-    )
+    cpc = price[tk] / quality[tk] * CPC_SCALE * x**CPC_BID_ELASTICITY
+    if ctx.cpc_level is not None:  # secular CPC inflation (economics.py)
+        cpc = cpc * ctx.cpc_level[tk]
+    cpc = np.minimum(MAX_CPC_TO_BID * bid, cpc)
     serving = keyword_serving(struct, state, ctx)
     term_on = serving[tk] & ~state.term_blocked
     searches = np.where(

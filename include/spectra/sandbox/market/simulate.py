@@ -105,10 +105,12 @@ def simulate_day(
     spent = np.bincount(tc, weights=cost, minlength=cap.size)
     over = spent > cap
     if over.any():
+        # only the campaigns over their allowance change (the others keep their own luck)
+        cut_terms = over[tc]
         cut = np.where(over, cap / np.maximum(spent, 1.0), 1.0)[tc]
-        clicks = np.floor(clicks * cut).astype(clicks.dtype)
-        other = np.floor(other * cut).astype(other.dtype)
-        cost = np.floor(clicks * cpc).astype(np.int64)
+        clicks = np.where(cut_terms, np.floor(clicks * cut), clicks).astype(clicks.dtype)
+        other = np.where(cut_terms, np.floor(other * cut), other).astype(other.dtype)
+        cost = np.where(cut_terms, np.floor(clicks * cpc), cost).astype(np.int64)
     impressions = clicks + other
 
     h = rng.gamma_shock(rng.uniform(seed, rng.CVR_SHOCK, day, struct.keyword_key), k_conv)[tk]

@@ -48,6 +48,10 @@ class DayContext:
     tracking_outage: NDArray[np.bool_]  # per account: conversions recorded today are lost
     max_impression_share: float
     smart_bidding_efficiency: float
+    # per keyword: the secular price level per click (CPC inflation, 1.0 at the reference
+    # date); None = one. It moves what a click costs, not the ranks (every advertiser's bids
+    # rise with it, as the benchmarks measure it year on year)
+    cpc_level: NDArray[np.float64] | None = None
     # per campaign: budgets Google may spend today (overdelivery, intraday.py); None = one
     budget_factor: NDArray[np.float64] | None = None
     # per disapproved ad index: the policy topic Google names (ad_disapproval events)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from spectra.sandbox.market.economics import economics
 from spectra.sandbox.market.lag import LagDistribution
 from spectra.sandbox.market.scenario import NoiseSpec, Scenario
 from spectra.sandbox.market.vocabulary import (
@@ -33,6 +34,14 @@ from spectra.sandbox.market.vocabulary import (
 )
 
 MATCH_TYPES: tuple[str, ...] = ("EXACT", "PHRASE", "BROAD")
+# How likely a matched query past the keyword's own text is irrelevant, per match type, as a
+# multiple of ``MarketSpec.irrelevant_term_share``: exact matches only close variants, phrase
+# queries contain the keyword, broad match reaches far ("free", "jobs", "diy"...). Published
+# account audits find 15-60 % of search spend on queries that never convert; broad match
+# carries most of it.
+IRRELEVANCE_BY_MATCH: tuple[float, ...] = (0.15, 0.7, 1.4)
+# The keyword's own text as a query, relative to a median tail term (log-normal shares)
+HEAD_TERM_SHARE: tuple[float, ...] = (4.0, 3.0, 2.0)
 QS_LEVELS: tuple[str, ...] = ("BELOW_AVERAGE", "AVERAGE", "ABOVE_AVERAGE")
 # Google's standard (campaign-inline) strategies the market simulates; each campaign sets exactly
 # one member of the Campaign's ``campaign_bidding_strategy`` oneof, as on Google.
@@ -437,6 +446,13 @@ def generate(scenario: Scenario) -> Structure:
         _lognormal(rng, mkt.value_per_conversion.median, mkt.value_per_conversion.sigma, n_k)
         * k_scale
     )
+    # each vertical's published economics scale the drawn parameters (economics.py), after
+    # the draws so every vertical keeps the same random streams; the price level here, the
+    # rates after the quality scores (Google rates an ad against its own auction's
+    # competitors, not against other industries)
+    econ = [economics(v) for v in acc_vertical]
+    k_acc = campaign_account[k_camp]
+    cpc_scale = cpc_scale * np.array([e.cpc for e in econ])[k_acc]
 
     # QS components follow the latent rates (what Google's predictions would see), plus noise
     def level(x: NDArray[np.float64]) -> NDArray[np.int8]:
@@ -455,6 +471,9 @@ def generate(scenario: Scenario) -> Structure:
         1,
         10,
     ).astype(np.int8)
+    ctr = np.minimum(ctr * np.array([e.ctr for e in econ])[k_acc], 0.5)
+    cvr = np.minimum(cvr * np.array([e.cvr for e in econ])[k_acc], 0.8)
+    value = value * np.array([e.value for e in econ])[k_acc]
     bid_mult = rng.uniform(mkt.bid_to_cpc.low, mkt.bid_to_cpc.high, n_k)
     k_bid = round_bid(cpc_scale * bid_mult, k_unit)
     g_bid = np.zeros(n_g, np.int64)
@@ -509,7 +528,9 @@ def generate(scenario: Scenario) -> Structure:
     )
     irr_draw = rng.random(int(counts.sum()))
     pick = rng.integers(0, 1 << 30, int(counts.sum()))
-    shares_raw = rng.gamma(1.2, 1.0, int(counts.sum()))
+    # the long tail: shares log-normal (a few heavy terms, most with a click or two a month)
+    shares_raw = np.exp(mkt.term_share_sigma * rng.standard_normal(int(counts.sum())))
+    irrelevance = mkt.irrelevant_term_share * np.asarray(IRRELEVANCE_BY_MATCH)
     pos = 0
     for k in range(n_k):
         text = k_text[k]
@@ -518,8 +539,8 @@ def generate(scenario: Scenario) -> Structure:
         used: set[str] = set()
         for j in range(int(counts[k])):
             if j == 0:
-                term, relevant, share = text, True, 3.0
-            elif match == 0:
+                term, relevant, share = text, True, HEAD_TERM_SHARE[match]
+            elif match == 0 and irr_draw[pos] >= irrelevance[0]:
                 term, relevant, share = (
                     CLOSE_VARIANT_TEMPLATES[(pick[pos] + j) % len(CLOSE_VARIANT_TEMPLATES)]
                     .format(kw=text)
@@ -527,10 +548,10 @@ def generate(scenario: Scenario) -> Structure:
                     True,
                     shares_raw[pos] * 0.4,
                 )
-            elif irr_draw[pos] < mkt.irrelevant_term_share:
+            elif irr_draw[pos] < irrelevance[match]:
                 tmpl = IRRELEVANT_TERM_TEMPLATES[(pick[pos] + j) % len(IRRELEVANT_TERM_TEMPLATES)]
                 term, relevant, share = (
-                    tmpl.format(noun=text if match == 1 else noun),
+                    tmpl.format(noun=text if match < 2 else noun),
                     False,
                     shares_raw[pos],
                 )
@@ -697,10 +718,13 @@ def append_keyword(
     else:
         price = mkt.cpc_micros.median * scale
         searches_med = mkt.searches_per_keyword.median
+    econ = economics(struct.account_vertical[int(struct.campaign_account[campaign])])
+    if not siblings.size:
+        price *= econ.cpc
     searches = searches_med * float(np.exp(0.6 * rng.standard_normal())) * (0.6, 1.0, 1.6)[match]
     cpc_scale = price * float(np.exp(0.3 * rng.standard_normal()))
-    ctr = mkt.ctr.median * float(np.exp(mkt.ctr.sigma * rng.standard_normal()))
-    cvr = mkt.cvr.median * float(np.exp(mkt.cvr.sigma * rng.standard_normal()))
+    ctr = min(mkt.ctr.median * float(np.exp(mkt.ctr.sigma * rng.standard_normal())) * econ.ctr, 0.5)
+    cvr = min(mkt.cvr.median * float(np.exp(mkt.cvr.sigma * rng.standard_normal())) * econ.cvr, 0.8)
     levels = rng.integers(0, 3, 3)
     qs = int(np.clip(round(1.5 + 1.75 * levels[0] + 1.25 * levels[1] + 1.75 * levels[2]), 1, 10))
     _concat(struct, "keyword_id", [kw_id])
@@ -723,6 +747,7 @@ def append_keyword(
             mkt.value_per_conversion.median
             * float(np.exp(mkt.value_per_conversion.sigma * rng.standard_normal()))
             * scale
+            * econ.value
         ],
     )
     _concat(struct, "keyword_qs_ctr", [levels[0]])
@@ -736,23 +761,27 @@ def append_keyword(
     }.get(match, (1, 1))
     n_terms = int(rng.integers(lo, hi + 1))
     texts, relevant, shares = [text], [True], [3.0]
+    irrelevance = mkt.irrelevant_term_share * IRRELEVANCE_BY_MATCH[match]
+    shares[0] = HEAD_TERM_SHARE[match]
     for j in range(1, n_terms):
-        if match == 0:
+        irrelevant = rng.random() < irrelevance
+        tail_share = float(np.exp(mkt.term_share_sigma * rng.standard_normal()))
+        if match == 0 and not irrelevant:
             texts.append(
                 CLOSE_VARIANT_TEMPLATES[j % len(CLOSE_VARIANT_TEMPLATES)].format(kw=text).strip()
             )
             relevant.append(True)
-            shares.append(float(rng.gamma(1.2)) * 0.4)
-        elif rng.random() < mkt.irrelevant_term_share:
+            shares.append(tail_share * 0.4)
+        elif irrelevant:
             tmpl = IRRELEVANT_TERM_TEMPLATES[int(rng.integers(len(IRRELEVANT_TERM_TEMPLATES)))]
-            texts.append(tmpl.format(noun=text if match == 1 else noun))
+            texts.append(tmpl.format(noun=text if match < 2 else noun))
             relevant.append(False)
-            shares.append(float(rng.gamma(1.2)))
+            shares.append(tail_share)
         else:
             tmpl = RELEVANT_TERM_TEMPLATES[int(rng.integers(len(RELEVANT_TERM_TEMPLATES)))]
             texts.append(tmpl.format(kw=text))
             relevant.append(True)
-            shares.append(float(rng.gamma(1.2)))
+            shares.append(tail_share)
     texts = [t if t not in texts[:i] else f"{t} {i}" for i, t in enumerate(texts)]
     share = np.asarray(shares) / sum(shares)
     rel = np.asarray(relevant)
