@@ -75,7 +75,8 @@ browser:
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
 	  echo "chromium could not be installed: the browser test will be skipped"
 
-test: $(STAMP) browser
+# Lint first (ruff, the import contracts, mypy): a type error fails the suite like a failing test.
+test: $(STAMP) browser lint
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n auto -q
 
 bench: $(STAMP)

@@ -65,3 +65,28 @@ def bidding_target(row: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
         if value:  # 0 / 0.0 / None: that member is not the campaign's (or has no target)
             return value
     return None
+
+
+# GAQL metric field -> the warehouse column that stores it: the one copy, which ingest writes
+# by, the screen and the bounds check by, and the evaluation's replay builds frames by.
+# ``metrics.conversions_value`` comes in the account's currency units and is stored as
+# integer micros (VALUE_FIELDS); the others keep their unit.
+METRIC_COLUMNS: Mapping[str, str] = {
+    "metrics.impressions": "impressions",
+    "metrics.clicks": "clicks",
+    "metrics.cost_micros": "cost_micros",
+    "metrics.conversions": "conversions",
+    "metrics.conversions_value": "conversions_value_micros",
+}
+VALUE_FIELDS = frozenset({"metrics.conversions_value"})
+# Impression shares (a fraction, NaN when Google has none), stored under the metric's own name.
+SHARE_FIELDS = (
+    "metrics.search_impression_share",
+    "metrics.search_budget_lost_impression_share",
+    "metrics.search_rank_lost_impression_share",
+)
+
+
+def share_column(field: str) -> str:
+    """The warehouse column of an impression-share field (its name without ``metrics.``)."""
+    return field.removeprefix("metrics.")

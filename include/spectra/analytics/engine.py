@@ -330,6 +330,340 @@ def _daily(rows: pd.DataFrame) -> pd.DataFrame:
     return d.reset_index()
 
 
+@dataclass
+class _Evidence:
+    """The engine's own copy of one account's rows and what every step reads of them.
+
+    ``rows`` is private to one ``analyze_account`` call: the lag step completes its recent
+    conversions in place (a copy of millions of rows per step would cost more than the step),
+    and every later step only reads it.
+    """
+
+    rows: pd.DataFrame
+    as_of: dt.date
+    cfg: AnalyticsConfig
+    cal: HolidayCalendar
+    money: Currency
+    span: pd.DatetimeIndex
+    holiday_days: list[pd.Timestamp]
+    warnings: list[str] = field(default_factory=list)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # level -> row mask
+    present: list[str] = field(default_factory=list)  # levels present, top first
+    conversions_until: dt.date | None = None  # set by the lag step
+
+    @property
+    def is_campaign(self) -> np.ndarray:
+        return self.masks.get("campaign", np.zeros(len(self.rows), dtype=bool))
+
+    def index_levels(self) -> None:
+        """Factorise the level once: string comparisons over millions of rows are not free."""
+        codes, names = pd.factorize(self.rows["level"])
+        self.masks = {str(name): codes == i for i, name in enumerate(names)}
+        self.present = [lv for lv in LEVELS if lv in self.masks] or [str(names[0])]
+
+
+def _evidence(
+    perf: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    cfg: AnalyticsConfig,
+    calendar: HolidayCalendar | None,
+    money: Currency,
+) -> _Evidence:
+    _check(perf)
+    cal = calendar if calendar is not None else HolidayCalendar.for_market(cfg.seasonality.market)
+    rows = perf.copy()
+    rows["date"] = pd.to_datetime(rows["date"])
+    # Campaign rows carry ad group 0 in the warehouse; callers' frames may leave it empty.
+    rows["ad_group_id"] = pd.to_numeric(rows["ad_group_id"]).fillna(0).astype(np.int64)
+    rows = rows[rows["date"] <= pd.Timestamp(as_of)]
+    if rows.empty:
+        raise AnalysisInputError(f"no performance rows on or before {as_of}")
+    span = pd.DatetimeIndex(pd.date_range(rows["date"].min(), as_of, freq="D"))
+    windows = cal.days(span)
+    holiday_days = list(span[(windows["window"] != "").to_numpy()])
+    return _Evidence(rows, as_of, cfg, cal, money, span, holiday_days)
+
+
+def _complete_lag(
+    ev: _Evidence, snapshots: pd.DataFrame | None, lag_buckets: pd.DataFrame | None
+) -> tuple[LagCurve, pd.DataFrame]:
+    """Fit the lag curve, complete the recent days' conversions in ``ev.rows`` and set
+    ``ev.conversions_until``; returns the curve and the nowcast of the immature rows."""
+    rows, as_of, cfg = ev.rows, ev.as_of, ev.cfg
+    # The runs' report day: the pipeline pulls day D on D+1, so rows carry reported_as_of
+    # after as_of; snapshots up to that day are what this run knows.
+    fit_date = as_of
+    if "reported_as_of" in rows.columns and rows["reported_as_of"].notna().any():
+        fit_date = max(as_of, pd.to_datetime(rows["reported_as_of"]).max().date())
+    curve = fit_lag_curve(snapshots, lag_buckets, fit_date=fit_date, config=cfg.lag)
+    if curve.source == "none":
+        ev.warnings.append("no snapshots or lag buckets: recent conversions are not completed")
+    ev.warnings.extend(curve.notes)
+    window = cfg.lag.window_days
+    recent = (rows["date"] >= pd.Timestamp(as_of) - pd.Timedelta(days=window + 1)).to_numpy()
+    rows["maturity"] = 1.0
+    rows["conversions_observed"] = rows["conversions"]
+    # Day-level over-dispersion per campaign, from its last mature weeks.
+    mature_rows = rows[
+        ~recent & (rows["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=window + 57))
+    ]
+    top_level = "campaign" if (rows["level"] == "campaign").any() else rows["level"].iloc[0]
+    phi_by_campaign = conversion_dispersion(
+        mature_rows[mature_rows["level"] == top_level], by="campaign_id"
+    )
+    phi_rows = rows.loc[recent, "campaign_id"].map(phi_by_campaign).fillna(1.0).to_numpy()
+    completed = nowcast(rows[recent], curve, as_of=as_of, config=cfg.lag, dispersion=phi_rows)
+    rows.loc[recent, "maturity"] = completed["maturity"].to_numpy()
+    rows.loc[recent, "conversions"] = completed["conversions_nowcast"].to_numpy()
+    rows.loc[recent, "conversions_value_micros"] = completed[
+        "conversions_value_nowcast_micros"
+    ].to_numpy()
+    if curve.usable and (curve.tail_factor != 1.0 or curve.tail_factor_value != 1.0):
+        # Days past the window carry the tail too (a constant factor, so it never moves a
+        # comparison between windows, only the level the allocation sees).
+        old = ~recent
+        rows.loc[old, "conversions"] = rows.loc[old, "conversions"] * curve.tail_factor
+        rows.loc[old, "conversions_value_micros"] = np.rint(
+            rows.loc[old, "conversions_value_micros"].astype(float) * curve.tail_factor_value
+        )
+    nowcast_frame = completed.loc[
+        completed["lag_status"] != "mature",
+        [
+            "level", "entity_id", "campaign_id", "date", "age_days", "maturity", "conversions",
+            "conversions_nowcast", "conversions_nowcast_se", "conversions_value_micros",
+            "conversions_value_nowcast_micros", "conversions_value_nowcast_se_micros", "lag_status",
+        ],
+    ].reset_index(drop=True)  # fmt: skip
+    # Conversion metrics are judged only on days every entity has (nearly) fully reported.
+    day_maturity = rows.loc[recent].groupby("date")["maturity"].min().sort_index()
+    immature = day_maturity[day_maturity < cfg.lag.mature_threshold]
+    ev.conversions_until = (
+        (immature.index.min() - pd.Timedelta(days=1)).date() if len(immature) else as_of
+    )
+    return curve, nowcast_frame
+
+
+def _seasonality(ev: _Evidence, account_daily: pd.DataFrame) -> pd.DataFrame:
+    """The account's weekday and holiday factors per metric (what the UI and prompts show)."""
+    seasonal_rows = []
+    for metric in ("clicks", "cost_micros", "conversions"):
+        fit = fit_seasonality(
+            account_daily.set_index("date")[metric].iloc[:-1],
+            calendar=ev.cal,
+            config=ev.cfg.seasonality,
+        )
+        wk = np.exp(fit.weekday_profile)
+        seasonal_rows.append(
+            {
+                "metric": metric,
+                "method": fit.method,
+                **{f"weekday_{i}": float(wk[i]) for i in range(7)},
+                "holiday_factors": {
+                    f"{r.window}{int(r.offset):+d}": round(float(r.factor), 4)
+                    for r in fit.holiday_effects.itertuples()
+                },
+            }
+        )
+    return pd.DataFrame(seasonal_rows)
+
+
+def _anomalies(
+    ev: _Evidence,
+    account_daily: pd.DataFrame,
+    *,
+    customer_id: int,
+    campaigns: bool,
+    cpc_index_rows: pd.DataFrame | None,
+    timings: dict[str, float],
+) -> pd.DataFrame:
+    """Anomalies of the account and (with ``campaigns``) of each campaign, CPC at a fixed
+    keyword mix wherever keyword rows exist (spectra.analytics.cpc_index)."""
+    started = time.perf_counter()
+    cfg, rows = ev.cfg, ev.rows
+    # Only the days the service reads (recent detail, past holiday windows), whatever else
+    # the caller passed: the index costs a pass over every keyword row it gets.
+    index_days = keyword_ranges(
+        as_of=ev.as_of, first_day=ev.span[0].date(), calendar=ev.cal,
+        recent_from=ev.as_of - dt.timedelta(days=sc_days(cfg) + 1),
+        level_window_days=cfg.seasonality.level_window_days,
+    )  # fmt: skip
+    kw_mask = ev.masks.get("keyword")
+    if kw_mask is not None:
+        kw_mask = kw_mask & in_ranges(rows["date"], index_days)
+    kw_rows = keyword_rows_only(
+        [
+            rows.loc[kw_mask, ["level", *CPC_INDEX_COLUMNS]] if kw_mask is not None else None,
+            cpc_index_rows.assign(level="keyword") if cpc_index_rows is not None else None,
+        ]
+    )
+    mix_account = mix_effects(kw_rows, by=None)
+    mix_campaign = mix_effects(kw_rows, by="campaign_id")
+    timings["cpc_index"] = time.perf_counter() - started
+    common: dict[str, Any] = {
+        "as_of": ev.as_of, "calendar": ev.cal, "config": cfg.anomalies,
+        "seasonality": cfg.seasonality, "min_maturity": cfg.lag.min_maturity,
+    }  # fmt: skip
+    found = detect_anomalies(
+        account_daily, entity_level="account", entity_id=customer_id,
+        cpc_mix=mix_series(mix_account, 0), **common,
+    )  # fmt: skip
+    if campaigns and "campaign" in ev.present:
+        for cid, grp in rows[ev.is_campaign].groupby("entity_id", sort=True):
+            found += detect_anomalies(
+                _daily(grp), entity_level="campaign", entity_id=int(cid),
+                cpc_mix=mix_series(mix_campaign, int(cid)), **common,
+            )  # fmt: skip
+    return anomalies_frame(found)
+
+
+def _significance(ev: _Evidence) -> tuple[pd.DataFrame, dict[str, tuple[dt.date, dt.date]]]:
+    """Every entity's tests over the recent windows, BH-adjusted across the whole batch."""
+    cfg, rows, as_of = ev.cfg, ev.rows, ev.as_of
+    assert ev.conversions_until is not None  # the lag step ran
+    recent_rows = rows[rows["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=sc_days(cfg))]
+    tests, windows = entity_tests(
+        recent_rows, as_of=as_of, conversions_until=ev.conversions_until, config=cfg,
+        calendar=ev.cal,
+    )  # fmt: skip
+    meta = recent_rows.drop_duplicates(KEY)[[*KEY, "campaign_id"]]
+    tests = tests.merge(meta, on=KEY, how="left")
+    verdicts = apply_fdr(tests, alpha=cfg.significance.alpha, method=cfg.significance.fdr_method)
+    return verdicts, windows
+
+
+def _change_effects(ev: _Evidence, changes: pd.DataFrame | None) -> pd.DataFrame:
+    """Conversions and CPA effects of the applied campaign changes."""
+    effects = pd.DataFrame(columns=["metric_family", *EFFECT_COLUMNS])
+    if changes is None or changes.empty or "campaign" not in ev.present:
+        return effects
+    panel = ev.rows[ev.is_campaign][["entity_id", "date", "cost_micros", "conversions"]]
+    common: dict[str, Any] = {
+        "mature_until": ev.conversions_until, "config": ev.cfg.effects, "calendar": ev.cal,
+    }  # fmt: skip
+    conv = estimate_change_effects(panel, changes, metric="conversions", **common)
+    cpa = estimate_change_effects(
+        panel, changes, metric="cpa", value="cost_micros", denominator="conversions",
+        higher_is_better=False, **common,
+    )  # fmt: skip
+    return pd.concat([conv, cpa], ignore_index=True)
+
+
+def _response_curves(ev: _Evidence, camp: pd.DataFrame) -> dict[Hashable, ResponseCurve | None]:
+    """One value-vs-spend curve per campaign (budget-limited where impression shares exist)."""
+    with_shares = all(c in camp.columns for c in SHARE_COLUMNS)
+    curves: dict[Hashable, ResponseCurve | None] = {}
+    for cid, grp in camp.groupby("entity_id", sort=True):
+        spend = grp["cost_micros"].to_numpy(dtype=float) / 1e6
+        value = grp["conversions_value_micros"].to_numpy(dtype=float) / 1e6
+        try:
+            if with_shares and grp[SHARE_COLUMNS[0]].notna().mean() >= 0.5:
+                curves[int(cid)] = fit_budget_curve(
+                    spend,
+                    value,
+                    grp[SHARE_COLUMNS[0]].to_numpy(dtype=float),
+                    grp[SHARE_COLUMNS[1]].to_numpy(dtype=float),
+                )
+            else:
+                curves[int(cid)] = fit_response_curve(spend, value)
+        except ValueError:
+            curves[int(cid)] = None
+    return curves
+
+
+def _allocation(
+    ev: _Evidence,
+    *,
+    budgets_micros: Mapping[Hashable, int] | None,
+    total_budget_micros: int | None,
+    bounds_micros: Mapping[Hashable, tuple[int, int]] | None,
+) -> pd.DataFrame:
+    """Response curves and the portfolio plan: one budget envelope per campaign."""
+    allocation = pd.DataFrame(columns=ALLOCATION_COLUMNS)
+    if "campaign" not in ev.present:
+        return allocation
+    cfg, rows, as_of = ev.cfg, ev.rows, ev.as_of
+    hist_start = pd.Timestamp(as_of) - pd.Timedelta(days=cfg.allocation.history_days)
+    camp_all = rows[ev.is_campaign & (rows["date"] > hist_start)]
+    # Value needs completed conversions; holiday days are not what the next weeks look like.
+    ordinary = ~camp_all["date"].isin(ev.holiday_days)
+    curves = _response_curves(
+        ev, camp_all[ordinary & (camp_all["maturity"] >= cfg.lag.min_maturity)]
+    )
+    if budgets_micros is None:
+        # Spend is not lag-affected: every recent day counts.
+        last7 = camp_all[camp_all["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=7)]
+        budgets_micros = {
+            int(k): int(v) for k, v in (last7.groupby("entity_id")["cost_micros"].sum() / 7).items()
+        }
+        ev.warnings.append("no current budgets given: the last 7 days' mean spend stands in")
+    if not budgets_micros:
+        return allocation
+    allocation = plan_portfolio(
+        curves, budgets_micros, total_budget_micros=total_budget_micros,
+        bounds_micros=bounds_micros, config=cfg.allocation,
+        billable_unit_micros=ev.money.billable_unit_micros,
+    )  # fmt: skip
+    fits = pd.DataFrame(
+        {
+            "campaign_id": list(curves),
+            "curve_kind": [c.kind if c else None for c in curves.values()],
+            "curve_params": [c.params if c else None for c in curves.values()],
+            "curve_r2": [c.r2 if c else np.nan for c in curves.values()],
+            "curve_rel_se": [c.rel_se if c else np.nan for c in curves.values()],
+        }
+    )
+    return allocation.merge(fits, on="campaign_id", how="left")
+
+
+def _bid_envelopes(
+    ev: _Evidence,
+    keyword_bids_micros: Mapping[tuple[int, int], int] | None,
+    smart_bidding_campaigns: Collection[int],
+) -> pd.DataFrame:
+    """Keyword bid envelopes of the manual-CPC keywords with evidence."""
+    if not keyword_bids_micros or "keyword" not in ev.present:
+        return pd.DataFrame(columns=ENVELOPE_COLUMNS)
+    cfg, rows = ev.cfg, ev.rows
+    assert ev.conversions_until is not None  # the lag step ran
+    cols = [
+        "entity_id", "campaign_id", "ad_group_id", "date", "clicks", "cost_micros",
+        "conversions", "conversions_value_micros",
+    ]  # fmt: skip
+    shares = ["impressions", "search_impression_share", "search_rank_lost_impression_share"]
+    cols += [c for c in shares if c in rows.columns]
+    keep = _evidence_days(
+        rows, ev.masks["keyword"], until=ev.conversions_until, days=cfg.bids.evidence_days,
+        holidays=ev.holiday_days,
+    )  # fmt: skip
+    return keyword_bid_envelopes(
+        rows.loc[keep, cols], keyword_bids_micros,
+        smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
+        billable_unit_micros=ev.money.billable_unit_micros,
+        max_bid_micros=ev.money.from_usd(cfg.bids.max_bid_micros),
+    )  # fmt: skip
+
+
+def _target_envelopes(
+    ev: _Evidence, bidding_targets: Mapping[int, CampaignTarget] | None
+) -> pd.DataFrame:
+    """Smart Bidding target envelopes of the campaigns with a target CPA or ROAS."""
+    if not bidding_targets or "campaign" not in ev.present:
+        return pd.DataFrame(columns=TARGET_COLUMNS)
+    assert ev.conversions_until is not None  # the lag step ran
+    cols = [
+        "entity_id", "date", "clicks", "cost_micros", "conversions", "conversions_value_micros",
+    ]  # fmt: skip
+    keep = _evidence_days(
+        ev.rows, ev.masks["campaign"], until=ev.conversions_until,
+        days=ev.cfg.targets.evidence_days, holidays=ev.holiday_days,
+    )  # fmt: skip
+    return target_envelopes(
+        ev.rows.loc[keep, cols], bidding_targets, config=ev.cfg.targets,
+        billable_unit_micros=ev.money.billable_unit_micros,
+    )  # fmt: skip
+
+
 def analyze_account(
     perf: pd.DataFrame,
     snapshots: pd.DataFrame | None,
@@ -369,269 +703,44 @@ def analyze_account(
     of ``perf`` they make CPC anomalies judge prices at a fixed keyword mix.
     """
     cfg = config or AnalyticsConfig()
-    money = account_currency or currency("USD")
     timings: dict[str, float] = {}
-    warnings: list[str] = []
     t0 = time.perf_counter()
-    _check(perf)
-    cal = calendar if calendar is not None else HolidayCalendar.for_market(cfg.seasonality.market)
-    rows = perf.copy()
-    rows["date"] = pd.to_datetime(rows["date"])
-    # Campaign rows carry ad group 0 in the warehouse; callers' frames may leave it empty.
-    rows["ad_group_id"] = pd.to_numeric(rows["ad_group_id"]).fillna(0).astype(np.int64)
-    rows = rows[rows["date"] <= pd.Timestamp(as_of)]
-    if rows.empty:
-        raise AnalysisInputError(f"no performance rows on or before {as_of}")
-    tenant_id = str(rows["tenant_id"].iloc[0])
-    customer_id = int(rows["customer_id"].iloc[0])
-    span = pd.DatetimeIndex(pd.date_range(rows["date"].min(), as_of, freq="D"))
-    windows = cal.days(span)
-    holiday_days = list(span[(windows["window"] != "").to_numpy()])
 
-    # ---- conversion lag
-    # The runs' report day: the pipeline pulls day D on D+1, so rows carry reported_as_of
-    # after as_of; snapshots up to that day are what this run knows.
-    fit_date = as_of
-    if "reported_as_of" in rows.columns and rows["reported_as_of"].notna().any():
-        fit_date = max(as_of, pd.to_datetime(rows["reported_as_of"]).max().date())
-    curve = fit_lag_curve(snapshots, lag_buckets, fit_date=fit_date, config=cfg.lag)
-    if curve.source == "none":
-        warnings.append("no snapshots or lag buckets: recent conversions are not completed")
-    warnings.extend(curve.notes)
-    window = cfg.lag.window_days
-    recent = (rows["date"] >= pd.Timestamp(as_of) - pd.Timedelta(days=window + 1)).to_numpy()
-    rows["maturity"] = 1.0
-    rows["conversions_observed"] = rows["conversions"]
-    # Day-level over-dispersion per campaign, from its last mature weeks.
-    mature_rows = rows[
-        ~recent & (rows["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=window + 57))
-    ]
-    top_level = "campaign" if (rows["level"] == "campaign").any() else rows["level"].iloc[0]
-    phi_by_campaign = conversion_dispersion(
-        mature_rows[mature_rows["level"] == top_level], by="campaign_id"
+    def timed(step: str, started: float) -> float:
+        now = time.perf_counter()
+        timings[step] = now - started
+        return now
+
+    ev = _evidence(
+        perf, as_of=as_of, cfg=cfg, calendar=calendar, money=account_currency or currency("USD")
     )
-    phi_rows = rows.loc[recent, "campaign_id"].map(phi_by_campaign).fillna(1.0).to_numpy()
-    completed = nowcast(rows[recent], curve, as_of=as_of, config=cfg.lag, dispersion=phi_rows)
-    rows.loc[recent, "maturity"] = completed["maturity"].to_numpy()
-    rows.loc[recent, "conversions"] = completed["conversions_nowcast"].to_numpy()
-    rows.loc[recent, "conversions_value_micros"] = completed[
-        "conversions_value_nowcast_micros"
-    ].to_numpy()
-    if curve.usable and (curve.tail_factor != 1.0 or curve.tail_factor_value != 1.0):
-        # Days past the window carry the tail too (a constant factor, so it never moves a
-        # comparison between windows, only the level the allocation sees).
-        old = ~recent
-        rows.loc[old, "conversions"] = rows.loc[old, "conversions"] * curve.tail_factor
-        rows.loc[old, "conversions_value_micros"] = np.rint(
-            rows.loc[old, "conversions_value_micros"].astype(float) * curve.tail_factor_value
-        )
-    nowcast_frame = completed.loc[
-        completed["lag_status"] != "mature",
-        [
-            "level", "entity_id", "campaign_id", "date", "age_days", "maturity", "conversions",
-            "conversions_nowcast", "conversions_nowcast_se", "conversions_value_micros",
-            "conversions_value_nowcast_micros", "conversions_value_nowcast_se_micros", "lag_status",
-        ],
-    ].reset_index(drop=True)  # fmt: skip
-    # Conversion metrics are judged only on days every entity has (nearly) fully reported.
-    day_maturity = rows.loc[recent].groupby("date")["maturity"].min().sort_index()
-    immature = day_maturity[day_maturity < cfg.lag.mature_threshold]
-    if len(immature):
-        conversions_until = (immature.index.min() - pd.Timedelta(days=1)).date()
-    else:
-        conversions_until = as_of
-    timings["lag"] = time.perf_counter() - t0
-
-    # ---- account series and seasonality
-    t1 = time.perf_counter()
-    # Factorise the level once: string comparisons over millions of rows are not free.
-    level_codes, level_names = pd.factorize(rows["level"])
-    masks = {str(name): level_codes == i for i, name in enumerate(level_names)}
-    present = [lv for lv in LEVELS if lv in masks]
-    top = present[0] if present else str(level_names[0])
-    is_campaign = masks.get("campaign", np.zeros(len(rows), dtype=bool))
-    account_daily = _daily(rows[masks[top]])
-    seasonal_rows = []
-    for metric in ("clicks", "cost_micros", "conversions"):
-        fit = fit_seasonality(
-            account_daily.set_index("date")[metric].iloc[:-1], calendar=cal, config=cfg.seasonality
-        )
-        wk = np.exp(fit.weekday_profile)
-        seasonal_rows.append(
-            {
-                "metric": metric,
-                "method": fit.method,
-                **{f"weekday_{i}": float(wk[i]) for i in range(7)},
-                "holiday_factors": {
-                    f"{r.window}{int(r.offset):+d}": round(float(r.factor), 4)
-                    for r in fit.holiday_effects.itertuples()
-                },
-            }
-        )
-    seasonal_frame = pd.DataFrame(seasonal_rows)
-    timings["seasonality"] = time.perf_counter() - t1
-
-    # ---- anomalies
-    t2 = time.perf_counter()
-    # CPC at a fixed keyword mix wherever keyword rows exist (spectra.analytics.cpc_index).
-    # Only the days the service reads (recent detail, past holiday windows), whatever else
-    # the caller passed: the index costs a pass over every keyword row it gets.
-    index_days = keyword_ranges(
-        as_of=as_of, first_day=span[0].date(), calendar=cal,
-        recent_from=as_of - dt.timedelta(days=sc_days(cfg) + 1),
-        level_window_days=cfg.seasonality.level_window_days,
+    tenant_id = str(ev.rows["tenant_id"].iloc[0])
+    customer_id = int(ev.rows["customer_id"].iloc[0])
+    curve, nowcast_frame = _complete_lag(ev, snapshots, lag_buckets)
+    assert ev.conversions_until is not None
+    t = timed("lag", t0)
+    ev.index_levels()
+    account_daily = _daily(ev.rows[ev.masks[ev.present[0]]])
+    seasonal_frame = _seasonality(ev, account_daily)
+    t = timed("seasonality", t)
+    anomalies = _anomalies(
+        ev, account_daily, customer_id=customer_id, campaigns=campaign_anomalies,
+        cpc_index_rows=cpc_index_rows, timings=timings,
     )  # fmt: skip
-    kw_mask = masks.get("keyword")
-    if kw_mask is not None:
-        kw_mask = kw_mask & in_ranges(rows["date"], index_days)
-    kw_rows = keyword_rows_only(
-        [
-            rows.loc[kw_mask, ["level", *CPC_INDEX_COLUMNS]] if kw_mask is not None else None,
-            cpc_index_rows.assign(level="keyword") if cpc_index_rows is not None else None,
-        ]
-    )
-    mix_account = mix_effects(kw_rows, by=None)
-    mix_campaign = mix_effects(kw_rows, by="campaign_id")
-    timings["cpc_index"] = time.perf_counter() - t2
-    found = detect_anomalies(
-        account_daily, as_of=as_of, entity_level="account", entity_id=customer_id, calendar=cal,
-        config=cfg.anomalies, seasonality=cfg.seasonality, min_maturity=cfg.lag.min_maturity,
-        cpc_mix=mix_series(mix_account, 0),
+    t = timed("anomalies", t)  # cpc_index included, as before
+    verdicts, win = _significance(ev)
+    t = timed("significance", t)
+    effects = _change_effects(ev, changes)
+    t = timed("effects", t)
+    allocation = _allocation(
+        ev, budgets_micros=budgets_micros, total_budget_micros=total_budget_micros,
+        bounds_micros=bounds_micros,
     )  # fmt: skip
-    if campaign_anomalies and "campaign" in present:
-        camp = rows[is_campaign]
-        for cid, grp in camp.groupby("entity_id", sort=True):
-            found += detect_anomalies(
-                _daily(grp), as_of=as_of, entity_level="campaign", entity_id=int(cid), calendar=cal,
-                config=cfg.anomalies, seasonality=cfg.seasonality, min_maturity=cfg.lag.min_maturity,
-                cpc_mix=mix_series(mix_campaign, int(cid)),
-            )  # fmt: skip
-    anomalies = anomalies_frame(found)
-    timings["anomalies"] = time.perf_counter() - t2
-
-    # ---- significance with FDR across the whole batch
-    t3 = time.perf_counter()
-    recent_rows = rows[rows["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=sc_days(cfg))]
-    tests, win = entity_tests(
-        recent_rows, as_of=as_of, conversions_until=conversions_until, config=cfg, calendar=cal
-    )
-    meta = recent_rows.drop_duplicates(KEY)[[*KEY, "campaign_id"]]
-    tests = tests.merge(meta, on=KEY, how="left")
-    verdicts = apply_fdr(tests, alpha=cfg.significance.alpha, method=cfg.significance.fdr_method)
-    timings["significance"] = time.perf_counter() - t3
-
-    # ---- effects of applied changes
-    t4 = time.perf_counter()
-    effects = pd.DataFrame(columns=["metric_family", *EFFECT_COLUMNS])
-    if changes is not None and not changes.empty and "campaign" in present:
-        panel = rows[is_campaign][["entity_id", "date", "cost_micros", "conversions"]]
-        conv = estimate_change_effects(
-            panel,
-            changes,
-            metric="conversions",
-            mature_until=conversions_until,
-            config=cfg.effects,
-            calendar=cal,
-        )
-        cpa = estimate_change_effects(
-            panel, changes, metric="cpa", value="cost_micros", denominator="conversions",
-            mature_until=conversions_until, higher_is_better=False, config=cfg.effects, calendar=cal,
-        )  # fmt: skip
-        effects = pd.concat([conv, cpa], ignore_index=True)
-    timings["effects"] = time.perf_counter() - t4
-
-    # ---- response curves and allocation
-    t5 = time.perf_counter()
-    allocation = pd.DataFrame(columns=ALLOCATION_COLUMNS)
-    if "campaign" in present:
-        hist_start = pd.Timestamp(as_of) - pd.Timedelta(days=cfg.allocation.history_days)
-        camp_all = rows[is_campaign & (rows["date"] > hist_start)]
-        # Value needs completed conversions; holiday days are not what the next weeks look like.
-        ordinary = ~camp_all["date"].isin(holiday_days)
-        camp = camp_all[ordinary & (camp_all["maturity"] >= cfg.lag.min_maturity)]
-        with_shares = all(c in camp.columns for c in SHARE_COLUMNS)
-        curves: dict[Hashable, ResponseCurve | None] = {}
-        for cid, grp in camp.groupby("entity_id", sort=True):
-            spend = grp["cost_micros"].to_numpy(dtype=float) / 1e6
-            value = grp["conversions_value_micros"].to_numpy(dtype=float) / 1e6
-            try:
-                if with_shares and grp[SHARE_COLUMNS[0]].notna().mean() >= 0.5:
-                    curves[int(cid)] = fit_budget_curve(
-                        spend,
-                        value,
-                        grp[SHARE_COLUMNS[0]].to_numpy(dtype=float),
-                        grp[SHARE_COLUMNS[1]].to_numpy(dtype=float),
-                    )
-                else:
-                    curves[int(cid)] = fit_response_curve(spend, value)
-            except ValueError:
-                curves[int(cid)] = None
-        if budgets_micros is None:
-            # Spend is not lag-affected: every recent day counts.
-            last7 = camp_all[camp_all["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=7)]
-            budgets_micros = {
-                int(k): int(v)
-                for k, v in (last7.groupby("entity_id")["cost_micros"].sum() / 7).items()
-            }
-            warnings.append("no current budgets given: the last 7 days' mean spend stands in")
-        if budgets_micros:
-            allocation = plan_portfolio(
-                curves, budgets_micros, total_budget_micros=total_budget_micros,
-                bounds_micros=bounds_micros, config=cfg.allocation,
-                billable_unit_micros=money.billable_unit_micros,
-            )  # fmt: skip
-            fits = pd.DataFrame(
-                {
-                    "campaign_id": list(curves),
-                    "curve_kind": [c.kind if c else None for c in curves.values()],
-                    "curve_params": [c.params if c else None for c in curves.values()],
-                    "curve_r2": [c.r2 if c else np.nan for c in curves.values()],
-                    "curve_rel_se": [c.rel_se if c else np.nan for c in curves.values()],
-                }
-            )
-            allocation = allocation.merge(fits, on="campaign_id", how="left")
-
-    timings["allocation"] = time.perf_counter() - t5
-
-    # ---- keyword bid envelopes (manual CPC keywords)
-    t6 = time.perf_counter()
-    bid_envelopes = pd.DataFrame(columns=ENVELOPE_COLUMNS)
-    if keyword_bids_micros and "keyword" in present:
-        cols = [
-            "entity_id", "campaign_id", "ad_group_id", "date", "clicks", "cost_micros",
-            "conversions", "conversions_value_micros",
-        ]  # fmt: skip
-        shares = ["impressions", "search_impression_share", "search_rank_lost_impression_share"]
-        cols += [c for c in shares if c in rows.columns]
-        keep = _evidence_days(
-            rows, masks["keyword"], until=conversions_until, days=cfg.bids.evidence_days,
-            holidays=holiday_days,
-        )  # fmt: skip
-        bid_envelopes = keyword_bid_envelopes(
-            rows.loc[keep, cols], keyword_bids_micros,
-            smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
-            billable_unit_micros=money.billable_unit_micros,
-            max_bid_micros=money.from_usd(cfg.bids.max_bid_micros),
-        )  # fmt: skip
-    timings["bids"] = time.perf_counter() - t6
-
-    # ---- Smart Bidding target envelopes (campaigns with a target CPA or ROAS)
-    t7 = time.perf_counter()
-    target_frame = pd.DataFrame(columns=TARGET_COLUMNS)
-    if bidding_targets and "campaign" in present:
-        cols = [
-            "entity_id", "date", "clicks", "cost_micros", "conversions",
-            "conversions_value_micros",
-        ]  # fmt: skip
-        keep = _evidence_days(
-            rows, masks["campaign"], until=conversions_until, days=cfg.targets.evidence_days,
-            holidays=holiday_days,
-        )  # fmt: skip
-        target_frame = target_envelopes(
-            rows.loc[keep, cols], bidding_targets, config=cfg.targets,
-            billable_unit_micros=money.billable_unit_micros,
-        )  # fmt: skip
-    timings["targets"] = time.perf_counter() - t7
+    t = timed("allocation", t)
+    bid_envelopes = _bid_envelopes(ev, keyword_bids_micros, smart_bidding_campaigns)
+    t = timed("bids", t)
+    target_frame = _target_envelopes(ev, bidding_targets)
+    timed("targets", t)
     timings["total"] = time.perf_counter() - t0
 
     return AnalysisResult(
@@ -651,7 +760,7 @@ def analyze_account(
         baseline_window=win.get("traffic_baseline", (as_of, as_of)),
         conversion_test_window=win.get("conversions_test", (as_of, as_of)),
         conversion_baseline_window=win.get("conversions_baseline", (as_of, as_of)),
-        conversions_until=conversions_until,
-        warnings=tuple(warnings),
+        conversions_until=ev.conversions_until,
+        warnings=tuple(ev.warnings),
         timings=timings,
     )

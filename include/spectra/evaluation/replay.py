@@ -24,24 +24,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from spectra.ads.fields import TARGET_CPA_FIELDS, TARGET_ROAS_FIELDS, bidding_target
+from spectra.ads.fields import (
+    METRIC_COLUMNS,
+    SHARE_FIELDS,
+    TARGET_CPA_FIELDS,
+    TARGET_ROAS_FIELDS,
+    VALUE_FIELDS,
+    bidding_target,
+    share_column,
+)
 
 if TYPE_CHECKING:
     from spectra.sandbox.market import Market
 
 MICROS = 1_000_000
-_METRICS = (
-    "metrics.impressions",
-    "metrics.clicks",
-    "metrics.cost_micros",
-    "metrics.conversions",
-    "metrics.conversions_value",
-)
-_SHARES = (
-    "metrics.search_impression_share",
-    "metrics.search_budget_lost_impression_share",
-    "metrics.search_rank_lost_impression_share",
-)
+_METRICS = tuple(METRIC_COLUMNS)
+_SHARES = SHARE_FIELDS
 # level -> (GAQL resource, entity id field, carries ad_group.id, carries impression shares)
 _LEVELS: dict[str, tuple[str, str, bool, bool]] = {
     "campaign": ("campaign", "campaign.id", False, True),
@@ -67,6 +65,16 @@ class ReplayedAccount:
     last_day: dt.date
     perf: pd.DataFrame  # performance_daily rows (latest pull per day)
     snapshots: pd.DataFrame  # per-pull campaign rows: SNAPSHOT_COLUMNS
+
+
+def _metric(values: pd.Series, field: str) -> pd.Series:
+    """A metric column as ingest stores it: counts and micros as integers, conversions as
+    floats, currency values as integer micros."""
+    if field in VALUE_FIELDS:
+        return pd.Series(
+            np.rint(values.astype(float) * MICROS).astype(np.int64), index=values.index
+        )
+    return values.astype(float if field == "metrics.conversions" else np.int64)
 
 
 def pull(
@@ -115,18 +123,11 @@ def pull(
             # as ingest stores it: part of the key, 0 on campaign rows
             "ad_group_id": raw["ad_group.id"].astype(np.int64) if with_group else 0,
             "date": pd.to_datetime(raw["segments.date"]).dt.date,
-            "impressions": raw["metrics.impressions"].astype(np.int64),
-            "clicks": raw["metrics.clicks"].astype(np.int64),
-            "cost_micros": raw["metrics.cost_micros"].astype(np.int64),
-            "conversions": raw["metrics.conversions"].astype(float),
-            "conversions_value_micros": np.rint(
-                raw["metrics.conversions_value"].astype(float) * MICROS
-            ).astype(np.int64),
+            **{column: _metric(raw[f], f) for f, column in METRIC_COLUMNS.items()},
         }
     )
     for share in _SHARES:
-        name = share.removeprefix("metrics.")
-        out[name] = raw[share].astype(float) if with_shares else np.nan
+        out[share_column(share)] = raw[share].astype(float) if with_shares else np.nan
     out["reported_as_of"] = as_of
     return out[cols]
 

@@ -24,7 +24,15 @@ from sqlalchemy import Connection, Engine, bindparam, select
 
 from spectra.ads.client import AdsCredentials
 from spectra.ads.errors import AdsError
-from spectra.ads.fields import TARGET_CPA_FIELDS, TARGET_ROAS_FIELDS, bidding_target
+from spectra.ads.fields import (
+    METRIC_COLUMNS,
+    SHARE_FIELDS,
+    TARGET_CPA_FIELDS,
+    TARGET_ROAS_FIELDS,
+    VALUE_FIELDS,
+    bidding_target,
+    share_column,
+)
 from spectra.ads.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.ads.stream import checks_totals, load_query, stream_columns
 from spectra.domain.campaign_state import CampaignState
@@ -668,23 +676,16 @@ def _write_ads(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
 
 
 def _metric_columns(cols: Mapping[str, list[Any]]) -> dict[str, Sequence[Any]]:
-    return {
+    out: dict[str, Sequence[Any]] = {
         # ISO strings as the API sent them: the screen has parsed each one, and the upsert
         # writes them as they are instead of parsing and re-formatting 10^5-10^6 dates.
         "date": cols["segments.date"],
-        "impressions": cols["metrics.impressions"],
-        "clicks": cols["metrics.clicks"],
-        "cost_micros": cols["metrics.cost_micros"],
-        "conversions": cols["metrics.conversions"],
-        "conversions_value_micros": _value_micros(cols["metrics.conversions_value"]),
     }
+    for name, column in METRIC_COLUMNS.items():
+        out[column] = _value_micros(cols[name]) if name in VALUE_FIELDS else cols[name]
+    return out
 
 
-_SHARES = (
-    "search_impression_share",
-    "search_budget_lost_impression_share",
-    "search_rank_lost_impression_share",
-)
 # A keyword is (ad group, criterion): Google shares a keyword's criterion id across ad groups.
 _PERF_KEYS = list(m.PERFORMANCE_DAILY_KEY)
 
@@ -699,9 +700,9 @@ def _performance_writer(level: str, entity: str, with_ad_group: bool) -> Writer:
         if with_ad_group:
             columns["ad_group_id"] = cols["ad_group.id"]
         const: dict[str, Any] = {} if with_ad_group else {"ad_group_id": 0}  # campaign rows
-        for share in _SHARES:
-            if f"metrics.{share}" in cols:
-                columns[share] = cols[f"metrics.{share}"]
+        for share in SHARE_FIELDS:
+            if share in cols:
+                columns[share_column(share)] = cols[share]
         rows = t.rows(columns, level=level, reported_as_of=t.as_of, **const)
         bulk_upsert(
             t.conn,

@@ -33,21 +33,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, select
 
+from spectra.ads.fields import METRIC_COLUMNS
 from spectra.domain.money import currency
 from spectra.quality.checks import QualityConfig
 from spectra.warehouse import models as m
 
 MAX_EXACT = 2**53
 MICROS = 1_000_000
-
-# GAQL metric field → the warehouse column its bounds are named by.
-METRIC_COLUMNS = {
-    "metrics.impressions": "impressions",
-    "metrics.clicks": "clicks",
-    "metrics.cost_micros": "cost_micros",
-    "metrics.conversions": "conversions",
-    "metrics.conversions_value": "conversions_value_micros",
-}
 
 
 @dataclass(frozen=True)

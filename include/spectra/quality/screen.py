@@ -30,6 +30,7 @@ from typing import Any, TypeGuard
 
 from sqlalchemy import Column, Connection, String, select, update
 
+from spectra.ads.fields import METRIC_COLUMNS, SHARE_FIELDS, share_column
 from spectra.quality.bounds import Bounds, default_bounds
 from spectra.quality.checks import (
     ACCOUNTS,
@@ -120,22 +121,8 @@ class ScreenedQuery:
         return TABLE_PREFIX[self.table]
 
 
-_METRICS = {
-    "segments.date": "date",
-    "metrics.impressions": "impressions",
-    "metrics.clicks": "clicks",
-    "metrics.cost_micros": "cost_micros",
-    "metrics.conversions": "conversions",
-    "metrics.conversions_value": "conversions_value_micros",
-}
-_SHARES = tuple(
-    f"metrics.{s}"
-    for s in (
-        "search_impression_share",
-        "search_budget_lost_impression_share",
-        "search_rank_lost_impression_share",
-    )
-)
+_METRICS = {"segments.date": "date", **METRIC_COLUMNS}
+_SHARES = SHARE_FIELDS
 
 # keywords: whether a higher bid could buy impressions (analytics.bids); budget-lost share is
 # a campaign's matter
@@ -148,7 +135,7 @@ FACT_QUERIES: dict[str, ScreenedQuery] = {
             "campaign_performance",
             PERFORMANCE,
             "campaign",
-            {"campaign.id": "entity_id", **_METRICS, **{s: s[8:] for s in _SHARES}},
+            {"campaign.id": "entity_id", **_METRICS, **{s: share_column(s) for s in _SHARES}},
             ids=("campaign.id",),
             key=("campaign.id", "segments.date"),
             optional_floats=_SHARES,
@@ -170,7 +157,7 @@ FACT_QUERIES: dict[str, ScreenedQuery] = {
                 "ad_group.id": "ad_group_id",
                 "campaign.id": "campaign_id",
                 **_METRICS,
-                **{s: s[8:] for s in _KEYWORD_SHARES},
+                **{s: share_column(s) for s in _KEYWORD_SHARES},
             },
             ids=("ad_group_criterion.criterion_id", "ad_group.id", "campaign.id"),
             # a keyword is (ad group, criterion): Google shares criterion ids across ad groups

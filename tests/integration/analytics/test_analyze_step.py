@@ -25,8 +25,9 @@ from spectra.evaluation.replay import (
     structure_rows,
 )
 from spectra.warehouse import models as m
+from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.repositories import register_account, register_tenant
-from spectra.warehouse.upsert import bulk_upsert, table_checksums
+from spectra.warehouse.upsert import bulk_upsert
 
 TENANT = "acme"
 OTHER = "globex"

@@ -36,9 +36,9 @@ from spectra.sandbox import server as server_module
 from spectra.sandbox.chaos import CALL_FAULTS, Chaos, ChaosConfig
 from spectra.sandbox.server import SandboxServer
 from spectra.warehouse import models as m
+from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.db import make_engine
 from spectra.warehouse.repositories import register_account, register_tenant
-from spectra.warehouse.upsert import table_checksums
 
 TENANT = "acme"
 REPULL = 14  # two 7-day slices per fact query: 14 SearchStream calls a run

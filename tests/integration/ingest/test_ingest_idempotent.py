@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select
 from spectra.ads.client import AdsCredentials
 from spectra.ingest.daily import IngestError, ingest_account, ingest_window
 from spectra.warehouse import models as m
+from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.repositories import register_tenant
-from spectra.warehouse.upsert import table_checksums
 
 TENANT = "acme"  # registered by the ``warehouse`` fixture (conftest.py)
 REPULL = 7

@@ -14,7 +14,7 @@ from spectra.ads.client import AdsCredentials
 from spectra.analytics.lag import LAG_BUCKETS
 from spectra.ingest.daily import ingest_account, lag_histogram_range, planned_pulls, write_pulled
 from spectra.warehouse import models as m
-from spectra.warehouse.upsert import table_checksums
+from spectra.warehouse.checksums import table_checksums
 
 TENANT = "acme"  # registered by the ``warehouse`` fixture (conftest.py)
 REPULL = 7

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from spectra.ingest.daily import lag_histogram_range
 from spectra.quality.checks import GateStatus
 from spectra.warehouse import models as m
-from spectra.warehouse.upsert import table_checksums
+from spectra.warehouse.checksums import table_checksums
 
 LAG = m.ConversionLagBucket
 QUARANTINE = m.QualityQuarantine

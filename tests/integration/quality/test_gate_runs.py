@@ -17,7 +17,7 @@ from spectra.quality.checks import GateStatus
 from spectra.quality.docs import data_docs_index, run_name, validation_page
 from spectra.quality.report import gate_report, render_report
 from spectra.warehouse import models as m
-from spectra.warehouse.upsert import table_checksums
+from spectra.warehouse.checksums import table_checksums
 
 QUALITY_TABLES = [
     m.QualityRun.__table__,

@@ -11,9 +11,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from warehouse_factories import CUSTOMER_A, DAY, PERF_KEYS, TENANT_A, perf_row
 
+from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.db import unit_of_work
 from spectra.warehouse.models import Ad, Campaign, PerformanceDaily, SearchTermDaily
-from spectra.warehouse.upsert import Columns, UpsertError, bulk_upsert, table_checksums
+from spectra.warehouse.upsert import Columns, UpsertError, bulk_upsert
 
 pytestmark = pytest.mark.usefixtures("tenants")
 

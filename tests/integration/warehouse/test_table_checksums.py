@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import Column, Engine, MetaData, String, Table, update
 from warehouse_factories import CUSTOMER_B, PERF_KEYS, TENANT_A, TENANT_B, perf_row
 
+from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.models import PerformanceDaily, Tenant
-from spectra.warehouse.upsert import UpsertError, bulk_upsert, table_checksums
+from spectra.warehouse.upsert import UpsertError, bulk_upsert
 
 ROWS = [
     perf_row(i, dt.date(2026, 3, 1) + dt.timedelta(days=d)) for i in range(20) for d in range(5)

@@ -324,7 +324,11 @@ def test_budget_cap_and_impression_share_lost_to_budget() -> None:
             + r["metrics.search_rank_lost_impression_share"]
         )
         assert total == pytest.approx(1.0, abs=1e-6)
-    camp = capped[0]["campaign.id"]
+    # the campaign most limited by its budget (budget below its demand on most days)
+    lost: dict[int, float] = defaultdict(float)
+    for r in rows:
+        lost[r["campaign.id"]] += r["metrics.search_budget_lost_impression_share"]
+    camp = max(lost, key=lambda c: lost[c])
     spend = [
         r["metrics.cost_micros"] / r["campaign_budget.amount_micros"]
         for r in rows

@@ -59,10 +59,11 @@ class StructureSpec:
         ("PHRASE", 0.35),
         ("BROAD", 0.25),
     )
+    # a long tail per keyword (structure.py): broad keywords match many more queries
     search_terms_per_keyword: tuple[tuple[str, int, int], ...] = (
         ("EXACT", 1, 2),
-        ("PHRASE", 2, 4),
-        ("BROAD", 3, 5),
+        ("PHRASE", 2, 6),
+        ("BROAD", 4, 10),
     )
     target_cpa_share: float = 0.25
     # campaigns bidding with target ROAS (Smart Bidding on conversion value); 0 by default so
@@ -98,7 +99,11 @@ class MarketSpec:
     cvr: LogNormal = LogNormal(0.035, 0.45)
     value_per_conversion: LogNormal = LogNormal(90.0, 0.5)
     per_conversion_value_sigma: float = 0.6
+    # the chance a matched query (past the keyword's own text) is irrelevant, scaled per match
+    # type by structure.IRRELEVANCE_BY_MATCH (broad >> phrase > exact; 0 = none)
     irrelevant_term_share: float = 0.35
+    # spread (log-space sigma) of the tail terms' traffic shares: a few heavy, most light
+    term_share_sigma: float = 1.3
     irrelevant_cvr_multiplier: float = 0.04
     irrelevant_ctr_multiplier: float = 1.25
     budget_headroom: Uniform = Uniform(0.55, 1.6)
@@ -111,7 +116,7 @@ class MarketSpec:
     # calendar month (support.google.com/google-ads/answer/2375423); sigma 0 turns it off.
     hourly_profile: tuple[float, ...] = DEFAULT_HOURLY_PROFILE
     reporting_delay_hours: float = 3.0
-    overdelivery_sigma: float = 0.15
+    overdelivery_sigma: float = 0.25
     max_daily_overdelivery: float = 2.0
     monthly_budget_days: float = 30.4
     # the auction's secular price growth per year, one rate for every vertical; None: each

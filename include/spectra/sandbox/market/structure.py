@@ -34,6 +34,14 @@ from spectra.sandbox.market.vocabulary import (
 )
 
 MATCH_TYPES: tuple[str, ...] = ("EXACT", "PHRASE", "BROAD")
+# How likely a matched query past the keyword's own text is irrelevant, per match type, as a
+# multiple of ``MarketSpec.irrelevant_term_share``: exact matches only close variants, phrase
+# queries contain the keyword, broad match reaches far ("free", "jobs", "diy"...). Published
+# account audits find 15-60 % of search spend on queries that never convert; broad match
+# carries most of it.
+IRRELEVANCE_BY_MATCH: tuple[float, ...] = (0.15, 0.7, 1.4)
+# The keyword's own text as a query, relative to a median tail term (log-normal shares)
+HEAD_TERM_SHARE: tuple[float, ...] = (4.0, 3.0, 2.0)
 QS_LEVELS: tuple[str, ...] = ("BELOW_AVERAGE", "AVERAGE", "ABOVE_AVERAGE")
 # Google's standard (campaign-inline) strategies the market simulates; each campaign sets exactly
 # one member of the Campaign's ``campaign_bidding_strategy`` oneof, as on Google.
@@ -520,7 +528,9 @@ def generate(scenario: Scenario) -> Structure:
     )
     irr_draw = rng.random(int(counts.sum()))
     pick = rng.integers(0, 1 << 30, int(counts.sum()))
-    shares_raw = rng.gamma(1.2, 1.0, int(counts.sum()))
+    # the long tail: shares log-normal (a few heavy terms, most with a click or two a month)
+    shares_raw = np.exp(mkt.term_share_sigma * rng.standard_normal(int(counts.sum())))
+    irrelevance = mkt.irrelevant_term_share * np.asarray(IRRELEVANCE_BY_MATCH)
     pos = 0
     for k in range(n_k):
         text = k_text[k]
@@ -529,8 +539,8 @@ def generate(scenario: Scenario) -> Structure:
         used: set[str] = set()
         for j in range(int(counts[k])):
             if j == 0:
-                term, relevant, share = text, True, 3.0
-            elif match == 0:
+                term, relevant, share = text, True, HEAD_TERM_SHARE[match]
+            elif match == 0 and irr_draw[pos] >= irrelevance[0]:
                 term, relevant, share = (
                     CLOSE_VARIANT_TEMPLATES[(pick[pos] + j) % len(CLOSE_VARIANT_TEMPLATES)]
                     .format(kw=text)
@@ -538,10 +548,10 @@ def generate(scenario: Scenario) -> Structure:
                     True,
                     shares_raw[pos] * 0.4,
                 )
-            elif irr_draw[pos] < mkt.irrelevant_term_share:
+            elif irr_draw[pos] < irrelevance[match]:
                 tmpl = IRRELEVANT_TERM_TEMPLATES[(pick[pos] + j) % len(IRRELEVANT_TERM_TEMPLATES)]
                 term, relevant, share = (
-                    tmpl.format(noun=text if match == 1 else noun),
+                    tmpl.format(noun=text if match < 2 else noun),
                     False,
                     shares_raw[pos],
                 )
@@ -751,23 +761,27 @@ def append_keyword(
     }.get(match, (1, 1))
     n_terms = int(rng.integers(lo, hi + 1))
     texts, relevant, shares = [text], [True], [3.0]
+    irrelevance = mkt.irrelevant_term_share * IRRELEVANCE_BY_MATCH[match]
+    shares[0] = HEAD_TERM_SHARE[match]
     for j in range(1, n_terms):
-        if match == 0:
+        irrelevant = rng.random() < irrelevance
+        tail_share = float(np.exp(mkt.term_share_sigma * rng.standard_normal()))
+        if match == 0 and not irrelevant:
             texts.append(
                 CLOSE_VARIANT_TEMPLATES[j % len(CLOSE_VARIANT_TEMPLATES)].format(kw=text).strip()
             )
             relevant.append(True)
-            shares.append(float(rng.gamma(1.2)) * 0.4)
-        elif rng.random() < mkt.irrelevant_term_share:
+            shares.append(tail_share * 0.4)
+        elif irrelevant:
             tmpl = IRRELEVANT_TERM_TEMPLATES[int(rng.integers(len(IRRELEVANT_TERM_TEMPLATES)))]
-            texts.append(tmpl.format(noun=text if match == 1 else noun))
+            texts.append(tmpl.format(noun=text if match < 2 else noun))
             relevant.append(False)
-            shares.append(float(rng.gamma(1.2)))
+            shares.append(tail_share)
         else:
             tmpl = RELEVANT_TERM_TEMPLATES[int(rng.integers(len(RELEVANT_TERM_TEMPLATES)))]
             texts.append(tmpl.format(kw=text))
             relevant.append(True)
-            shares.append(float(rng.gamma(1.2)))
+            shares.append(tail_share)
     texts = [t if t not in texts[:i] else f"{t} {i}" for i, t in enumerate(texts)]
     share = np.asarray(shares) / sum(shares)
     rel = np.asarray(relevant)
