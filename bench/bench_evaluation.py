@@ -46,6 +46,14 @@ def run(results: dict[str, Any]) -> None:
     out = spectra_home() / "var" / "bench" / "evaluation"
     command = "make bench (bench_evaluation" + (", quick)" if quick else ")")
     report.write(runs, out, command=command)
+    figures(results, runs, minutes=minutes, quick=quick)
+
+
+def figures(results: dict[str, Any], runs: list[Any], *, minutes: float, quick: bool) -> None:
+    """The bench's figures from a suite's runs (also from a journal: ``spectra evaluate``'s
+    ``runs.jsonl``, read with ``spectra.evaluation.run.read_journal``)."""
+    from spectra.evaluation import report
+
     summary = report.summary(report.table(runs), runs)
 
     def rate(chosen: list[Any]) -> float:

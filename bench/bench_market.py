@@ -179,10 +179,11 @@ def _realism(results: dict[str, Any]) -> None:
             )
         lag_errors.append(abs(seen / final - m.struct.account_lag[0].reported_share(7)))
         # dispersion from keyword-days in a flat stretch (weekday/yearly factors divided out)
+        # a keyword is (ad group, criterion id): criterion ids repeat across ad groups
         kw_fields = frozenset(
-            {"ad_group_criterion.criterion_id", "segments.date", "metrics.clicks"}
+            {"ad_group.id", "ad_group_criterion.criterion_id", "segments.date", "metrics.clicks"}
         )
-        series: dict[int, dict[str, int]] = {}
+        series: dict[tuple[int, int], dict[str, int]] = {}
         for r in m.rows(
             "keyword_view",
             customer_id=cid,
@@ -191,9 +192,8 @@ def _realism(results: dict[str, Any]) -> None:
             as_of=dt.date(2027, 3, 1),
             fields=kw_fields,
         ):
-            series.setdefault(r["ad_group_criterion.criterion_id"], {})[r["segments.date"]] = r[
-                "metrics.clicks"
-            ]
+            key = (r["ad_group.id"], r["ad_group_criterion.criterion_id"])
+            series.setdefault(key, {})[r["segments.date"]] = r["metrics.clicks"]
         truth_days = [
             dt.date.fromordinal(o)
             for o in range(dt.date(2026, 2, 1).toordinal(), dt.date(2026, 7, 31).toordinal() + 1)
@@ -202,7 +202,9 @@ def _realism(results: dict[str, Any]) -> None:
 
         truth = Truth(m)
         expected = {
-            d.isoformat(): truth.keywords(d, customer_id=cid).set_index("criterion_id")["clicks"]
+            d.isoformat(): truth.keywords(d, customer_id=cid).set_index(
+                ["ad_group_id", "criterion_id"]
+            )["clicks"]
             for d in truth_days[::1]
         }
         num = den = 0.0

@@ -95,7 +95,11 @@ class GeminiSettings:
 class AgentSettings:
     """What the proposal step may do and spend."""
 
-    max_proposals_per_campaign: int = 3
+    # A campaign's proposals of one day go out as one change set (one learning window, the
+    # guardrails' learning_rate): the set should carry every envelope the evidence supports.
+    # Measured in the closed-loop evaluation (steady, seed 1): 11 keyword bids significantly
+    # above 2x break-even, 5 of them in one campaign, 4 in another: 3 a campaign left 3 out.
+    max_proposals_per_campaign: int = 10
     prompt_token_budget: int = 6_000  # per campaign prompt, counted with count_tokens
     daily_ai_budget_micros: int = 5_000_000  # per tenant and logical day, USD micros
     temperature: float = 0.2

@@ -104,8 +104,16 @@ def keyword_bid_envelopes(
     config: BidConfig | None = None,
     billable_unit_micros: int = DEFAULT_BILLABLE_UNIT_MICROS,
     max_bid_micros: int | None = None,
+    bid_in_force_since: Mapping[tuple[int, int], object] | None = None,
 ) -> pd.DataFrame:
     """One envelope per keyword with a manual bid (see module docstring).
+
+    bid_in_force_since: per (ad group id, criterion id), the first day its current bid was in
+    force (the apply ledger's effective date of its last bid change): only those days are
+    evidence about the bid that is there now. Days from before a change judge a bid that is
+    gone; re-using them raised a keyword again every 72 h on the same pre-raise evidence
+    (measured in the closed-loop evaluation, steady, 28 days: bids compounded past the
+    optimum). A keyword whose new bid has not yet gathered ``min_clicks`` holds.
 
     keyword_days: keyword rows of the evidence window — entity_id (criterion id), campaign_id,
     ad_group_id, date, clicks, cost_micros, conversions and conversions_value_micros
@@ -125,6 +133,16 @@ def keyword_bid_envelopes(
     rows = keyword_days[~keyword_days["campaign_id"].isin(list(smart_bidding_campaigns))]
     keys = pd.MultiIndex.from_frame(rows[KEYWORD_KEY].astype(np.int64))
     rows = rows[keys.isin(list(current_bids_micros))]
+    if bid_in_force_since:
+        since = pd.Series(
+            [pd.Timestamp(v) for v in bid_in_force_since.values()],
+            index=pd.MultiIndex.from_tuples(
+                [(int(a), int(c)) for a, c in bid_in_force_since], names=KEYWORD_KEY
+            ),
+            dtype="datetime64[ns]",
+        )
+        first = since.reindex(pd.MultiIndex.from_frame(rows[KEYWORD_KEY].astype(np.int64)))
+        rows = rows[~(pd.to_datetime(rows["date"]).to_numpy() < first.to_numpy())]
     if rows.empty:
         return pd.DataFrame(columns=ENVELOPE_COLUMNS)
     cols = ["clicks", "cost_micros", "conversions", "conversions_value_micros"]

@@ -620,8 +620,10 @@ def _bid_envelopes(
     ev: _Evidence,
     keyword_bids_micros: Mapping[tuple[int, int], int] | None,
     smart_bidding_campaigns: Collection[int],
+    bid_in_force_since: Mapping[tuple[int, int], dt.date] | None = None,
 ) -> pd.DataFrame:
-    """Keyword bid envelopes of the manual-CPC keywords with evidence."""
+    """Keyword bid envelopes of the manual-CPC keywords with evidence (only the days each
+    keyword's current bid has been in force)."""
     if not keyword_bids_micros or "keyword" not in ev.present:
         return pd.DataFrame(columns=ENVELOPE_COLUMNS)
     cfg, rows = ev.cfg, ev.rows
@@ -641,6 +643,7 @@ def _bid_envelopes(
         smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
         billable_unit_micros=ev.money.billable_unit_micros,
         max_bid_micros=ev.money.from_usd(cfg.bids.max_bid_micros),
+        bid_in_force_since=bid_in_force_since,
     )  # fmt: skip
 
 
@@ -682,6 +685,7 @@ def analyze_account(
     cpc_index_rows: pd.DataFrame | None = None,
     account_currency: Currency | None = None,
     bidding_targets: Mapping[int, CampaignTarget] | None = None,
+    bid_in_force_since: Mapping[tuple[int, int], dt.date] | None = None,
 ) -> AnalysisResult:
     """Lag completion, seasonality, tests with FDR, anomalies, change effects, allocation and
     keyword bid envelopes.
@@ -696,7 +700,8 @@ def analyze_account(
     keyword_bids_micros: effective max CPC per keyword, keyed (ad group id, criterion id)
     (enables bid envelopes); smart_bidding_campaigns: campaign ids whose keywords have no
     manual bid; bidding_targets: the current target CPA / ROAS per Smart Bidding campaign
-    (enables target envelopes). account_currency: the account's currency (default USD): next budgets and bids
+    (enables target envelopes); bid_in_force_since: per keyword, the day its current bid
+    took effect (its bid evidence starts there). account_currency: the account's currency (default USD): next budgets and bids
     are whole billable units of it, and the bid cap is scaled to it.
     cpc_index_rows: keyword rows (date, campaign_id, ad_group_id, entity_id, clicks,
     cost_micros) of past holiday windows (``cpc_index.keyword_ranges``); with the keyword rows
@@ -737,7 +742,9 @@ def analyze_account(
         bounds_micros=bounds_micros,
     )  # fmt: skip
     t = timed("allocation", t)
-    bid_envelopes = _bid_envelopes(ev, keyword_bids_micros, smart_bidding_campaigns)
+    bid_envelopes = _bid_envelopes(
+        ev, keyword_bids_micros, smart_bidding_campaigns, bid_in_force_since
+    )
     t = timed("bids", t)
     target_frame = _target_envelopes(ev, bidding_targets)
     timed("targets", t)

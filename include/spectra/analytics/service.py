@@ -386,6 +386,33 @@ def read_changes(
     return frame.drop_duplicates().reset_index(drop=True)
 
 
+def read_bid_changes(
+    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date
+) -> dict[tuple[int, int], dt.date]:
+    """Per keyword (ad group id, criterion id), the first whole day of its current bid: the
+    day after its newest bid change in the apply ledger took effect (on or before ``until``;
+    the change lands during its effective day, at the daily run's hour). Its evidence starts
+    there."""
+    c = m.AppliedChange
+    rows = conn.execute(
+        select(c.payload, c.effective_date).where(
+            c.tenant_id == tenant_id, c.customer_id == customer_id,
+            c.field == "cpc_bid_micros", c.effective_date.is_not(None),
+            c.effective_date <= until,
+        )
+    ).all()  # fmt: skip
+    out: dict[tuple[int, int], dt.date] = {}
+    for payload, effective in rows:
+        entity = (payload or {}).get("entity") or {}
+        if entity.get("kind") != "keyword" or not entity.get("criterion_id"):
+            continue
+        key = (int(entity["ad_group_id"]), int(entity["criterion_id"]))
+        day = _day(effective) + dt.timedelta(days=1)
+        if key not in out or day > out[key]:
+            out[key] = day
+    return out
+
+
 # --------------------------------------------------------------------------- writing
 def _py(value: Any) -> Any:
     """numpy / pandas scalars -> plain Python; NaN, NA and NaT -> None."""
@@ -754,6 +781,9 @@ def analyze_and_store(
         cpc_index_rows = read_cpc_index_rows(
             conn, tenant_id=tenant_id, customer_id=customer_id, ranges=past_ranges
         )
+        bid_changes = read_bid_changes(
+            conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
+        )
         changes = read_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id,
             since=as_of - dt.timedelta(days=cfg.effects.post_days + window + 7), until=as_of,
@@ -771,6 +801,7 @@ def analyze_and_store(
         keyword_bids_micros=settings.keyword_bids_micros or None,
         smart_bidding_campaigns=settings.smart_bidding_campaigns,
         bidding_targets=settings.bidding_targets or None,
+        bid_in_force_since=bid_changes or None,
         cpc_index_rows=cpc_index_rows,
         account_currency=settings.currency,
     )

@@ -469,3 +469,54 @@ def test_structure_limits_count_the_campaigns_live_negatives(warehouse: Engine) 
     assert structure(3).accepted  # 2 live negatives (the removed one does not count) + 1
     refused = structure(2)
     assert not refused.accepted and "3 negatives in the campaign" in refused.reason
+
+
+def test_a_days_proposals_for_one_campaign_go_out_as_one_change_set(warehouse: Engine) -> None:
+    """A budget and two keyword bids of campaign 11 proposed on one day are one change set:
+    all pass the learning-rate rule, and the rate-limit poke lets the rest out after the first
+    is applied; the next day's proposal for the campaign waits its 72 h (in force D + 1 to
+    D + 4), another campaign's does not."""
+    from spectra.domain.clock import daily_pull_instant
+    from spectra.guardrails.mapping import change_from_proposal
+
+    def bid_proposal(criterion_id: int, rank: int, day: dt.date = DAY) -> dict[str, Any]:
+        return {
+            "campaign_id": 11, "current": 1_000_000, "new": 1_100_000, "day": day,
+            "rank": rank, "kind": "keyword_bid", "ad_group_id": 21, "criterion_id": criterion_id,
+        }  # fmt: skip
+
+    ids = add_proposals(
+        warehouse,
+        [
+            budget_proposal(11, BUDGET * 105 // 100, rank=1),
+            bid_proposal(31, 2),
+            bid_proposal(32, 3),
+        ],
+    )
+    guarded = {g["proposal_id"]: g for g in guard()}
+    assert [guarded[i]["guardrail_status"] for i in ids] == ["accepted"] * 3, [
+        guarded[i]["reason"] for i in ids
+    ]
+    with warehouse.connect() as conn:
+        first = get_proposal(conn, tenant_id=TENANT, proposal_id=ids[0])
+    applied_at = daily_pull_instant(DAY)  # the apply task's clock for the day's proposals
+    Executor(warehouse, client=None, config=ApplyConfig(as_of=applied_at)).record_approved(
+        [change_from_proposal(first)]
+    )
+    for pid in ids[1:]:
+        assert apply_tasks.rate_limit_ready(
+            {"tenant_id": TENANT, "proposal_id": pid}, now=applied_at
+        )
+
+    tomorrow = DAY + dt.timedelta(days=1)
+    late, elsewhere = add_proposals(
+        warehouse,
+        [bid_proposal(33, 1, day=tomorrow), budget_proposal(12, BUDGET * 105 // 100, day=tomorrow)],
+    )
+    later = {
+        g["proposal_id"]: g
+        for g in apply_tasks.guard([Scope(TENANT, CID, tomorrow).as_dict()], run_id=RUN + "-2")
+    }
+    assert later[late]["guardrail_status"] == "rejected"
+    assert "learning_rate" in later[late]["reason"]
+    assert later[elsewhere]["guardrail_status"] == "accepted"

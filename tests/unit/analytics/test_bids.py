@@ -146,3 +146,23 @@ def test_a_bid_cap_is_the_accounts_currency(rows: pd.DataFrame) -> None:
     env = keyword_bid_envelopes(rows, bids, max_bid_micros=95_005_000)
     raised = env.loc[env["direction"] == "increase", "next_bid_micros"]
     assert len(raised) == 2 and (raised == 95_000_000).all()  # +20 % stops at the cap, in cents
+
+
+def test_only_days_of_the_bid_in_force_are_evidence(rows: pd.DataFrame) -> None:
+    """A keyword raised 2 days ago is judged on those 2 days only: too few clicks, so it holds
+    (the 26 days before judged the old bid, and re-using them compounded raises every 72 h);
+    a keyword never changed keeps its whole window; a change before the window changes
+    nothing."""
+    bids = _bids(rows, 1_500_000)
+    raised = {(10, 2): DAYS[-2].date()}
+    env = keyword_bid_envelopes(
+        rows, bids, smart_bidding_campaigns={2}, bid_in_force_since=raised
+    ).set_index("keyword_id")
+    assert env.loc[2, "direction"] == "hold" and env.loc[2, "clicks"] < 50
+    assert "clicks" in env.loc[2, "reason"]
+    assert env.loc[1, "direction"] == "decrease"  # unchanged keyword: the whole window
+    old = {(10, 2): (DAYS[0] - pd.Timedelta(days=30)).date()}
+    again = keyword_bid_envelopes(
+        rows, bids, smart_bidding_campaigns={2}, bid_in_force_since=old
+    ).set_index("keyword_id")
+    assert again.loc[2, "direction"] == "increase"

@@ -92,7 +92,7 @@ RETAIL_HOLIDAYS: tuple[Holiday, ...] = (
     _day("black_friday", "black_friday", demand=1.65, cvr=2.05, cpc=1.12),
     _day("black_friday_saturday", "black_friday+1", demand=1.45, cvr=1.35, cpc=1.08),
     _day("black_friday_sunday", "black_friday+2", demand=1.40, cvr=1.32, cpc=1.08),
-    _day("cyber_monday", "cyber_monday", demand=1.5, cvr=2.15, cpc=1.1),
+    _day("cyber_monday", "cyber_monday", demand=1.5, cvr=2.4, cpc=1.1),
     Holiday("cyber_week", "cyber_monday+1", "cyber_monday+4", demand=1.2, cvr=1.15, cpc=1.05),
     Holiday("pre_black_friday", "thanksgiving-7", "thanksgiving-1", demand=1.1, cvr=1.05),
     _day("shipping_cutoff_1", "12-19", demand=1.10, cvr=1.05),

@@ -46,9 +46,9 @@ TRAVEL_WEEK: tuple[float, ...] = (1.02, 1.03, 1.01, 0.98, 0.93, 0.95, 1.08)
 VERTICAL_ECONOMICS: dict[str, VerticalEconomics] = {
     # sports & recreation retail: the scenario's own medians
     "outdoor": VerticalEconomics(cpc_inflation_per_year=0.1),
-    # dentists: CPC ~5x sports retail, CTR lower, CVR twice, a patient is worth far more
+    # dentists: CPC ~4x sports retail, CTR lower, CVR twice, a patient is worth far more
     "dental": VerticalEconomics(
-        cpc=4.8, ctr=0.8, cvr=2.0, value=4.5, weekly_demand=LOCAL_SERVICES_WEEK,
+        cpc=4.0, ctr=0.8, cvr=2.0, value=4.5, weekly_demand=LOCAL_SERVICES_WEEK,
         cpc_inflation_per_year=0.09,
     ),
     # B2B software (business services): CPC ~4x, a demo request is worth a lot
@@ -61,9 +61,9 @@ VERTICAL_ECONOMICS: dict[str, VerticalEconomics] = {
         cpc=1.1, ctr=1.5, cvr=1.05, value=3.0, weekly_demand=TRAVEL_WEEK,
         cpc_inflation_per_year=0.12,
     ),
-    # attorneys & legal services: the dearest clicks (~6.5x sports retail)
+    # attorneys & legal services: the dearest clicks (~5.5x sports retail)
     "legal": VerticalEconomics(
-        cpc=6.5, ctr=0.85, cvr=1.6, value=9.0, weekly_demand=LOCAL_SERVICES_WEEK,
+        cpc=5.5, ctr=0.85, cvr=1.6, value=9.0, weekly_demand=LOCAL_SERVICES_WEEK,
         cpc_inflation_per_year=0.11,
     ),
 }  # fmt: skip
