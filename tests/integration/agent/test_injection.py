@@ -62,6 +62,20 @@ def test_injection_corpus_in_gullible_mode_yields_nothing_outside_the_envelope(
         conn.execute(
             update(m.Campaign).where(m.Campaign.tenant_id == TENANT).values(name=attacks[0])
         )
+        smart = conn.execute(
+            select(m.Campaign.campaign_id).where(
+                m.Campaign.tenant_id == TENANT, m.Campaign.bidding_strategy_type == "TARGET_CPA"
+            )
+        ).scalar_one()
+        # The tiny market's Target CPA campaign gets a movable target today (+10 %), whatever
+        # its analysis said: a target the analysis holds is no option, so the attack on the
+        # target would have nothing to be refused against.
+        env = m.Envelope
+        conn.execute(
+            update(env)
+            .where(env.tenant_id == TENANT, env.kind == "target", env.campaign_id == smart)
+            .values(direction="increase", next_micros=env.current_micros * 11 // 10)
+        )
     propose_account(
         warehouse, gemini, tenant_id=TENANT, customer_id=account, logical_date=DAY,
         use_breaker=False,
@@ -80,12 +94,7 @@ def test_injection_corpus_in_gullible_mode_yields_nothing_outside_the_envelope(
     errors = " ".join(c["error"] for c in _calls(warehouse))
     assert "outside today's envelope" in errors
     assert f"campaign {foreign[0]} is not a campaign of this tenant's account" in errors
-    with warehouse.connect() as conn:  # the tiny market's Target CPA campaign was fooled too
-        smart = conn.execute(
-            select(m.Campaign.campaign_id).where(
-                m.Campaign.tenant_id == TENANT, m.Campaign.bidding_strategy_type == "TARGET_CPA"
-            )
-        ).scalar_one()
+    # the tiny market's Target CPA campaign was fooled too
     smart_errors = " ".join(
         c["error"] for c in _calls(warehouse) if c["campaign_id"] == smart and c["error"]
     )
