@@ -201,7 +201,9 @@ def test_tracking_outage_days_become_data_exclusions(
         }
     assert {x.date for x in excluded} == set(days)
     assert all(x.kind == "tracking_outage" and x.clicks > 0 for x in excluded)
-    assert all(x.expected_conversions >= gate.config.outage_min_expected for x in excluded)
+    # the three days are one run: it is judged on the conversions it was due in all (a day of a
+    # small account alone may be due fewer than the threshold)
+    assert sum(x.expected_conversions for x in excluded) >= gate.config.outage_min_expected
     assert clean_days.isdisjoint(days)
 
 
