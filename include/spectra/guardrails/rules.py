@@ -144,7 +144,9 @@ def learning_rate(
         and not _same_set(r, at, candidate)
     ]
     if blocking:
-        last = max(blocking, key=lambda r: r.effective_at)
+        # the latest; among changes in force at the same instant, one named by its entity and
+        # field, whatever order the ledger returned them in (the reason is stored and compared)
+        last = max(blocking, key=lambda r: (r.effective_at, r.entity_key, r.field))
         free_at = last.effective_at + window
         return _no(
             rule,
