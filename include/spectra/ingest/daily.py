@@ -603,9 +603,8 @@ class _Target:
 
     def rows(self, columns: Mapping[str, Sequence[Any]], **const: Any) -> Columns:
         """Column lists plus the tenant, the account and constant columns, for bulk_upsert."""
-        n = len(next(iter(columns.values()))) if columns else 0
         fixed = {"tenant_id": self.tenant_id, "customer_id": self.customer_id, **const}
-        return Columns({**{k: [v] * n for k, v in fixed.items()}, **columns})
+        return Columns(columns, constants=fixed)
 
 
 def _write_account(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:

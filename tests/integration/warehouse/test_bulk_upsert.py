@@ -262,3 +262,44 @@ def test_columns_input_writes_what_row_mappings_write(engine: Engine) -> None:
 def test_columns_of_unequal_length_are_refused() -> None:
     with pytest.raises(UpsertError, match="columns differ in length"):
         Columns({"clicks": [1, 2], "impressions": [3]})
+
+
+def _with_constants(rows: list[dict[str, Any]], names: tuple[str, ...]) -> Columns:
+    """``rows`` as columns, ``names`` (equal in every row) given once as constants."""
+    constants = {n: rows[0][n] for n in names}
+    assert all(r[n] == constants[n] for r in rows for n in names)
+    varying = [n for n in rows[0] if n not in constants]
+    return Columns({n: [r[n] for r in rows] for n in varying}, constants=constants)
+
+
+def test_constant_columns_write_what_per_row_values_write(engine: Engine) -> None:
+    """Constants (key columns and the freshness column among them, as ingest sends them)
+    give the table per-row values give: inserts, no-op reloads, the freshness guard and
+    in-batch duplicates."""
+    fixed = ("tenant_id", "customer_id", "level", "reported_as_of")
+    first = [perf_row(i, DAY, as_of=OLD) for i in range(30)]
+    assert _load(engine, _with_constants(first, fixed)) == 30  # type: ignore[arg-type]
+    with engine.connect() as conn:
+        before = table_checksums(conn, [PerformanceDaily])
+    assert _load(engine, first) == 0  # the same content per row: nothing to change
+    assert _load(engine, _with_constants(first, fixed)) == 0  # type: ignore[arg-type]
+    with engine.connect() as conn:
+        assert table_checksums(conn, [PerformanceDaily]) == before
+    older = [{**r, "clicks": 4242, "reported_as_of": dt.date(2026, 1, 1)} for r in first[:4]]
+    assert _load(engine, _with_constants(older, fixed)) == 0  # type: ignore[arg-type]
+    restated = [{**r, "conversions": 40.0 + i, "reported_as_of": NEW} for i, r in enumerate(first)]
+    assert _load(engine, _with_constants(restated, fixed)) == 30  # type: ignore[arg-type]
+    duplicate = [{**restated[0], "conversions": 76.0}, {**restated[0], "conversions": 77.0}]
+    assert _load(engine, _with_constants(duplicate, fixed)) >= 1  # type: ignore[arg-type]
+    stored = _perf(engine)
+    assert stored[0]["conversions"] == 77.0
+    assert [stored[i]["conversions"] for i in range(1, 30)] == [40.0 + i for i in range(1, 30)]
+    assert {s["reported_as_of"] for s in stored.values()} == {NEW}
+    assert all(stored[i]["clicks"] == first[i]["clicks"] for i in range(30))
+
+
+def test_a_column_given_per_row_and_as_constant_is_refused(engine: Engine) -> None:
+    rows = [perf_row(i) for i in range(2)]
+    columns = Columns({n: [r[n] for r in rows] for n in rows[0]}, constants={"tenant_id": TENANT_A})
+    with pytest.raises(UpsertError, match="per row and as constants"):
+        _load(engine, columns)  # type: ignore[arg-type]

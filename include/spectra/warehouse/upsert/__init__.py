@@ -37,15 +37,20 @@ class Columns:
 
     Hundreds of thousands of per-row dicts cost more than the write itself; with columns the
     rows are C-level tuples (``zip``) addressed by position. Every column has the same length.
+    ``constants`` are columns with one value for every row (the tenant, the account, the day
+    of the pull): each is converted and sent once per statement, not once per row.
     """
 
-    def __init__(self, columns: Mapping[str, Sequence[Any]]) -> None:
+    def __init__(
+        self, columns: Mapping[str, Sequence[Any]], *, constants: Mapping[str, Any] | None = None
+    ) -> None:
         self.names = tuple(columns)
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
             raise UpsertError(f"columns differ in length: {sorted(lengths)}")
         self.length = lengths.pop() if lengths else 0
         self.values = tuple(columns.values())
+        self.constants = dict(constants or {})
 
     def __len__(self) -> int:
         return self.length
@@ -86,6 +91,7 @@ def bulk_upsert(
             keys=keys,
             freshness_column=freshness_column,
             positional=True,
+            constants=rows.constants,
         )
         payload = rows.tuples()
     else:

@@ -50,12 +50,17 @@ class Plan:
         update_columns: list[str],
         freshness_column: str | None,
         positional: bool = False,
+        constant_columns: Mapping[str, Any] | None = None,
     ) -> None:
         self.positional = positional  # rows are tuples in row_columns order, not mappings
         self.table = table
-        self.row_columns = row_columns
+        self.row_columns = row_columns  # one value per row
+        # one value for every row (the tenant, the account, the pull's day): given once
+        self.constant_columns = dict(constant_columns or {})
         self.default_columns = default_columns
-        self.insert_columns = row_columns + list(default_columns)
+        # Columns whose value is the same in every row, written once per call, not per row.
+        self.fixed_columns = {**self.constant_columns, **default_columns}
+        self.insert_columns = row_columns + list(self.fixed_columns)
         self.keys = keys
         self.update_columns = update_columns
         self.freshness_column = freshness_column
@@ -69,15 +74,21 @@ class Plan:
         keys: Sequence[str],
         freshness_column: str | None,
         positional: bool = False,
+        constants: Mapping[str, Any] | None = None,
     ) -> Plan:
         row_columns = list(first_row)
-        unknown = [c for c in row_columns if c not in table.c]
+        constants = dict(constants or {})
+        carried = row_columns + list(constants)
+        unknown = [c for c in carried if c not in table.c]
         if unknown:
             raise UpsertError(f"{table.name}: unknown columns {unknown}")
+        both = [c for c in row_columns if c in constants]
+        if both:
+            raise UpsertError(f"{table.name}: columns {both} are given per row and as constants")
         keys = list(keys)
         if not keys:
             raise UpsertError("keys must not be empty")
-        missing_keys = [k for k in keys if k not in first_row]
+        missing_keys = [k for k in keys if k not in carried]
         if missing_keys:
             raise UpsertError(f"{table.name}: rows lack key columns {missing_keys}")
         if not _is_unique(table, keys):
@@ -86,13 +97,13 @@ class Plan:
                 "so ON CONFLICT cannot use them"
             )
         if freshness_column is not None:
-            if freshness_column not in first_row:
+            if freshness_column not in carried:
                 raise UpsertError(f"{table.name}: rows lack freshness column {freshness_column!r}")
             if freshness_column in keys:
                 raise UpsertError("the freshness column cannot be part of the key")
         default_columns: dict[str, Any] = {}
         for column in table.columns:
-            if column.name in first_row or column.default is None:
+            if column.name in carried or column.default is None:
                 continue
             default = column.default
             if getattr(default, "is_scalar", False):
@@ -100,9 +111,16 @@ class Plan:
             elif getattr(default, "is_callable", False):
                 # One value per call: a batch is one load, e.g. one created_at for all rows.
                 default_columns[column.name] = default.arg(None)  # type: ignore[attr-defined]
-        update_columns = [c for c in row_columns if c not in keys]
+        update_columns = [c for c in carried if c not in keys]
         return cls(
-            table, row_columns, default_columns, keys, update_columns, freshness_column, positional
+            table,
+            row_columns,
+            default_columns,
+            keys,
+            update_columns,
+            freshness_column,
+            positional,
+            constants,
         )
 
     def field(self, name: str) -> Any:
@@ -152,9 +170,9 @@ class Plan:
         namespace: dict[str, Any],
         *,
         wrap: str = "",
-        with_defaults: bool = True,
     ) -> Callable[[Mapping[str, Any]], Any]:
-        """Generate ``def _row(r): return <wrap>((expr(col0), expr(col1), ..., defaults))``.
+        """Generate ``def _row(r): return <wrap>((expr(col0), expr(col1), ...))`` over the
+        row columns (the fixed ones are the dialect's to add once, see ``fixed_values``).
 
         Column names only enter the source as ``repr()`` string literals, and only after
         they were checked against the table, so nothing untrusted is executed.
@@ -162,12 +180,13 @@ class Plan:
         exprs = [
             value_expr(f"r[{self.field(name)!r}]", i) for i, name in enumerate(self.row_columns)
         ]
-        if with_defaults:
-            exprs += [f"_d{i}" for i in range(len(self.default_columns))]
-            namespace.update({f"_d{i}": v for i, v in enumerate(self.default_columns.values())})
         source = f"def _row(r):\n    return {wrap}(({', '.join(exprs)},))\n"
         exec(source, namespace)  # generated from validated column names, see docstring
         return namespace["_row"]
+
+    def fixed_values(self, render: Callable[[str, Any], Any]) -> list[Any]:
+        """The fixed columns' values (constants, then defaults), each rendered once."""
+        return [render(name, value) for name, value in self.fixed_columns.items()]
 
 
 def _is_unique(table: Table, keys: Sequence[str]) -> bool:
@@ -187,11 +206,18 @@ def dedupe(plan: Plan, rows: Sequence[Any]) -> Sequence[Any]:
     PostgreSQL refuses to touch one row twice in a single statement, so duplicates must go
     before the INSERT ... SELECT. Fast path: one C-level pass to detect that there are none.
     """
-    key_of = itemgetter(*(plan.field(k) for k in plan.keys))
+    varying = [plan.field(k) for k in plan.keys if k not in plan.constant_columns]
+    # constant key columns are equal in every row: the rest tell rows apart
+    key_of: Callable[[Any], Any] = itemgetter(*varying) if varying else (lambda _row: ())
     if len(set(map(key_of, rows))) == len(rows):
         return rows
     winners: dict[Any, Any] = {}
-    fresh = plan.field(plan.freshness_column) if plan.freshness_column is not None else None
+    # a constant freshness is equal in every row: the later row wins, as with no freshness
+    fresh = (
+        plan.field(plan.freshness_column)
+        if plan.freshness_column is not None and plan.freshness_column not in plan.constant_columns
+        else None
+    )
     for row in rows:
         key = key_of(row)
         kept = winners.get(key)

@@ -109,15 +109,13 @@ def upsert_postgresql(conn: Connection, plan: Plan, rows: Sequence[Any]) -> int:
     def value_expr(expr: str, i: int) -> str:
         return _copy_text_expr(plan.table, plan.row_columns[i], expr, i)
 
-    # Defaults are rendered once, then appended verbatim to every line.
-    defaults_text = "".join(
-        "\t" + _copy_text_value(plan.table, name, value, namespace)
-        for name, value in plan.default_columns.items()
+    # Fixed columns (constants, defaults) are rendered once, then appended to every line.
+    fixed = plan.fixed_values(
+        lambda name, value: _copy_text_value(plan.table, name, value, namespace)
     )
-    render = plan.compile_row_function(
-        value_expr, namespace, wrap="'\\t'.join", with_defaults=False
-    )
-    lines = (line + defaults_text + "\n" for line in map(render, rows))
+    fixed_text = ("\t" if plan.row_columns and fixed else "") + "\t".join(fixed)
+    render = plan.compile_row_function(value_expr, namespace, wrap="'\\t'.join")
+    lines = (line + fixed_text + "\n" for line in map(render, rows))
 
     stage = quote(f"_spectra_stage_{plan.table.name}")
     columns = ", ".join(quote(c) for c in plan.insert_columns)

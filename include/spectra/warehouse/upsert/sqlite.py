@@ -48,24 +48,37 @@ def upsert_sqlite(conn: Connection, plan: Plan, rows: Sequence[Any]) -> int:
 
     processors["_date"] = dt.date
     row_function = plan.compile_row_function(value_expr, processors)
-    n_columns = len(plan.insert_columns)
-    limit = dbapi_connection(conn).getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, limit // n_columns))
 
-    placeholders = "(" + ", ".join("?" * n_columns) + ")"
+    def processed(name: str, value: Any) -> Any:
+        processor = plan.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        return value if processor is None or value is None else processor(value)
+
+    # The fixed columns (tenant, account, the pull's day, model defaults) are bound once per
+    # statement as numbered parameters ?1..?F that every row's VALUES tuple repeats: a third
+    # of a performance row's values, not bound and not built into tuples row by row.
+    fixed = tuple(plan.fixed_values(processed))
+    n_fixed, n_row = len(fixed), len(plan.row_columns)
+    limit = dbapi_connection(conn).getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, (limit - n_fixed) // max(n_row, 1)))
+    fixed_marks = [f"?{k + 1}" for k in range(n_fixed)]
+
+    def values_sql(n_rows: int) -> str:
+        tuples = []
+        for j in range(n_rows):
+            first = n_fixed + j * n_row + 1
+            marks = [f"?{first + k}" for k in range(n_row)] + fixed_marks
+            tuples.append("(" + ", ".join(marks) + ")")
+        return head + ", ".join(tuples) + tail
+
     head = f"INSERT INTO {target} ({', '.join(quote(c) for c in plan.insert_columns)}) VALUES "
     tail = plan.conflict_clause(quote, target, dialect="sqlite")
-    full_sql = head + ", ".join([placeholders] * per_statement) + tail
+    full_sql = values_sql(per_statement)
 
     written = 0
     values = map(row_function, rows)
     with missing_column_is_misuse(plan):
         while batch := list(islice(values, per_statement)):
-            sql = (
-                full_sql
-                if len(batch) == per_statement
-                else (head + ", ".join([placeholders] * len(batch)) + tail)
-            )
-            result = conn.exec_driver_sql(sql, tuple(chain.from_iterable(batch)))
+            sql = full_sql if len(batch) == per_statement else values_sql(len(batch))
+            result = conn.exec_driver_sql(sql, fixed + tuple(chain.from_iterable(batch)))
             written += result.rowcount
     return written
