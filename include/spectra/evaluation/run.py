@@ -71,8 +71,8 @@ def score(
             outage_cuts = metrics.cuts_during(changes, start=shock[0], end=shock[1])
     step_seconds: defaultdict[str, float] = defaultdict(float)
     for out in logs:
-        for step, seconds in out.seconds.items():
-            step_seconds[step] += seconds
+        for step, step_time in out.seconds.items():
+            step_seconds[step] += step_time
     campaign_days = n_campaigns * len(days)
     return metrics.RunMetrics(
         scenario=scenario.name,
