@@ -147,13 +147,18 @@ def run_one(
     if where.exists():
         shutil.rmtree(where)
     llm = _stand_in() if needs_model([policy]) else None
+    cpu = time.process_time()
     try:
         with open_world(
             scenario, seed, workdir=where, gemini_base_url=llm.base_url if llm else None
         ) as world:
             prepare(world, history=policy.needs_history)
             logs, seconds = run_policy(world, policy)
-            return score(world, policy, logs, seconds)
+            scored = score(world, policy, logs, seconds)
+        scored.setup_cpu_seconds = (
+            time.process_time() - cpu - scored.step_seconds.get("cpu", 0.0)
+        )
+        return scored
     finally:
         if not keep:
             shutil.rmtree(where, ignore_errors=True)

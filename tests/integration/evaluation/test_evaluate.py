@@ -50,6 +50,7 @@ def test_evaluate_writes_the_scoreboard(
         steps = sum(v for k, v in r["step_seconds"].items() if k != "cpu")
         assert r["seconds"] >= steps > 0 or (r["policy"] != "spectra" and r["seconds"] >= 0)
         assert r["seconds_per_day"] == pytest.approx(r["seconds"] / 2)
+        assert r["setup_cpu_seconds"] > 0  # building its world (market, server, warehouse)
     markdown = (out / "README.md").read_text()
     assert "| small | oracle | 2 |" in markdown and data["command"].startswith("spectra evaluate")
     for png in ("cumulative_profit", "spend", "changes", "uplift_share"):
