@@ -155,9 +155,7 @@ def run_one(
             prepare(world, history=policy.needs_history)
             logs, seconds = run_policy(world, policy)
             scored = score(world, policy, logs, seconds)
-        scored.setup_cpu_seconds = (
-            time.process_time() - cpu - scored.step_seconds.get("cpu", 0.0)
-        )
+        scored.setup_cpu_seconds = time.process_time() - cpu - scored.step_seconds.get("cpu", 0.0)
         return scored
     finally:
         if not keep:
