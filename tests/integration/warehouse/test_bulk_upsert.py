@@ -303,3 +303,23 @@ def test_a_column_given_per_row_and_as_constant_is_refused(engine: Engine) -> No
     columns = Columns({n: [r[n] for r in rows] for n in rows[0]}, constants={"tenant_id": TENANT_A})
     with pytest.raises(UpsertError, match="per row and as constants"):
         _load(engine, columns)  # type: ignore[arg-type]
+
+
+def test_a_stored_row_inside_a_batch_of_new_keys_keeps_its_fresher_numbers(
+    engine: Engine,
+) -> None:
+    """On PostgreSQL a batch whose first and last keys are not stored is COPYed straight
+    into the table; a stored row in its middle must still meet the freshness guard, not
+    abort the load or be overwritten by older numbers."""
+    assert _load(engine, [perf_row(50, as_of=NEW, clicks=7)]) == 1
+    batch = [perf_row(i, as_of=OLD, clicks=1) for i in range(100)]  # 50 is stored, fresher
+    assert _load(engine, batch) == 99
+    stored = _perf(engine)
+    assert len(stored) == 100
+    assert stored[50]["clicks"] == 7 and stored[50]["reported_as_of"] == NEW
+    assert {stored[i]["clicks"] for i in stored if i != 50} == {1}
+    # a batch of only new keys goes in whole; reloading it writes nothing
+    new_keys = [perf_row(i, as_of=OLD) for i in range(100, 160)]
+    assert _load(engine, new_keys) == 60
+    assert _load(engine, new_keys) == 0
+    assert len(_perf(engine)) == 160

@@ -115,40 +115,84 @@ def upsert_postgresql(conn: Connection, plan: Plan, rows: Sequence[Any]) -> int:
     )
     fixed_text = ("\t" if plan.row_columns and fixed else "") + "\t".join(fixed)
     render = plan.compile_row_function(value_expr, namespace, wrap="'\\t'.join")
-    lines = (line + fixed_text + "\n" for line in map(render, rows))
 
-    stage = quote(f"_spectra_stage_{plan.table.name}")
+    def stream() -> _LineStream:
+        return _LineStream(line + fixed_text + "\n" for line in map(render, rows))
+
     columns = ", ".join(quote(c) for c in plan.insert_columns)
-    statements = [
-        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
-        f"SELECT {columns} FROM {target} WITH NO DATA",
-        f"COPY {stage} ({columns}) FROM STDIN",
-        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage}"
-        + plan.conflict_clause(quote, target, dialect="postgresql"),
-        f"DROP TABLE {stage}",
-    ]
     cursor = dbapi_connection(conn).cursor()
     dbapi_error = dialect.loaded_dbapi.Error
-    stream = _LineStream(lines)
-    statement = statements[0]
+    statement = ""
+    lines: _LineStream | None = None
     try:
+        if _probably_new(cursor, plan, rows, target, quote):
+            # No stored row shares the first or the last key (a first load, a new slice):
+            # COPY straight into the table, with no staging copy and no ON CONFLICT probe
+            # per row (measured: about half the server's time of a first load). The primary
+            # key still guards it: a row that does exist after all aborts the COPY with a
+            # unique violation, which rolls back to the savepoint and takes the staging path.
+            statement = f"COPY {target} ({columns}) FROM STDIN"
+            cursor.execute("SAVEPOINT _spectra_copy")
+            lines = stream()
+            try:
+                cursor.copy_expert(statement, lines, size=_COPY_READ_SIZE)
+            except dbapi_error as error:
+                if lines.error is not None or getattr(error, "pgcode", None) != _UNIQUE_VIOLATION:
+                    raise
+                cursor.execute("ROLLBACK TO SAVEPOINT _spectra_copy")
+            else:
+                cursor.execute("RELEASE SAVEPOINT _spectra_copy")
+                return len(rows)
+        stage = quote(f"_spectra_stage_{plan.table.name}")
+        statement = (
+            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
+            f"SELECT {columns} FROM {target} WITH NO DATA"
+        )
         cursor.execute(statement)
-        statement = statements[1]
-        cursor.copy_expert(statement, stream, size=_COPY_READ_SIZE)
-        statement = statements[2]
+        statement = f"COPY {stage} ({columns}) FROM STDIN"
+        lines = stream()
+        cursor.copy_expert(statement, lines, size=_COPY_READ_SIZE)
+        statement = (
+            f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage}"
+            + plan.conflict_clause(quote, target, dialect="postgresql")
+        )
         cursor.execute(statement)
         written = cursor.rowcount
-        statement = statements[3]
+        statement = f"DROP TABLE {stage}"
         cursor.execute(statement)
     except dbapi_error as error:
-        if stream.error is not None:  # rendering a row failed, not the database
+        if lines is not None and lines.error is not None:  # rendering a row failed
             with missing_column_is_misuse(plan):
-                raise stream.error from error
+                raise lines.error from error
         # Same exception types as every other SQLAlchemy call (IntegrityError, ...).
         raise sa_exc.DBAPIError.instance(statement, None, error, dbapi_error) from error
     finally:
         cursor.close()
     return int(written)
+
+
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE unique_violation
+
+
+def _probably_new(
+    cursor: Any, plan: Plan, rows: Sequence[Any], target: str, quote: Callable[[str], str]
+) -> bool:
+    """Whether neither the first nor the last row's key is stored (two index probes).
+
+    Rows of one pull come in date order, so a re-pull over stored days finds its first
+    row; a slice of days never loaded finds neither. Only a hint: the COPY it leads to is
+    still checked by the primary key.
+    """
+    constants = plan.constant_columns
+    keys = plan.keys
+    where = " AND ".join(f"{quote(k)} = %s" for k in keys)
+    probe = f"SELECT 1 FROM {target} WHERE {where} LIMIT 1"
+    for row in (rows[0], rows[-1]):
+        values = [constants[k] if k in constants else row[plan.field(k)] for k in keys]
+        cursor.execute(probe, values)
+        if cursor.fetchone() is not None:
+            return False
+    return True
 
 
 def _copy_text_value(table: Table, name: str, value: Any, namespace: dict[str, Any]) -> str:
