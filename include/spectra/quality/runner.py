@@ -145,14 +145,9 @@ def validate_account(
             config=config,
         )
     context = make_context(config)
-    specs = build_suites(batch, config)
-    results = _run_suites(context, batch, specs)
-    outcomes = [o for _, suite_result in results for o in _outcomes(suite_result)]
-    for expectation in outcomes:
-        expectation.reason = describe(expectation, batch)
-    outcomes += screen_outcomes(batch, outcomes)
+    results, outcomes = judge(context, batch, config)
     run = run_name(tenant_id, customer_id, logical_date)
-    status = _status(outcomes)
+    status = status_of(outcomes)
     docs_path = (
         publish(
             context,
@@ -235,18 +230,19 @@ def validate_account(
     return outcome
 
 
-def validate_frames(batch: Batch, config: QualityConfig | None = None) -> list[ExpectationOutcome]:
-    """Run the suites on an in-memory batch and return the outcomes (no storage, no docs).
+def judge(
+    context: Any, batch: Batch, config: QualityConfig
+) -> tuple[list[tuple[str, Any]], list[ExpectationOutcome]]:
+    """Run the suites on ``batch`` in ``context`` and classify: GX's results per suite (for
+    Data Docs) and every outcome with its reason, the screen's unreported findings included.
 
-    For tests and notebooks: the same suites and the same classification as the gate.
+    Pure of storage: the gate's verdict is :func:`status_of` the outcomes.
     """
-    config = config or QualityConfig()
-    context = make_context(config)
     results = _run_suites(context, batch, build_suites(batch, config))
     outcomes = [o for _, suite_result in results for o in _outcomes(suite_result)]
     for o in outcomes:
         o.reason = describe(o, batch)
-    return outcomes + screen_outcomes(batch, outcomes)
+    return results, outcomes + screen_outcomes(batch, outcomes)
 
 
 SCREEN_SUITE = "ingest_screen"
@@ -285,10 +281,6 @@ def screen_outcomes(batch: Batch, outcomes: list[ExpectationOutcome]) -> list[Ex
             )
         )
     return out
-
-
-def status_of(outcomes: list[ExpectationOutcome]) -> GateStatus:
-    return _status(outcomes)
 
 
 # --------------------------------------------------------------------------- running
@@ -345,7 +337,8 @@ def _outcomes(suite_result: Any) -> list[ExpectationOutcome]:
     return out
 
 
-def _status(outcomes: list[ExpectationOutcome]) -> GateStatus:
+def status_of(outcomes: list[ExpectationOutcome]) -> GateStatus:
+    """The verdict: block if a blocking check failed, else warn if a warning did, else pass."""
     failed = {o.severity for o in outcomes if not o.success}
     if Severity.BLOCK in failed:
         return GateStatus.BLOCK
