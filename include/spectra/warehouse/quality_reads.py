@@ -191,14 +191,6 @@ def ad_schedule_days(
     ]
 
 
-def account_time_zone(conn: Connection, *, tenant_id: str, customer_id: int) -> str | None:
-    """The account's stored time zone (None: the account is not registered)."""
-    a = m.AdAccount
-    return conn.execute(
-        select(a.time_zone).where(a.tenant_id == tenant_id, a.customer_id == customer_id)
-    ).scalar_one_or_none()
-
-
 def campaign_status_changes(
     conn: Connection, *, tenant_id: str, customer_id: int
 ) -> list[tuple[int, dt.datetime]]:

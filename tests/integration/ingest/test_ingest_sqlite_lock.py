@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from support.ingest_chaos import INGESTED_TABLES, register_accounts
 
 from spectra.ads.client import AdsCredentials, build_client
@@ -113,3 +115,52 @@ def test_two_sqlite_ingests_with_slow_pulls_both_succeed(
     assert _stored(shared) == expected
     assert expected[1] == {cid: "success" for cid in cids}
     shared.dispose()
+
+
+HOLD_SECONDS = 2 * BUSY_TIMEOUT_MS / 1000  # the other writer's lock outlasts the busy timeout
+
+
+def test_an_ingest_reads_beside_another_writers_lock(
+    _sqlite_template: Path,
+    tmp_path: Path,
+    market: Any,
+    chaos_creds: AdsCredentials,
+    chaos: Chaos,
+    ref_day: dt.date,
+) -> None:
+    """Ingest's reads (the account's owner, its screening bounds) take no write lock.
+
+    Another connection holds the write lock for twice the busy timeout from before the run
+    starts. A read that began IMMEDIATE would give up with "database is locked" after the
+    busy timeout; the run must read, pull (longer than the hold: every stream is slowed) and
+    write once the lock is free.
+    """
+    cid = market.customer_ids()[0]
+    url = _warehouse(_sqlite_template, tmp_path / "held.db", [cid])
+    engine = make_engine(url, sqlite_busy_timeout_ms=BUSY_TIMEOUT_MS)
+    other = make_engine(url)
+    impatient = make_engine(url, sqlite_busy_timeout_ms=100)
+    chaos.configure(slow=1.0, slow_seconds=SLOW_SECONDS, methods=["GoogleAdsService/SearchStream"])
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            with other.begin():  # BEGIN IMMEDIATE: the file's write lock, until the block ends
+                started = time.monotonic()
+                run = pool.submit(_ingest, engine, chaos_creds, cid, ref_day)
+                # the premise: the lock is held (a writer cannot get it)
+                with pytest.raises(OperationalError, match="database is locked"):
+                    with impatient.begin():
+                        pass
+                time.sleep(HOLD_SECONDS)
+                assert not run.done(), "the run must still be pulling when the lock is freed"
+            result = run.result()  # re-raises "database is locked"
+    finally:
+        chaos.off()
+        for e in (engine, other, impatient):
+            e.dispose()
+    assert time.monotonic() - started > HOLD_SECONDS
+    assert result.rows.get("performance_daily.campaign", 0) > 0
+    check = make_engine(url)
+    with check.connect() as conn:
+        status = conn.execute(select(m.IngestRun.status)).scalar_one()
+    check.dispose()
+    assert status == "success"

@@ -16,11 +16,11 @@ from sqlalchemy import Connection
 from spectra.quality.checks import QualityConfig
 from spectra.quality.frames.batch import Batch, window_days, with_row
 from spectra.warehouse.quality_reads import (
-    account_time_zone,
     ad_schedule_days,
     campaign_status_changes,
     enabled_campaigns,
 )
+from spectra.warehouse.repositories import account_time_zone
 
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
