@@ -5,7 +5,7 @@ suites, classifies every failure by its check's severity and then, in one transa
 stores every expectation result, quarantines the failing fact rows (warnings), records
 tracking-outage days as data exclusions, pins the account's settings and writes the verdict
 (pass / warn / block). Data Docs are rebuilt for the day, and warnings and blocks raise an
-alert. Re-running a day gives the same rows (see spectra.quality.store).
+alert. Re-running a day gives the same rows (see spectra.warehouse.quality_store).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from spectra.domain.windows import ingest_window
-from spectra.quality import store
 from spectra.quality.alerts import QualityAlert, emit
 from spectra.quality.checks import INGEST_ONLY, GateStatus, QualityConfig, Severity, check
 from spectra.quality.docs import make_context, publish, run_name
@@ -40,6 +39,7 @@ from spectra.quality.frames import (
     load_batch,
 )
 from spectra.quality.suites import ROW_SUITES, SuiteSpec, build_suites
+from spectra.warehouse import quality_store as store
 from spectra.warehouse.db import unit_of_work
 from spectra.warehouse.models import utcnow
 

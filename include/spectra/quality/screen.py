@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from sqlalchemy import Column, Connection, String, select, update
+from sqlalchemy import Column, Connection, String
 
 from spectra.ads.fields import METRIC_COLUMNS, SHARE_FIELDS, share_column
 from spectra.quality.bounds import Bounds, default_bounds
@@ -43,7 +43,7 @@ from spectra.quality.checks import (
     check,
 )
 from spectra.warehouse import models as m
-from spectra.warehouse.upsert import bulk_upsert
+from spectra.warehouse.quality_store import write_ingest_quarantine
 
 MICROS = 1_000_000
 
@@ -697,17 +697,6 @@ def quarantine_rows(
     return out
 
 
-QUARANTINE_KEYS = [
-    "tenant_id",
-    "customer_id",
-    "stage",
-    "logical_date",
-    "source_table",
-    "row_fingerprint",
-    "check_name",
-]
-
-
 def record_ingest_quarantine(
     conn: Connection,
     rejected: Sequence[Rejected],
@@ -729,27 +718,14 @@ def record_ingest_quarantine(
         as_of=as_of,
         logical_date=logical_date,
     )
-    if rows:
-        bulk_upsert(conn, m.QualityQuarantine.__table__, rows, keys=QUARANTINE_KEYS)
-    q = m.QualityQuarantine
-    scope = (
-        q.tenant_id == tenant_id,
-        q.customer_id == customer_id,
-        q.stage == "ingest",
-        q.logical_date == logical_date,
-        q.source_query.in_(list(screened_queries)),
-        q.active.is_(True),
+    write_ingest_quarantine(
+        conn,
+        rows,
+        screened_queries=screened_queries,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        logical_date=logical_date,
     )
-    current = {(r["row_fingerprint"], r["check_name"]) for r in rows}
-    stale = [
-        entry_id
-        for entry_id, fingerprint, check_name in conn.execute(
-            select(q.id, q.row_fingerprint, q.check_name).where(*scope)
-        )
-        if (fingerprint, check_name) not in current
-    ]
-    if stale:
-        conn.execute(update(q).where(q.id.in_(stale)).values(active=False, resolved_at=m.utcnow()))
     return dict(Counter(r["source_query"] for r in rows))
 
 

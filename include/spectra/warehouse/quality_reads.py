@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, literal, select
+from sqlalchemy import Connection, Row, Select, func, literal, select
 
 from spectra.warehouse import models as m
 from spectra.warehouse.db import dbapi_connection
@@ -278,3 +278,80 @@ def pinned_settings(
         )
     ).one_or_none()
     return None if row is None else (row[0], row[1], row[2])
+
+
+def account_currency(conn: Connection, *, tenant_id: str, customer_id: int) -> str | None:
+    """The account's stored currency (None: the account is not registered)."""
+    a = m.AdAccount
+    return conn.execute(
+        select(a.currency_code).where(a.tenant_id == tenant_id, a.customer_id == customer_id)
+    ).scalar_one_or_none()
+
+
+def metric_maxima(
+    conn: Connection,
+    model: type[m.PerformanceDaily] | type[m.SearchTermDaily],
+    columns: Sequence[str],
+    *,
+    by_level: bool,
+    tenant_id: str,
+    customer_id: int,
+    first: dt.date,
+    last: dt.date,
+) -> list[tuple[str | None, int, list[Any]]]:
+    """The account's largest stored value of each of ``columns``, ``first`` to ``last``:
+    (level or None, days with rows, maxima in ``columns`` order), per level with
+    ``by_level``, else one row."""
+    table = model.__table__
+    level = table.c.level if by_level else None
+    maxima = [func.max(table.c[c]) for c in columns]
+    stmt = select(
+        *([level] if level is not None else []), func.count(func.distinct(table.c.date)), *maxima
+    ).where(
+        table.c.tenant_id == tenant_id,
+        table.c.customer_id == customer_id,
+        table.c.date >= first,
+        table.c.date <= last,
+    )
+    if level is not None:
+        stmt = stmt.group_by(level)
+    out = []
+    for row in conn.execute(stmt):
+        values = list(row)
+        name = values.pop(0) if level is not None else None
+        out.append((name, values[0], values[1:]))
+    return out
+
+
+def quality_runs(
+    conn: Connection,
+    *,
+    logical_dates: Sequence[dt.date] | None = None,
+    tenant_id: str | None = None,
+    accounts: Sequence[tuple[str, int]] | None = None,
+) -> list[Row[Any]]:
+    """Stored verdicts (one per account and day), optionally of ``logical_dates``, of one
+    tenant, and of the tenants and accounts in ``accounts`` (bound IN lists on both key
+    columns: the caller keeps the exact pairs)."""
+    r = m.QualityRun
+    stmt = select(
+        r.logical_date,
+        r.tenant_id,
+        r.customer_id,
+        r.status,
+        r.blocking,
+        r.warnings,
+        r.quarantined_rows,
+        r.excluded_days,
+        r.data_docs_path,
+    )
+    if logical_dates is not None:
+        stmt = stmt.where(r.logical_date.in_(list(logical_dates)))
+    if tenant_id is not None:
+        stmt = stmt.where(r.tenant_id == tenant_id)
+    if accounts is not None:
+        stmt = stmt.where(
+            r.tenant_id.in_(sorted({t for t, _ in accounts})),
+            r.customer_id.in_(sorted({c for _, c in accounts})),
+        )
+    return list(conn.execute(stmt))
