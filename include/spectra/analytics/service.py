@@ -129,7 +129,7 @@ def read_clean_performance(
     detail_from: dt.date,
 ) -> pd.DataFrame:
     """Campaign rows from ``campaign_from``, ad-group and keyword rows from ``detail_from``."""
-    from spectra.quality.views import performance_daily_clean as v
+    from spectra.warehouse.clean_views import performance_daily_clean as v
 
     cols = [v.c[name] for name in PERF_READ_COLUMNS]
     base = select(*cols).where(
@@ -224,7 +224,7 @@ def read_cpc_index_rows(
 ) -> pd.DataFrame | None:
     """Keyword clicks and cost over past holiday windows (``cpc_index.keyword_ranges``): the
     CPC anomalies' holiday factors are then measured at a fixed keyword mix as well."""
-    from spectra.quality.views import performance_daily_clean as v
+    from spectra.warehouse.clean_views import performance_daily_clean as v
 
     if not ranges:
         return None
