@@ -13,8 +13,8 @@ deterministic fallback would take. The model cannot create an option; it can onl
 - ``enable_keyword``: a paused keyword whose bid envelope (from the days it ran) says
   increase: its clicks paid well above break-even; no fallback (the model proposes it);
 - ``negative_keyword``: a search term of the last ``negative_window_days`` with at least
-  ``negative_min_clicks`` clicks, spend above the account's cost per conversion (or, without
-  conversions, above 2 000 billable units: 20.00 USD) and no conversion, not already a keyword;
+  ``negative_min_clicks`` clicks and no conversion where its campaign's conversion rate made
+  zero unlikely (``analytics.search_terms``: exact Poisson, p <= 0.01), not already a keyword;
 - ``rsa_copy``: an ad group with no approved ad (new copy is the lever there); no fallback;
 - ``target_cpa`` / ``target_roas``: a Smart Bidding campaign's ``target`` envelope (evidence
   names the strategy; tROAS is the ratio in micros).
@@ -22,13 +22,14 @@ deterministic fallback would take. The model cannot create an option; it can onl
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from spectra.agent.schema import ProposalKind
 from spectra.agent.settings import AgentSettings
+from spectra.analytics.search_terms import campaign_term_tests, search_term_evidence_id, term_key
 from spectra.warehouse.agent_store import DayInputs
 
 MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
@@ -91,11 +92,6 @@ def _interval(delta: int | None, rel_se: Any) -> tuple[int | None, int | None]:
         return None, None
     half = abs(delta) * 1.96 * se
     return int(round(delta - half)), int(round(delta + half))
-
-
-def term_key(campaign_id: int, term: str) -> str:
-    """A stable id for a search term (the text itself is untrusted and stays out of ids)."""
-    return hashlib.sha256(f"{campaign_id}\x00{term}".encode()).hexdigest()[:12]
 
 
 def build_options(inputs: DayInputs, settings: AgentSettings) -> list[Option]:
@@ -247,11 +243,13 @@ def _negative_options(
     enabled: set[int],
     keywords: Mapping[tuple[int, int], Mapping[str, Any]],
 ) -> list[Option]:
-    cost = sum(int(t["cost_micros"] or 0) for t in inputs.search_terms)
-    conversions = sum(float(t["conversions"] or 0) for t in inputs.search_terms)
-    unit = inputs.billable_unit_micros
-    threshold = int(cost / conversions) if conversions > 0 else 2_000 * unit
+    """Search terms that had clicks enough to convert and did not (analytics.search_terms);
+    the evidence id names the campaign, the term's key and the window, so the guardrails
+    re-run the same test on the same sums."""
     existing = {str(k["text"]).strip().lower() for k in keywords.values()}
+    until = inputs.logical_date
+    since = until - dt.timedelta(days=settings.negative_window_days - 1)
+    tests = campaign_term_tests(inputs.search_terms)
     out: list[Option] = []
     per_campaign: dict[int, int] = {}
     for t in inputs.search_terms:  # ordered by campaign, cost desc
@@ -261,12 +259,15 @@ def _negative_options(
             continue
         if float(t["conversions"] or 0) > 0 or int(t["clicks"] or 0) < settings.negative_min_clicks:
             continue
-        if int(t["cost_micros"] or 0) < threshold or term.strip().lower() in existing:
+        if term.strip().lower() in existing:
+            continue
+        key = term_key(cid, term)
+        test = tests[(cid, key)]
+        if not test.significant():
             continue
         if per_campaign.get(cid, 0) >= settings.negatives_per_campaign:
             continue
         per_campaign[cid] = per_campaign.get(cid, 0) + 1
-        key = term_key(cid, term)
         daily = int(t["cost_micros"]) // max(1, settings.negative_window_days)
         out.append(
             Option(
@@ -276,14 +277,19 @@ def _negative_options(
                 current=None,
                 negative_text=term,
                 label=term,
-                expected_value_delta_micros=0,
+                # the spend it stops, which bought nothing in the window
+                expected_value_delta_micros=daily,
                 reason=(
-                    f"{int(t['clicks'])} clicks and {int(t['cost_micros']) / 1e6:.2f} spent in "
-                    f"{settings.negative_window_days} days with no conversion "
-                    f"(~{daily / 1e6:.2f} a day saved)"
+                    f"{test.describe()} in {settings.negative_window_days} days; "
+                    f"{int(t['cost_micros']) / 1e6:.2f} spent (~{daily / 1e6:.2f} a day saved)"
                 ),
-                evidence_ids=(f"search_term:{cid}:{key}",),
-                facts={"clicks": int(t["clicks"]), "cost_micros": int(t["cost_micros"])},
+                evidence_ids=(search_term_evidence_id(cid, key, since, until),),
+                facts={
+                    "clicks": int(t["clicks"]),
+                    "cost_micros": int(t["cost_micros"]),
+                    "expected_conversions": round(test.expected_conversions, 2),
+                    "p_value": test.p_value,
+                },
             )
         )
     return out

@@ -204,10 +204,11 @@ class StructureCounts:
 
 @dataclass(frozen=True)
 class Evidence:
-    """A verdict or an envelope from analytics, reduced to what the statistical gate checks."""
+    """A verdict, an envelope or a search-term test from analytics, reduced to what the
+    statistical gate checks."""
 
-    evidence_id: str  # "verdict:<id>" | "envelope:<id>"
-    kind: str  # verdict | envelope
+    evidence_id: str  # "verdict:<id>" | "envelope:<id>" | "search_term:<campaign>:<key>:…"
+    kind: str  # verdict | envelope | search_term
     campaign_id: int | None
     entity_id: int | None
     significant: bool  # verdict: BH-adjusted significant; envelope: direction != hold
@@ -215,6 +216,7 @@ class Evidence:
     seasonally_adjusted: bool
     direction: str | None = None  # envelope: increase | decrease | hold
     max_change_pct: float | None = None  # envelope: the most it lets the value move
+    term_key: str | None = None  # search_term: which term (analytics.search_terms.term_key)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from spectra.analytics.search_terms import term_key
 from spectra.domain.changes import EntityKind, OriginKind
 from spectra.guardrails.candidate import (
     MAGNITUDE_KINDS,
@@ -338,10 +339,16 @@ def _evidence_problem(
 ) -> str | None:
     if ev.campaign_id is not None and ev.campaign_id != candidate.campaign_id:
         return f"about campaign {ev.campaign_id}, not {candidate.campaign_id}"
+    if ev.kind == "search_term":
+        text = candidate.entity.text
+        if candidate.change_kind != ChangeKind.NEGATIVE_KEYWORD or text is None:
+            return "a search-term test is evidence for a negative keyword only"
+        if term_key(candidate.campaign_id, text) != ev.term_key:
+            return "about another search term than the negative keyword's"
     if ev.entity_id is not None and ev.entity_id not in (entity_id, candidate.campaign_id):
         return f"about entity {ev.entity_id}, not {entity_id}"
     if not ev.significant:
-        return "not significant"
+        return "not significant" + (f" ({'; '.join(ev.notes)})" if ev.notes else "")
     if not ev.lag_complete:
         return "conversion lag not complete"
     if config.require_seasonal_adjustment and not ev.seasonally_adjusted:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from spectra.analytics.search_terms import campaign_term_tests, parse_evidence_id
 from spectra.domain.changes import EntityKind
 from spectra.guardrails.candidate import (
     CandidateChange,
@@ -43,6 +44,7 @@ from spectra.guardrails.rules import (
 )
 from spectra.observability import audit
 from spectra.warehouse import guardrail_store as store
+from spectra.warehouse.agent_store import search_term_totals
 
 # how far back "converting" looks for the pause-of-a-converting-entity approval rule
 CONVERTING_LOOKBACK_DAYS = 30
@@ -202,7 +204,7 @@ def gather_facts(
     )
     evidence = _evidence(
         store.evidence_rows(conn, tenant_id=t, evidence_ids=candidate.evidence_ids)
-    )
+    ) + _search_term_evidence(conn, tenant_id=t, evidence_ids=candidate.evidence_ids)
     converting = False
     if candidate.proposed == "PAUSED":
         level, eid, ag = _perf_key(candidate)
@@ -241,6 +243,41 @@ def _perf_key(candidate: CandidateChange) -> tuple[str, int, int]:
     if e.kind == EntityKind.AD_GROUP:
         return "ad_group", int(e.ad_group_id or 0), int(e.ad_group_id or 0)
     return "campaign", e.campaign_id, 0
+
+
+def _search_term_evidence(
+    conn: Connection, *, tenant_id: str, evidence_ids: Sequence[str]
+) -> list[Evidence]:
+    """Search-term evidence re-derived from the warehouse: the window's sums read again and
+    the agent's test (analytics.search_terms) run again, so an id cannot claim more than the
+    data shows. A term the window does not have is absent (the gate says "not found")."""
+    out = []
+    for evidence_id in evidence_ids:
+        parsed = parse_evidence_id(evidence_id)
+        if parsed is None:
+            continue
+        campaign_id, key, since, until = parsed
+        rows = search_term_totals(
+            conn, tenant_id=tenant_id, campaign_id=campaign_id, since=since, until=until
+        )
+        test = campaign_term_tests(rows).get((campaign_id, key))
+        if test is None:
+            continue
+        out.append(
+            Evidence(
+                evidence_id=evidence_id,
+                kind="search_term",
+                campaign_id=campaign_id,
+                entity_id=None,
+                significant=test.conversions == 0 and test.significant(),
+                # the term and its campaign share the window: lag and seasonality cancel
+                lag_complete=True,
+                seasonally_adjusted=True,
+                term_key=key,
+                notes=(test.describe(),),
+            )
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- check

@@ -61,6 +61,41 @@ def _rows(conn: Connection, stmt: Any) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
+def search_term_totals(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    since: dt.date,
+    until: dt.date,
+    customer_id: int | None = None,
+    campaign_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Search terms summed over ``since`` .. ``until`` per (campaign, term) — a term served
+    by several ad groups is one row — ordered by campaign, cost descending. The agent's
+    negative-keyword options and the guardrails' re-check of them read the same sums."""
+    s = SearchTermDaily
+    where = [s.tenant_id == tenant_id, s.date >= since, s.date <= until]
+    if customer_id is not None:
+        where.append(s.customer_id == customer_id)
+    if campaign_id is not None:
+        where.append(s.campaign_id == campaign_id)
+    return _rows(
+        conn,
+        select(
+            s.campaign_id,
+            s.search_term,
+            func.max(s.term_status).label("term_status"),
+            func.sum(s.clicks).label("clicks"),
+            func.sum(s.impressions).label("impressions"),
+            func.sum(s.cost_micros).label("cost_micros"),
+            func.sum(s.conversions).label("conversions"),
+        )
+        .where(*where)
+        .group_by(s.campaign_id, s.search_term)
+        .order_by(s.campaign_id, func.sum(s.cost_micros).desc(), s.search_term),
+    )
+
+
 def read_day_inputs(
     conn: Connection,
     *,
@@ -110,22 +145,12 @@ def read_day_inputs(
         .where(where(e), e.logical_date == logical_date)
         .order_by(e.kind, e.id),
     )
-    s = SearchTermDaily
-    since = logical_date - dt.timedelta(days=search_term_days - 1)
-    search_terms = _rows(
+    search_terms = search_term_totals(
         conn,
-        select(
-            s.campaign_id,
-            s.search_term,
-            func.max(s.term_status).label("term_status"),
-            func.sum(s.clicks).label("clicks"),
-            func.sum(s.impressions).label("impressions"),
-            func.sum(s.cost_micros).label("cost_micros"),
-            func.sum(s.conversions).label("conversions"),
-        )
-        .where(where(s), s.date >= since, s.date <= logical_date)
-        .group_by(s.campaign_id, s.search_term)
-        .order_by(s.campaign_id, func.sum(s.cost_micros).desc(), s.search_term),
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        since=logical_date - dt.timedelta(days=search_term_days - 1),
+        until=logical_date,
     )
     a = Ad
     ads = _rows(

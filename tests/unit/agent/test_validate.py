@@ -178,24 +178,31 @@ def test_fallback_takes_the_envelope_value_best_first_capped() -> None:
     assert check(batch, options, ENTITIES, billable_unit_micros=UNIT, max_per_campaign=1).ok
 
 
-def test_negative_keyword_options_need_spend_without_conversions() -> None:
+def test_negative_keyword_options_need_clicks_that_should_have_converted() -> None:
     terms = [
+        {"campaign_id": MANUAL, "search_term": "buy shoes", "term_status": "NONE",
+         "clicks": 400, "impressions": 4000, "cost_micros": 400_000_000, "conversions": 40.0},
         {"campaign_id": MANUAL, "search_term": "free shoes", "term_status": "NONE",
-         "clicks": 30, "impressions": 400, "cost_micros": 90_000_000, "conversions": 0.0},
+         "clicks": 80, "impressions": 400, "cost_micros": 90_000_000, "conversions": 0.0},
         {"campaign_id": MANUAL, "search_term": "free sandals", "term_status": "NONE",
          "clicks": 30, "impressions": 400, "cost_micros": 50_000_000, "conversions": 0.0},
-        {"campaign_id": MANUAL, "search_term": "buy shoes", "term_status": "NONE",
-         "clicks": 30, "impressions": 400, "cost_micros": 45_000_000, "conversions": 5.0},
         {"campaign_id": MANUAL, "search_term": "cheap shoes", "term_status": "NONE",
-         "clicks": 2, "impressions": 40, "cost_micros": 30_000_000, "conversions": 0.0},
+         "clicks": 4, "impressions": 40, "cost_micros": 30_000_000, "conversions": 0.0},
         {"campaign_id": MANUAL, "search_term": "shoe repair", "term_status": "EXCLUDED",
-         "clicks": 30, "impressions": 400, "cost_micros": 40_000_000, "conversions": 0.0},
+         "clicks": 90, "impressions": 400, "cost_micros": 40_000_000, "conversions": 0.0},
     ]  # fmt: skip
-    # account CPA over the window: 255 / 5 = 51.00; "free sandals" spent 50.00, under one CPA
+    # the rest of the campaign converts 40 of its 524 clicks: "free shoes" was due ~6.1
+    # conversions (p = e^-6.1 < 0.01), "free sandals" ~2.1 (p = 0.12: no verdict yet)
     options = build_options(_inputs(search_terms=terms), AgentSettings())
     negatives = [o for o in options if o.kind == ProposalKind.NEGATIVE_KEYWORD]
     assert [o.negative_text for o in negatives] == ["free shoes"]
     assert "free shoes" not in negatives[0].option_id  # untrusted text stays out of ids
+    (evidence,) = negatives[0].evidence_ids
+    assert evidence.startswith(f"search_term:{MANUAL}:") and evidence.endswith(
+        ":2026-10-22:2026-11-20"
+    )  # the window the guardrails re-read: 30 days up to the logical date
+    # ranked by the spend it stops (90.00 over 30 days), like every option by its value
+    assert negatives[0].expected_value_delta_micros == 3_000_000
 
 
 def test_copy_limits_follow_google() -> None:
