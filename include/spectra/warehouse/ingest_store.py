@@ -29,6 +29,19 @@ def account_owner(conn: Connection, customer_id: int) -> str | None:
     ).scalar_one_or_none()
 
 
+def ingest_complete_through(
+    conn: Connection, *, tenant_id: str, customer_id: int, logical_date: dt.date
+) -> dt.date | None:
+    """The newest account-local day complete when ingest pulled ``logical_date`` (None: no
+    run recorded it)."""
+    r = m.IngestRun
+    return conn.execute(
+        select(r.complete_through).where(
+            r.tenant_id == tenant_id, r.customer_id == customer_id, r.logical_date == logical_date
+        )
+    ).scalar_one_or_none()
+
+
 def relabel_account(
     conn: Connection,
     *,

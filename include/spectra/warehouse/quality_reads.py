@@ -101,19 +101,6 @@ def stored_structure(
 # What the gate reads besides the fact rows: small, per account (and day), through SQLAlchemy.
 
 
-def ingest_complete_through(
-    conn: Connection, *, tenant_id: str, customer_id: int, logical_date: dt.date
-) -> dt.date | None:
-    """The newest account-local day complete when ingest pulled ``logical_date`` (None: no
-    run recorded it)."""
-    r = m.IngestRun
-    return conn.execute(
-        select(r.complete_through).where(
-            r.tenant_id == tenant_id, r.customer_id == customer_id, r.logical_date == logical_date
-        )
-    ).scalar_one_or_none()
-
-
 def first_fact_date(conn: Connection, *, tenant_id: str, customer_id: int) -> dt.date | None:
     """The account's first day with performance rows, ever (None: none yet)."""
     p = m.PerformanceDaily

@@ -23,7 +23,8 @@ from spectra.quality.frames.days import days_frame
 from spectra.quality.frames.rows import rows_frame
 from spectra.quality.frames.structure import structure_frame
 from spectra.warehouse import models as m
-from spectra.warehouse.quality_reads import first_fact_date, held_entries, ingest_complete_through
+from spectra.warehouse.ingest_store import ingest_complete_through
+from spectra.warehouse.quality_reads import first_fact_date, held_entries
 
 
 def load_batch(
