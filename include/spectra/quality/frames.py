@@ -33,7 +33,12 @@ from spectra.quality.checks import (
 from spectra.quality.outage import score_tracking
 from spectra.quality.screen import warehouse_row
 from spectra.warehouse import models as m
-from spectra.warehouse.quality_reads import STRUCTURE_COLUMNS, stored_facts, stored_structure
+from spectra.warehouse.quality_reads import (
+    STRUCTURE_COLUMNS,
+    latest_lag_cdf,
+    stored_facts,
+    stored_structure,
+)
 
 # A keyword is (ad group, criterion): Google shares criterion ids across ad groups. Campaign
 # rows carry ad group 0 (as stored), ad-group rows their own id.
@@ -472,7 +477,13 @@ def _days_frame(
         stored = rows[(rows["_origin"] == "warehouse") & (rows["level"] == "campaign")]
         totals = stored.groupby("date")[["clicks", "conversions"]].sum()
         frame = frame.join(totals, on="date").fillna({"clicks": 0, "conversions": 0.0})
-        frame = score_tracking(frame, config)
+        lag_cdf = latest_lag_cdf(
+            conn,
+            tenant_id=batch.tenant_id,
+            customer_id=batch.customer_id,
+            before=batch.logical_date,
+        )
+        frame = score_tracking(frame, config, lag_cdf)
     return _with_row(frame)
 
 
