@@ -648,9 +648,12 @@ def _bid_envelopes(
 
 
 def _target_envelopes(
-    ev: _Evidence, bidding_targets: Mapping[int, CampaignTarget] | None
+    ev: _Evidence,
+    bidding_targets: Mapping[int, CampaignTarget] | None,
+    target_in_force_since: Mapping[int, dt.date] | None = None,
 ) -> pd.DataFrame:
-    """Smart Bidding target envelopes of the campaigns with a target CPA or ROAS."""
+    """Smart Bidding target envelopes of the campaigns with a target CPA or ROAS (only the
+    days each campaign's current target has been in force)."""
     if not bidding_targets or "campaign" not in ev.present:
         return pd.DataFrame(columns=TARGET_COLUMNS)
     assert ev.conversions_until is not None  # the lag step ran
@@ -664,6 +667,7 @@ def _target_envelopes(
     return target_envelopes(
         ev.rows.loc[keep, cols], bidding_targets, config=ev.cfg.targets,
         billable_unit_micros=ev.money.billable_unit_micros,
+        target_in_force_since=target_in_force_since,
     )  # fmt: skip
 
 
@@ -686,6 +690,7 @@ def analyze_account(
     account_currency: Currency | None = None,
     bidding_targets: Mapping[int, CampaignTarget] | None = None,
     bid_in_force_since: Mapping[tuple[int, int], dt.date] | None = None,
+    target_in_force_since: Mapping[int, dt.date] | None = None,
 ) -> AnalysisResult:
     """Lag completion, seasonality, tests with FDR, anomalies, change effects, allocation and
     keyword bid envelopes.
@@ -701,7 +706,8 @@ def analyze_account(
     (enables bid envelopes); smart_bidding_campaigns: campaign ids whose keywords have no
     manual bid; bidding_targets: the current target CPA / ROAS per Smart Bidding campaign
     (enables target envelopes); bid_in_force_since: per keyword, the day its current bid
-    took effect (its bid evidence starts there). account_currency: the account's currency (default USD): next budgets and bids
+    took effect (its bid evidence starts there); target_in_force_since: the same per Smart
+    Bidding campaign and its current target. account_currency: the account's currency (default USD): next budgets and bids
     are whole billable units of it, and the bid cap is scaled to it.
     cpc_index_rows: keyword rows (date, campaign_id, ad_group_id, entity_id, clicks,
     cost_micros) of past holiday windows (``cpc_index.keyword_ranges``); with the keyword rows
@@ -746,7 +752,7 @@ def analyze_account(
         ev, keyword_bids_micros, smart_bidding_campaigns, bid_in_force_since
     )
     t = timed("bids", t)
-    target_frame = _target_envelopes(ev, bidding_targets)
+    target_frame = _target_envelopes(ev, bidding_targets, target_in_force_since)
     timed("targets", t)
     timings["total"] = time.perf_counter() - t0
 
