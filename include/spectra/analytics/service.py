@@ -445,6 +445,32 @@ def read_target_changes(
     return out
 
 
+def read_cpc_shocks(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    since: dt.date,
+    until: dt.date,
+    runs_before: dt.date,
+) -> dict[int, list[dt.date]]:
+    """Per campaign, the days in [since, until] that earlier runs (logical date before
+    ``runs_before``: a re-run or backfill sees what it saw the first time) flagged as its CPC going up: with today's anomalies, the engine finds each
+    campaign's latest CPC shock (``engine.cpc_shocks``)."""
+    a = m.AnomalyRow
+    rows = conn.execute(
+        select(a.entity_id, a.date).where(
+            a.tenant_id == tenant_id, a.customer_id == customer_id,
+            a.entity_level == "campaign", a.metric == "cpc", a.direction == "up",
+            a.flagged.is_(True), a.date >= since, a.date <= until, a.logical_date < runs_before,
+        )
+    ).all()  # fmt: skip
+    out: dict[int, list[dt.date]] = {}
+    for entity_id, day in rows:
+        out.setdefault(int(entity_id), []).append(_day(day))
+    return out
+
+
 # --------------------------------------------------------------------------- writing
 def _py(value: Any) -> Any:
     """numpy / pandas scalars -> plain Python; NaN, NA and NaT -> None."""
@@ -819,6 +845,11 @@ def analyze_and_store(
         target_changes = read_target_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
         )
+        past_shocks = read_cpc_shocks(
+            conn, tenant_id=tenant_id, customer_id=customer_id,
+            since=as_of - dt.timedelta(days=max(cfg.bids.evidence_days, cfg.targets.evidence_days)),
+            until=as_of, runs_before=logical_date,
+        )  # fmt: skip
         changes = read_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id,
             since=as_of - dt.timedelta(days=cfg.effects.post_days + window + 7), until=as_of,
@@ -838,6 +869,7 @@ def analyze_and_store(
         bidding_targets=settings.bidding_targets or None,
         bid_in_force_since=bid_changes or None,
         target_in_force_since=target_changes or None,
+        past_cpc_shocks=past_shocks or None,
         cpc_index_rows=cpc_index_rows,
         account_currency=settings.currency,
     )
