@@ -7,6 +7,8 @@ Figures (added to ``results``):
   through per second; baseline = the greedy bot's loop (ingest and its rules only);
 - ``evaluation: seconds per simulated day (spectra, small account)``: the loop's cost of one
   day on the small (4-campaign) scenarios; the portfolio's days are separate;
+- ``evaluation: CPU seconds per simulated day by policy``: each policy's loop, on the small
+  scenarios and on the portfolio (``small`` / ``portfolio_200``): what a longer horizon costs;
 - ``evaluation: whole suite``: minutes for the suite in ``JOBS`` processes (target: under 20
   on 2 cores);
 - ``evaluation: spectra uplift share``, ``... A/A changes per 10 campaign-weeks``, ``... cuts
@@ -90,9 +92,19 @@ def figures(results: dict[str, Any], runs: list[Any], *, minutes: float, quick: 
     results["evaluation: seconds per simulated day (spectra, small account)"]["steps"] = {
         k: round(v, 3) for k, v in sorted(steps_small.items())
     }  # wall seconds per step of the loop, and "cpu": the process's CPU seconds
+    results["evaluation: CPU seconds per simulated day by policy"] = {
+        "value": cpu_per_day, "unit": "cpu-s/day", "baseline": None, "ratio": None,
+        **cpu_by_policy(runs),
+    }  # fmt: skip
     results["evaluation: whole suite" + (" (quick)" if quick else "")] = {
         "value": minutes, "unit": "min", "baseline": 20.0, "ratio": minutes / 20.0,
         "runs": len(runs), "jobs": JOBS,
+        # the runs' own CPU (loop + set-up) over JOBS cores: the suite's minutes on an idle
+        # machine (the wall figure above counts whatever else shares it)
+        "cpu_minutes_per_job": sum(
+            float(r.step_seconds.get("cpu", 0.0)) + float(getattr(r, "setup_cpu_seconds", 0.0))
+            for r in runs
+        ) / JOBS / 60,
         "horizon_days": {
             name: max(cd for n, cd in horizons if n == name)
             // max(1, _campaigns(runs, name))
@@ -107,6 +119,23 @@ def figures(results: dict[str, Any], runs: list[Any], *, minutes: float, quick: 
         value = summary.get(key)
         if value is not None:
             results[figure] = {"value": value, "unit": "", "baseline": target, "ratio": None}
+
+
+def cpu_by_policy(runs: list[Any]) -> dict[str, dict[str, float]]:
+    """CPU seconds per simulated day of each policy's loop, on the small (4-campaign)
+    scenarios and on the portfolio: what a horizon costs (the suite's minutes are about
+    sum(days x CPU s/day) / JOBS, plus each run's set-up)."""
+    out: dict[str, dict[str, float]] = {"small": {}, "portfolio_200": {}}
+    for group, chosen in (
+        ("small", [r for r in runs if r.scenario != "portfolio_200"]),
+        ("portfolio_200", [r for r in runs if r.scenario == "portfolio_200"]),
+    ):
+        for policy in sorted({r.policy for r in chosen}):
+            mine = [r for r in chosen if r.policy == policy]
+            days = sum(len(r.daily_spend) for r in mine)
+            cpu = sum(float(r.step_seconds.get("cpu", r.seconds)) for r in mine)
+            out[group][policy] = round(cpu / max(days, 1), 3)
+    return out
 
 
 def _campaigns(runs: list[Any], scenario: str) -> int:

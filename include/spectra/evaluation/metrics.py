@@ -276,6 +276,9 @@ class RunMetrics:
     daily_limit: list[float] = field(default_factory=list)
     daily_changes: list[int] = field(default_factory=list)
     step_seconds: dict[str, float] = field(default_factory=dict)
+    # the process's CPU seconds outside the loop: building the world (market, server, the
+    # warm-up ingest) and scoring it; with the loop's ``step_seconds["cpu"]`` what a run costs
+    setup_cpu_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -71,8 +71,8 @@ def score(
             outage_cuts = metrics.cuts_during(changes, start=shock[0], end=shock[1])
     step_seconds: defaultdict[str, float] = defaultdict(float)
     for out in logs:
-        for step, seconds in out.seconds.items():
-            step_seconds[step] += seconds
+        for step, step_time in out.seconds.items():
+            step_seconds[step] += step_time
     campaign_days = n_campaigns * len(days)
     return metrics.RunMetrics(
         scenario=scenario.name,
@@ -147,13 +147,16 @@ def run_one(
     if where.exists():
         shutil.rmtree(where)
     llm = _stand_in() if needs_model([policy]) else None
+    cpu = time.process_time()
     try:
         with open_world(
             scenario, seed, workdir=where, gemini_base_url=llm.base_url if llm else None
         ) as world:
             prepare(world, history=policy.needs_history)
             logs, seconds = run_policy(world, policy)
-            return score(world, policy, logs, seconds)
+            scored = score(world, policy, logs, seconds)
+        scored.setup_cpu_seconds = time.process_time() - cpu - scored.step_seconds.get("cpu", 0.0)
+        return scored
     finally:
         if not keep:
             shutil.rmtree(where, ignore_errors=True)

@@ -2,7 +2,8 @@
 
 Appends serialise per tenant on the ``audit_chain_heads`` row (``SELECT … FOR UPDATE`` on
 PostgreSQL; SQLite's write transactions are serial already), so ``seq`` is dense and every
-row links to the one before it. An append joins the caller's transaction: the audit row of a
+row links to the one before it. An append is three statements (lock the head, insert the row,
+move the head); the head row is created only by a tenant's first append. An append joins the caller's transaction: the audit row of a
 phase commits, or rolls back, with the phase itself.
 """
 
@@ -12,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from spectra.domain.audit import GENESIS, row_hash
 from spectra.warehouse.db import dialect_insert
@@ -33,24 +34,39 @@ AUDIT_COLUMNS = (
 )
 
 
+# Built once: the executor appends a row per phase of every change (six a change), and a
+# statement built per call (``insert().values(**row)``) cost as much again as running it.
+_HEAD = AuditChainHead.__table__
+_LOCK_HEAD = (
+    select(_HEAD.c.seq, _HEAD.c.row_hash)
+    .where(_HEAD.c.tenant_id == bindparam("tenant"))
+    .with_for_update()
+)
+_INSERT_ROW = insert(AuditRow.__table__)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.tenant_id == bindparam("tenant"))
+    .values(seq=bindparam("new_seq"), row_hash=bindparam("new_hash"))
+)
+
+
 def append_audit_row(conn: Connection, *, tenant_id: str, fields: Mapping[str, Any]) -> int:
     """Append one row to the tenant's chain (inside the caller's transaction); returns its seq."""
     unknown = set(fields) - set(AUDIT_COLUMNS)
     if unknown:
         raise TypeError(f"unknown audit fields: {sorted(unknown)}")
-    # The head row exists before it is locked: two first appends of a tenant would otherwise
-    # both find no row to lock and both write seq 1 (seen with two executor processes on
-    # PostgreSQL). ON CONFLICT DO NOTHING makes the second wait for the first, then find it.
-    conn.execute(
-        dialect_insert(conn)(AuditChainHead)
-        .values(tenant_id=tenant_id, seq=0, row_hash=GENESIS)
-        .on_conflict_do_nothing(index_elements=["tenant_id"])
-    )
-    head = conn.execute(
-        select(AuditChainHead.seq, AuditChainHead.row_hash)
-        .where(AuditChainHead.tenant_id == tenant_id)
-        .with_for_update()
-    ).one()
+    head = conn.execute(_LOCK_HEAD, {"tenant": tenant_id}).one_or_none()
+    if head is None:
+        # A tenant's first append: the head row is created before it is locked. Two first
+        # appends would otherwise both find no row to lock and both write seq 1 (seen with two
+        # executor processes on PostgreSQL); ON CONFLICT DO NOTHING makes the second wait for
+        # the first to commit, and its lock then reads the first one's head.
+        conn.execute(
+            dialect_insert(conn)(AuditChainHead)
+            .values(tenant_id=tenant_id, seq=0, row_hash=GENESIS)
+            .on_conflict_do_nothing(index_elements=["tenant_id"])
+        )
+        head = conn.execute(_LOCK_HEAD, {"tenant": tenant_id}).one()
     prev_seq, prev_hash = int(head[0]), str(head[1])
     row: dict[str, Any] = {
         "actor": "system",
@@ -73,11 +89,9 @@ def append_audit_row(conn: Connection, *, tenant_id: str, fields: Mapping[str, A
     row["detail"] = dict(row["detail"] or {})
     row["prev_hash"] = prev_hash
     row["row_hash"] = row_hash(prev_hash, row)
-    conn.execute(insert(AuditRow).values(**row))
+    conn.execute(_INSERT_ROW, row)
     conn.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.tenant_id == tenant_id)
-        .values(seq=row["seq"], row_hash=row["row_hash"])
+        _MOVE_HEAD, {"tenant": tenant_id, "new_seq": row["seq"], "new_hash": row["row_hash"]}
     )
     return int(row["seq"])
 

@@ -13,12 +13,18 @@ import datetime as dt
 from typing import Any
 
 import pybreaker
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 
 from spectra.warehouse.db import dialect_insert
 from spectra.warehouse.models import CircuitBreakerRow
 
 _T = CircuitBreakerRow.__table__
+# Built once: pybreaker reads the state and a counter around every guarded call (every GAQL
+# query and mutate the executor sends), and building the statement cost more than running it.
+_GET = {
+    column: select(_T.c[column]).where(_T.c.name == bindparam("key"))
+    for column in ("state", "fail_counter", "success_counter", "opened_at")
+}
 
 
 class WarehouseCircuitStorage(pybreaker.CircuitBreakerStorage):
@@ -38,7 +44,7 @@ class WarehouseCircuitStorage(pybreaker.CircuitBreakerStorage):
 
     def _get(self, column: str) -> Any:
         with self._engine.connect() as conn:
-            return conn.execute(select(_T.c[column]).where(_T.c.name == self._key)).scalar_one()
+            return conn.execute(_GET[column], {"key": self._key}).scalar_one()
 
     def _set(self, **values: Any) -> None:
         with self._engine.begin() as conn:

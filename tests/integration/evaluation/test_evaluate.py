@@ -45,6 +45,12 @@ def test_evaluate_writes_the_scoreboard(
     assert hands_off[0] != hands_off[1]
     assert rows["spectra"]["violations"]["mean"] == 0 and rows["spectra"]["breaches"]["mean"] == 0
     assert data["summary"]["beats_greedy"][0]["scenario"] == "small"
+    # a run's seconds are its whole loop: at least the wall seconds its timed steps took
+    for r in runs:
+        steps = sum(v for k, v in r["step_seconds"].items() if k != "cpu")
+        assert r["seconds"] >= steps > 0 or (r["policy"] != "spectra" and r["seconds"] >= 0)
+        assert r["seconds_per_day"] == pytest.approx(r["seconds"] / 2)
+        assert r["setup_cpu_seconds"] > 0  # building its world (market, server, warehouse)
     markdown = (out / "README.md").read_text()
     assert "| small | oracle | 2 |" in markdown and data["command"].startswith("spectra evaluate")
     for png in ("cumulative_profit", "spend", "changes", "uplift_share"):
