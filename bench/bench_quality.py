@@ -37,10 +37,10 @@ def run(results: dict[str, Any]) -> None:
     from spectra.ads.client import AdsCredentials, build_client
     from spectra.ads.stream import load_query, stream_columns
     from spectra.cli import start_sandbox_process, stop_process_group
-    from spectra.ingest.daily import write_pulled
+    from spectra.ingest.daily import hold_back, write_pulled
     from spectra.quality.checks import QualityConfig
     from spectra.quality.runner import validate_account
-    from spectra.quality.screen import FACT_QUERIES, screen_columns
+    from spectra.quality.screen import FACT_QUERIES, Rejected, screen_columns
     from spectra.sandbox.market import Market
     from spectra.sandbox.tls import ensure_tls
     from spectra.settings import spectra_home
@@ -94,13 +94,24 @@ def run(results: dict[str, Any]) -> None:
 
             def ingest(engine: Any = engine) -> int:
                 pulled = pull()
-                with engine.begin() as conn:
+                rejected: list[Rejected] = []
+                with engine.begin() as conn:  # ingest's writer, then its hold-back, as a run
                     write_pulled(
                         conn,
                         {"keyword_performance": pulled},
                         tenant_id=TENANT,
                         customer_id=customer_id,
                         as_of=CLOCK,
+                        logical_date=logical_date,
+                        rejected=rejected,
+                    )
+                    hold_back(
+                        conn,
+                        rejected,
+                        tenant_id=TENANT,
+                        customer_id=customer_id,
+                        as_of=CLOCK,
+                        logical_date=logical_date,
                     )
                 return len(pulled["segments.date"])
 

@@ -158,7 +158,7 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
 
 def cmd_account_accept(args: argparse.Namespace) -> int:
     """Accept the currency / time zone change ingest holds for an account."""
-    from spectra.quality.store import NoHeldSettings, accept_account_settings
+    from spectra.quality.settings import NoHeldSettings, accept_account_settings
     from spectra.warehouse.db import make_engine, unit_of_work
 
     engine = make_engine()

@@ -24,8 +24,8 @@ from spectra.ads.stream import load_query, stream_columns
 from spectra.domain.windows import ingest_window
 from spectra.ingest.daily import planned_pulls
 from spectra.quality.checks import RECORD_ONLY
-from spectra.quality.views import clean_performance_query, clean_search_terms_query
 from spectra.warehouse import models as m
+from spectra.warehouse.clean_views import clean_performance_query, clean_search_terms_query
 
 # query → (level, GAQL field of the entity id) for the performance table
 PERF_QUERIES = {

@@ -52,6 +52,8 @@ from spectra.analytics.targets import TARGET_CPA, TARGET_ROAS, CampaignTarget
 from spectra.domain.money import Currency
 from spectra.domain.money import currency as currency_of
 from spectra.warehouse import models as m
+from spectra.warehouse.db import reader
+from spectra.warehouse.ingest_store import ingest_complete_through
 from spectra.warehouse.upsert import bulk_upsert
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ def read_clean_performance(
     detail_from: dt.date,
 ) -> pd.DataFrame:
     """Campaign rows from ``campaign_from``, ad-group and keyword rows from ``detail_from``."""
-    from spectra.quality.views import performance_daily_clean as v
+    from spectra.warehouse.clean_views import performance_daily_clean as v
 
     cols = [v.c[name] for name in PERF_READ_COLUMNS]
     base = select(*cols).where(
@@ -224,7 +226,7 @@ def read_cpc_index_rows(
 ) -> pd.DataFrame | None:
     """Keyword clicks and cost over past holiday windows (``cpc_index.keyword_ranges``): the
     CPC anomalies' holiday factors are then measured at a fixed keyword mix as well."""
-    from spectra.quality.views import performance_daily_clean as v
+    from spectra.warehouse.clean_views import performance_daily_clean as v
 
     if not ranges:
         return None
@@ -784,21 +786,17 @@ def analyze_and_store(
     started = time.perf_counter()
     # Judge only complete days: the newest may have been partial when pulled (the account's
     # time zone had not finished it, plus Google's reporting delay; ingest_runs says).
-    with engine.connect() as conn:
-        complete = conn.execute(
-            select(m.IngestRun.complete_through).where(
-                m.IngestRun.tenant_id == tenant_id,
-                m.IngestRun.customer_id == customer_id,
-                m.IngestRun.logical_date == logical_date,
-            )
-        ).scalar_one_or_none()
+    reads = reader(engine)  # no write lock on SQLite while the engine reads
+    with reads.connect() as conn:
+        complete = ingest_complete_through(
+            conn, tenant_id=tenant_id, customer_id=customer_id, logical_date=logical_date
+        )
     as_of = min(logical_date, complete) if complete is not None else logical_date
     window = cfg.lag.window_days
     detail_from = as_of - dt.timedelta(days=sc_days(cfg) + 1)
     campaign_from = as_of - dt.timedelta(days=svc.campaign_history_days)
-    reader = engine.execution_options(spectra_sqlite_begin="DEFERRED")
 
-    with reader.connect() as conn:
+    with reads.connect() as conn:
         perf = read_clean_performance(
             conn, tenant_id=tenant_id, customer_id=customer_id, as_of=as_of,
             campaign_from=campaign_from, detail_from=detail_from,
@@ -813,7 +811,7 @@ def analyze_and_store(
             conn, perf, since=as_of - dt.timedelta(days=window + 1), until=as_of
         )
     fit_date = max(as_of, max(perf["reported_as_of"]))
-    with reader.connect() as conn:
+    with reads.connect() as conn:
         snapshots = read_snapshots(
             conn, tenant_id=tenant_id, customer_id=customer_id,
             since=fit_date - dt.timedelta(days=svc.snapshot_days), until=fit_date,

@@ -62,8 +62,9 @@ class EvalScenario(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     # the horizon: 7 days by default (every shipped shock and Black Friday to Cyber Monday
-    # fall inside it; the suite of 8 scenarios x 5 seeds x 5 policies stays under an hour on a
-    # loaded 2-core machine); --days sets any other
+    # fall inside it). A small account's day costs ~5 CPU seconds over the five policies
+    # (spectra ~3.5 of them), so 8 scenarios x 5 seeds at 7 days (portfolio 3) are ~24 min
+    # on 2 cores; 28 days would be ~57 (README, "What a horizon costs"); --days sets any other
     days: int = Field(default=7, ge=1, le=400)
     seeds: int = Field(default=5, ge=1, le=100)
     warmup_days: int = Field(default=90, ge=30, le=90)  # history ingested before day 1

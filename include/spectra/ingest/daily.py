@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine
 
 from spectra.ads.client import AdsCredentials
 from spectra.ads.errors import AdsError
@@ -42,11 +42,21 @@ from spectra.quality.bounds import Bounds, account_bounds
 from spectra.quality.screen import (
     SCREENED_QUERIES,
     Rejected,
-    quarantine_pulled,
     record_ingest_quarantine,
     screen_pulled,
 )
 from spectra.warehouse import models as m
+from spectra.warehouse.db import reader
+from spectra.warehouse.ingest_store import (
+    account_owner,
+    campaign_lifecycles,
+    clear_ad_schedules,
+    drop_lag_cells,
+    record_ingest_run,
+    relabel_account,
+    served_campaign_days,
+)
+from spectra.warehouse.repositories import account_time_zone
 from spectra.warehouse.upsert import Columns, bulk_upsert
 
 log = logging.getLogger(__name__)
@@ -312,9 +322,7 @@ class _PipelinedWriter:
 
 
 def account_tenant(conn: Connection, customer_id: int) -> str:
-    tenant = conn.execute(
-        select(m.AdAccount.tenant_id).where(m.AdAccount.customer_id == customer_id)
-    ).scalar_one_or_none()
+    tenant = account_owner(conn, customer_id)
     if tenant is None:
         raise IngestError(f"Google Ads account {customer_id} is not registered to any tenant")
     return tenant
@@ -347,7 +355,8 @@ def ingest_account(
     """
     started = time.perf_counter()
     window_start, window_end, as_of = ingest_window(logical_date, repull_days)
-    with engine.connect() as conn:
+    # Reads only: on SQLite they take no write lock (the writes take it once the pulls are in).
+    with reader(engine).connect() as conn:
         owner = account_tenant(conn, customer_id)
     if owner != tenant_id:
         raise IngestError(f"account {customer_id} belongs to tenant {owner!r}, not {tenant_id!r}")
@@ -378,7 +387,7 @@ def ingest_account(
         # The account's row first: an account not pinned yet is screened in its own currency.
         first = {"accounts": pull("accounts")}
         reported = first["accounts"].get("customer.currency_code") or [None]
-        with engine.connect() as conn:
+        with reader(engine).connect() as conn:
             # from what the warehouse held before this pull: a pull cannot move its own bounds
             bounds = account_bounds(
                 conn,
@@ -402,27 +411,23 @@ def _record_failed_run(
 ) -> None:
     """The run's own row says it failed, where and why (the load itself rolled back)."""
     with engine.begin() as conn:
-        bulk_upsert(
+        record_ingest_run(
             conn,
-            m.IngestRun.__table__,
-            [
-                {
-                    "tenant_id": result.tenant_id,
-                    "customer_id": result.customer_id,
-                    "logical_date": result.logical_date,
-                    "window_start": result.window_start,
-                    "window_end": result.window_end,
-                    "rows_by_table": {},
-                    "pulled_at": pulled_at,
-                    "status": "failed",
-                    "failed_query": failure.query,
-                    "failed_slice": failure.date_slice,
-                    "attempts": failure.attempts,
-                    "error": failure.error,
-                    "finished_at": m.utcnow(),
-                }
-            ],
-            keys=["tenant_id", "customer_id", "logical_date"],
+            {
+                "tenant_id": result.tenant_id,
+                "customer_id": result.customer_id,
+                "logical_date": result.logical_date,
+                "window_start": result.window_start,
+                "window_end": result.window_end,
+                "rows_by_table": {},
+                "pulled_at": pulled_at,
+                "status": "failed",
+                "failed_query": failure.query,
+                "failed_slice": failure.date_slice,
+                "attempts": failure.attempts,
+                "error": failure.error,
+                "finished_at": m.utcnow(),
+            },
         )
 
 
@@ -485,10 +490,9 @@ def _finish_load(
     logical_date, as_of = result.logical_date, result.as_of
     window_start, window_end = result.window_start, result.window_end
     rejected.extend(lost_campaign_days(conn, result, campaign_days))
-    held = record_ingest_quarantine(
+    held = hold_back(
         conn,
         rejected,
-        screened_queries=[name for name in WRITERS if name in SCREENED_QUERIES],
         tenant_id=tenant_id,
         customer_id=customer_id,
         as_of=as_of,
@@ -496,37 +500,54 @@ def _finish_load(
     )
     for name, count in held.items():
         result.rows[f"quality_quarantine.{name}"] = count
-    zone = conn.execute(
-        select(m.AdAccount.time_zone).where(
-            m.AdAccount.tenant_id == tenant_id, m.AdAccount.customer_id == customer_id
-        )
-    ).scalar_one()
+    zone = account_time_zone(conn, tenant_id=tenant_id, customer_id=customer_id) or "UTC"
     # the date clock of replays says the logical date is over everywhere
     result.complete_through = (
         min(logical_date, complete_through(pulled_at, zone)) if pulled_at else logical_date
     )
-    bulk_upsert(
+    record_ingest_run(
         conn,
-        m.IngestRun.__table__,
-        [
-            {
-                "tenant_id": tenant_id,
-                "customer_id": customer_id,
-                "logical_date": logical_date,
-                "window_start": window_start,
-                "window_end": window_end,
-                "rows_by_table": result.rows,
-                "pulled_at": pulled_at,
-                "complete_through": result.complete_through,
-                "status": "success",
-                "failed_query": None,
-                "failed_slice": None,
-                "attempts": None,
-                "error": None,
-                "finished_at": m.utcnow(),
-            }
-        ],
-        keys=["tenant_id", "customer_id", "logical_date"],
+        {
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "logical_date": logical_date,
+            "window_start": window_start,
+            "window_end": window_end,
+            "rows_by_table": result.rows,
+            "pulled_at": pulled_at,
+            "complete_through": result.complete_through,
+            "status": "success",
+            "failed_query": None,
+            "failed_slice": None,
+            "attempts": None,
+            "error": None,
+            "finished_at": m.utcnow(),
+        },
+    )
+
+
+def hold_back(
+    conn: Connection,
+    rejected: Sequence[Rejected],
+    *,
+    tenant_id: str,
+    customer_id: int,
+    as_of: dt.date,
+    logical_date: dt.date,
+) -> dict[str, int]:
+    """Record a run's rejected rows in quarantine, once, after its writes: held rows per query.
+
+    Every query an ingest screens is named as screened, so an entry of an earlier run of the
+    day that this run no longer finds (the API fixed itself) is resolved, whatever its query.
+    """
+    return record_ingest_quarantine(
+        conn,
+        list(rejected),
+        screened_queries=[name for name in WRITERS if name in SCREENED_QUERIES],
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        as_of=as_of,
+        logical_date=logical_date,
     )
 
 
@@ -540,34 +561,13 @@ def lost_campaign_days(
     are kept (nothing deletes them) and each such day is recorded (``perf.repull_complete``,
     warn) naming the campaign and the day, so the gate reports it.
     """
-    p, c = m.PerformanceDaily, m.Campaign
-    stored = conn.execute(
-        select(
-            p.entity_id,
-            p.date,
-            p.impressions,
-            p.clicks,
-            p.cost_micros,
-            p.conversions,
-            p.conversions_value_micros,
-            p.reported_as_of,
-        )
-        .join(
-            c,
-            (c.tenant_id == p.tenant_id)
-            & (c.customer_id == p.customer_id)
-            & (c.campaign_id == p.entity_id),
-        )
-        .where(
-            p.tenant_id == result.tenant_id,
-            p.customer_id == result.customer_id,
-            p.level == "campaign",
-            p.date.between(result.window_start, result.window_end),
-            p.impressions > 0,
-            c.serving_status == "ENABLED",
-        )
-        .order_by(p.entity_id, p.date)
-    ).all()
+    stored = served_campaign_days(
+        conn,
+        tenant_id=result.tenant_id,
+        customer_id=result.customer_id,
+        first=result.window_start,
+        last=result.window_end,
+    )
     lost = []
     for row in stored:
         day = row.date.isoformat()
@@ -611,26 +611,19 @@ class _Target:
 def _write_account(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
     if not cols.get("customer.id"):
         return {}
-    t.conn.execute(
-        m.AdAccount.__table__.update()
-        .where(m.AdAccount.tenant_id == t.tenant_id, m.AdAccount.customer_id == t.customer_id)
-        .values(
-            descriptive_name=cols["customer.descriptive_name"][0],
-            currency_code=cols["customer.currency_code"][0],
-            time_zone=cols["customer.time_zone"][0],
-        )
+    relabel_account(
+        t.conn,
+        tenant_id=t.tenant_id,
+        customer_id=t.customer_id,
+        descriptive_name=cols["customer.descriptive_name"][0],
+        currency_code=cols["customer.currency_code"][0],
+        time_zone=cols["customer.time_zone"][0],
     )
     return {"ad_accounts": 1}
 
 
 def _write_campaigns(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
-    existing = dict(
-        t.conn.execute(
-            select(m.Campaign.campaign_id, m.Campaign.status).where(
-                m.Campaign.tenant_id == t.tenant_id, m.Campaign.customer_id == t.customer_id
-            )
-        ).all()
-    )
+    existing = campaign_lifecycles(t.conn, tenant_id=t.tenant_id, customer_id=t.customer_id)
     # The lifecycle state is Spectra's own: set once when first seen, never by ingest after.
     lifecycle = [
         existing.get(cid) or _LIFECYCLE_FOR_NEW.get(serving, CampaignState.ACTIVE).value
@@ -785,33 +778,18 @@ def _write_lag_buckets(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, i
     value of it from an earlier run of the day leaves too instead of standing in for it.
     """
     date_from, date_to = lag_histogram_range(t.logical_date)
-    table = m.ConversionLagBucket.__table__
-    run = (
-        table.c.tenant_id == t.tenant_id,
-        table.c.customer_id == t.customer_id,
-        table.c.pulled_for == t.logical_date,
-    )
     pulled = set(
         zip(
             cols.get("campaign.id", []), cols.get("segments.conversion_lag_bucket", []), strict=True
         )
     )
-    stale = [
-        {"stale_campaign": campaign, "stale_bucket": bucket}
-        for campaign, bucket in t.conn.execute(
-            select(table.c.campaign_id, table.c.conversion_lag_bucket).where(*run)
-        ).all()
-        if (campaign, bucket) not in pulled
-    ]
-    if stale:
-        t.conn.execute(
-            table.delete().where(
-                *run,
-                table.c.campaign_id == bindparam("stale_campaign"),
-                table.c.conversion_lag_bucket == bindparam("stale_bucket"),
-            ),
-            stale,
-        )
+    drop_lag_cells(
+        t.conn,
+        tenant_id=t.tenant_id,
+        customer_id=t.customer_id,
+        pulled_for=t.logical_date,
+        keep=pulled,
+    )
     if not pulled:
         return {"conversion_lag_buckets": 0}
     rows = t.rows(
@@ -826,7 +804,7 @@ def _write_lag_buckets(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, i
         date_to=date_to,
         reported_as_of=t.as_of,
     )
-    bulk_upsert(t.conn, table, rows, keys=_LAG_KEYS)
+    bulk_upsert(t.conn, m.ConversionLagBucket.__table__, rows, keys=_LAG_KEYS)
     return {"conversion_lag_buckets": len(rows)}
 
 
@@ -835,10 +813,7 @@ _MINUTES = {"ZERO": 0, "FIFTEEN": 15, "THIRTY": 30, "FORTY_FIVE": 45}
 
 def _write_ad_schedules(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
     """The account's ad schedules replace the stored ones (a removed schedule leaves)."""
-    table = m.CampaignAdSchedule.__table__
-    t.conn.execute(
-        table.delete().where(table.c.tenant_id == t.tenant_id, table.c.customer_id == t.customer_id)
-    )
+    clear_ad_schedules(t.conn, tenant_id=t.tenant_id, customer_id=t.customer_id)
     if not cols.get("campaign.id"):
         return {"campaign_ad_schedules": 0}
     prefix = "campaign_criterion.ad_schedule"
@@ -854,6 +829,7 @@ def _write_ad_schedules(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, 
         }
     )
     keys = ["tenant_id", "customer_id", "campaign_id", "criterion_id"]
+    table = m.CampaignAdSchedule.__table__
     return {"campaign_ad_schedules": bulk_upsert(t.conn, table, rows, keys=keys)}
 
 
@@ -871,12 +847,9 @@ def _write_change_events(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str,
         return {"change_events": 0}
     from zoneinfo import ZoneInfo
 
-    zone_name = t.conn.execute(
-        select(m.AdAccount.time_zone).where(
-            m.AdAccount.tenant_id == t.tenant_id, m.AdAccount.customer_id == t.customer_id
-        )
-    ).scalar_one()
-    zone = ZoneInfo(zone_name or "UTC")
+    zone = ZoneInfo(
+        account_time_zone(t.conn, tenant_id=t.tenant_id, customer_id=t.customer_id) or "UTC"
+    )
     ce = "change_event"
     rows = t.rows(
         {
@@ -929,17 +902,16 @@ def write_pulled(
     tenant_id: str,
     customer_id: int,
     as_of: dt.date,
+    rejected: list[Rejected],
     logical_date: dt.date | None = None,
-    rejected: list[Rejected] | None = None,
     bounds: Bounds | None = None,
 ) -> dict[str, int]:
     """Upsert pulled query results (any subset of WRITERS); returns rows per warehouse table.
 
     Fact rows the API got wrong (malformed, NaN, negative, duplicated key, a lag bucket unset
-    or unknown) are held back in ``quality_quarantine`` with their reason, in the same
-    transaction, instead of crashing the load or vanishing in the upsert
-    (spectra.quality.screen). With ``rejected``, they are only collected there, for the
-    caller to record once for several partial pulls.
+    or unknown) are not written: they are collected in ``rejected``, for the caller to hold
+    back once for all of a run's pulls (:func:`hold_back`, in the same transaction), instead
+    of crashing the load or vanishing in the upsert (spectra.quality.screen).
     """
     unknown = set(pulled) - set(WRITERS)
     if unknown:
@@ -951,19 +923,8 @@ def write_pulled(
             customer_id=customer_id,
             logical_date=logical_date or as_of - dt.timedelta(days=1),
         )
-    if rejected is not None:
-        screened = screen_pulled(pulled, bounds)
-        rejected.extend(screened.rejected)
-    else:
-        screened = quarantine_pulled(
-            conn,
-            pulled,
-            tenant_id=tenant_id,
-            customer_id=customer_id,
-            as_of=as_of,
-            logical_date=logical_date,
-            bounds=bounds,
-        )
+    screened = screen_pulled(pulled, bounds)
+    rejected.extend(screened.rejected)
     target = _Target(
         conn, tenant_id, customer_id, as_of, logical_date or as_of - dt.timedelta(days=1)
     )
@@ -971,6 +932,4 @@ def write_pulled(
     for name, writer in WRITERS.items():
         if name in screened.pulled:
             counts.update(writer(target, screened.pulled[name]))
-    for name, held in screened.quarantined_by_query.items():
-        counts[f"quality_quarantine.{name}"] = held
     return counts

@@ -6,8 +6,13 @@ Every day's pull is validated before anything downstream may read it:
   written (and never silently dropped);
 - ``spectra.quality.runner.validate_account``: the validate step (suites → verdict → stored
   results, quarantine, data exclusions, Data Docs, alert);
-- ``spectra.quality.views``: the clean views analytics reads;
-- ``spectra.quality.report``: the per-day, per-account pass / warn / block report.
+- ``spectra.quality.frames``: the batch the suites validate, read back from the warehouse;
+- ``spectra.quality.report``: the per-day, per-account pass / warn / block report;
+- ``spectra.quality.settings``: a person accepts a held currency / time zone change.
+
+Its SQL lives in the warehouse: ``quality_reads`` (what the gate reads), ``quality_store``
+(what it writes) and ``clean_views`` (the fact tables minus quarantined rows and excluded
+days: what analytics reads).
 
 This package root stays light (no pandas, no Great Expectations): ingest imports from it.
 """

@@ -30,13 +30,15 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from spectra.ads.fields import METRIC_COLUMNS
 from spectra.domain.money import currency
 from spectra.quality.checks import QualityConfig
 from spectra.warehouse import models as m
+from spectra.warehouse.quality_reads import account_currency, metric_maxima, pinned_settings
 
 MAX_EXACT = 2**53
 MICROS = 1_000_000
@@ -111,41 +113,23 @@ def account_bounds(
     relabels a pinned account cannot move its own bounds.
     """
     config = config or QualityConfig()
-    a, e = m.AdAccount, m.AccountExpectation
-    pin = conn.execute(
-        select(e.currency_code, e.time_zone, e.pinned_on).where(
-            e.tenant_id == tenant_id, e.customer_id == customer_id
-        )
-    ).one_or_none()
-    pinned = pin.currency_code if pin else None
-    code = (
-        pinned
-        or reported_currency
-        or conn.execute(
-            select(a.currency_code).where(a.tenant_id == tenant_id, a.customer_id == customer_id)
-        ).scalar_one_or_none()
-    )
-    code = code or "USD"
+    scope: dict[str, Any] = {"tenant_id": tenant_id, "customer_id": customer_id}
+    pin = pinned_settings(conn, **scope)
+    pinned = pin[0] if pin else None
+    code = pinned or reported_currency or account_currency(conn, **scope) or "USD"
     since = logical_date - dt.timedelta(days=config.history_days)
     history: dict[tuple[str | None, str], float] = {}
     floors = _floors(config, code)
     for model, by_level in ((m.PerformanceDaily, True), (m.SearchTermDaily, False)):
-        level = model.__table__.c.level if by_level else None
-        maxima = [func.max(model.__table__.c[c]) for c in METRIC_COLUMNS.values()]
-        stmt = select(
-            *([level] if level is not None else []), func.count(func.distinct(model.date)), *maxima
-        ).where(
-            model.tenant_id == tenant_id,
-            model.customer_id == customer_id,
-            model.date >= since,
-            model.date <= logical_date,
-        )
-        if level is not None:
-            stmt = stmt.group_by(level)
-        for row in conn.execute(stmt):
-            values = list(row)
-            name = values.pop(0) if level is not None else None
-            days, tops = values[0], values[1:]
+        for name, days, tops in metric_maxima(
+            conn,
+            model,
+            list(METRIC_COLUMNS.values()),
+            by_level=by_level,
+            **scope,
+            first=since,
+            last=logical_date,
+        ):
             if not days or days < config.history_min_days:
                 continue
             for f, top in zip(METRIC_COLUMNS, tops, strict=True):
@@ -157,8 +141,8 @@ def account_bounds(
         default_bounds(code, config),
         history=history,
         pinned_currency=pinned,
-        pinned_time_zone=pin.time_zone if pin else None,
-        pinned_on=pin.pinned_on if pin else None,
+        pinned_time_zone=pin[1] if pin else None,
+        pinned_on=pin[2] if pin else None,
         tenant_id=tenant_id,
         customer_id=customer_id,
     )

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
-from spectra.warehouse import models as m
+from spectra.warehouse.quality_reads import quality_runs
 
 MISSING = "missing"
 
@@ -45,33 +46,20 @@ def gate_report(
     """
     expected_accounts = [(t, int(c)) for t, c in expected_accounts]
     wanted = set(expected_accounts)
-    r = m.QualityRun
-    stmt = select(
-        r.logical_date,
-        r.tenant_id,
-        r.customer_id,
-        r.status,
-        r.blocking,
-        r.warnings,
-        r.quarantined_rows,
-        r.excluded_days,
-        r.data_docs_path,
-    )
-    if logical_dates is not None:
-        stmt = stmt.where(r.logical_date.in_(list(logical_dates)))
-    if tenant_id is not None:
-        stmt = stmt.where(r.tenant_id == tenant_id)
-    if only_expected:
-        # bound IN lists on both key columns, then the exact pairs below
-        stmt = stmt.where(
-            r.tenant_id.in_(sorted({t for t, _ in expected_accounts})),
-            r.customer_id.in_(sorted({c for _, c in expected_accounts})),
+
+    def read(conn: Connection) -> list[Any]:
+        return quality_runs(
+            conn,
+            logical_dates=logical_dates,
+            tenant_id=tenant_id,
+            accounts=expected_accounts if only_expected else None,
         )
+
     if isinstance(bind, Engine):
         with bind.connect() as conn:
-            found = conn.execute(stmt).all()
+            found = read(conn)
     else:
-        found = bind.execute(stmt).all()
+        found = read(bind)
     rows = {
         (f.logical_date, f.tenant_id, int(f.customer_id)): ReportRow(
             logical_date=f.logical_date,

@@ -5,7 +5,7 @@ suites, classifies every failure by its check's severity and then, in one transa
 stores every expectation result, quarantines the failing fact rows (warnings), records
 tracking-outage days as data exclusions, pins the account's settings and writes the verdict
 (pass / warn / block). Data Docs are rebuilt for the day, and warnings and blocks raise an
-alert. Re-running a day gives the same rows (see spectra.quality.store).
+alert. Re-running a day gives the same rows (see spectra.warehouse.quality_store).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from spectra.domain.windows import ingest_window
-from spectra.quality import store
 from spectra.quality.alerts import QualityAlert, emit
 from spectra.quality.checks import INGEST_ONLY, GateStatus, QualityConfig, Severity, check
 from spectra.quality.docs import make_context, publish, run_name
@@ -40,6 +39,7 @@ from spectra.quality.frames import (
     load_batch,
 )
 from spectra.quality.suites import ROW_SUITES, SuiteSpec, build_suites
+from spectra.warehouse import quality_store as store
 from spectra.warehouse.db import unit_of_work
 from spectra.warehouse.models import utcnow
 
@@ -145,14 +145,9 @@ def validate_account(
             config=config,
         )
     context = make_context(config)
-    specs = build_suites(batch, config)
-    results = _run_suites(context, batch, specs)
-    outcomes = [o for _, suite_result in results for o in _outcomes(suite_result)]
-    for expectation in outcomes:
-        expectation.reason = describe(expectation, batch)
-    outcomes += screen_outcomes(batch, outcomes)
+    results, outcomes = judge(context, batch, config)
     run = run_name(tenant_id, customer_id, logical_date)
-    status = _status(outcomes)
+    status = status_of(outcomes)
     docs_path = (
         publish(
             context,
@@ -235,18 +230,19 @@ def validate_account(
     return outcome
 
 
-def validate_frames(batch: Batch, config: QualityConfig | None = None) -> list[ExpectationOutcome]:
-    """Run the suites on an in-memory batch and return the outcomes (no storage, no docs).
+def judge(
+    context: Any, batch: Batch, config: QualityConfig
+) -> tuple[list[tuple[str, Any]], list[ExpectationOutcome]]:
+    """Run the suites on ``batch`` in ``context`` and classify: GX's results per suite (for
+    Data Docs) and every outcome with its reason, the screen's unreported findings included.
 
-    For tests and notebooks: the same suites and the same classification as the gate.
+    Pure of storage: the gate's verdict is :func:`status_of` the outcomes.
     """
-    config = config or QualityConfig()
-    context = make_context(config)
     results = _run_suites(context, batch, build_suites(batch, config))
     outcomes = [o for _, suite_result in results for o in _outcomes(suite_result)]
     for o in outcomes:
         o.reason = describe(o, batch)
-    return outcomes + screen_outcomes(batch, outcomes)
+    return results, outcomes + screen_outcomes(batch, outcomes)
 
 
 SCREEN_SUITE = "ingest_screen"
@@ -285,10 +281,6 @@ def screen_outcomes(batch: Batch, outcomes: list[ExpectationOutcome]) -> list[Ex
             )
         )
     return out
-
-
-def status_of(outcomes: list[ExpectationOutcome]) -> GateStatus:
-    return _status(outcomes)
 
 
 # --------------------------------------------------------------------------- running
@@ -345,7 +337,8 @@ def _outcomes(suite_result: Any) -> list[ExpectationOutcome]:
     return out
 
 
-def _status(outcomes: list[ExpectationOutcome]) -> GateStatus:
+def status_of(outcomes: list[ExpectationOutcome]) -> GateStatus:
+    """The verdict: block if a blocking check failed, else warn if a warning did, else pass."""
     failed = {o.severity for o in outcomes if not o.success}
     if Severity.BLOCK in failed:
         return GateStatus.BLOCK

@@ -4,10 +4,11 @@ Google Ads (or anything pretending to be it) can send a malformed row (a key fie
 which protobuf reports as 0 or ""; a date that does not parse), a NaN, a negative metric or
 the same key twice. None of these may crash ingest, and none may be dropped silently: the
 upsert would either fail on them (NaN into a NOT NULL column, an unparseable date) or quietly
-collapse duplicates into one row. So before the writers run, :func:`quarantine_pulled` splits
+collapse duplicates into one row. So before the writers run, :func:`screen_pulled` splits
 each fact and structure query's columns into the rows that can be written and those that cannot,
-and writes the latter to ``quality_quarantine`` (stage ``ingest``) with the failed check and
-the row exactly as the API sent it. The validate step later reports them in its suites; the
+and once a run's writes are done :func:`record_ingest_quarantine` writes the latter to
+``quality_quarantine`` (stage ``ingest``) with the failed check and the row exactly as the API
+sent it. The validate step later reports them in its suites; the
 conversion-lag histogram's held cells (``lag.*`` checks) are reported by no suite, only kept.
 
 Speed matters (this runs on every pull, ~200k rows for a large account): every check first
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from sqlalchemy import Column, Connection, String, select, update
+from sqlalchemy import Column, Connection, String
 
 from spectra.ads.fields import METRIC_COLUMNS, SHARE_FIELDS, share_column
 from spectra.quality.bounds import Bounds, default_bounds
@@ -42,7 +43,7 @@ from spectra.quality.checks import (
     check,
 )
 from spectra.warehouse import models as m
-from spectra.warehouse.upsert import bulk_upsert
+from spectra.warehouse.quality_store import write_ingest_quarantine
 
 MICROS = 1_000_000
 
@@ -297,12 +298,6 @@ class Rejected:
 class ScreenResult:
     pulled: dict[str, Mapping[str, list[Any]]]  # the input with rejected rows removed
     rejected: list[Rejected]
-    # Quarantine entries written (one per failed check), by query.
-    quarantined_by_query: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def quarantined(self) -> int:
-        return sum(self.quarantined_by_query.values())
 
 
 # --------------------------------------------------------------------------- screening
@@ -632,39 +627,6 @@ def screen_pulled(
     return ScreenResult(clean, rejected)
 
 
-def quarantine_pulled(
-    conn: Connection,
-    pulled: Mapping[str, Mapping[str, list[Any]]],
-    *,
-    tenant_id: str,
-    customer_id: int,
-    as_of: dt.date,
-    logical_date: dt.date | None = None,
-    bounds: Bounds | None = None,
-) -> ScreenResult:
-    """Remove unwritable rows from the fact queries in ``pulled`` and quarantine them.
-
-    Runs in the caller's transaction, so the quarantine entries commit with the rows that
-    were written. Idempotent per (account, logical date): a re-run upserts the same entries
-    and marks entries it no longer finds inactive. ``logical_date`` defaults to the day
-    before ``as_of`` (ingest pulls day D as Google reported it on D + 1).
-    """
-    logical_date = logical_date or as_of - dt.timedelta(days=1)
-    result = screen_pulled(pulled, bounds)
-    screened = [name for name in pulled if name in SCREENED_QUERIES]
-    if screened:
-        result.quarantined_by_query = record_ingest_quarantine(
-            conn,
-            result.rejected,
-            screened_queries=screened,
-            tenant_id=tenant_id,
-            customer_id=customer_id,
-            as_of=as_of,
-            logical_date=logical_date,
-        )
-    return result
-
-
 def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
@@ -735,17 +697,6 @@ def quarantine_rows(
     return out
 
 
-QUARANTINE_KEYS = [
-    "tenant_id",
-    "customer_id",
-    "stage",
-    "logical_date",
-    "source_table",
-    "row_fingerprint",
-    "check_name",
-]
-
-
 def record_ingest_quarantine(
     conn: Connection,
     rejected: Sequence[Rejected],
@@ -767,27 +718,14 @@ def record_ingest_quarantine(
         as_of=as_of,
         logical_date=logical_date,
     )
-    if rows:
-        bulk_upsert(conn, m.QualityQuarantine.__table__, rows, keys=QUARANTINE_KEYS)
-    q = m.QualityQuarantine
-    scope = (
-        q.tenant_id == tenant_id,
-        q.customer_id == customer_id,
-        q.stage == "ingest",
-        q.logical_date == logical_date,
-        q.source_query.in_(list(screened_queries)),
-        q.active.is_(True),
+    write_ingest_quarantine(
+        conn,
+        rows,
+        screened_queries=screened_queries,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        logical_date=logical_date,
     )
-    current = {(r["row_fingerprint"], r["check_name"]) for r in rows}
-    stale = [
-        entry_id
-        for entry_id, fingerprint, check_name in conn.execute(
-            select(q.id, q.row_fingerprint, q.check_name).where(*scope)
-        )
-        if (fingerprint, check_name) not in current
-    ]
-    if stale:
-        conn.execute(update(q).where(q.id.in_(stale)).values(active=False, resolved_at=m.utcnow()))
     return dict(Counter(r["source_query"] for r in rows))
 
 

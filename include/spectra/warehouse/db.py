@@ -133,6 +133,18 @@ def _configure_sqlite(engine: Engine, *, default_begin: str, busy_timeout_ms: in
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def reader(engine: Engine) -> Engine:
+    """The same engine, but SQLite transactions begin DEFERRED: a read takes no write lock.
+
+    In WAL mode a deferred read sees a snapshot beside a writer instead of queueing behind
+    it on the busy timeout (and holding others back while it reads). For work that only
+    reads; a transaction that reads then writes wants the writer's IMMEDIATE.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+    return engine
+
+
 def _writer(engine: Engine) -> Engine:
     """The same engine, but SQLite transactions take the write lock when they begin."""
     if engine.dialect.name == "sqlite":

@@ -1,19 +1,21 @@
-"""SQL the quality gate reads the account's stored window with, as plain driver tuples.
+"""SQL the quality gate reads an account's stored window and its context with.
 
-The gate turns a 30-day window of fact rows (200k on a large account) into one DataFrame. For
+The fact rows and the structure come back as plain driver tuples (:func:`fetch_tuples`): the
+gate turns a 30-day window of fact rows (200k on a large account) into one DataFrame. For
 that many rows SQLAlchemy's per-value result processing (dates parsed one by one) and its Row
 objects cost more than the query itself, so these reads hand the driver's own tuples to the
 frame, which parses dates in one vectorised pass. Parameters are bound, never rendered into
-the SQL. Every query is scoped by tenant and account.
+the SQL. The small reads below them (ingest's entries, schedules, change history, row
+counts, settings) go through SQLAlchemy as usual. Every query is scoped by tenant and account.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, literal, select
+from sqlalchemy import Connection, Row, Select, func, literal, select
 
 from spectra.warehouse import models as m
 from spectra.warehouse.db import dbapi_connection
@@ -93,6 +95,253 @@ def stored_structure(
         ),
     }
     return {level: fetch_tuples(conn, stmt) for level, stmt in by_level.items()}
+
+
+# --------------------------------------------------------------------------- the gate's small reads
+# What the gate reads besides the fact rows: small, per account (and day), through SQLAlchemy.
+
+
+def first_fact_date(conn: Connection, *, tenant_id: str, customer_id: int) -> dt.date | None:
+    """The account's first day with performance rows, ever (None: none yet)."""
+    p = m.PerformanceDaily
+    return conn.execute(
+        select(func.min(p.date)).where(p.tenant_id == tenant_id, p.customer_id == customer_id)
+    ).scalar_one()
+
+
+def _held_today(tenant_id: str, customer_id: int, logical_date: dt.date) -> tuple[Any, ...]:
+    """Where ingest's active entries for this account and day are (``quality_quarantine``)."""
+    q = m.QualityQuarantine
+    return (
+        q.tenant_id == tenant_id,
+        q.customer_id == customer_id,
+        q.stage == "ingest",
+        q.logical_date == logical_date,
+        q.active.is_(True),
+    )
+
+
+def held_entries(
+    conn: Connection, *, tenant_id: str, customer_id: int, logical_date: dt.date
+) -> list[tuple[str, str, str]]:
+    """What ingest's screen recorded for the day: (check, severity, reason), one per entry."""
+    q = m.QualityQuarantine
+    return [
+        (check_name, severity, reason)
+        for check_name, severity, reason in conn.execute(
+            select(q.check_name, q.severity, q.reason)
+            .where(*_held_today(tenant_id, customer_id, logical_date))
+            .order_by(q.check_name, q.id)
+        )
+    ]
+
+
+def held_payloads(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    logical_date: dt.date,
+    source_tables: Collection[str],
+    except_checks: Collection[str] = (),
+) -> list[str]:
+    """The payloads of the rows ingest held back for the day from ``source_tables``: one per
+    held row (a row failing two checks has two entries and one fingerprint), by fingerprint.
+    Entries of ``except_checks`` (recorded, not held) are left out."""
+    q = m.QualityQuarantine
+    where = [*_held_today(tenant_id, customer_id, logical_date), q.source_table.in_(source_tables)]
+    if except_checks:
+        where.append(q.check_name.not_in(sorted(except_checks)))
+    return [
+        payload
+        for _, payload in conn.execute(
+            select(q.row_fingerprint, q.payload)
+            .where(*where)
+            .distinct()
+            .order_by(q.row_fingerprint)
+        )
+    ]
+
+
+def ad_schedule_days(
+    conn: Connection, *, tenant_id: str, customer_id: int
+) -> list[tuple[int, str]]:
+    """(campaign id, day of week) of every ad schedule of the account."""
+    s = m.CampaignAdSchedule
+    return [
+        (int(campaign_id), day)
+        for campaign_id, day in conn.execute(
+            select(s.campaign_id, s.day_of_week).where(
+                s.tenant_id == tenant_id, s.customer_id == customer_id
+            )
+        )
+    ]
+
+
+def campaign_status_changes(
+    conn: Connection, *, tenant_id: str, customer_id: int
+) -> list[tuple[int, dt.datetime]]:
+    """(campaign id, when, UTC) of every stored change of a campaign's status."""
+    e = m.ChangeEvent
+    out = []
+    for campaign_id, resource_type, fields, changed_at in conn.execute(
+        select(e.campaign_id, e.resource_type, e.changed_fields, e.changed_at).where(
+            e.tenant_id == tenant_id, e.customer_id == customer_id
+        )
+    ):
+        if campaign_id is None or resource_type != "CAMPAIGN" or "status" not in (fields or []):
+            continue
+        at = changed_at if changed_at.tzinfo else changed_at.replace(tzinfo=dt.UTC)
+        out.append((int(campaign_id), at))
+    return out
+
+
+def enabled_campaigns(conn: Connection, *, tenant_id: str, customer_id: int) -> set[int]:
+    """The account's campaigns Google serves (serving status ENABLED)."""
+    c = m.Campaign
+    return {
+        int(campaign_id)
+        for (campaign_id,) in conn.execute(
+            select(c.campaign_id).where(
+                c.tenant_id == tenant_id,
+                c.customer_id == customer_id,
+                c.serving_status == "ENABLED",
+            )
+        )
+    }
+
+
+def daily_row_counts(
+    conn: Connection,
+    model: type[m.PerformanceDaily] | type[m.SearchTermDaily],
+    *,
+    tenant_id: str,
+    customer_id: int,
+    first: dt.date,
+    last: dt.date,
+) -> dict[dt.date, int]:
+    """Stored rows per day of the account, ``first`` to ``last``."""
+    return {
+        _as_date(day): int(n)
+        for day, n in conn.execute(
+            select(model.date, func.count())
+            .where(
+                model.tenant_id == tenant_id,
+                model.customer_id == customer_id,
+                model.date.between(first, last),
+            )
+            .group_by(model.date)
+        )
+    }
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def account_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> tuple[str, str]:
+    """The account's stored (currency, time zone)."""
+    a = m.AdAccount
+    currency, time_zone = conn.execute(
+        select(a.currency_code, a.time_zone).where(
+            a.tenant_id == tenant_id, a.customer_id == customer_id
+        )
+    ).one()
+    return currency, time_zone
+
+
+def pinned_settings(
+    conn: Connection, *, tenant_id: str, customer_id: int
+) -> tuple[str, str, dt.date] | None:
+    """The (currency, time zone, pinned on) the gate pinned for the account (None: not yet)."""
+    e = m.AccountExpectation
+    row = conn.execute(
+        select(e.currency_code, e.time_zone, e.pinned_on).where(
+            e.tenant_id == tenant_id, e.customer_id == customer_id
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def account_currency(conn: Connection, *, tenant_id: str, customer_id: int) -> str | None:
+    """The account's stored currency (None: the account is not registered)."""
+    a = m.AdAccount
+    return conn.execute(
+        select(a.currency_code).where(a.tenant_id == tenant_id, a.customer_id == customer_id)
+    ).scalar_one_or_none()
+
+
+def metric_maxima(
+    conn: Connection,
+    model: type[m.PerformanceDaily] | type[m.SearchTermDaily],
+    columns: Sequence[str],
+    *,
+    by_level: bool,
+    tenant_id: str,
+    customer_id: int,
+    first: dt.date,
+    last: dt.date,
+) -> list[tuple[str | None, int, list[Any]]]:
+    """The account's largest stored value of each of ``columns``, ``first`` to ``last``:
+    (level or None, days with rows, maxima in ``columns`` order), per level with
+    ``by_level``, else one row."""
+    table = model.__table__
+    level = table.c.level if by_level else None
+    maxima = [func.max(table.c[c]) for c in columns]
+    stmt = select(
+        *([level] if level is not None else []), func.count(func.distinct(table.c.date)), *maxima
+    ).where(
+        table.c.tenant_id == tenant_id,
+        table.c.customer_id == customer_id,
+        table.c.date >= first,
+        table.c.date <= last,
+    )
+    if level is not None:
+        stmt = stmt.group_by(level)
+    out = []
+    for row in conn.execute(stmt):
+        values = list(row)
+        name = values.pop(0) if level is not None else None
+        out.append((name, values[0], values[1:]))
+    return out
+
+
+def quality_runs(
+    conn: Connection,
+    *,
+    logical_dates: Sequence[dt.date] | None = None,
+    tenant_id: str | None = None,
+    accounts: Sequence[tuple[str, int]] | None = None,
+) -> list[Row[Any]]:
+    """Stored verdicts (one per account and day), optionally of ``logical_dates``, of one
+    tenant, and of the tenants and accounts in ``accounts`` (bound IN lists on both key
+    columns: the caller keeps the exact pairs)."""
+    r = m.QualityRun
+    stmt = select(
+        r.logical_date,
+        r.tenant_id,
+        r.customer_id,
+        r.status,
+        r.blocking,
+        r.warnings,
+        r.quarantined_rows,
+        r.excluded_days,
+        r.data_docs_path,
+    )
+    if logical_dates is not None:
+        stmt = stmt.where(r.logical_date.in_(list(logical_dates)))
+    if tenant_id is not None:
+        stmt = stmt.where(r.tenant_id == tenant_id)
+    if accounts is not None:
+        stmt = stmt.where(
+            r.tenant_id.in_(sorted({t for t, _ in accounts})),
+            r.customer_id.in_(sorted({c for _, c in accounts})),
+        )
+    return list(conn.execute(stmt))
 
 
 def latest_lag_cdf(

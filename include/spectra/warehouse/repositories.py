@@ -197,6 +197,15 @@ def list_active_accounts(bind: Bind, *, tenant_id: str | None) -> list[AdAccount
         return list(session.scalars(query.order_by(AdAccount.tenant_id, AdAccount.customer_id)))
 
 
+def account_time_zone(bind: Bind, *, tenant_id: str, customer_id: int) -> str | None:
+    """The account's stored time zone (None: the account is not registered)."""
+    return bind.execute(
+        select(AdAccount.time_zone).where(
+            AdAccount.tenant_id == tenant_id, AdAccount.customer_id == customer_id
+        )
+    ).scalar_one_or_none()
+
+
 # --------------------------------------------------------------------------- campaigns
 
 

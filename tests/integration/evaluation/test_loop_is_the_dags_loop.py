@@ -14,40 +14,18 @@ on a Required Action); ``test_evaluate`` and the apply DAG's own test cover answ
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from support.airflow_dag import DagRun, ads_connection, gemini_connection, run_dags
 
 from spectra.evaluation import steps
 from spectra.evaluation.replay import current_budgets, keyword_bids
 from spectra.evaluation.scenarios import EvalScenario
 from spectra.evaluation.world import World, open_world, prepare
 from spectra.sandbox.llm import LlmStandIn
-
-REPO = Path(__file__).resolve().parents[3]
-
-RUN = textwrap.dedent(
-    """
-    import json, sys
-    import pendulum
-    from spectra.airflow.local import load_dag
-
-    daily, apply = load_dag("spectra_daily"), load_dag("spectra_apply")
-    states = []
-    for day in sys.argv[2:]:
-        for dag, conf in ((daily, None), (apply, {"tenant_id": sys.argv[1], "day": day})):
-            run = dag.test(logical_date=pendulum.parse(day), run_conf=conf)
-            failed = [ti.task_id for ti in run.get_task_instances() if str(ti.state) == "failed"]
-            states.append([dag.dag_id, day, str(run.state), failed])
-    print("RESULT " + json.dumps(states))
-    """
-)
 
 # (table, columns compared, order): run ids, wall-clock stamps and surrogate ids differ by
 # design between the two runs and are left out
@@ -126,22 +104,31 @@ def test_dags_and_evaluate_leave_the_same_warehouse_and_changes(
             small_scenario, 0, workdir=tmp_path / "dags", database_url=_migrated(url)
         ) as world:
             prepare(world)
-            host, port = world.server.endpoint.rsplit(":", 1)
-            env = _airflow_env(tmp_path, url, host, int(port), str(world.server.ca_cert), llm.port)
-            env["SPECTRA_GUARDRAILS_FILE"] = str(settings)
-            airflow = Path(sys.executable).with_name("airflow")
-            subprocess.run(
-                [str(airflow), "db", "migrate"], env=env, check=True, capture_output=True,
-                timeout=300,
-            )  # fmt: skip
-            done = subprocess.run(
-                [sys.executable, "-c", RUN, world.tenant_id, *(d.isoformat() for d in days)],
-                env=env, capture_output=True, text=True, timeout=900,
-            )  # fmt: skip
-            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
-            assert lines, done.stdout[-3000:] + done.stderr[-5000:]
-            runs = json.loads(lines[-1].removeprefix("RESULT "))
-            assert [(r[2], r[3]) for r in runs] == [("success", [])] * 2 * len(days), runs
+            connections = {
+                "google_ads_default": ads_connection(world.server),
+                "gemini_default": gemini_connection(
+                    llm, project="spectra-evaluation", access_token="evaluation-token"
+                ),
+            }
+            runs = run_dags(
+                tmp_path,
+                [
+                    DagRun(dag_id, day.isoformat(), conf)
+                    for day in days
+                    for dag_id, conf in (
+                        ("spectra_daily", None),
+                        ("spectra_apply", {"tenant_id": world.tenant_id, "day": day.isoformat()}),
+                    )
+                ],
+                database_url=url,
+                connections=connections,
+                extra_env={"SPECTRA_GUARDRAILS_FILE": str(settings)},
+                timeout=900,
+            )
+            failed = [[ti[0] for ti in r["tis"] if ti[2] == "failed"] for r in runs]
+            assert [(r["run"], f) for r, f in zip(runs, failed, strict=True)] == [
+                ("success", [])
+            ] * 2 * len(days), runs
             through_airflow = {t: _rows(world.engine, t, c, o) for t, c, o in TABLES}
             airflow_settings = _settings(world)
 
@@ -158,35 +145,3 @@ def _migrated(url: str) -> str:
     migrate(engine)
     engine.dispose()
     return url
-
-
-def _airflow_env(
-    tmp: Path, url: str, host: str, port: int, ca_cert: str, llm_port: int
-) -> dict[str, str]:
-    home = tmp / "airflow"
-    home.mkdir(exist_ok=True)
-    ads = {
-        "conn_type": "googleads", "host": host, "port": port,
-        "login": "client-id", "password": "client-secret",
-        "extra": {"developer_token": "evaluation-dev-token", "access_token": "evaluation-token",
-                  "ca_cert_path": ca_cert, "sandbox_clock": True},
-    }  # fmt: skip
-    gemini = {
-        "conn_type": "gemini", "host": "http://127.0.0.1", "port": llm_port,
-        "extra": {"project": "spectra-evaluation", "location": "us-central1",
-                  "access_token": "evaluation-token"},
-    }  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(
-        {
-            "SPECTRA_HOME": str(tmp),
-            "SPECTRA_DATABASE_URL": url,
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW_CONN_GOOGLE_ADS_DEFAULT": json.dumps(ads),
-            "AIRFLOW_CONN_GEMINI_DEFAULT": json.dumps(gemini),
-        }
-    )
-    return env

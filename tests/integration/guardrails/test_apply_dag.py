@@ -24,7 +24,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,13 @@ import httpx
 import pytest
 from guard_support import TENANT, add_budget_evidence, add_proposal, register_campaigns, snapshot
 from sqlalchemy import select
+from support.airflow_dag import (
+    DagRun,
+    ads_connection,
+    airflow_env,
+    dag_runs_command,
+    migrate_metadata,
+)
 
 from spectra.ads.client import AdsCredentials
 from spectra.apply.executor import apply_changes
@@ -44,22 +50,8 @@ from spectra.warehouse import guardrail_store as store
 from spectra.warehouse import models as m
 from spectra.warehouse.db import make_engine, migrate
 
-REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 USERS = {"admin": "adminpw", "ann": "annpw", "ed": "edpw"}
-
-RUN = textwrap.dedent(
-    """
-    import json, sys
-    import pendulum
-    from spectra.airflow.local import load_dag
-
-    day = pendulum.parse(sys.argv[1])
-    dag = load_dag("spectra_apply")
-    run = dag.test(logical_date=day, run_conf={"tenant_id": sys.argv[2]})
-    print("RESULT " + json.dumps({"run": str(run.state)}))
-    """
-)
 
 
 def _free_port() -> int:
@@ -180,48 +172,23 @@ def test_auto_applied_approved_rejected_and_rate_limited_through_airflow(
     airflow_home.mkdir()
     (airflow_home / "passwords.json").write_text(json.dumps(USERS))
     port = _free_port()
-    host, sandbox_port = guard_sandbox.endpoint.rsplit(":", 1)
-    connection = {
-        "conn_type": "googleads",
-        "host": host,
-        "port": int(sandbox_port),
-        "login": "client-id",
-        "password": "client-secret",
-        "extra": {
-            "developer_token": "dev-token",
-            "access_token": "token",
-            "ca_cert_path": str(guard_sandbox.ca_cert),
-            "sandbox_clock": True,
-        },
-    }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(
-        {
+    env = airflow_env(
+        tmp_path,
+        database_url=url,
+        connections={"google_ads_default": ads_connection(guard_sandbox)},
+        extra={
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "SPECTRA_HOME": str(tmp_path),
-            "SPECTRA_DATABASE_URL": url,
             "SPECTRA_GUARDRAILS_FILE": str(settings),
             "SPECTRA_AIRFLOW_PORT": str(port),
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:admin" for u in USERS),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
             "AIRFLOW__API_AUTH__JWT_SECRET": "spectra-test-secret",
-            "AIRFLOW_CONN_GOOGLE_ADS_DEFAULT": json.dumps(connection),
-        }
+        },
     )  # fmt: skip
-    subprocess.run(
-        [str(BIN / "airflow"), "db", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    migrate_metadata(env)
     meta_db = airflow_home / "airflow.db"
     api_log = (tmp_path / "api-server.log").open("wb")
     api = subprocess.Popen(
@@ -230,7 +197,7 @@ def test_auto_applied_approved_rejected_and_rate_limited_through_airflow(
     )  # fmt: skip
     run_log = (tmp_path / "dag-test.log").open("wb")
     runner = subprocess.Popen(
-        [sys.executable, "-c", RUN, day.isoformat(), TENANT],
+        dag_runs_command([DagRun("spectra_apply", day.isoformat(), {"tenant_id": TENANT})]),
         env=env, stdout=run_log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
 

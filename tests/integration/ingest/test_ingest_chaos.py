@@ -16,16 +16,14 @@ that ends OK after a partial answer, which only the summary row's totals give aw
 from __future__ import annotations
 
 import datetime as dt
-import math
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
-from support.sandbox_campaigns import sandbox_creds
+from support.ingest_chaos import INGESTED_TABLES, register_accounts
 
 from spectra.ads.client import AdsCredentials, build_client
 from spectra.ads.errors import AdsIncompleteStream, AdsUnavailable
@@ -33,12 +31,10 @@ from spectra.ads.retry import RetryPolicy
 from spectra.ads.stream import load_query, stream_columns
 from spectra.ingest.daily import IngestPullFailed, ingest_account, ingest_window, planned_pulls
 from spectra.sandbox import server as server_module
-from spectra.sandbox.chaos import CALL_FAULTS, Chaos, ChaosConfig
-from spectra.sandbox.server import SandboxServer
+from spectra.sandbox.chaos import CALL_FAULTS, Chaos
 from spectra.warehouse import models as m
 from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.db import make_engine
-from spectra.warehouse.repositories import register_account, register_tenant
 
 TENANT = "acme"
 REPULL = 14  # two 7-day slices per fact query: 14 SearchStream calls a run
@@ -48,75 +44,11 @@ REPULL = 14  # two 7-day slices per fact query: 14 SearchStream calls a run
 RATE = 0.4
 RETRY = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.05, total_timeout=30.0)
 BATCH_ROWS = 40  # small SearchStream batches, so a cut stream has delivered rows before it breaks
-DATA_TABLES = [
-    m.Campaign.__table__,
-    m.AdGroup.__table__,
-    m.Keyword.__table__,
-    m.Ad.__table__,
-    m.PerformanceDaily.__table__,
-    m.SearchTermDaily.__table__,
-    m.CampaignAdSchedule.__table__,
-    m.ChangeEvent.__table__,
-]
-
-
-class BadRowsMarket:
-    """The market, serving a few rows ingest must hold back (negative clicks, NaN conversions).
-
-    So the quarantine side of the invariant is not empty: a broken screen that wrote or dropped
-    them would break the count.
-    """
-
-    def __init__(self, market: Any, day: dt.date) -> None:
-        self.market, self.day = market, day.isoformat()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.market, name)
-
-    def customer_ids(self) -> list[int]:
-        return self.market.customer_ids()
-
-    def rows(self, resource: str, *, customer_id: int, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        rows: Iterable[dict[str, Any]] = self.market.rows(
-            resource, customer_id=customer_id, **kwargs
-        )
-        spoiled = 0
-        for row in rows:
-            if spoiled < 2 and row.get("segments.date") == self.day:
-                if resource == "keyword_view":
-                    row, spoiled = {**row, "metrics.clicks": -3}, spoiled + 1
-                elif resource == "search_term_view":
-                    row, spoiled = {**row, "metrics.conversions": math.nan}, spoiled + 1
-            yield row
 
 
 @pytest.fixture(scope="module")
-def logical_date(market: Any) -> dt.date:
-    return market.reference_date - dt.timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def chaos_sandbox(market: Any, logical_date: dt.date) -> Iterator[SandboxServer]:
-    spoiled = BadRowsMarket(market, logical_date - dt.timedelta(days=3))
-    with SandboxServer(spoiled, clock=market.reference_date) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def chaos(chaos_sandbox: SandboxServer) -> Iterator[Chaos]:
-    c = Chaos(ChaosConfig(seed=5)).install(chaos_sandbox.state)
-    yield c
-    c.off()
-
-
-@pytest.fixture(scope="module")
-def creds(chaos_sandbox: SandboxServer) -> AdsCredentials:
-    return sandbox_creds(chaos_sandbox)
-
-
-@pytest.fixture(scope="module")
-def client(creds: AdsCredentials) -> Any:
-    return build_client(creds)
+def client(chaos_creds: AdsCredentials) -> Any:
+    return build_client(chaos_creds)
 
 
 @pytest.fixture(scope="module")
@@ -131,15 +63,20 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def served(
-    client: Any, creds: AdsCredentials, customer_id: int, logical_date: dt.date, chaos: Chaos
+    client: Any, chaos_creds: AdsCredentials, customer_id: int, ref_day: dt.date, chaos: Chaos
 ) -> Counter[str]:
     """Rows the sandbox serves for each query of the run, counted with chaos off."""
     chaos.off()
-    start, end, as_of = ingest_window(logical_date, REPULL)
+    start, end, as_of = ingest_window(ref_day, REPULL)
     counts: Counter[str] = Counter()
     for name, params in planned_pulls(start, end):
         columns = stream_columns(
-            client, creds, customer_id=customer_id, query=load_query(name), as_of=as_of, **params
+            client,
+            chaos_creds,
+            customer_id=customer_id,
+            query=load_query(name),
+            as_of=as_of,
+            **params,
         )
         counts[name] += len(next(iter(columns.values())))
     # The account's own row updates the registered account (name, currency, time zone): it is
@@ -148,18 +85,13 @@ def served(
     return counts
 
 
-def _register(engine: Engine, customer_id: int) -> Engine:
-    with engine.begin() as conn:
-        register_tenant(conn, tenant_id=TENANT, name="Acme")
-        register_account(conn, tenant_id=TENANT, customer_id=customer_id)
-    return engine
-
-
-def _ingest(engine: Engine, client: Any, creds: AdsCredentials, cid: int, day: dt.date) -> Any:
+def _ingest(
+    engine: Engine, client: Any, chaos_creds: AdsCredentials, cid: int, day: dt.date
+) -> Any:
     return ingest_account(
         engine,
         client,
-        creds,
+        chaos_creds,
         tenant_id=TENANT,
         customer_id=cid,
         logical_date=day,
@@ -173,20 +105,20 @@ def calm_checksums(
     _sqlite_template: Path,
     tmp_path_factory: pytest.TempPathFactory,
     client: Any,
-    creds: AdsCredentials,
+    chaos_creds: AdsCredentials,
     customer_id: int,
-    logical_date: dt.date,
+    ref_day: dt.date,
     chaos: Chaos,
     served: Counter[str],
 ) -> dict[str, str]:
     """What a run without faults leaves in the warehouse (a migrated SQLite file of its own)."""
     path = tmp_path_factory.mktemp("calm") / "spectra.db"
     shutil.copyfile(_sqlite_template, path)
-    engine = _register(make_engine(f"sqlite:///{path}"), customer_id)
+    engine = register_accounts(make_engine(f"sqlite:///{path}"), TENANT, [customer_id])
     chaos.off()
-    _ingest(engine, client, creds, customer_id, logical_date)
+    _ingest(engine, client, chaos_creds, customer_id, ref_day)
     with engine.connect() as conn:
-        sums = table_checksums(conn, DATA_TABLES, tenant_id=TENANT)
+        sums = table_checksums(conn, INGESTED_TABLES, tenant_id=TENANT)
     engine.dispose()
     return sums
 
@@ -240,14 +172,14 @@ def test_every_served_row_is_written_or_quarantined_once(
     fault: str,
     sqlite_engine: Engine,
     client: Any,
-    creds: AdsCredentials,
+    chaos_creds: AdsCredentials,
     customer_id: int,
-    logical_date: dt.date,
+    ref_day: dt.date,
     chaos: Chaos,
     served: Counter[str],
     calm_checksums: dict[str, str],
 ) -> None:
-    engine = _register(sqlite_engine, customer_id)
+    engine = register_accounts(sqlite_engine, TENANT, [customer_id])
     rates = {f: RATE / len(CALL_FAULTS) for f in CALL_FAULTS} if fault == "all" else {fault: RATE}
     before = Counter(i.fault for i in chaos.injected)
     chaos.configure(
@@ -258,7 +190,7 @@ def test_every_served_row_is_written_or_quarantined_once(
         **rates,
     )
     try:
-        _ingest(engine, client, creds, customer_id, logical_date)
+        _ingest(engine, client, chaos_creds, customer_id, ref_day)
     finally:
         chaos.off()
     injected = Counter(i.fault for i in chaos.injected) - before
@@ -268,7 +200,7 @@ def test_every_served_row_is_written_or_quarantined_once(
     with engine.connect() as conn:
         held = _quarantined(conn, customer_id)
         accounted = {name: _stored(conn, name, customer_id) + held[name] for name in served}
-        checksums = table_checksums(conn, DATA_TABLES, tenant_id=TENANT)
+        checksums = table_checksums(conn, INGESTED_TABLES, tenant_id=TENANT)
     assert accounted == dict(served)
     # the planted bad rows, and only they, are held back
     assert held == Counter({"keyword_performance": 2, "search_terms": 2})
@@ -292,9 +224,9 @@ def test_a_pull_that_fails_on_every_attempt_is_recorded_and_keeps_the_earlier_da
     cause: type[Exception],
     request: pytest.FixtureRequest,
     client: Any,
-    creds: AdsCredentials,
+    chaos_creds: AdsCredentials,
     customer_id: int,
-    logical_date: dt.date,
+    ref_day: dt.date,
     chaos: Chaos,
 ) -> None:
     """Every stream longer than one batch is cut (``stream_cut``), or ends OK with its middle
@@ -304,30 +236,30 @@ def test_a_pull_that_fails_on_every_attempt_is_recorded_and_keeps_the_earlier_da
     query, slice, attempts and error; nothing the run pulled is kept and every earlier row
     is as it was. The next run that gets through records success and clears the failure."""
     engine = request.getfixturevalue(f"{backend.replace('postgres', 'pg')}_engine")
-    engine = _register(engine, customer_id)
-    earlier = logical_date - dt.timedelta(days=1)
-    _ingest(engine, client, creds, customer_id, earlier)
+    engine = register_accounts(engine, TENANT, [customer_id])
+    earlier = ref_day - dt.timedelta(days=1)
+    _ingest(engine, client, chaos_creds, customer_id, earlier)
     with engine.connect() as conn:
-        before = table_checksums(conn, DATA_TABLES, tenant_id=TENANT)
+        before = table_checksums(conn, INGESTED_TABLES, tenant_id=TENANT)
     chaos.configure(methods=["GoogleAdsService/SearchStream"], cut_after_batches=1, **{fault: 1.0})
     try:
         with pytest.raises(IngestPullFailed) as failure:
-            _ingest(engine, client, creds, customer_id, logical_date)
+            _ingest(engine, client, chaos_creds, customer_id, ref_day)
     finally:
         chaos.off()
     error = failure.value
     assert isinstance(error.__cause__, cause), error.__cause__
     assert error.attempts == RETRY.attempts
-    start, end, _ = ingest_window(logical_date, REPULL)
+    start, end, _ = ingest_window(ref_day, REPULL)
     first, last = error.date_slice.split("..")
     assert start <= dt.date.fromisoformat(first) <= dt.date.fromisoformat(last) <= end
     assert f"query {error.query} for {error.date_slice}" in str(error)
     assert f"{TENANT}/{customer_id}" in str(error) and f"{RETRY.attempts} attempts" in str(error)
     with engine.connect() as conn:
-        assert table_checksums(conn, DATA_TABLES, tenant_id=TENANT) == before
+        assert table_checksums(conn, INGESTED_TABLES, tenant_id=TENANT) == before
         runs = {r.logical_date: r for r in conn.execute(select(m.IngestRun))}
     assert runs[earlier].status == "success"
-    run = runs[logical_date]
+    run = runs[ref_day]
     assert run.status == "failed" and run.rows_by_table == {}
     assert (run.failed_query, run.failed_slice, run.attempts) == (
         error.query,
@@ -336,9 +268,7 @@ def test_a_pull_that_fails_on_every_attempt_is_recorded_and_keeps_the_earlier_da
     )
     assert run.error.startswith(cause.__name__)
 
-    _ingest(engine, client, creds, customer_id, logical_date)
+    _ingest(engine, client, chaos_creds, customer_id, ref_day)
     with engine.connect() as conn:
-        run = conn.execute(
-            select(m.IngestRun).where(m.IngestRun.logical_date == logical_date)
-        ).one()
+        run = conn.execute(select(m.IngestRun).where(m.IngestRun.logical_date == ref_day)).one()
     assert run.status == "success" and run.failed_query is None and run.error is None

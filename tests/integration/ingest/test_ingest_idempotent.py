@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
+from support.ingest_chaos import INGESTED_TABLES
 
 from spectra.ads.client import AdsCredentials
 from spectra.ingest.daily import IngestError, ingest_account, ingest_window
@@ -16,14 +17,6 @@ from spectra.warehouse.repositories import register_tenant
 
 TENANT = "acme"  # registered by the ``warehouse`` fixture (conftest.py)
 REPULL = 7
-DATA_TABLES = [
-    m.Campaign.__table__,
-    m.AdGroup.__table__,
-    m.Keyword.__table__,
-    m.Ad.__table__,
-    m.PerformanceDaily.__table__,
-    m.SearchTermDaily.__table__,
-]
 
 
 def _ingest(
@@ -47,7 +40,7 @@ def _ingest(
 
 def _checksums(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
-        return table_checksums(conn, DATA_TABLES, tenant_id=TENANT)
+        return table_checksums(conn, INGESTED_TABLES, tenant_id=TENANT)
 
 
 def test_window_is_the_logical_day_and_the_days_before() -> None:

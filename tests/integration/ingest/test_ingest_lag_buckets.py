@@ -12,7 +12,14 @@ from sqlalchemy import Engine, func, select
 
 from spectra.ads.client import AdsCredentials
 from spectra.analytics.lag import LAG_BUCKETS
-from spectra.ingest.daily import ingest_account, lag_histogram_range, planned_pulls, write_pulled
+from spectra.ingest.daily import (
+    hold_back,
+    ingest_account,
+    lag_histogram_range,
+    planned_pulls,
+    write_pulled,
+)
+from spectra.quality.screen import Rejected
 from spectra.warehouse import models as m
 from spectra.warehouse.checksums import table_checksums
 
@@ -174,11 +181,16 @@ def test_writer_holds_back_bad_cells_and_stores_the_rest(
     as_of = ref_day + dt.timedelta(days=1)
 
     def write(pull: dict[str, list[Any]]) -> dict[str, int]:
+        """The pull through ingest's writer, then its rejected cells held back, as a run does
+        after its writes (in the same transaction)."""
+        rejected: list[Rejected] = []
+        account = {"tenant_id": TENANT, "customer_id": cid, "as_of": as_of}
         with warehouse.begin() as conn:
-            return write_pulled(
-                conn, {"conversion_lag": pull}, tenant_id=TENANT, customer_id=cid, as_of=as_of,
-                logical_date=ref_day,
-            )  # fmt: skip
+            counts = write_pulled(
+                conn, {"conversion_lag": pull}, **account, logical_date=ref_day, rejected=rejected
+            )
+            held = hold_back(conn, rejected, **account, logical_date=ref_day)
+        return counts | {f"quality_quarantine.{name}": n for name, n in held.items()}
 
     def quarantined() -> list[Any]:
         q = m.QualityQuarantine

@@ -14,23 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-from support.sandbox_campaigns import sandbox_creds
+from sqlalchemy.exc import OperationalError
+from support.ingest_chaos import INGESTED_TABLES, register_accounts
 
 from spectra.ads.client import AdsCredentials, build_client
 from spectra.ingest.daily import IngestResult, ingest_account, planned_pulls
-from spectra.sandbox.chaos import Chaos, ChaosConfig
-from spectra.sandbox.server import SandboxServer
+from spectra.sandbox.chaos import Chaos
 from spectra.warehouse import models as m
 from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.db import make_engine
-from spectra.warehouse.repositories import register_account, register_tenant
 
 TENANT = "acme"
 REPULL = 14  # two 7-day slices per fact query
@@ -38,51 +36,20 @@ REPULL = 14  # two 7-day slices per fact query
 # calls x SLOW_SECONDS (about 8 s), over twice the busy timeout. A held lock cannot hide.
 SLOW_SECONDS = 0.6
 BUSY_TIMEOUT_MS = 3_000
-DATA_TABLES = [
-    m.Campaign.__table__,
-    m.AdGroup.__table__,
-    m.Keyword.__table__,
-    m.Ad.__table__,
-    m.PerformanceDaily.__table__,
-    m.SearchTermDaily.__table__,
-]
-
-
-@pytest.fixture(scope="module")
-def slow_sandbox(market: Any) -> Iterator[SandboxServer]:
-    with SandboxServer(market, clock=market.reference_date) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def chaos(slow_sandbox: SandboxServer) -> Iterator[Chaos]:
-    c = Chaos(ChaosConfig(seed=3)).install(slow_sandbox.state)
-    yield c
-    c.off()
-
-
-@pytest.fixture(scope="module")
-def creds(slow_sandbox: SandboxServer) -> AdsCredentials:
-    return sandbox_creds(slow_sandbox)
 
 
 def _warehouse(template: Path, path: Path, customer_ids: list[int]) -> str:
     shutil.copyfile(template, path)
     url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        register_tenant(conn, tenant_id=TENANT, name="Acme")
-        for cid in customer_ids:
-            register_account(conn, tenant_id=TENANT, customer_id=cid)
-    engine.dispose()
+    register_accounts(make_engine(url), TENANT, customer_ids).dispose()
     return url
 
 
-def _ingest(engine: Engine, creds: AdsCredentials, cid: int, day: dt.date) -> IngestResult:
+def _ingest(engine: Engine, chaos_creds: AdsCredentials, cid: int, day: dt.date) -> IngestResult:
     return ingest_account(
         engine,
-        build_client(creds),  # a client per run, as each Airflow task has its own
-        creds,
+        build_client(chaos_creds),  # a client per run, as each Airflow task has its own
+        chaos_creds,
         tenant_id=TENANT,
         customer_id=cid,
         logical_date=day,
@@ -92,7 +59,7 @@ def _ingest(engine: Engine, creds: AdsCredentials, cid: int, day: dt.date) -> In
 
 def _stored(engine: Engine) -> tuple[dict[str, str], dict[int, str]]:
     with engine.connect() as conn:
-        sums = table_checksums(conn, DATA_TABLES, tenant_id=TENANT)
+        sums = table_checksums(conn, INGESTED_TABLES, tenant_id=TENANT)
         runs = {
             int(cid): status
             for cid, status in conn.execute(select(m.IngestRun.customer_id, m.IngestRun.status))
@@ -104,7 +71,7 @@ def test_two_sqlite_ingests_with_slow_pulls_both_succeed(
     _sqlite_template: Path,
     tmp_path: Path,
     market: Any,
-    creds: AdsCredentials,
+    chaos_creds: AdsCredentials,
     chaos: Chaos,
     ref_day: dt.date,
 ) -> None:
@@ -114,7 +81,7 @@ def test_two_sqlite_ingests_with_slow_pulls_both_succeed(
     chaos.off()
     calm = make_engine(_warehouse(_sqlite_template, tmp_path / "calm.db", cids))
     for cid in cids:
-        _ingest(calm, creds, cid, ref_day)
+        _ingest(calm, chaos_creds, cid, ref_day)
     expected = _stored(calm)
     calm.dispose()
 
@@ -126,7 +93,7 @@ def test_two_sqlite_ingests_with_slow_pulls_both_succeed(
     def timed(engine: Engine, cid: int) -> IngestResult:
         started = time.monotonic()
         try:
-            return _ingest(engine, creds, cid, ref_day)
+            return _ingest(engine, chaos_creds, cid, ref_day)
         finally:
             spans[cid] = (started, time.monotonic())
 
@@ -148,3 +115,54 @@ def test_two_sqlite_ingests_with_slow_pulls_both_succeed(
     assert _stored(shared) == expected
     assert expected[1] == {cid: "success" for cid in cids}
     shared.dispose()
+
+
+HOLD_SECONDS = 2 * BUSY_TIMEOUT_MS / 1000  # the other writer's lock outlasts the busy timeout
+
+
+def test_an_ingest_reads_beside_another_writers_lock(
+    _sqlite_template: Path,
+    tmp_path: Path,
+    market: Any,
+    chaos_creds: AdsCredentials,
+    chaos: Chaos,
+    ref_day: dt.date,
+) -> None:
+    """Ingest's reads (the account's owner, its screening bounds) take no write lock.
+
+    Another connection holds the write lock for twice the busy timeout from before the run
+    starts. A read that began IMMEDIATE would give up with "database is locked" after the
+    busy timeout; the run must read, pull (longer than the hold: every stream is slowed) and
+    write once the lock is free.
+    """
+    cid = market.customer_ids()[0]
+    url = _warehouse(_sqlite_template, tmp_path / "held.db", [cid])
+    engine = make_engine(url, sqlite_busy_timeout_ms=BUSY_TIMEOUT_MS)
+    other = make_engine(url)
+    impatient = make_engine(url, sqlite_busy_timeout_ms=100)
+    chaos.configure(slow=1.0, slow_seconds=SLOW_SECONDS, methods=["GoogleAdsService/SearchStream"])
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            with other.begin():  # BEGIN IMMEDIATE: the file's write lock, until the block ends
+                started = time.monotonic()
+                run = pool.submit(_ingest, engine, chaos_creds, cid, ref_day)
+                # the premise: the lock is held (a writer cannot get it)
+                with pytest.raises(OperationalError, match="database is locked"):
+                    with impatient.begin():
+                        pass
+                time.sleep(HOLD_SECONDS)
+                if run.done():
+                    run.result()  # a read that waited for the lock gave up: "database is locked"
+                    pytest.fail("the run must still be pulling when the lock is freed")
+            result = run.result()  # re-raises "database is locked"
+    finally:
+        chaos.off()
+        for e in (engine, other, impatient):
+            e.dispose()
+    assert time.monotonic() - started > HOLD_SECONDS
+    assert result.rows.get("performance_daily.campaign", 0) > 0
+    check = make_engine(url)
+    with check.connect() as conn:
+        status = conn.execute(select(m.IngestRun.status)).scalar_one()
+    check.dispose()
+    assert status == "success"

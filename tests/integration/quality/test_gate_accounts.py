@@ -14,8 +14,8 @@ from quality_gate import TENANT, Gate
 from sqlalchemy import select
 
 from spectra.quality.checks import GateStatus
-from spectra.quality.views import clean_performance_query
 from spectra.warehouse import models as m
+from spectra.warehouse.clean_views import clean_performance_query
 
 
 def _served_keyword_days(market: Any, customer_id: int, first: dt.date, last: dt.date) -> Counter:

@@ -23,8 +23,8 @@ from quality_gate import Gate
 from sqlalchemy import select
 
 from spectra.quality.checks import STRUCTURE_TABLES, GateStatus
-from spectra.quality.views import clean_performance_query
 from spectra.warehouse import models as m
+from spectra.warehouse.clean_views import clean_performance_query
 
 
 def failed(outcome: Any) -> set[str]:

@@ -20,6 +20,10 @@ COLUMNS = ["entity_id", "date", "clicks"]
 def _load(engine: Engine) -> None:
     rows = [perf_row(1, DAY + dt.timedelta(days=d)) for d in range(-1, 3)]
     rows.append(perf_row(2, DAY, tenant_id=TENANT_B, customer_id=CUSTOMER_B))
+    # rows of the same account id under the other tenant, and of another account id under
+    # the same tenant (the table's key allows both): a read must be scoped by each column
+    rows.append(perf_row(3, DAY, tenant_id=TENANT_B, customer_id=CUSTOMER_A))
+    rows.append(perf_row(4, DAY, tenant_id=TENANT_A, customer_id=CUSTOMER_B))
     with engine.begin() as conn:
         bulk_upsert(conn, m.PerformanceDaily, rows, keys=m.PERFORMANCE_DAILY_KEY)
 
@@ -57,4 +61,4 @@ def test_fetch_tuples_binds_text_it_never_renders(engine: Engine) -> None:
         )
         with pytest.raises(TypeError, match="no IN list"):
             fetch_tuples(conn, select(p.entity_id).where(p.tenant_id.in_([TENANT_B])))
-    assert [int(e) for (e,) in found] == [2]
+    assert sorted(int(e) for (e,) in found) == [2, 3]

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from spectra.airflow import tasks
-from spectra.quality import store
+from spectra.warehouse import quality_store as store
 from spectra.warehouse.repositories import register_account, register_tenant
 
 DAY = dt.date(2026, 11, 20)

@@ -13,9 +13,11 @@ from sqlalchemy import Engine, select
 from spectra.quality.screen import (
     FACT_QUERIES,
     LAG_BUCKET_NAMES,
+    SCREENED_QUERIES,
     STORED_LAG_BUCKETS,
-    quarantine_pulled,
+    ScreenResult,
     quarantine_rows,
+    record_ingest_quarantine,
     screen_columns,
     screen_pulled,
     warehouse_row,
@@ -141,6 +143,22 @@ def _entries(engine: Engine) -> list[Any]:
         )
 
 
+def _hold(conn: Any, pulled: dict[str, Any]) -> tuple[ScreenResult, dict[str, int]]:
+    """What ingest does with a pull: screen it, then record the rejected rows for the
+    queries it screened (held entries per query)."""
+    result = screen_pulled(pulled)
+    held = record_ingest_quarantine(
+        conn,
+        result.rejected,
+        screened_queries=[name for name in pulled if name in SCREENED_QUERIES],
+        tenant_id=TENANT,
+        customer_id=CUSTOMER,
+        as_of=AS_OF,
+        logical_date=AS_OF - dt.timedelta(days=1),
+    )
+    return result, held
+
+
 def test_quarantine_is_written_idempotent_and_never_deleted(warehouse: Engine) -> None:
     cols = keyword_cols()
     cols["metrics.cost_micros"][0] = -1
@@ -148,10 +166,8 @@ def test_quarantine_is_written_idempotent_and_never_deleted(warehouse: Engine) -
     pulled = {"keyword_performance": cols}
     for _ in range(2):
         with warehouse.begin() as conn:
-            result = quarantine_pulled(
-                conn, pulled, tenant_id=TENANT, customer_id=CUSTOMER, as_of=AS_OF
-            )
-        assert result.quarantined == 2
+            result, held = _hold(conn, pulled)
+        assert held == {"keyword_performance": 2}
         assert result.pulled["keyword_performance"]["ad_group_criterion.criterion_id"] == [101, 102]
     entries = _entries(warehouse)
     assert [(e.check_name, e.active) for e in entries] == [
@@ -165,14 +181,8 @@ def test_quarantine_is_written_idempotent_and_never_deleted(warehouse: Engine) -
 
     # The API fixed itself: a re-run for the same day deactivates the entries, keeps them.
     with warehouse.begin() as conn:
-        clean = quarantine_pulled(
-            conn,
-            {"keyword_performance": keyword_cols()},
-            tenant_id=TENANT,
-            customer_id=CUSTOMER,
-            as_of=AS_OF,
-        )
-    assert clean.quarantined == 0
+        _, clean = _hold(conn, {"keyword_performance": keyword_cols()})
+    assert sum(clean.values()) == 0
     assert [(e.check_name, e.active) for e in _entries(warehouse)] == [
         ("perf.metrics_present:conversions", False),
         ("perf.non_negative:cost_micros", False),
@@ -183,17 +193,9 @@ def test_other_queries_entries_are_left_alone(warehouse: Engine) -> None:
     cols = keyword_cols()
     cols["metrics.cost_micros"][0] = -1
     with warehouse.begin() as conn:
-        quarantine_pulled(
-            conn,
-            {"keyword_performance": cols},
-            tenant_id=TENANT,
-            customer_id=CUSTOMER,
-            as_of=AS_OF,
-        )
-    with warehouse.begin() as conn:  # a pull of another query does not resolve them
-        quarantine_pulled(
-            conn, {"accounts": {}}, tenant_id=TENANT, customer_id=CUSTOMER, as_of=AS_OF
-        )
+        _hold(conn, {"keyword_performance": cols})
+    with warehouse.begin() as conn:  # a pull screening another query does not resolve them
+        _hold(conn, {"accounts": {}})
     assert [e.active for e in _entries(warehouse)] == [True]
 
 

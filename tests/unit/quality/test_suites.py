@@ -18,6 +18,7 @@ from spectra.quality.checks import (
     Severity,
     check,
 )
+from spectra.quality.docs import make_context
 from spectra.quality.frames import (
     ACCOUNT,
     PERF_COVERAGE,
@@ -27,10 +28,10 @@ from spectra.quality.frames import (
     ST_ROWS,
     STRUCTURE,
     Batch,
-    _derive_rates,
+    derive_rates,
 )
 from spectra.quality.outage import score_tracking
-from spectra.quality.runner import status_of, validate_frames
+from spectra.quality.runner import ExpectationOutcome, judge, status_of
 from spectra.quality.suites import build_suites
 
 DAY = dt.date(2026, 11, 20)
@@ -58,7 +59,7 @@ def perf_rows(n: int = 6, **overrides: Any) -> pd.DataFrame:
     )
     for column, value in overrides.items():
         frame[column] = value
-    _derive_rates(frame, CONFIG)
+    derive_rates(frame, CONFIG)
     frame["_row"] = np.arange(len(frame))
     return frame
 
@@ -130,6 +131,12 @@ def batch(**frames: pd.DataFrame) -> Batch:
     b.frames.update(frames)
     b.expected_currency, b.expected_time_zone = "USD", "UTC"
     return b
+
+
+def validate_frames(b: Batch, config: QualityConfig) -> list[ExpectationOutcome]:
+    """The gate's judgement of ``b`` (what validate_account runs after loading the batch)."""
+    _, outcomes = judge(make_context(config), b, config)
+    return outcomes
 
 
 def failed(b: Batch) -> dict[str, list[int]]:

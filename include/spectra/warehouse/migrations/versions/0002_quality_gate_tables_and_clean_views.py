@@ -7,7 +7,7 @@ plain ``op.create_index`` (no SQLite table rebuild), constraint names are explic
 - ``performance_daily_clean`` / ``search_terms_daily_clean``: the fact tables minus rows with
   an active quarantine entry for the stored version (same ``reported_as_of``) and minus days
   under an active data exclusion (tracking outages). Analytics reads these, never the raw
-  tables (``spectra.quality.views`` has the same queries for SQLAlchemy code).
+  tables (``spectra.warehouse.clean_views`` has the same queries for SQLAlchemy code).
 
 The view SQL is frozen here on purpose (a migration must not change when application code
 does). A later revision that rebuilds ``performance_daily`` or ``search_terms_daily`` with

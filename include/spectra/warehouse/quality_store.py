@@ -1,27 +1,42 @@
-"""Writing the gate's findings to the warehouse, idempotently per (account, logical day).
+"""SQL of the quality gate's writes, idempotent per (account, logical day).
 
 A re-run of the same day converges to the same rows: results and the run verdict are
 upserted by their natural keys (stale results of that day are removed), quarantine entries
-and data exclusions are upserted and those the re-run no longer finds are marked inactive,
-never deleted.
+(ingest's and the validate stage's) and data exclusions are upserted and those the re-run no
+longer finds are marked inactive, never deleted. Accepting a held settings change moves the
+account, its pin and the held entries together. Every function takes a Core ``Connection``
+in the caller's transaction, never commits, and is scoped by tenant and account.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, UniqueConstraint, delete, insert, select, tuple_, update
 
-from spectra.quality.screen import QUARANTINE_KEYS
 from spectra.warehouse import models as m
 from spectra.warehouse.upsert import bulk_upsert
 
-RESULT_KEYS = ["tenant_id", "customer_id", "logical_date", "suite", "expectation"]
-EXCLUSION_KEYS = ["tenant_id", "customer_id", "kind", "date", "logical_date"]
-RUN_KEYS = ["tenant_id", "customer_id", "logical_date"]
+
+def _natural_key(model: type[m.Base]) -> list[str]:
+    """The columns of the model's one unique constraint: what its rows are upserted by."""
+    found = [
+        [c.name for c in constraint.columns]
+        for constraint in model.__table__.constraints
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    if len(found) != 1:
+        raise TypeError(f"{model.__name__} has {len(found)} unique constraints, not one")
+    return found[0]
+
+
+QUARANTINE_KEYS = _natural_key(m.QualityQuarantine)
+RESULT_KEYS = _natural_key(m.QualityResult)
+EXCLUSION_KEYS = _natural_key(m.DataExclusion)
+RUN_KEYS = _natural_key(m.QualityRun)
 
 
 def write_results(
@@ -129,22 +144,52 @@ def write_run(conn: Connection, row: dict[str, Any]) -> None:
     bulk_upsert(conn, m.QualityRun.__table__, [row], keys=RUN_KEYS)
 
 
-class NoHeldSettings(LookupError):
-    """The account has no settings change waiting to be accepted."""
+def write_ingest_quarantine(
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    *,
+    screened_queries: Sequence[str],
+    tenant_id: str,
+    customer_id: int,
+    logical_date: dt.date,
+) -> None:
+    """Upsert ingest's entries for the day; deactivate (never delete) the day's older entries
+    of ``screened_queries`` this run no longer finds (other queries' entries are left)."""
+    q = m.QualityQuarantine
+    if rows:
+        bulk_upsert(conn, q.__table__, rows, keys=QUARANTINE_KEYS)
+    scope = (
+        q.tenant_id == tenant_id,
+        q.customer_id == customer_id,
+        q.stage == "ingest",
+        q.logical_date == logical_date,
+        q.source_query.in_(list(screened_queries)),
+        q.active.is_(True),
+    )
+    current = {(r["row_fingerprint"], r["check_name"]) for r in rows}
+    stale = [
+        entry_id
+        for entry_id, fingerprint, check_name in conn.execute(
+            select(q.id, q.row_fingerprint, q.check_name).where(*scope)
+        )
+        if (fingerprint, check_name) not in current
+    ]
+    if stale:
+        conn.execute(update(q).where(q.id.in_(stale)).values(active=False, resolved_at=m.utcnow()))
 
 
-def accept_account_settings(
-    conn: Connection, *, tenant_id: str, customer_id: int, actor: str, today: dt.date
-) -> dict[str, Any]:
-    """Accept the settings change ingest holds for an account (a person's decision, audited).
+@dataclass(frozen=True)
+class HeldSettings:
+    """A settings change ingest holds for an account: the newest held row's payload, and
+    every held entry's id (accepting resolves them all)."""
 
-    The account takes the reported currency and time zone, the pin moves to them (source
-    ``accepted``, pinned ``today``), and the held entries are resolved, so the next run of
-    any day passes the settings checks. Returns the before and after settings.
-    """
-    from spectra.observability.audit import record
+    payload: str
+    entry_ids: list[int]
 
-    q, a, e = m.QualityQuarantine, m.AdAccount, m.AccountExpectation
+
+def held_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> HeldSettings | None:
+    """The account's held settings change (None: nothing is held)."""
+    q = m.QualityQuarantine
     held = conn.execute(
         select(q.id, q.payload, q.logical_date)
         .where(
@@ -157,17 +202,24 @@ def accept_account_settings(
         .order_by(q.logical_date.desc(), q.id)
     ).all()
     if not held:
-        raise NoHeldSettings(f"{tenant_id}/{customer_id}: no settings change is held")
-    row = json.loads(held[0].payload)["row"]
-    before = conn.execute(
-        select(a.currency_code, a.time_zone).where(
-            a.tenant_id == tenant_id, a.customer_id == customer_id
-        )
-    ).one()
-    after = {
-        "currency_code": row.get("customer.currency_code", before.currency_code),
-        "time_zone": row.get("customer.time_zone", before.time_zone),
-    }
+        return None
+    return HeldSettings(held[0].payload, [h.id for h in held])
+
+
+def accept_settings(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    held: HeldSettings,
+    currency_code: str,
+    time_zone: str,
+    today: dt.date,
+) -> None:
+    """The account takes ``currency_code`` and ``time_zone``, its pin moves to them (source
+    ``accepted``, pinned ``today``) and the held entries are resolved."""
+    a, e, q = m.AdAccount, m.AccountExpectation, m.QualityQuarantine
+    after = {"currency_code": currency_code, "time_zone": time_zone}
     conn.execute(
         update(a).where(a.tenant_id == tenant_id, a.customer_id == customer_id).values(**after)
     )
@@ -177,20 +229,5 @@ def accept_account_settings(
         .values(**after, source="accepted", pinned_on=today)
     )
     conn.execute(
-        update(q).where(q.id.in_([h.id for h in held])).values(active=False, resolved_at=m.utcnow())
+        update(q).where(q.id.in_(held.entry_ids)).values(active=False, resolved_at=m.utcnow())
     )
-    change = {
-        "before": {"currency_code": before.currency_code, "time_zone": before.time_zone},
-        "after": after,
-    }
-    record(
-        conn,
-        tenant_id=tenant_id,
-        action="account_settings_accepted",
-        actor=actor,
-        entity=f"customer:{customer_id}",
-        before=change["before"],
-        after=after,
-        reasoning="a person accepted the currency / time zone Google Ads reports",
-    )
-    return change
