@@ -14,7 +14,8 @@ deterministic fallback would take. The model cannot create an option; it can onl
   increase: its clicks paid well above break-even; no fallback (the model proposes it);
 - ``negative_keyword``: a search term of the last ``negative_window_days`` with at least
   ``negative_min_clicks`` clicks and no conversion where its campaign's conversion rate made
-  zero unlikely (``analytics.search_terms``: exact Poisson, p <= 0.01), not already a keyword;
+  zero unlikely (``analytics.search_terms``: exact Poisson, Bonferroni over the campaign's
+  terms, family-wise 0.01), not already a keyword;
 - ``rsa_copy``: an ad group with no approved ad (new copy is the lever there); no fallback;
 - ``target_cpa`` / ``target_roas``: a Smart Bidding campaign's ``target`` envelope (evidence
   names the strategy; tROAS is the ratio in micros).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +140,56 @@ def _evidence_days(
         & (day <= pd.Timestamp(until).to_datetime64())
         & ~np.isin(day, np.array(holidays, dtype="datetime64[ns]"))
     )
+
+
+def shock_start(dates: Iterable[dt.date], *, max_gap_days: int = 2) -> dt.date | None:
+    """The first day of the latest run of flagged days (gaps up to ``max_gap_days`` inside a
+    run: a shifted level is not flagged every single day once the noise scale catches up)."""
+    ordered = sorted(set(dates))
+    if not ordered:
+        return None
+    start = ordered[-1]
+    for earlier in reversed(ordered[:-1]):
+        if (start - earlier).days > max_gap_days:
+            break
+        start = earlier
+    return start
+
+
+def cpc_shocks(
+    anomalies: pd.DataFrame, past: Mapping[int, Collection[dt.date]] | None
+) -> dict[int, dt.date]:
+    """Per campaign, the start of its latest CPC shock: flagged campaign CPC anomalies going
+    up (a competitor's entry, a price war), today's and those earlier runs stored (``past``).
+    Bid and target evidence starts there: the days before measured a market that is gone,
+    and judged on them a campaign whose clicks just got 60 % dearer looks as profitable as
+    it was, and gets its bids raised (a change point; Killick et al. 2012 on why the segment
+    after the last change is the one to estimate from)."""
+    flagged: dict[int, set[dt.date]] = {int(k): set(v) for k, v in (past or {}).items()}
+    if not anomalies.empty:
+        today = anomalies[
+            (anomalies["entity_level"] == "campaign")
+            & (anomalies["metric"] == "cpc")
+            & (anomalies["direction"] == "up")
+            & anomalies["flagged"].astype(bool)
+        ]
+        for cid, day in zip(today["entity_id"], today["date"], strict=True):
+            flagged.setdefault(int(cid), set()).add(pd.Timestamp(day).date())
+    out = {}
+    for cid, days in flagged.items():
+        start = shock_start(days)
+        if start is not None:
+            out[cid] = start
+    return out
+
+
+def _after_shocks(rows: pd.DataFrame, shocks: Mapping[int, dt.date], campaign_col: str) -> Any:
+    """Rows not from before their campaign's latest CPC shock."""
+    if not shocks:
+        return np.ones(len(rows), dtype=bool)
+    first = pd.Series({k: pd.Timestamp(v) for k, v in shocks.items()}, dtype="datetime64[ns]")
+    since = first.reindex(rows[campaign_col].astype(np.int64).to_numpy()).to_numpy()
+    return ~(pd.to_datetime(rows["date"]).to_numpy() < since)
 
 
 def _insufficient(frame: pd.DataFrame, mask: np.ndarray, reason: str) -> pd.DataFrame:
@@ -350,6 +400,8 @@ class _Evidence:
     masks: dict[str, np.ndarray] = field(default_factory=dict)  # level -> row mask
     present: list[str] = field(default_factory=list)  # levels present, top first
     conversions_until: dt.date | None = None  # set by the lag step
+    # per campaign, the first day of its latest CPC shock (set after the anomaly step)
+    cpc_shocks: dict[int, dt.date] = field(default_factory=dict)
 
     @property
     def is_campaign(self) -> np.ndarray:
@@ -638,6 +690,8 @@ def _bid_envelopes(
         rows, ev.masks["keyword"], until=ev.conversions_until, days=cfg.bids.evidence_days,
         holidays=ev.holiday_days,
     )  # fmt: skip
+    if ev.cpc_shocks:
+        keep &= _after_shocks(rows, ev.cpc_shocks, "campaign_id")
     return keyword_bid_envelopes(
         rows.loc[keep, cols], keyword_bids_micros,
         smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
@@ -648,9 +702,12 @@ def _bid_envelopes(
 
 
 def _target_envelopes(
-    ev: _Evidence, bidding_targets: Mapping[int, CampaignTarget] | None
+    ev: _Evidence,
+    bidding_targets: Mapping[int, CampaignTarget] | None,
+    target_in_force_since: Mapping[int, dt.date] | None = None,
 ) -> pd.DataFrame:
-    """Smart Bidding target envelopes of the campaigns with a target CPA or ROAS."""
+    """Smart Bidding target envelopes of the campaigns with a target CPA or ROAS (only the
+    days each campaign's current target has been in force)."""
     if not bidding_targets or "campaign" not in ev.present:
         return pd.DataFrame(columns=TARGET_COLUMNS)
     assert ev.conversions_until is not None  # the lag step ran
@@ -661,9 +718,12 @@ def _target_envelopes(
         ev.rows, ev.masks["campaign"], until=ev.conversions_until,
         days=ev.cfg.targets.evidence_days, holidays=ev.holiday_days,
     )  # fmt: skip
+    if ev.cpc_shocks:
+        keep &= _after_shocks(ev.rows, ev.cpc_shocks, "entity_id")
     return target_envelopes(
         ev.rows.loc[keep, cols], bidding_targets, config=ev.cfg.targets,
         billable_unit_micros=ev.money.billable_unit_micros,
+        target_in_force_since=target_in_force_since,
     )  # fmt: skip
 
 
@@ -686,6 +746,8 @@ def analyze_account(
     account_currency: Currency | None = None,
     bidding_targets: Mapping[int, CampaignTarget] | None = None,
     bid_in_force_since: Mapping[tuple[int, int], dt.date] | None = None,
+    target_in_force_since: Mapping[int, dt.date] | None = None,
+    past_cpc_shocks: Mapping[int, Collection[dt.date]] | None = None,
 ) -> AnalysisResult:
     """Lag completion, seasonality, tests with FDR, anomalies, change effects, allocation and
     keyword bid envelopes.
@@ -701,7 +763,10 @@ def analyze_account(
     (enables bid envelopes); smart_bidding_campaigns: campaign ids whose keywords have no
     manual bid; bidding_targets: the current target CPA / ROAS per Smart Bidding campaign
     (enables target envelopes); bid_in_force_since: per keyword, the day its current bid
-    took effect (its bid evidence starts there). account_currency: the account's currency (default USD): next budgets and bids
+    took effect (its bid evidence starts there); target_in_force_since: the same per Smart
+    Bidding campaign and its current target. past_cpc_shocks: per campaign, the days earlier
+    runs flagged its CPC going up (with today's, :func:`cpc_shocks`: bid and target evidence
+    starts at the latest shock). account_currency: the account's currency (default USD): next budgets and bids
     are whole billable units of it, and the bid cap is scaled to it.
     cpc_index_rows: keyword rows (date, campaign_id, ad_group_id, entity_id, clicks,
     cost_micros) of past holiday windows (``cpc_index.keyword_ranges``); with the keyword rows
@@ -733,6 +798,7 @@ def analyze_account(
         cpc_index_rows=cpc_index_rows, timings=timings,
     )  # fmt: skip
     t = timed("anomalies", t)  # cpc_index included, as before
+    ev.cpc_shocks = cpc_shocks(anomalies, past_cpc_shocks)
     verdicts, win = _significance(ev)
     t = timed("significance", t)
     effects = _change_effects(ev, changes)
@@ -746,7 +812,7 @@ def analyze_account(
         ev, keyword_bids_micros, smart_bidding_campaigns, bid_in_force_since
     )
     t = timed("bids", t)
-    target_frame = _target_envelopes(ev, bidding_targets)
+    target_frame = _target_envelopes(ev, bidding_targets, target_in_force_since)
     timed("targets", t)
     timings["total"] = time.perf_counter() - t0
 

@@ -5,12 +5,15 @@ A search term that spends and never converts is the classic negative-keyword can
 conversion rate makes zero unlikely. The test: under the null hypothesis the term converts like
 the rest of its campaign's search terms over the same window, its conversions are Poisson
 with mean ``E = clicks_term x conversions_rest / clicks_rest``; a term with ``c`` conversions
-has the exact one-sided p-value ``P(X <= c | E)`` (for ``c = 0``: ``exp(-E)``). At the default
-``alpha = 0.01`` a term must have been due at least 4.6 conversions — about four and a half
-times the campaign's cost per conversion spent for nothing — before it is excluded, so a relevant
-term that is merely unlucky (a one-CPA term with no conversion happens 37 % of the time) keeps
-serving. The strict level stands in for a multiplicity correction: the daily batch tests every
-term of the account, and excluding a relevant term costs its conversions for good.
+has the exact one-sided p-value ``P(X <= c | E)`` (for ``c = 0``: ``exp(-E)``). A campaign's
+terms are tested together every day, and excluding a relevant term costs its conversions for
+good, so the family-wise error is what is controlled: Bonferroni over the campaign's terms with
+at least ``MIN_CLICKS`` clicks, at ``alpha = 0.01``. With 30 such terms a term must have been
+due ``ln(100 x 30)`` = 8 conversions — eight times the campaign's cost per conversion spent
+for nothing — before it is excluded; a relevant term that is merely unlucky (a one-CPA term
+with no conversion happens 37 % of the time) keeps serving, and in a world without irrelevant
+terms (the evaluation's A/A scenario) a campaign-day excludes one by mistake at most 1 % of
+the time.
 
 Lag and seasonality cancel in the ratio: the term and the rest of its campaign are counted
 over the same days, so conversions still to arrive (Google books them to the click day) and the
@@ -27,12 +30,13 @@ import datetime as dt
 import hashlib
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scipy.stats import poisson
 
 DEFAULT_ALPHA = 0.01
+MIN_CLICKS = 5  # a term with fewer clicks is not tested (and not counted in the family)
 
 
 EVIDENCE_PREFIX = "search_term"
@@ -70,15 +74,21 @@ class TermTest:
     cost_micros: int
     expected_conversions: float  # under "converts like the rest of the campaign"
     p_value: float  # P(X <= conversions | Poisson(expected)); 1.0 when nothing was due
+    family: int = 1  # the campaign's terms tested with it (Bonferroni)
+
+    @property
+    def p_adjusted(self) -> float:
+        return min(1.0, self.p_value * max(self.family, 1))
 
     def significant(self, alpha: float = DEFAULT_ALPHA) -> bool:
-        """Too few conversions for the clicks it had, at level ``alpha``."""
-        return self.p_value <= alpha
+        """Too few conversions for the clicks it had, at family-wise level ``alpha``."""
+        return self.clicks >= MIN_CLICKS and self.p_adjusted <= alpha
 
     def describe(self) -> str:
         return (
             f"{self.clicks} clicks, {self.conversions:g} conversions where the campaign's rate "
-            f"predicts {self.expected_conversions:.1f} (p = {self.p_value:.2g})"
+            f"predicts {self.expected_conversions:.1f} (p = {self.p_value:.2g}, "
+            f"{self.p_adjusted:.2g} over the campaign's {self.family} terms)"
         )
 
 
@@ -111,25 +121,29 @@ def campaign_term_tests(
     listed = list(rows)
     clicks: dict[int, int] = {}
     conversions: dict[int, float] = {}
+    family: dict[int, int] = {}
     for r in listed:
         cid = int(r["campaign_id"])
         clicks[cid] = clicks.get(cid, 0) + int(r["clicks"] or 0)
         conversions[cid] = conversions.get(cid, 0.0) + float(r["conversions"] or 0)
+        family[cid] = family.get(cid, 0) + (int(r["clicks"] or 0) >= MIN_CLICKS)
     out: dict[tuple[int, str], TermTest] = {}
     for r in listed:
         cid = int(r["campaign_id"])
-        out[(cid, term_key(cid, str(r["search_term"])))] = zero_conversion_test(
+        test = zero_conversion_test(
             clicks=int(r["clicks"] or 0),
             conversions=float(r["conversions"] or 0),
             cost_micros=int(r["cost_micros"] or 0),
             campaign_clicks=clicks[cid],
             campaign_conversions=conversions[cid],
         )
+        out[(cid, term_key(cid, str(r["search_term"])))] = replace(test, family=family[cid])
     return out
 
 
 __all__ = [
     "DEFAULT_ALPHA",
+    "MIN_CLICKS",
     "TermTest",
     "campaign_term_tests",
     "parse_evidence_id",

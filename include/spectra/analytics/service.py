@@ -388,30 +388,88 @@ def read_changes(
     return frame.drop_duplicates().reset_index(drop=True)
 
 
-def read_bid_changes(
-    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date
-) -> dict[tuple[int, int], dt.date]:
-    """Per keyword (ad group id, criterion id), the first whole day of its current bid: the
-    day after its newest bid change in the apply ledger took effect (on or before ``until``;
-    the change lands during its effective day, at the daily run's hour). Its evidence starts
-    there."""
+def _ledger_first_days(
+    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date, fields: Sequence[str]
+) -> list[tuple[dict[str, Any], dt.date]]:
+    """(entity, first whole day in force) of every applied change of ``fields`` that took
+    effect on or before ``until``: the day after its effective day (the change lands during
+    it, at the daily run's hour)."""
     c = m.AppliedChange
     rows = conn.execute(
         select(c.payload, c.effective_date).where(
             c.tenant_id == tenant_id, c.customer_id == customer_id,
-            c.field == "cpc_bid_micros", c.effective_date.is_not(None),
+            c.field.in_(list(fields)), c.effective_date.is_not(None),
             c.effective_date <= until,
         )
     ).all()  # fmt: skip
+    return [
+        ((payload or {}).get("entity") or {}, _day(effective) + dt.timedelta(days=1))
+        for payload, effective in rows
+    ]
+
+
+def read_bid_changes(
+    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date
+) -> dict[tuple[int, int], dt.date]:
+    """Per keyword (ad group id, criterion id), the first whole day of its current bid: the
+    day after its newest bid change in the apply ledger took effect (on or before ``until``).
+    Its evidence starts there."""
     out: dict[tuple[int, int], dt.date] = {}
-    for payload, effective in rows:
-        entity = (payload or {}).get("entity") or {}
+    for entity, day in _ledger_first_days(
+        conn, tenant_id=tenant_id, customer_id=customer_id, until=until,
+        fields=("cpc_bid_micros",),
+    ):  # fmt: skip
         if entity.get("kind") != "keyword" or not entity.get("criterion_id"):
             continue
         key = (int(entity["ad_group_id"]), int(entity["criterion_id"]))
-        day = _day(effective) + dt.timedelta(days=1)
         if key not in out or day > out[key]:
             out[key] = day
+    return out
+
+
+def read_target_changes(
+    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date
+) -> dict[int, dt.date]:
+    """Per Smart Bidding campaign, the first whole day of its current target CPA / ROAS (the
+    day after its newest target change took effect): its target evidence starts there, as a
+    keyword's bid evidence starts at its current bid. Days under an older target say how
+    that target did, not this one; judging them again after every loosening ratchets it."""
+    out: dict[int, dt.date] = {}
+    for entity, day in _ledger_first_days(
+        conn, tenant_id=tenant_id, customer_id=customer_id, until=until,
+        fields=("target_cpa_micros", "target_roas_micros"),
+    ):  # fmt: skip
+        if not entity.get("campaign_id"):
+            continue
+        key = int(entity["campaign_id"])
+        if key not in out or day > out[key]:
+            out[key] = day
+    return out
+
+
+def read_cpc_shocks(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    since: dt.date,
+    until: dt.date,
+    runs_before: dt.date,
+) -> dict[int, list[dt.date]]:
+    """Per campaign, the days in [since, until] that earlier runs (logical date before
+    ``runs_before``: a re-run or backfill sees what it saw the first time) flagged as its CPC going up: with today's anomalies, the engine finds each
+    campaign's latest CPC shock (``engine.cpc_shocks``)."""
+    a = m.AnomalyRow
+    rows = conn.execute(
+        select(a.entity_id, a.date).where(
+            a.tenant_id == tenant_id, a.customer_id == customer_id,
+            a.entity_level == "campaign", a.metric == "cpc", a.direction == "up",
+            a.flagged.is_(True), a.date >= since, a.date <= until, a.logical_date < runs_before,
+        )
+    ).all()  # fmt: skip
+    out: dict[int, list[dt.date]] = {}
+    for entity_id, day in rows:
+        out.setdefault(int(entity_id), []).append(_day(day))
     return out
 
 
@@ -782,6 +840,14 @@ def analyze_and_store(
         bid_changes = read_bid_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
         )
+        target_changes = read_target_changes(
+            conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
+        )
+        past_shocks = read_cpc_shocks(
+            conn, tenant_id=tenant_id, customer_id=customer_id,
+            since=as_of - dt.timedelta(days=max(cfg.bids.evidence_days, cfg.targets.evidence_days)),
+            until=as_of, runs_before=logical_date,
+        )  # fmt: skip
         changes = read_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id,
             since=as_of - dt.timedelta(days=cfg.effects.post_days + window + 7), until=as_of,
@@ -800,6 +866,8 @@ def analyze_and_store(
         smart_bidding_campaigns=settings.smart_bidding_campaigns,
         bidding_targets=settings.bidding_targets or None,
         bid_in_force_since=bid_changes or None,
+        target_in_force_since=target_changes or None,
+        past_cpc_shocks=past_shocks or None,
         cpc_index_rows=cpc_index_rows,
         account_currency=settings.currency,
     )

@@ -112,12 +112,16 @@ def target_envelopes(
     *,
     config: TargetConfig | None = None,
     billable_unit_micros: int = DEFAULT_BILLABLE_UNIT_MICROS,
+    target_in_force_since: Mapping[int, object] | None = None,
 ) -> pd.DataFrame:
     """One envelope per campaign of ``targets`` with rows in the evidence window.
 
     campaign_days: campaign rows of the window — entity_id (campaign id), date, clicks,
     cost_micros, conversions and conversions_value_micros (lag-completed). targets: each Smart
     Bidding campaign's current target (campaigns without one have nothing to move).
+    target_in_force_since: per campaign, the first whole day of its current target; earlier
+    days are dropped (they measured an older target: a campaign that paid well under a tight
+    target would otherwise be loosened again and again on the same old days).
     """
     cfg = config or TargetConfig()
     unit = int(billable_unit_micros)
@@ -126,6 +130,13 @@ def target_envelopes(
     if campaign_days.empty or not targets:
         return _empty()
     rows = campaign_days[campaign_days["entity_id"].isin(list(targets))]
+    if target_in_force_since:
+        since = pd.Series(
+            {int(k): pd.Timestamp(v) for k, v in target_in_force_since.items()},
+            dtype="datetime64[ns]",
+        )
+        first = since.reindex(rows["entity_id"].astype(np.int64).to_numpy())
+        rows = rows[~(pd.to_datetime(rows["date"]).to_numpy() < first.to_numpy())]
     if rows.empty:
         return _empty()
     cols = ["clicks", "cost_micros", "conversions", "conversions_value_micros"]

@@ -87,6 +87,10 @@ class GuardrailConfig(BaseModel):
     structure: StructureLimits = StructureLimits()
     approval: ApprovalPolicy = ApprovalPolicy()
     require_seasonal_adjustment: bool = True
+    # No agent cut (bid, budget, target, pause) while the account had a tracking outage in the
+    # last ``outage_hold_days``: its conversions are missing, not gone, and restate for days
+    # after tracking returns (the days around an outage are the least trusted evidence).
+    outage_hold_days: int = Field(default=7, ge=0)
     # Google Ads API operations an account may use per 24 hours (Basic access: 15,000;
     # developers.google.com/google-ads/api/docs/access-levels); the rate-limit sensor waits
     daily_operations: int = Field(default=BASIC_ACCESS_OPERATIONS_PER_DAY, ge=1)

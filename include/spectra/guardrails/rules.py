@@ -370,6 +370,46 @@ def _evidence_problem(
     return None
 
 
+# --------------------------------------------------------------------------- outage hold
+
+
+def is_cut(candidate: CandidateChange) -> bool:
+    """Lowers a bid, budget or target CPA, raises a target ROAS (Smart Bidding then bids
+    less), or pauses: every change that spends less on the evidence of fewer conversions."""
+    if candidate.proposed == "PAUSED":
+        return True
+    change = candidate.relative_change
+    if change is None or candidate.change_kind not in MAGNITUDE_KINDS:
+        return False
+    if candidate.field == "target_roas_micros":
+        return change > 0
+    return change < 0
+
+
+def outage_hold(
+    candidate: CandidateChange, *, outage_days: Sequence[dt.date], config: GuardrailConfig
+) -> RuleResult:
+    """No agent cut while the account had a tracking outage in the last
+    ``outage_hold_days``: an optimizer that reads lost conversions as lost demand cuts
+    everything at once (Google's answer is a data exclusion; ours also holds the cuts until
+    the reports around it have restated). Raises, people and safety actions pass."""
+    rule = "outage_hold"
+    if candidate.safety or candidate.origin.kind != OriginKind.PROPOSAL:
+        return _ok(rule, "not the agent's change: the outage hold holds back the agent")
+    if not is_cut(candidate):
+        return _ok(rule, "not a cut")
+    if not outage_days:
+        return _ok(rule, f"no tracking outage in the last {config.outage_hold_days} days")
+    last = max(outage_days)
+    until = last + dt.timedelta(days=config.outage_hold_days)
+    days = ", ".join(d.isoformat() for d in outage_days)
+    return _no(
+        rule,
+        f"conversion tracking was down on {days}: no cut until its data has restated "
+        f"(after {until.isoformat()})",
+    )
+
+
 # --------------------------------------------------------------------------- conflicts
 
 
@@ -510,6 +550,7 @@ RULE_NAMES = (
     "statistical_gate",
     "user_lock",
     "manual_edit_cooloff",
+    "outage_hold",
 )
 
 
@@ -527,6 +568,7 @@ class Facts:
     evidence: Sequence[Evidence] = ()
     autopilot: bool = False
     converting: bool = False
+    outage_days: Sequence[dt.date] = ()  # tracking-outage exclusions of the hold window
 
 
 @dataclass(frozen=True)
@@ -569,6 +611,7 @@ def evaluate(candidate: CandidateChange, facts: Facts, *, config: GuardrailConfi
         lambda: statistical_gate(candidate, evidence=facts.evidence, config=cfg),
         lambda: user_lock(candidate, locks=facts.locks, now=facts.now),
         lambda: manual_edit_cooloff(candidate, edits=facts.edits, as_of=facts.as_of, config=cfg),
+        lambda: outage_hold(candidate, outage_days=facts.outage_days, config=cfg),
     ]
     results = tuple(check() for check in checks)
     approval: list[str] = []
@@ -590,11 +633,13 @@ __all__ = [
     "RuleResult",
     "approval_reasons",
     "evaluate",
+    "is_cut",
     "is_significant",
     "learning_rate",
     "learning_window_free_at",
     "magnitude_cap",
     "manual_edit_cooloff",
+    "outage_hold",
     "resource_names",
     "spend_limits",
     "statistical_gate",

@@ -221,6 +221,13 @@ def gather_facts(
             )
             > 0
         )
+    outage_days = store.tracking_outage_days(
+        conn,
+        tenant_id=t,
+        customer_id=c,
+        since=day - dt.timedelta(days=cfg.outage_hold_days),
+        until=day,
+    )
     return Facts(
         as_of=as_of,
         now=now,
@@ -232,6 +239,7 @@ def gather_facts(
         evidence=evidence,
         autopilot=store.autopilot_of(conn, tenant_id=t),
         converting=converting,
+        outage_days=outage_days,
     )
 
 

@@ -13,9 +13,18 @@ up to something that cannot be noise (``outage_min_expected``). Conversions are 
 to a share of its expectation that ramps from ``outage_young_share`` (day 1) to 1
 (``outage_mature_days``); that share is a deliberate lower bound, so young days are judged
 leniently rather than flagged for conversions that simply have not arrived yet.
+
+When analytics has fitted the account's conversion-lag curve (``analytics_lag_curves``, the
+run before this day's), the share of a day ``a`` days old is that curve's F(a) instead (never
+below the ramp): measured, not a bound. With a median lag of a few days F(2) is ~0.5 where the
+ramp says 0.31, so the first complete day of an outage is already due enough conversions to
+be told from noise — flagged on its first look instead of two days later, while the agent
+would otherwise read it as demand collapsing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,15 +34,28 @@ from spectra.quality.checks import QualityConfig
 MIN_BASELINE_DAYS = 5
 
 
-def reported_share(age_days: pd.Series | np.ndarray, config: QualityConfig) -> np.ndarray:
-    """Lower bound of the share of a day's conversions reported ``age_days`` after it."""
+def reported_share(
+    age_days: pd.Series | np.ndarray,
+    config: QualityConfig,
+    lag_cdf: Sequence[float] | None = None,
+) -> np.ndarray:
+    """Share of a day's conversions reported ``age_days`` after it: the lower-bound ramp, or
+    the fitted lag curve's F(age) (``lag_cdf[age]``; ages past its end take its last value)
+    where that is higher."""
     age = np.asarray(age_days, dtype=float)
     span = max(config.outage_mature_days - 1, 1)
     ramp = np.clip((age - 1) / span, 0.0, 1.0)
-    return config.outage_young_share + (1 - config.outage_young_share) * ramp
+    share = config.outage_young_share + (1 - config.outage_young_share) * ramp
+    if lag_cdf is None or len(lag_cdf) == 0:
+        return share
+    cdf = np.clip(np.asarray(lag_cdf, dtype=float), 0.0, 1.0)
+    index = np.clip(np.nan_to_num(age, nan=0.0).astype(np.int64), 0, len(cdf) - 1)
+    return np.maximum(share, cdf[index])
 
 
-def score_tracking(days: pd.DataFrame, config: QualityConfig) -> pd.DataFrame:
+def score_tracking(
+    days: pd.DataFrame, config: QualityConfig, lag_cdf: Sequence[float] | None = None
+) -> pd.DataFrame:
     """Add ``expected_conversions`` and ``conversion_ratio`` to a per-day frame.
 
     ``days`` has one row per consecutive day with ``clicks``, ``conversions`` and
@@ -42,12 +64,13 @@ def score_tracking(days: pd.DataFrame, config: QualityConfig) -> pd.DataFrame:
     its summed expectation (a two-day outage of a small account is as clear as a one-day
     outage of a big one). Days of a run due at least ``outage_min_expected`` conversions get
     the run's ratio (below the threshold: the expectation fails on them); other days with
-    enough conversions due get their own ratio; the rest get NaN (not judged).
+    enough conversions due get their own ratio; the rest get NaN (not judged). ``lag_cdf``:
+    the account's fitted F by age (index = age in days), when analytics has one.
     """
     out = days.copy()
     clicks = out["clicks"].astype(float).to_numpy()
     conversions = out["conversions"].astype(float).to_numpy()
-    share = reported_share(out["age_days"], config)
+    share = reported_share(out["age_days"], config, lag_cdf)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(clicks > 0, conversions / (clicks * share), np.nan)
     mature = (out["age_days"].to_numpy() >= config.outage_mature_days) & ~np.isnan(rate)

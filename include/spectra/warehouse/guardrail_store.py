@@ -21,6 +21,7 @@ from spectra.warehouse.models import (
     AppliedChange,
     Campaign,
     ChangeEvent,
+    DataExclusion,
     Envelope,
     GuardrailDecision,
     GuardrailLock,
@@ -329,6 +330,35 @@ def campaign_spend(
     if since is not None:
         query = query.where(PerformanceDaily.date >= since)
     return int(conn.execute(query).scalar_one())
+
+
+def tracking_outage_days(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    customer_id: int,
+    since: dt.date,
+    until: dt.date,
+) -> list[dt.date]:
+    """Days in [since, until] the quality gate excluded as a tracking outage, as found by
+    validations of ``until`` or earlier (a later run's finding must not change how an older
+    day is judged on a re-run or a backfill); active exclusions only."""
+    e = DataExclusion
+    rows = conn.execute(
+        select(e.date)
+        .where(
+            e.tenant_id == tenant_id,
+            e.customer_id == customer_id,
+            e.kind == "tracking_outage",
+            e.active.is_(True),
+            e.date >= since,
+            e.date <= until,
+            e.logical_date <= until,
+        )
+        .distinct()
+        .order_by(e.date)
+    )
+    return [r[0] for r in rows]
 
 
 def entity_conversions(

@@ -342,3 +342,33 @@ def quality_runs(
             r.customer_id.in_(sorted({c for _, c in accounts})),
         )
     return list(conn.execute(stmt))
+
+
+def latest_lag_cdf(
+    conn: Connection, *, tenant_id: str, customer_id: int, before: dt.date
+) -> list[float] | None:
+    """The account's conversion-lag F by age (index = age in days) from the latest usable
+    curve analytics stored for a day before ``before``; None when there is none yet."""
+    c = m.LagCurveRow
+    latest = conn.execute(
+        select(c.logical_date)
+        .where(
+            c.tenant_id == tenant_id,
+            c.customer_id == customer_id,
+            c.logical_date < before,
+            c.usable.is_(True),
+        )
+        .order_by(c.logical_date.desc())
+        .limit(1)
+    ).scalar()
+    if latest is None:
+        return None
+    rows = conn.execute(
+        select(c.age_days, c.cdf_conversions)
+        .where(c.tenant_id == tenant_id, c.customer_id == customer_id, c.logical_date == latest)
+        .order_by(c.age_days)
+    ).all()
+    by_age = {int(age): float(cdf) for age, cdf in rows}
+    if not by_age or min(by_age) != 0 or len(by_age) != max(by_age) + 1:
+        return None  # a gap in the ages: not a curve to index by age
+    return [by_age[a] for a in range(len(by_age))]

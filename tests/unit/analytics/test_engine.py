@@ -123,3 +123,28 @@ def test_warehouse_shaped_rows_python_dates_and_nullable_ints(
     r = analyze_account(perf, snaps, as_of=small_account.as_of, campaign_anomalies=False)
     assert r.lag_curve.source == "snapshots"
     assert len(r.verdicts) == 5 * 105
+
+
+def test_bid_evidence_starts_at_a_campaigns_cpc_shock(effect_account: SyntheticAccount) -> None:
+    """Campaign 1002's CPCs jump 60 % on the last day: its keywords' bids are not judged on
+    the days before (they measured a market that is gone), the other campaigns' are."""
+    from spectra.analytics.engine import cpc_shocks, shock_start
+
+    kw = effect_account.keywords
+    bids = {
+        (int(a), int(c)): 1_200_000 for a, c in zip(kw["ad_group_id"], kw["entity_id"], strict=True)
+    }
+    res = analyze_account(
+        effect_account.perf, effect_account.snapshots, as_of=effect_account.as_of,
+        keyword_bids_micros=bids,
+    )  # fmt: skip
+    assert cpc_shocks(res.anomalies, None) == {1002: effect_account.as_of}
+    judged = set(res.bid_envelopes["campaign_id"].astype(int))
+    assert 1002 not in judged  # no day of its evidence window is after the shock yet
+    assert {1000, 1001, 1003, 1004} <= judged
+    # the latest run of flagged days (gaps up to 2 days) starts the shock; older blips do not
+    days = [dt.date(2025, 11, 1), dt.date(2025, 12, 10), dt.date(2025, 12, 12)]
+    assert shock_start(days) == dt.date(2025, 12, 10)
+    assert shock_start([]) is None
+    past = {1000: [dt.date(2025, 12, 12), dt.date(2025, 12, 13)]}
+    assert cpc_shocks(res.anomalies, past)[1000] == dt.date(2025, 12, 12)

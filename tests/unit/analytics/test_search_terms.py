@@ -53,9 +53,31 @@ def test_campaign_term_tests_baseline_per_campaign() -> None:
         {"campaign_id": 2, "search_term": "c", "clicks": 5000, "conversions": 1, "cost_micros": 9},
     ]
     tests = campaign_term_tests(rows)
-    assert math.isclose(tests[(1, term_key(1, "b"))].expected_conversions, 10.0)
+    b = tests[(1, term_key(1, "b"))]
+    assert math.isclose(b.expected_conversions, 10.0)
+    # two terms of campaign 1 were tested: Bonferroni doubles the p-value
+    assert b.family == 2 and math.isclose(b.p_adjusted, 2 * math.exp(-10.0))
+    assert b.significant()
     assert math.isclose(tests[(2, term_key(2, "b"))].expected_conversions, 0.01)
     assert term_key(1, "b") != term_key(2, "b")
+
+
+def test_many_terms_raise_the_bar() -> None:
+    """Due ~6 conversions with none is p ~ 0.003: beside one other tested term (0.005
+    family-wise) it is excluded, as one of ten (0.03) it is not."""
+    rows = [
+        {"campaign_id": 1, "search_term": "t0", "clicks": 60, "conversions": 0, "cost_micros": 1},
+        {"campaign_id": 1, "search_term": "big", "clicks": 1000, "conversions": 100,
+         "cost_micros": 1},
+    ]  # fmt: skip
+    alone = campaign_term_tests(rows)[(1, term_key(1, "t0"))]
+    assert math.isclose(alone.expected_conversions, 6.0) and alone.significant()
+    crowd = rows + [
+        {"campaign_id": 1, "search_term": f"t{i}", "clicks": 5, "conversions": 0, "cost_micros": 1}
+        for i in range(1, 9)
+    ]
+    tested = campaign_term_tests(crowd)[(1, term_key(1, "t0"))]
+    assert tested.family == 10 and not tested.significant()
 
 
 def test_evidence_ids_round_trip_and_refuse_other_shapes() -> None:

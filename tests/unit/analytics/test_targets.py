@@ -146,3 +146,27 @@ def test_thin_or_unknown_campaigns_hold_or_are_left_out() -> None:
     assert list(env.index) == [1]  # campaign 2 has no target: no envelope
     assert env.loc[1, "direction"] == "hold" and "fewer than" in env.loc[1, "reason"]
     assert target_envelopes(rows.iloc[0:0], {1: CampaignTarget(TARGET_CPA, 1)}).empty
+
+
+def test_only_days_under_the_current_target_are_evidence() -> None:
+    """A campaign that paid well under its old, tighter target is loosened once; after the
+    change only the days of the new target count, so the same old days cannot loosen it
+    again (the 24.9 -> 100.5 ratchet of a 28-day Smart Bidding run)."""
+    old = _campaign(1, **PAYING)  # type: ignore[arg-type]
+    new = _campaign(1, **GAP)  # type: ignore[arg-type]  # at the looser target: ROAS ~1.5
+    changed = DAYS[21]
+    rows = pd.concat([old[old["date"] < changed], new[new["date"] >= changed]])
+    targets = {1: CampaignTarget(TARGET_CPA, 9_200_000)}
+    everything = target_envelopes(rows, targets).set_index("campaign_id")
+    assert everything.loc[1, "direction"] == "increase"  # the old days still say "loosen"
+    since = target_envelopes(rows, targets, target_in_force_since={1: changed.date()}).set_index(
+        "campaign_id"
+    )
+    assert since.loc[1, "direction"] == "hold"
+    # a campaign without a change keeps its whole window
+    both = pd.concat([rows, _campaign(2, **PAYING)])  # type: ignore[arg-type]
+    env = target_envelopes(
+        both, {**targets, 2: CampaignTarget(TARGET_CPA, 8_000_000)},
+        target_in_force_since={1: changed.date()},
+    ).set_index("campaign_id")  # fmt: skip
+    assert env.loc[2, "direction"] == "increase" and env.loc[1, "direction"] == "hold"

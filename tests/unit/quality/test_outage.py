@@ -62,3 +62,34 @@ def test_the_newest_day_needs_a_complete_collapse_to_be_judged() -> None:
     expected = scored["expected_conversions"].iloc[-1]
     assert expected < CONFIG.outage_min_expected
     assert np.isnan(scored["conversion_ratio"].iloc[-1])
+
+
+def test_a_fitted_lag_curve_flags_an_outage_on_its_first_complete_day() -> None:
+    """The account's lag curve says a two-day-old day has 60 % of its conversions; the ramp
+    bound says 31 %. With the curve, a lone two-day-old collapsed day is due enough to judge."""
+    cdf = [0.0, 0.35, 0.6, 0.72, 0.8, 0.85, 0.88, 0.9] + [0.92 + 0.0025 * a for a in range(23)]
+    age = np.arange(30, 0, -1)
+    clicks = 600.0
+    share = np.asarray(cdf)[np.minimum(age, len(cdf) - 1)]
+    frame = pd.DataFrame(
+        {"age_days": age, "clicks": [clicks] * 30, "conversions": clicks * 0.04 * share}
+    )
+    frame.loc[len(frame) - 2, "conversions"] = 0.0  # two days old; yesterday's clicks are partial
+    frame.loc[len(frame) - 1, "clicks"] = 150.0
+    frame.loc[len(frame) - 1, "conversions"] = 150.0 * 0.04 * cdf[1]
+    day = len(frame) - 2
+    bound = score_tracking(frame, CONFIG)  # ~7.5 due at the ramp's 31 %: under the lone-day bar
+    assert bound.loc[day, "expected_conversions"] < CONFIG.outage_min_expected_one_day
+    assert np.isnan(bound.loc[day, "conversion_ratio"])
+    fitted = score_tracking(frame, CONFIG, cdf)
+    assert fitted.loc[day, "expected_conversions"] >= CONFIG.outage_min_expected_one_day
+    assert fitted.loc[day, "conversion_ratio"] < CONFIG.outage_collapse_ratio
+    # the fitted curve judges the clean days as clean (their conversions are as lagged as it says)
+    others = fitted["conversion_ratio"].drop(index=day).dropna()
+    assert (others > 0.5).all()
+
+
+def test_the_fitted_curve_never_lowers_the_bound() -> None:
+    low = [0.0, 0.05, 0.1]  # a curve claiming almost nothing has arrived: the bound stays
+    share = reported_share(np.array([1, 2, 5, 40]), CONFIG, low)
+    assert np.allclose(share, reported_share(np.array([1, 2, 5, 40]), CONFIG))

@@ -13,7 +13,7 @@ from spectra.quality.checks import QualityConfig
 from spectra.quality.frames.batch import Batch, window_days, with_row
 from spectra.quality.outage import score_tracking
 from spectra.warehouse import models as m
-from spectra.warehouse.quality_reads import daily_row_counts
+from spectra.warehouse.quality_reads import daily_row_counts, latest_lag_cdf
 
 
 def days_frame(
@@ -64,5 +64,11 @@ def days_frame(
         stored = rows[(rows["_origin"] == "warehouse") & (rows["level"] == "campaign")]
         totals = stored.groupby("date")[["clicks", "conversions"]].sum()
         frame = frame.join(totals, on="date").fillna({"clicks": 0, "conversions": 0.0})
-        frame = score_tracking(frame, config)
+        lag_cdf = latest_lag_cdf(
+            conn,
+            tenant_id=batch.tenant_id,
+            customer_id=batch.customer_id,
+            before=batch.logical_date,
+        )
+        frame = score_tracking(frame, config, lag_cdf)
     return with_row(frame)
