@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from spectra.analytics.service import DAY_TABLES, analyze_and_store
+from spectra.analytics.service import analyze_and_store
 from spectra.evaluation.replay import (
     ReplayedAccount,
     as_records,
@@ -25,6 +25,7 @@ from spectra.evaluation.replay import (
     structure_rows,
 )
 from spectra.warehouse import models as m
+from spectra.warehouse.analytics_store import DAY_TABLES
 from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.repositories import register_account, register_tenant
 from spectra.warehouse.upsert import bulk_upsert
