@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from spectra.sandbox.market import tail
 from spectra.sandbox.market.calendar import WEEKDAYS
 from spectra.sandbox.market.economics import economics
 from spectra.sandbox.market.editing import Editing
@@ -54,6 +55,7 @@ from spectra.sandbox.market.views import (
     METRICS,
     REACHABLE,
     RESOURCE_LEVEL,
+    b64_text,
 )
 
 CACHE_BYTES = 384 * 1024 * 1024
@@ -119,6 +121,7 @@ class Market(Editing):
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.seed = scenario.seed
+        self._tail_share_cache: NDArray[np.float64] | None = None
         self.struct: Structure = generate(scenario)
         self._lock = threading.RLock()
         self._customer_index = {int(c): i for i, c in enumerate(self.struct.customer_id.tolist())}
@@ -746,6 +749,8 @@ class Market(Editing):
         by that local time of day (intraday.py)."""
         res = self.day_until(ordinal, until)
         age = as_of.toordinal() - ordinal
+        if by_lag and level == "term":
+            return self._tail_lag_block(snap, attrs, metrics, entities, res, age)
         if by_lag:
             cols, n = self._lag_bucket_columns(res, level, age, entities, metrics)
             if n == 0:
@@ -757,9 +762,143 @@ class Market(Editing):
         idx = entities[values["impressions"][entities] > 0]
         if idx.size == 0:
             return {}, 0
+        if level == "term":
+            return self._tail_block(snap, attrs, metrics, idx, res, age, values)
         cols = self._attr_columns(snap, level, attrs, idx)
         cols.update(_metric_columns(values, metrics, idx))
         return cols, int(idx.size)
+
+    # ------------------------------------------------------------------ the search-term tail
+    def term_tail_share(self) -> NDArray[np.float64]:
+        """Per simulated term: the share of its clicks its long-tail variants take (tail.py)."""
+        st = self.struct
+        cached = self._tail_share_cache
+        if cached is None or cached.size != st.n_terms:
+            head = np.array(
+                [
+                    t == st.keyword_text[k]
+                    for t, k in zip(st.term_text, st.term_keyword.tolist(), strict=True)
+                ],
+                np.bool_,
+            )
+            cached = tail.tail_share(st.keyword_match[st.term_keyword], head)
+            self._tail_share_cache = cached
+        return cached
+
+    def _reported_events(
+        self, res: DayResult, age: int, idx: NDArray[np.int64]
+    ) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
+        """The day's conversions reported by ``age`` whose term is in ``idx``: (mask over the
+        day's conversions, their row in ``idx``, the query each came from)."""
+        st = self.struct
+        share = self.term_tail_share()
+        variant = tail.conversion_variants(
+            self.seed, res.ordinal, st.term_id, res.clicks, share, res.conversion_term
+        )
+        pos = np.full(st.n_terms, -1, np.int64)
+        pos[idx] = np.arange(idx.size)
+        row = pos[res.conversion_term]
+        mask = (res.conversion_lag < age) & ~res.conversion_lost & (row >= 0)
+        return mask, row[mask], variant[mask]
+
+    def _name_variants(
+        self, cols: dict[str, list[Any]], terms: NDArray[np.int64], variant: NDArray[np.int64]
+    ) -> None:
+        """Give the variant rows (``variant`` >= 0) their own query text, resource name and
+        status (a variant is never a keyword, so NONE)."""
+        st = self.struct
+        rows = np.flatnonzero(variant >= 0).tolist()
+        if not rows:
+            return
+        texts = {r: tail.variant_text(st.term_text[int(terms[r])], int(variant[r])) for r in rows}
+        if "search_term_view.search_term" in cols:
+            col = cols["search_term_view.search_term"]
+            for r, text in texts.items():
+                col[r] = text
+        if "search_term_view.resource_name" in cols:
+            col = cols["search_term_view.resource_name"]
+            for r, text in texts.items():
+                col[r] = f"{col[r].rsplit('~', 1)[0]}~{b64_text(text)}"
+        if "search_term_view.status" in cols:
+            col = cols["search_term_view.status"]
+            for r in rows:
+                col[r] = "NONE"
+
+    def _tail_block(
+        self,
+        snap: Snapshot,
+        attrs: list[str],
+        metrics: list[str],
+        idx: NDArray[np.int64],
+        res: DayResult,
+        age: int,
+        values: dict[str, NDArray[np.float64]],
+    ) -> tuple[dict[str, Any], int]:
+        """A day's search_term_view rows: each simulated term split into its own text and its
+        long-tail variants (tail.py), totals unchanged."""
+        st = self.struct
+        share = self.term_tail_share()
+        mask, ev_row, ev_variant = self._reported_events(res, age, idx)
+        sp = tail.split_day(
+            self.seed,
+            res.ordinal,
+            st.term_id[idx],
+            share[idx],
+            res.impressions[idx],
+            res.clicks[idx],
+            res.cost_micros[idx],
+            ev_row,
+            ev_variant,
+            res.conversion_value[mask],
+        )
+        terms = idx[sp.row]
+        cols = self._attr_columns(snap, "term", attrs, terms)
+        self._name_variants(cols, terms, sp.variant)
+        out = {
+            "impressions": sp.impressions.astype(np.float64),
+            "clicks": sp.clicks.astype(np.float64),
+            "cost": sp.cost.astype(np.float64),
+            "conversions": sp.conversions,
+            "value": sp.value,
+        }
+        for name in ("exp_impressions", "searches", "rank_lost", "budget_lost"):
+            out[name] = values[name][terms]
+        cols.update(_metric_columns(out, metrics, np.arange(terms.size)))
+        return cols, int(terms.size)
+
+    def _tail_lag_block(
+        self,
+        snap: Snapshot,
+        attrs: list[str],
+        metrics: list[str],
+        entities: NDArray[np.int64],
+        res: DayResult,
+        age: int,
+    ) -> tuple[dict[str, Any], int]:
+        """search_term_view rows per (query, conversion lag bucket): each conversion on the
+        query its click came from, as in the unsegmented rows (no single catch-all row)."""
+        mask, row, variant = self._reported_events(res, age, entities)
+        if row.size == 0:
+            return {}, 0
+        bucket = lag_bucket(res.conversion_lag[mask])
+        nb = len(LAG_BUCKETS)
+        key = (row * (tail.POOL + 1) + variant + 1) * nb + bucket
+        uniq, inverse = np.unique(key, return_inverse=True)
+        conv = np.bincount(inverse, minlength=uniq.size).astype(np.float64)
+        value = np.bincount(inverse, weights=res.conversion_value[mask], minlength=uniq.size)
+        terms = entities[uniq // nb // (tail.POOL + 1)]
+        variants = (uniq // nb) % (tail.POOL + 1) - 1
+        cols: dict[str, Any] = self._attr_columns(snap, "term", attrs, terms)
+        self._name_variants(cols, terms, variants)
+        cols["segments.conversion_lag_bucket"] = [LAG_BUCKETS[b][0] for b in (uniq % nb).tolist()]
+        for name in metrics:
+            if name in ("metrics.conversions", "metrics.all_conversions"):
+                cols[name] = conv.tolist()
+            elif name in ("metrics.conversions_value", "metrics.all_conversions_value"):
+                cols[name] = np.round(value, 2).tolist()
+            else:
+                cols[name] = [0] * uniq.size
+        return cols, int(uniq.size)
 
     def _existing(self, level: str, idx: NDArray[np.int64], ordinal: int) -> NDArray[np.int64]:
         """Entities created on or before the day (mutations may add entities later)."""

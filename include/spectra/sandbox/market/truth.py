@@ -174,7 +174,9 @@ class Truth:
         }
 
     def search_terms(self, day: dt.date) -> pd.DataFrame:
-        """Expected metrics per search term, with the truth about relevance (negative candidates)."""
+        """Expected metrics per simulated search term, with the truth about relevance (negative
+        candidates) and the share of its clicks its long-tail variants take (tail.py; a
+        variant is as relevant as its term: :meth:`search_term_relevant`)."""
         import pandas as pd
 
         st = self.market.struct
@@ -187,12 +189,28 @@ class Truth:
                 "campaign_id": st.campaign_id[st.term_campaign],
                 "customer_id": st.customer_id[st.term_account],
                 "relevant": st.term_relevant,
+                "tail_click_share": self.market.term_tail_share(),
                 "clicks": exp.clicks,
                 "cost_micros": exp.cost,
                 "conversions": exp.conversions,
                 "conversions_value": exp.value,
             }
         )
+
+    def search_term_relevant(self, ad_group_id: int, search_term: str) -> bool | None:
+        """Whether a served search term (a simulated term or one of its long-tail variants,
+        tail.py) is relevant to its ad group's keywords; None for a text the ad group never
+        served. A variant is as relevant as the term it contains."""
+        from spectra.sandbox.market import tail
+
+        st = self.market.struct
+        groups = np.flatnonzero(st.ad_group_id == ad_group_id)
+        if groups.size == 0:
+            return None
+        for t in np.flatnonzero(st.term_ad_group == groups[0]).tolist():
+            if tail.belongs(search_term, st.term_text[t]):
+                return bool(st.term_relevant[t])
+        return None
 
     # ------------------------------------------------------------------ realised, fully matured
     def matured(self, customer_id: int, date_from: dt.date, date_to: dt.date) -> pd.DataFrame:

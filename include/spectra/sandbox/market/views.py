@@ -95,7 +95,8 @@ def _member(s: Snapshot, bidding: int, values: NDArray[Any]) -> Column:
     return out
 
 
-def _b64(text: str) -> str:
+def b64_text(text: str) -> str:
+    """A search term as it appears in a searchTermViews resource name."""
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -255,7 +256,7 @@ ATTRIBUTES: dict[str, AttrFn] = {
     ),
     "search_term_view.resource_name": lambda s: _obj(
         [
-            f"customers/{c}/searchTermViews/{cp}~{ag}~{_b64(t)}"
+            f"customers/{c}/searchTermViews/{cp}~{ag}~{b64_text(t)}"
             for c, cp, ag, t in zip(
                 _account_cid(s, "term").tolist(),
                 s.struct.campaign_id[s.struct.term_campaign].tolist(),
