@@ -89,7 +89,7 @@ def store_lag_snapshots(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> 
             conn,
             m.LagSnapshot.__table__,
             rows,
-            keys=["tenant_id", "customer_id", "campaign_id", "click_date", "report_date"],
+            keys=m.natural_key(m.LagSnapshot),
         )
 
 
@@ -280,6 +280,4 @@ def replace_day(
 
 def record_analytics_run(conn: Connection, run: Mapping[str, Any]) -> None:
     """Upsert the run's summary row by (tenant, account, logical day)."""
-    bulk_upsert(
-        conn, m.AnalyticsRun.__table__, [run], keys=["tenant_id", "customer_id", "logical_date"]
-    )
+    bulk_upsert(conn, m.AnalyticsRun.__table__, [run], keys=m.natural_key(m.AnalyticsRun))
