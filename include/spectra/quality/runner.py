@@ -294,12 +294,18 @@ def screen_outcomes(batch: Batch, outcomes: list[ExpectationOutcome]) -> list[Ex
 def _run_suites(context: Any, batch: Batch, specs: list[SuiteSpec]) -> list[tuple[str, Any]]:
     import great_expectations as gx
 
-    source = context.data_sources.add_pandas(name="spectra_warehouse")
+    # The datasource with every frame's asset and batch definition in one add: GX saves
+    # (serialises) the whole project config on each add, and 15 adds cost ~70 ms a run.
+    source = context.data_sources.add_pandas(
+        name="spectra_warehouse",
+        assets=[
+            {"name": spec.name, "type": "dataframe", "batch_definitions": [{"name": "batch"}]}
+            for spec in specs
+        ],
+    )
     results = []
     for spec in specs:
-        definition = source.add_dataframe_asset(
-            name=spec.name
-        ).add_batch_definition_whole_dataframe("batch")
+        definition = source.get_asset(spec.name).get_batch_definition("batch")
         # One add with all expectations: add_expectation() re-saves the suite each time.
         suite = context.suites.add(
             gx.ExpectationSuite(name=spec.name, expectations=[e for _, e in spec.expectations])
