@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from spectra.analytics.bids import BREAK_EVEN_EVIDENCE
 from spectra.analytics.config import MAX_TARGET_STEP, TargetConfig
 from spectra.analytics.significance import adjust_pvalues, day_level_dispersion
 from spectra.domain.money import DEFAULT_BILLABLE_UNIT_MICROS
@@ -57,16 +58,8 @@ TARGET_COLUMNS = [
     "target_micros",
     "direction",
     "max_change_pct",
-    "clicks",
-    "cost_micros",
-    "conversions",
     "conversions_value_micros",
-    "value_per_conversion_micros",
-    "roas",
-    "break_even_conversions",
-    "dispersion",
-    "p_value",
-    "p_adjusted",
+    *BREAK_EVEN_EVIDENCE,
     "reason",
 ]
 

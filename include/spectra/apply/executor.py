@@ -130,11 +130,28 @@ class _StillPending(AdsRetryableError):
     """Some operations of a round failed transiently; the next round reads before re-sending."""
 
 
-class _Deferred(Exception):
+class Deferred(Exception):
+    """Google Ads cannot take the work now (its breaker is open, the daily quota is spent):
+    the work is left as it is and tried again after ``seconds``."""
+
     def __init__(self, reason: str, seconds: float) -> None:
         super().__init__(reason)
         self.reason = reason
         self.seconds = seconds
+
+
+@contextmanager
+def deferring(breaker: pybreaker.CircuitBreaker, config: ApplyConfig) -> Iterator[None]:
+    """Turn an open breaker or a spent daily quota into :class:`Deferred` (the executor's and
+    the operation runner's rule for both)."""
+    try:
+        yield
+    except pybreaker.CircuitBreakerError as exc:
+        raise Deferred(f"Google Ads circuit breaker open: {exc}", breaker.reset_timeout) from exc
+    except AdsQuotaExhausted as exc:
+        raise Deferred(
+            f"daily quota exhausted: {exc}", exc.retry_delay or config.quota_defer_s
+        ) from exc
 
 
 def _now() -> dt.datetime:
@@ -313,18 +330,10 @@ class Executor:
 
     def _read_rounds(self, customer_id: int, campaign_id: int) -> CampaignRead:
         """A full read, retried like a round; an open breaker or the daily quota defers."""
-        try:
+        with deferring(self.breaker, self.config):
             for attempt in retrying(policy=self.config.rounds):
                 with attempt:
                     return self._read(customer_id, campaign_id)
-        except pybreaker.CircuitBreakerError as exc:
-            raise _Deferred(
-                f"Google Ads circuit breaker open: {exc}", self.breaker.reset_timeout
-            ) from exc
-        except AdsQuotaExhausted as exc:
-            raise _Deferred(
-                f"daily quota exhausted: {exc}", exc.retry_delay or self.config.quota_defer_s
-            ) from exc
         raise AssertionError("unreachable")
 
     def _acquire(self, tenant_id: str, scope: str) -> int | None:
@@ -481,7 +490,7 @@ class Executor:
             for wave in _waves([r for r in rows if r["phase"] != Phase.CONFIRMED.value]):
                 mismatched += self._wave(wave, scope, token, before)
             self._record(rows, scope, token, mismatched)
-        except _Deferred as deferred:
+        except Deferred as deferred:
             self._defer(rows, scope, token, deferred, report)
         except (CampaignNotInAccount, AdsError) as exc:
             # a permanent error outside any one operation (the campaign vanished, auth)
@@ -506,26 +515,19 @@ class Executor:
         mismatched: list[dict[str, Any]] = []
         read: CampaignRead | None = first_read
         try:
-            for attempt in retrying(policy=self.config.rounds):
-                with attempt:
-                    pending = self._dead_letter_exhausted(
-                        pending, scope, token, "attempts exhausted"
-                    )
-                    if not pending:
-                        break
-                    pending, bad = self._round(pending, scope, token, read)
-                    mismatched += bad
-                    read = None  # later rounds read afresh
-                    if pending:
-                        raise _StillPending(f"{len(pending)} operations still pending")
-        except pybreaker.CircuitBreakerError as exc:
-            raise _Deferred(
-                f"Google Ads circuit breaker open: {exc}", self.breaker.reset_timeout
-            ) from exc
-        except AdsQuotaExhausted as exc:
-            raise _Deferred(
-                f"daily quota exhausted: {exc}", exc.retry_delay or self.config.quota_defer_s
-            ) from exc
+            with deferring(self.breaker, self.config):
+                for attempt in retrying(policy=self.config.rounds):
+                    with attempt:
+                        pending = self._dead_letter_exhausted(
+                            pending, scope, token, "attempts exhausted"
+                        )
+                        if not pending:
+                            break
+                        pending, bad = self._round(pending, scope, token, read)
+                        mismatched += bad
+                        read = None  # later rounds read afresh
+                        if pending:
+                            raise _StillPending(f"{len(pending)} operations still pending")
         except AdsRetryableError as exc:
             self._dead_letter(pending, scope, token, f"{type(exc).__name__}: {exc}")
         return mismatched
@@ -873,7 +875,7 @@ class Executor:
         rows: list[dict[str, Any]],
         scope: str,
         token: int,
-        deferred: _Deferred,
+        deferred: Deferred,
         report: ApplyReport,
     ) -> None:
         until = _now() + dt.timedelta(seconds=deferred.seconds)

@@ -407,17 +407,11 @@ def record_step(
     found_existing: bool,
     now: dt.datetime,
 ) -> None:
-    conn.execute(
-        dialect_insert(conn)(STEPS)
-        .values(
-            operation_id=operation_id,
-            step=step,
-            result=result,
-            found_existing=found_existing,
-            completed_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["operation_id", "step"])
-    )
+    """Insert a step row once (a step done twice keeps the first row)."""
+    _write_step(
+        conn, operation_id=operation_id, step=step, result=result,
+        found_existing=found_existing, now=now, overwrite=False,
+    )  # fmt: skip
 
 
 def set_operation_status(
@@ -510,17 +504,27 @@ def save_step(
     now: dt.datetime,
 ) -> None:
     """Insert or overwrite a step row (a recovery point whose result grows, e.g. a send count)."""
+    _write_step(
+        conn, operation_id=operation_id, step=step, result=result,
+        found_existing=found_existing, now=now, overwrite=True,
+    )  # fmt: skip
+
+
+def _write_step(
+    conn: Connection,
+    *,
+    operation_id: int,
+    step: str,
+    result: dict[str, Any],
+    found_existing: bool,
+    now: dt.datetime,
+    overwrite: bool,
+) -> None:
+    values = {"result": result, "found_existing": found_existing, "completed_at": now}
+    insert = dialect_insert(conn)(STEPS).values(operation_id=operation_id, step=step, **values)
+    keys = ["operation_id", "step"]
     conn.execute(
-        dialect_insert(conn)(STEPS)
-        .values(
-            operation_id=operation_id,
-            step=step,
-            result=result,
-            found_existing=found_existing,
-            completed_at=now,
-        )
-        .on_conflict_do_update(
-            index_elements=["operation_id", "step"],
-            set_={"result": result, "found_existing": found_existing, "completed_at": now},
-        )
+        insert.on_conflict_do_update(index_elements=keys, set_=values)
+        if overwrite
+        else insert.on_conflict_do_nothing(index_elements=keys)
     )
