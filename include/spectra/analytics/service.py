@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select
 
+from spectra.analytics.bids import BidChange
 from spectra.analytics.config import AnalyticsConfig
 from spectra.analytics.cpc_index import keyword_ranges
 from spectra.analytics.engine import (
@@ -424,6 +425,32 @@ def read_bid_changes(
         key = (int(entity["ad_group_id"]), int(entity["criterion_id"]))
         if key not in out or day > out[key]:
             out[key] = day
+    return out
+
+
+def read_bid_history(
+    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date
+) -> dict[tuple[int, int], list[BidChange]]:
+    """Per keyword (ad group id, criterion id), its recorded bid changes (effective day, bid
+    before, bid after) that took effect on or before ``until``: the bid envelope re-prices
+    older days at the current bid (``bids.keyword_bid_envelopes``)."""
+    c = m.AppliedChange
+    rows = conn.execute(
+        select(c.payload, c.effective_date, c.before_value, c.after_value).where(
+            c.tenant_id == tenant_id, c.customer_id == customer_id,
+            c.field == "cpc_bid_micros", c.phase == "recorded",
+            c.effective_date.is_not(None), c.effective_date <= until,
+        )
+    ).all()  # fmt: skip
+    out: dict[tuple[int, int], list[BidChange]] = {}
+    for payload, effective, before, after in rows:
+        entity = (payload or {}).get("entity") or {}
+        if entity.get("kind") != "keyword" or not entity.get("criterion_id"):
+            continue
+        if not isinstance(before, int | float) or not isinstance(after, int | float):
+            continue
+        key = (int(entity["ad_group_id"]), int(entity["criterion_id"]))
+        out.setdefault(key, []).append(BidChange(_day(effective), int(before), int(after)))
     return out
 
 
@@ -840,6 +867,9 @@ def analyze_and_store(
         bid_changes = read_bid_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
         )
+        bid_history = read_bid_history(
+            conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
+        )
         target_changes = read_target_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
         )
@@ -866,6 +896,7 @@ def analyze_and_store(
         smart_bidding_campaigns=settings.smart_bidding_campaigns,
         bidding_targets=settings.bidding_targets or None,
         bid_in_force_since=bid_changes or None,
+        bid_history=bid_history or None,
         target_in_force_since=target_changes or None,
         past_cpc_shocks=past_shocks or None,
         cpc_index_rows=cpc_index_rows,
