@@ -174,7 +174,7 @@ def _bench_step(results: dict[str, Any], acc: Any, engine_seconds: float) -> Non
         with engine.begin() as conn:
             bulk_upsert(
                 conn, m.LagSnapshot.__table__, as_records(snaps),
-                keys=["tenant_id", "customer_id", "campaign_id", "click_date", "report_date"],
+                keys=m.natural_key(m.LagSnapshot),
             )  # fmt: skip
         print(f"   loaded {len(perf):,} rows into SQLite in {time.perf_counter() - loaded:.1f} s")
         started = time.perf_counter()

@@ -207,36 +207,17 @@ def cmd_airflow(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- demo
 
 
-# The day column a table's span is read from, in order of preference (absent: no span).
-SPAN_COLUMNS = ("date", "pulled_for", "logical_date")
-
-
 def warehouse_summary() -> list[tuple[str, int, str]]:
-    """(table, rows, first .. last day) for every warehouse table, in the models' order.
-
-    Derived from the models' metadata, so a table a migration adds shows up without a list
-    here to keep in step.
-    """
-    from sqlalchemy import func, select
-
-    from spectra.warehouse import models as m
+    """(table, rows, first .. last day) for every warehouse table, in the models' order."""
     from spectra.warehouse.db import make_engine
+    from spectra.warehouse.report_store import table_spans
 
     engine = make_engine()
-    out = []
     try:
         with engine.connect() as conn:
-            for table in m.Base.metadata.tables.values():
-                count = conn.execute(select(func.count()).select_from(table)).scalar_one()
-                span = ""
-                day = next((table.c[c] for c in SPAN_COLUMNS if c in table.c), None)
-                if day is not None:
-                    lo, hi = conn.execute(select(func.min(day), func.max(day))).one()
-                    span = f"{lo} .. {hi}" if lo else ""
-                out.append((table.name, int(count), span))
+            return table_spans(conn)
     finally:
         engine.dispose()
-    return out
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -7,10 +7,10 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from spectra.warehouse import agent_store as store
-from spectra.warehouse.models import AdAccount, AiCall
+from spectra.warehouse.repositories import account_currency
 
 MONEY_KINDS = {"campaign_budget", "keyword_bid", "target_cpa"}
 
@@ -63,24 +63,10 @@ def account_lines(engine: Engine, *, tenant_id: str, customer_id: int, day: dt.d
         rows = store.day_proposals(
             conn, tenant_id=tenant_id, logical_date=day, customer_id=customer_id
         )
-        currency = (
-            conn.execute(
-                select(AdAccount.currency_code).where(
-                    AdAccount.tenant_id == tenant_id, AdAccount.customer_id == customer_id
-                )
-            ).scalar()
-            or "USD"
-        )
-        calls = (
-            conn.execute(
-                select(AiCall.outcome).where(
-                    AiCall.tenant_id == tenant_id,
-                    AiCall.customer_id == customer_id,
-                    AiCall.logical_date == day,
-                )
-            )
-            .scalars()
-            .all()
+        account = account_currency(conn, tenant_id=tenant_id, customer_id=customer_id)
+        currency = (account[0] if account else None) or "USD"
+        calls = store.ai_call_outcomes(
+            conn, tenant_id=tenant_id, customer_id=customer_id, logical_date=day
         )
     costs = _campaign_costs(engine, tenant_id=tenant_id, customer_id=customer_id, day=day)
     lines = [f"{tenant_id}/{customer_id} on {day}: {len(rows)} proposals"]
@@ -126,28 +112,9 @@ def prompt_ab_report(engine: Engine, *, tenant_id: str) -> list[dict[str, Any]]:
     the change once applied; its latest look wins), and averages the difference-in-differences
     per prompt version — the A/B readout of two prompts assigned by a stable campaign hash.
     """
-    from spectra.warehouse.models import ChangeEffectRow, Proposal
-
-    p, e = Proposal, ChangeEffectRow
     with engine.connect() as conn:
-        applied = conn.execute(
-            select(
-                p.prompt_id, p.prompt_version, p.customer_id, p.campaign_id, p.logical_date
-            ).where(p.tenant_id == tenant_id, p.status == "applied")
-        ).all()
-        effects = conn.execute(
-            select(
-                e.customer_id,
-                e.campaign_id,
-                e.change_date,
-                e.logical_date,
-                e.metric,
-                e.did_pct,
-                e.verdict,
-            )
-            .where(e.tenant_id == tenant_id, e.did_pct.is_not(None))
-            .order_by(e.logical_date)
-        ).all()
+        applied = store.applied_proposals(conn, tenant_id=tenant_id)
+        effects = store.measured_change_effects(conn, tenant_id=tenant_id)
     latest: dict[tuple[int, int, dt.date, str], Any] = {}
     for row in effects:  # the newest look of each change and metric
         latest[(int(row.customer_id), int(row.campaign_id), row.change_date, row.metric)] = row

@@ -28,7 +28,6 @@ def scopes_of_run(
     date; asset-triggered runs have none)."""
     from spectra.guardrails.proposals import Scope
     from spectra.warehouse.db import make_engine
-    from spectra.warehouse.models import Proposal
 
     scopes: set[Scope] = set()
     source_runs: set[str] = set()
@@ -39,16 +38,12 @@ def scopes_of_run(
         elif getattr(event, "source_run_id", None):
             source_runs.add(str(event.source_run_id))
     if source_runs:
-        from sqlalchemy import select
+        from spectra.warehouse.agent_store import proposal_scopes_of_runs
 
         engine = make_engine()
         try:
             with engine.connect() as conn:
-                rows = conn.execute(
-                    select(Proposal.tenant_id, Proposal.customer_id, Proposal.logical_date)
-                    .where(Proposal.dag_run_id.in_(sorted(source_runs)))
-                    .distinct()
-                ).all()
+                rows = proposal_scopes_of_runs(conn, sorted(source_runs))
         finally:
             engine.dispose()
         scopes |= {Scope(t, int(c), d) for t, c, d in rows}

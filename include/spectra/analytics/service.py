@@ -28,13 +28,13 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, Engine, Table
 
 from spectra.analytics.bids import BidChange
 from spectra.analytics.config import AnalyticsConfig
@@ -52,10 +52,11 @@ from spectra.analytics.significance import DECREASE, INCREASE
 from spectra.analytics.targets import TARGET_CPA, TARGET_ROAS, CampaignTarget
 from spectra.domain.money import Currency
 from spectra.domain.money import currency as currency_of
+from spectra.warehouse import analytics_store as store
 from spectra.warehouse import models as m
 from spectra.warehouse.db import reader
 from spectra.warehouse.ingest_store import ingest_complete_through
-from spectra.warehouse.upsert import bulk_upsert
+from spectra.warehouse.repositories import account_currency
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +71,6 @@ BREAK_EVEN_EVIDENCE = (
     "clicks", "cost_micros", "conversions", "roas", "break_even_conversions",
     "value_per_conversion_micros", "dispersion", "p_value", "p_adjusted",
 )  # fmt: skip
-DAY_TABLES: tuple[type[m.Base], ...] = (
-    m.LagCurveRow,
-    m.Nowcast,
-    m.Verdict,
-    m.AnomalyRow,
-    m.ChangeEffectRow,
-    m.Envelope,
-)
 
 
 @dataclass(frozen=True)
@@ -117,8 +110,7 @@ class NothingToAnalyze(LookupError):
 
 
 # --------------------------------------------------------------------------- reading
-def _frame(conn: Connection, stmt: Any, columns: Sequence[str]) -> pd.DataFrame:
-    rows = conn.execute(stmt).all()
+def _frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=list(columns))
 
 
@@ -132,22 +124,12 @@ def read_clean_performance(
     detail_from: dt.date,
 ) -> pd.DataFrame:
     """Campaign rows from ``campaign_from``, ad-group and keyword rows from ``detail_from``."""
-    from spectra.warehouse.clean_views import performance_daily_clean as v
-
-    cols = [v.c[name] for name in PERF_READ_COLUMNS]
-    base = select(*cols).where(
-        v.c.tenant_id == tenant_id, v.c.customer_id == customer_id, v.c.date <= as_of
-    )
-    campaign = _frame(
-        conn,
-        base.where(v.c.level == "campaign", v.c.date >= campaign_from),
-        PERF_READ_COLUMNS,
-    )
-    detail = _frame(
-        conn,
-        base.where(v.c.level.in_(("ad_group", "keyword")), v.c.date >= detail_from),
-        PERF_READ_COLUMNS,
-    )
+    campaign_rows, detail_rows = store.clean_performance(
+        conn, PERF_READ_COLUMNS, tenant_id=tenant_id, customer_id=customer_id, as_of=as_of,
+        campaign_from=campaign_from, detail_from=detail_from,
+    )  # fmt: skip
+    campaign = _frame(campaign_rows, PERF_READ_COLUMNS)
+    detail = _frame(detail_rows, PERF_READ_COLUMNS)
     frames = [f for f in (campaign, detail) if not f.empty]
     if not frames:
         return pd.DataFrame(columns=list(PERF_READ_COLUMNS))
@@ -186,36 +168,21 @@ def store_snapshots(conn: Connection, perf: pd.DataFrame, *, since: dt.date, unt
         }
         for r in camp.itertuples(index=False)
     ]
-    if not rows:
-        return 0
-    bulk_upsert(
-        conn,
-        m.LagSnapshot.__table__,
-        rows,
-        keys=["tenant_id", "customer_id", "campaign_id", "click_date", "report_date"],
-    )
+    store.store_lag_snapshots(conn, rows)
     return len(rows)
 
 
 def read_snapshots(
     conn: Connection, *, tenant_id: str, customer_id: int, since: dt.date, until: dt.date
 ) -> pd.DataFrame:
-    t = m.LagSnapshot
-    cols = ("campaign_id", "click_date", "report_date", "clicks", "conversions")
-    stmt = select(
-        t.campaign_id,
-        t.click_date,
-        t.report_date,
-        t.clicks,
-        t.conversions,
-        t.conversions_value_micros,
-    ).where(
-        t.tenant_id == tenant_id,
-        t.customer_id == customer_id,
-        t.report_date >= since,
-        t.report_date <= until,
+    cols = (
+        "campaign_id", "click_date", "report_date", "clicks", "conversions",
+        "conversions_value_micros",
+    )  # fmt: skip
+    rows = store.lag_snapshots(
+        conn, tenant_id=tenant_id, customer_id=customer_id, since=since, until=until
     )
-    return _frame(conn, stmt, (*cols, "conversions_value_micros"))
+    return _frame(rows, cols)
 
 
 def read_cpc_index_rows(
@@ -227,19 +194,14 @@ def read_cpc_index_rows(
 ) -> pd.DataFrame | None:
     """Keyword clicks and cost over past holiday windows (``cpc_index.keyword_ranges``): the
     CPC anomalies' holiday factors are then measured at a fixed keyword mix as well."""
-    from spectra.warehouse.clean_views import performance_daily_clean as v
-
     if not ranges:
         return None
-    days = or_(*(and_(v.c.date >= lo, v.c.date <= hi) for lo, hi in ranges))
     frame = _frame(
-        conn,
-        select(*(v.c[name] for name in CPC_INDEX_COLUMNS)).where(
-            v.c.tenant_id == tenant_id, v.c.customer_id == customer_id,
-            v.c.level == "keyword", days,
+        store.keyword_rows_in_ranges(
+            conn, CPC_INDEX_COLUMNS, tenant_id=tenant_id, customer_id=customer_id, ranges=ranges
         ),
         CPC_INDEX_COLUMNS,
-    )  # fmt: skip
+    )
     if frame.empty:
         return None
     frame["date"] = pd.to_datetime(frame["date"])
@@ -255,17 +217,13 @@ def read_lag_buckets(
     reads a later one), per campaign and bucket, with the ages its click days had on the pull:
     ``fit_lag_curve`` corrects the buckets the younger days cannot have filled and reads the
     tail from them. Empty when ingest has pulled none."""
-    t = m.ConversionLagBucket
-    account = (t.tenant_id == tenant_id, t.customer_id == customer_id)
-    latest = select(func.max(t.pulled_for)).where(*account, t.pulled_for <= until)
     cols = (
         "campaign_id", "conversion_lag_bucket", "conversions", "conversions_value_micros",
         "date_from", "date_to", "reported_as_of", "pulled_for",
     )  # fmt: skip
     frame = _frame(
-        conn,
-        select(*(t.__table__.c[c] for c in cols)).where(
-            *account, t.pulled_for == latest.scalar_subquery()
+        store.latest_lag_buckets(
+            conn, cols, tenant_id=tenant_id, customer_id=customer_id, until=until
         ),
         cols,
     )
@@ -280,14 +238,9 @@ def held_lag_cells(
 ) -> list[str]:
     """Why cells of the day's lag histogram were held back at ingest (active quarantine
     entries): the curve is then fitted without them, and the run says so."""
-    q = m.QualityQuarantine
-    rows = conn.execute(
-        select(q.entity_id, q.reason).where(
-            q.tenant_id == tenant_id, q.customer_id == customer_id, q.stage == "ingest",
-            q.source_table == m.ConversionLagBucket.__tablename__,
-            q.logical_date == pulled_for, q.active.is_(True),
-        ).order_by(q.entity_id, q.reason)
-    ).all()  # fmt: skip
+    rows = store.held_lag_cells(
+        conn, tenant_id=tenant_id, customer_id=customer_id, pulled_for=pulled_for
+    )
     return [f"campaign {entity_id}: {reason}" for entity_id, reason in rows]
 
 
@@ -309,23 +262,13 @@ def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> Acco
     keyword bids of enabled and paused keywords (per (ad group, criterion): one criterion id is
     shared by the ad groups that hold the same keyword), and the account's currency with its
     billable unit."""
-    c = m.Campaign
-    camps = conn.execute(
-        select(
-            c.campaign_id,
-            c.serving_status,
-            c.bidding_strategy_type,
-            c.budget_micros,
-            c.max_daily_spend_micros,
-            c.target_cpa_micros,
-            c.target_roas,
-        ).where(c.tenant_id == tenant_id, c.customer_id == customer_id)
-    ).all()
     budgets: dict[int, int] = {}
     bounds: dict[int, tuple[int, int]] = {}
     smart: set[int] = set()
     targets: dict[int, CampaignTarget] = {}
-    for cid, serving, bidding, budget, max_spend, tcpa, troas in camps:
+    for cid, serving, bidding, budget, max_spend, tcpa, troas in store.campaign_settings(
+        conn, tenant_id=tenant_id, customer_id=customer_id
+    ):
         if (bidding or "MANUAL_CPC") not in MANUAL_BIDDING:
             smart.add(int(cid))
             # the strategy's own target (ingest stores only the set member's)
@@ -338,32 +281,19 @@ def read_settings(conn: Connection, *, tenant_id: str, customer_id: int) -> Acco
         budgets[int(cid)] = int(budget)
         if max_spend:
             bounds[int(cid)] = (0, int(max_spend))
-    g, k = m.AdGroup, m.Keyword
-    group_bid = dict(
-        conn.execute(
-            select(g.ad_group_id, g.cpc_bid_micros).where(
-                g.tenant_id == tenant_id, g.customer_id == customer_id
-            )
-        ).all()
-    )
+    group_bid = store.ad_group_bids(conn, tenant_id=tenant_id, customer_id=customer_id)
     bids: dict[tuple[int, int], int] = {}
-    for criterion_id, ad_group_id, bid, negative, serving in conn.execute(
-        select(k.criterion_id, k.ad_group_id, k.cpc_bid_micros, k.negative, k.serving_status).where(
-            k.tenant_id == tenant_id, k.customer_id == customer_id
-        )
-    ).all():
+    for criterion_id, ad_group_id, bid, negative, serving in store.keyword_settings(
+        conn, tenant_id=tenant_id, customer_id=customer_id
+    ):
         # paused keywords keep an envelope from the days they ran (an enable option rests on it)
         if negative or serving not in ("ENABLED", "PAUSED"):
             continue
         effective = int(bid or 0) or int(group_bid.get(ad_group_id) or 0)
         if effective > 0:
             bids[(int(ad_group_id), int(criterion_id))] = effective
-    a = m.AdAccount
-    code, unit = conn.execute(
-        select(a.currency_code, a.billable_unit_micros).where(
-            a.tenant_id == tenant_id, a.customer_id == customer_id
-        )
-    ).one_or_none() or ("USD", None)
+    stored = account_currency(conn, tenant_id=tenant_id, customer_id=customer_id)
+    code, unit = stored or ("USD", None)
     return AccountSettings(
         budgets, bounds, frozenset(smart), bids, currency_of(code, unit), targets
     )
@@ -374,12 +304,7 @@ def read_changes(
 ) -> pd.DataFrame:
     """Applied changes: every campaign version after a campaign's first marks a change on the
     day it was created (the apply step snapshots a version per applied change)."""
-    v = m.CampaignVersion
-    rows = conn.execute(
-        select(v.campaign_id, v.version, v.created_at).where(
-            v.tenant_id == tenant_id, v.customer_id == customer_id, v.version > 1
-        )
-    ).all()
+    rows = store.campaign_versions(conn, tenant_id=tenant_id, customer_id=customer_id)
     out = [
         {"entity_id": int(cid), "change_date": created.date()}
         for cid, _, created in rows
@@ -395,14 +320,9 @@ def _ledger_first_days(
     """(entity, first whole day in force) of every applied change of ``fields`` that took
     effect on or before ``until``: the day after its effective day (the change lands during
     it, at the daily run's hour)."""
-    c = m.AppliedChange
-    rows = conn.execute(
-        select(c.payload, c.effective_date).where(
-            c.tenant_id == tenant_id, c.customer_id == customer_id,
-            c.field.in_(list(fields)), c.effective_date.is_not(None),
-            c.effective_date <= until,
-        )
-    ).all()  # fmt: skip
+    rows = store.applied_changes(
+        conn, tenant_id=tenant_id, customer_id=customer_id, until=until, fields=fields
+    )
     return [
         ((payload or {}).get("entity") or {}, _day(effective) + dt.timedelta(days=1))
         for payload, effective in rows
@@ -486,14 +406,10 @@ def read_cpc_shocks(
     """Per campaign, the days in [since, until] that earlier runs (logical date before
     ``runs_before``: a re-run or backfill sees what it saw the first time) flagged as its CPC going up: with today's anomalies, the engine finds each
     campaign's latest CPC shock (``engine.cpc_shocks``)."""
-    a = m.AnomalyRow
-    rows = conn.execute(
-        select(a.entity_id, a.date).where(
-            a.tenant_id == tenant_id, a.customer_id == customer_id,
-            a.entity_level == "campaign", a.metric == "cpc", a.direction == "up",
-            a.flagged.is_(True), a.date >= since, a.date <= until, a.logical_date < runs_before,
-        )
-    ).all()  # fmt: skip
+    rows = store.flagged_cpc_rises(
+        conn, tenant_id=tenant_id, customer_id=customer_id, since=since, until=until,
+        runs_before=runs_before,
+    )  # fmt: skip
     out: dict[int, list[dt.date]] = {}
     for entity_id, day in rows:
         out.setdefault(int(entity_id), []).append(_day(day))
@@ -769,29 +685,6 @@ def result_counts(res: AnalysisResult, rows: Mapping[Table, Sequence[Any]]) -> d
     }
 
 
-def replace_day(
-    conn: Connection,
-    rows: Mapping[Table, Sequence[Mapping[str, Any]]],
-    *,
-    tenant_id: str,
-    customer_id: int,
-    logical_date: dt.date,
-    tables: Iterable[Table] | None = None,
-) -> None:
-    """Delete the day's rows of the account in every per-day table, then insert ``rows``."""
-    for table in tables or [t.__table__ for t in DAY_TABLES]:
-        conn.execute(
-            delete(table).where(
-                table.c.tenant_id == tenant_id,
-                table.c.customer_id == customer_id,
-                table.c.logical_date == logical_date,
-            )
-        )
-        batch = rows.get(table)
-        if batch:
-            conn.execute(insert(table), list(batch))
-
-
 # --------------------------------------------------------------------------- the step
 def analyze_and_store(
     engine: Engine,
@@ -942,12 +835,10 @@ def analyze_and_store(
         "analyzed_at": m.utcnow(),
     }
     with engine.begin() as conn:
-        replace_day(
+        store.replace_day(
             conn, rows, tenant_id=tenant_id, customer_id=customer_id, logical_date=logical_date
         )
-        bulk_upsert(
-            conn, m.AnalyticsRun.__table__, [run], keys=["tenant_id", "customer_id", "logical_date"]
-        )
+        store.record_analytics_run(conn, run)
     outcome = AnalyzeOutcome(
         tenant_id, customer_id, logical_date, counts, warnings,
         time.perf_counter() - started,

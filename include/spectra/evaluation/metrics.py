@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from spectra.warehouse import models as m
+from spectra.warehouse import evaluation_store as store
 
 if TYPE_CHECKING:
     from spectra.sandbox.market import Market
@@ -120,16 +120,8 @@ def expected_profit(market: Market, customer_id: int, days: Sequence[dt.date]) -
 
 def ledger_changes(engine: Engine, tenant_id: str) -> list[Change]:
     """Recorded changes of the run, oldest first."""
-    t = m.AppliedChange
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                t.campaign_id, t.entity_key, t.field, t.before_value, t.after_value,
-                t.effective_date, t.origin_kind, t.target,
-            )
-            .where(t.tenant_id == tenant_id, t.phase == "recorded")
-            .order_by(t.effective_date, t.id)
-        ).all()  # fmt: skip
+        rows = store.recorded_changes(conn, tenant_id=tenant_id)
     out = []
     for r in rows:
         out.append(
@@ -155,22 +147,12 @@ def _scalar(image: Any, field_name: str) -> Any:
 
 def ai_cost_micros(engine: Engine, tenant_id: str) -> int:
     with engine.connect() as conn:
-        total = conn.execute(
-            select(func.coalesce(func.sum(m.AiCall.cost_micros), 0)).where(
-                m.AiCall.tenant_id == tenant_id
-            )
-        ).scalar_one()
-    return int(total)
+        return store.ai_cost_micros(conn, tenant_id=tenant_id)
 
 
 def spend_limits(engine: Engine, tenant_id: str) -> dict[int, int]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(m.Campaign.campaign_id, m.Campaign.max_daily_spend_micros).where(
-                m.Campaign.tenant_id == tenant_id, m.Campaign.max_daily_spend_micros.is_not(None)
-            )
-        ).all()
-    return {int(c): int(v) for c, v in rows if v is not None}
+        return store.spend_limits(conn, tenant_id=tenant_id)
 
 
 # --------------------------------------------------------------------------- pure metrics

@@ -27,12 +27,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from spectra.domain.changes import ApprovedChange, EntityKind, EntityRef, Origin, OriginKind
 from spectra.evaluation import steps
 from spectra.evaluation.metrics import spend_limits
 from spectra.evaluation.world import World
+from spectra.warehouse import evaluation_store as store
+from spectra.warehouse.analytics_store import ad_group_bids
 
 BILLABLE_UNIT = 10_000  # micros: one cent (the shipped scenarios' accounts bill in USD)
 GREEDY_STEP = 0.20
@@ -104,7 +104,6 @@ def _hands_off(world: World, day: dt.date, out: steps.DayLog) -> None:
 def _greedy(world: World, day: dt.date, out: steps.DayLog) -> None:
     from spectra.domain.clock import daily_pull_instant
     from spectra.ingest.daily import ingest_account
-    from spectra.warehouse import models as m
 
     target_cpa = world.scenario.targets.cpa * 1e6
     for cid in world.customer_ids:
@@ -115,48 +114,16 @@ def _greedy(world: World, day: dt.date, out: steps.DayLog) -> None:
             customer_id=cid, logical_date=day, repull_days=GREEDY_PULL_DAYS,
             pulled_at=daily_pull_instant(day),
         )  # fmt: skip
-        perf = m.PerformanceDaily
+        tenant = world.tenant_id
         with world.engine.connect() as conn:
-            scope = (perf.tenant_id == world.tenant_id, perf.customer_id == cid, perf.date == day)
-            keywords = conn.execute(
-                select(
-                    perf.campaign_id, perf.ad_group_id, perf.entity_id,
-                    perf.cost_micros, perf.conversions,
-                ).where(*scope, perf.level == "keyword")
-            ).all()  # fmt: skip
-            campaigns = conn.execute(
-                select(
-                    perf.entity_id,
-                    perf.cost_micros,
-                    perf.conversions,
-                    perf.conversions_value_micros,
-                ).where(*scope, perf.level == "campaign")
-            ).all()
-            bids = {
-                (int(r.ad_group_id), int(r.criterion_id)): int(r.cpc_bid_micros)
-                for r in conn.execute(
-                    select(m.Keyword).where(
-                        m.Keyword.tenant_id == world.tenant_id, m.Keyword.customer_id == cid,
-                        m.Keyword.negative.is_(False),
-                    )
-                )
-            }  # fmt: skip
+            keywords = store.keyword_day_rows(conn, tenant_id=tenant, customer_id=cid, day=day)
+            campaigns = store.campaign_day_rows(conn, tenant_id=tenant, customer_id=cid, day=day)
+            bids = store.positive_keyword_bids(conn, tenant_id=tenant, customer_id=cid)
             groups = {
-                int(r.ad_group_id): int(r.cpc_bid_micros)
-                for r in conn.execute(
-                    select(m.AdGroup.ad_group_id, m.AdGroup.cpc_bid_micros).where(
-                        m.AdGroup.tenant_id == world.tenant_id, m.AdGroup.customer_id == cid
-                    )
-                )
+                int(group): int(bid)  # type: ignore[arg-type]  # a None bid fails, as before
+                for group, bid in ad_group_bids(conn, tenant_id=tenant, customer_id=cid).items()
             }
-            camp_rows = {
-                int(r.campaign_id): r
-                for r in conn.execute(
-                    select(m.Campaign).where(
-                        m.Campaign.tenant_id == world.tenant_id, m.Campaign.customer_id == cid
-                    )
-                )
-            }
+            camp_rows = store.campaigns_by_id(conn, tenant_id=tenant, customer_id=cid)
         changes: list[ApprovedChange] = []
         for campaign_id, group, crit, cost, conversions in keywords:
             camp = camp_rows.get(int(campaign_id))
@@ -278,19 +245,8 @@ def _oracle(constrained: bool) -> Callable[[World, dt.date, steps.DayLog], None]
 
 
 def _last_change_days(world: World, who: str) -> dict[int, dt.date]:
-    from spectra.warehouse.models import AppliedChange
-
     with world.engine.connect() as conn:
-        rows = conn.execute(
-            select(AppliedChange.campaign_id, func.max(AppliedChange.effective_date))
-            .where(
-                AppliedChange.tenant_id == world.tenant_id,
-                AppliedChange.origin_ref.like(f"{who}:%"),
-                AppliedChange.phase == "recorded",
-            )
-            .group_by(AppliedChange.campaign_id)
-        ).all()
-    return {int(c): d for c, d in rows if d is not None}
+        return store.last_change_days(conn, tenant_id=world.tenant_id, origin=who)
 
 
 # --------------------------------------------------------------------------- spectra

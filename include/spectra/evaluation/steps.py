@@ -17,8 +17,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from spectra.evaluation.world import APPROVER, World
 
 log = logging.getLogger(__name__)
@@ -166,16 +164,10 @@ def monitors(world: World, day: dt.date, out: DayLog, *, every_hours: int = 1) -
 
     from spectra.monitors.policy import check_policy
     from spectra.monitors.spend import check_spend
-    from spectra.warehouse.models import AdAccount
+    from spectra.warehouse.repositories import account_time_zones
 
     with world.engine.connect() as conn:
-        zones = dict(
-            conn.execute(
-                select(AdAccount.customer_id, AdAccount.time_zone).where(
-                    AdAccount.tenant_id == world.tenant_id
-                )
-            ).all()
-        )
+        zones = account_time_zones(conn, tenant_id=world.tenant_id)
     with _Timer(out, "monitors"):
         for cid in world.customer_ids:
             zone = ZoneInfo(zones.get(cid) or "UTC")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from spectra.ads.client import AdsCredentials, build_client
 from spectra.evaluation.scenarios import EvalScenario
@@ -198,7 +198,7 @@ def load_history(world: World, *, days: int | None = None) -> None:
     spend limits (``SPEND_LIMIT_FACTOR`` x the starting budgets) on the campaigns."""
     from spectra.domain.clock import daily_pull_instant
     from spectra.ingest.daily import ingest_account
-    from spectra.warehouse.models import Campaign
+    from spectra.warehouse.evaluation_store import cap_spend_at_budgets
 
     before = world.days[0] - dt.timedelta(days=1)
     for cid in world.customer_ids:
@@ -213,16 +213,7 @@ def load_history(world: World, *, days: int | None = None) -> None:
             pulled_at=daily_pull_instant(before),
         )
     with world.engine.begin() as conn:
-        rows = conn.execute(
-            Campaign.__table__.select().where(Campaign.tenant_id == world.tenant_id)
-        ).mappings()
-        budgets = {int(r["campaign_id"]): int(r["budget_micros"] or 0) for r in rows}
-        for campaign_id, budget in budgets.items():
-            conn.execute(
-                update(Campaign)
-                .where(Campaign.tenant_id == world.tenant_id, Campaign.campaign_id == campaign_id)
-                .values(max_daily_spend_micros=budget * SPEND_LIMIT_FACTOR)
-            )
+        budgets = cap_spend_at_budgets(conn, tenant_id=world.tenant_id, factor=SPEND_LIMIT_FACTOR)
     world.initial_budgets = budgets
 
 

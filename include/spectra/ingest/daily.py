@@ -72,6 +72,16 @@ LAG_MATURE_DAYS = 30
 # its logical date (the re-pull window, so every gap the gate judges has its history).
 CHANGE_HISTORY_DAYS = 30
 
+# What each table ingest writes is upserted by: its natural key, read from the model (a
+# keyword is (ad group, criterion): Google shares a criterion id across ad groups).
+_KEYS: dict[type[m.Base], list[str]] = {
+    model: m.natural_key(model)
+    for model in (
+        m.Campaign, m.AdGroup, m.Keyword, m.Ad, m.PerformanceDaily, m.SearchTermDaily,
+        m.ConversionLagBucket, m.CampaignAdSchedule, m.ChangeEvent,
+    )
+}  # fmt: skip
+
 # Google's serving status → Spectra's lifecycle state, for campaigns first seen by ingest.
 _LIFECYCLE_FOR_NEW = {
     "ENABLED": CampaignState.ACTIVE,
@@ -645,8 +655,7 @@ def _write_campaigns(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int
             "status": lifecycle,
         }
     )
-    keys = ["tenant_id", "customer_id", "campaign_id"]
-    return {"campaigns": bulk_upsert(t.conn, m.Campaign.__table__, rows, keys=keys)}
+    return {"campaigns": bulk_upsert(t.conn, m.Campaign.__table__, rows, keys=_KEYS[m.Campaign])}
 
 
 def _write_ad_groups(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
@@ -659,8 +668,7 @@ def _write_ad_groups(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int
             "cpc_bid_micros": cols["ad_group.cpc_bid_micros"],
         }
     )
-    keys = ["tenant_id", "customer_id", "ad_group_id"]
-    return {"ad_groups": bulk_upsert(t.conn, m.AdGroup.__table__, rows, keys=keys)}
+    return {"ad_groups": bulk_upsert(t.conn, m.AdGroup.__table__, rows, keys=_KEYS[m.AdGroup])}
 
 
 def _write_keywords(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
@@ -680,8 +688,7 @@ def _write_keywords(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]
             ],
         }
     )
-    keys = ["tenant_id", "customer_id", "ad_group_id", "criterion_id"]
-    return {"keywords": bulk_upsert(t.conn, m.Keyword.__table__, rows, keys=keys)}
+    return {"keywords": bulk_upsert(t.conn, m.Keyword.__table__, rows, keys=_KEYS[m.Keyword])}
 
 
 def _write_ads(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
@@ -698,8 +705,7 @@ def _write_ads(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
             "descriptions": [[d.get("text", "") for d in ds] for ds in cols[f"{rsa}.descriptions"]],
         }
     )
-    keys = ["tenant_id", "customer_id", "ad_group_id", "ad_id"]
-    return {"ads": bulk_upsert(t.conn, m.Ad.__table__, rows, keys=keys)}
+    return {"ads": bulk_upsert(t.conn, m.Ad.__table__, rows, keys=_KEYS[m.Ad])}
 
 
 def _metric_columns(cols: Mapping[str, list[Any]]) -> dict[str, Sequence[Any]]:
@@ -711,10 +717,6 @@ def _metric_columns(cols: Mapping[str, list[Any]]) -> dict[str, Sequence[Any]]:
     for name, column in METRIC_COLUMNS.items():
         out[column] = _value_micros(cols[name]) if name in VALUE_FIELDS else cols[name]
     return out
-
-
-# A keyword is (ad group, criterion): Google shares a keyword's criterion id across ad groups.
-_PERF_KEYS = list(m.PERFORMANCE_DAILY_KEY)
 
 
 def _performance_writer(level: str, entity: str, with_ad_group: bool) -> Writer:
@@ -735,7 +737,7 @@ def _performance_writer(level: str, entity: str, with_ad_group: bool) -> Writer:
             t.conn,
             m.PerformanceDaily.__table__,
             rows,
-            keys=_PERF_KEYS,
+            keys=_KEYS[m.PerformanceDaily],
             freshness_column="reported_as_of",
         )
         return {f"performance_daily.{level}": len(rows)}
@@ -758,13 +760,10 @@ def _write_search_terms(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, 
         t.conn,
         m.SearchTermDaily.__table__,
         rows,
-        keys=["tenant_id", "customer_id", "ad_group_id", "search_term", "date"],
+        keys=_KEYS[m.SearchTermDaily],
         freshness_column="reported_as_of",
     )
     return {"search_terms_daily": len(rows)}
-
-
-_LAG_KEYS = ["tenant_id", "customer_id", "pulled_for", "campaign_id", "conversion_lag_bucket"]
 
 
 def _write_lag_buckets(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, int]:
@@ -803,7 +802,7 @@ def _write_lag_buckets(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, i
         date_to=date_to,
         reported_as_of=t.as_of,
     )
-    bulk_upsert(t.conn, m.ConversionLagBucket.__table__, rows, keys=_LAG_KEYS)
+    bulk_upsert(t.conn, m.ConversionLagBucket.__table__, rows, keys=_KEYS[m.ConversionLagBucket])
     return {"conversion_lag_buckets": len(rows)}
 
 
@@ -827,8 +826,8 @@ def _write_ad_schedules(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, 
             "end_minute": [_MINUTES.get(v, 0) for v in cols[f"{prefix}.end_minute"]],
         }
     )
-    keys = ["tenant_id", "customer_id", "campaign_id", "criterion_id"]
     table = m.CampaignAdSchedule.__table__
+    keys = _KEYS[m.CampaignAdSchedule]
     return {"campaign_ad_schedules": bulk_upsert(t.conn, table, rows, keys=keys)}
 
 
@@ -871,7 +870,7 @@ def _write_change_events(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str,
             "new_values": [{} for _ in cols[f"{ce}.resource_name"]],
         }
     )
-    keys = ["tenant_id", "customer_id", "resource_name"]
+    keys = _KEYS[m.ChangeEvent]
     return {"change_events": bulk_upsert(t.conn, m.ChangeEvent.__table__, rows, keys=keys)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from spectra.launch.lifecycle import Launch, get_launch
 from spectra.warehouse import launch_store as store
@@ -31,18 +31,14 @@ def launch_view(
         keys = [k for s in steps.values() for k in s["detail"].get("asset_keys", [])]
         assets = []
         if keys:
-            rows = conn.execute(
-                select(store.ASSETS).where(
-                    store.ASSETS.c.tenant_id == tenant_id, store.ASSETS.c.request_key.in_(keys)
-                )
-            ).mappings()
+            rows = store.assets_by_keys(conn, tenant_id=tenant_id, request_keys=keys)
             assets = [
                 {
                     "kind": r["kind"],
                     "request_key": r["request_key"],
                     "content_sha256": r["content_sha256"],
                     "mime_type": r["mime_type"],
-                    "summary": _summary(dict(r)),
+                    "summary": _summary(r),
                 }
                 for r in rows
             ]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pybreaker
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from spectra.ads.client import AdsCredentials
 from spectra.ads.stream import load_query, stream_columns
@@ -37,7 +37,6 @@ from spectra.monitors.actions import (
     status_change,
 )
 from spectra.warehouse import monitor_store as store
-from spectra.warehouse.models import Campaign
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +118,10 @@ def check_policy(
         raise ValueError(f"clock {clock!r} has no time zone; the monitors' clock is a UTC instant")
     creds = creds or AdsCredentials(developer_token="-", access_token="-")
     report = PolicyReport(tenant_id, customer_id, clock)
-    c = Campaign.__table__.c
     with engine.connect() as conn:
-        managed = {
-            int(r.campaign_id)
-            for r in conn.execute(
-                select(c.campaign_id).where(
-                    c.tenant_id == tenant_id, c.customer_id == customer_id, c.status.in_(MANAGED)
-                )
-            )
-        }
+        managed = store.campaigns_in_states(
+            conn, tenant_id=tenant_id, customer_id=customer_id, states=MANAGED
+        )
         pauses = {
             p["entity_key"]: p
             for p in store.open_pauses(

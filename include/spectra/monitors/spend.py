@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pybreaker
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from spectra.ads.client import AdsCredentials
 from spectra.ads.stream import load_query, stream_columns
@@ -45,7 +45,6 @@ from spectra.monitors.actions import (
 )
 from spectra.monitors.config import SpendMonitorConfig
 from spectra.warehouse import monitor_store as store
-from spectra.warehouse.models import Campaign
 
 log = logging.getLogger(__name__)
 
@@ -174,17 +173,9 @@ def project(
 def _limited_campaigns(
     engine: Engine, tenant_id: str, customer_id: int
 ) -> dict[int, dict[str, Any]]:
-    c = Campaign.__table__.c
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                c.campaign_id, c.status, c.max_daily_spend_micros, c.total_spend_limit_micros
-            ).where(
-                c.tenant_id == tenant_id,
-                c.customer_id == customer_id,
-            )
-        ).all()
-    return {int(r.campaign_id): dict(r._mapping) for r in rows}
+        rows = store.campaign_limits(conn, tenant_id=tenant_id, customer_id=customer_id)
+    return {int(r["campaign_id"]): r for r in rows}
 
 
 def _change(

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from spectra.quality.checks import QualityConfig
 from spectra.warehouse import models as m
+from spectra.warehouse import report_store as store
 
 SIGNIFICANT = ("increase", "decrease")
 LAG_DAYS = 7
@@ -97,7 +98,7 @@ class Report:
 def newest_day(bind: Engine | Connection) -> dt.date | None:
     """The newest report day with a quality verdict (the default day of a report)."""
     with _connect(bind) as conn:
-        return conn.execute(select(func.max(m.QualityRun.logical_date))).scalar_one_or_none()
+        return store.newest_quality_day(conn)
 
 
 def build_report(
@@ -143,36 +144,19 @@ class _connect:
 def _accounts(
     conn: Connection, days: Sequence[dt.date], tenant_id: str | None, customer_id: int | None
 ) -> list[tuple[str, int]]:
-    r = m.QualityRun
-    stmt = select(r.tenant_id, r.customer_id).where(r.logical_date.in_(list(days))).distinct()
-    if tenant_id is not None:
-        stmt = stmt.where(r.tenant_id == tenant_id)
-    if customer_id is not None:
-        stmt = stmt.where(r.customer_id == customer_id)
-    return sorted((t, int(c)) for t, c in conn.execute(stmt).all())
+    return store.quality_accounts(conn, days, tenant_id, customer_id)
 
 
 def _account(
     conn: Connection, tenant_id: str, customer_id: int, day: dt.date, days: Sequence[dt.date]
 ) -> AccountFindings:
-    currency = conn.execute(
-        select(m.AccountExpectation.currency_code).where(
-            m.AccountExpectation.tenant_id == tenant_id,
-            m.AccountExpectation.customer_id == customer_id,
-        )
-    ).scalar_one_or_none()
+    currency = store.expected_currency(conn, tenant_id=tenant_id, customer_id=customer_id)
     out = AccountFindings(
         tenant_id=tenant_id, customer_id=customer_id, day=day, currency=currency or ""
     )
     out.gate = _gate(conn, tenant_id, customer_id, days)
     out.outages = _outages(conn, tenant_id, customer_id, day)
-    run = conn.execute(
-        select(m.AnalyticsRun.warnings, m.AnalyticsRun.counts).where(
-            m.AnalyticsRun.tenant_id == tenant_id,
-            m.AnalyticsRun.customer_id == customer_id,
-            m.AnalyticsRun.logical_date == day,
-        )
-    ).first()
+    run = store.analytics_run(conn, tenant_id=tenant_id, customer_id=customer_id, logical_date=day)
     if run is None:
         return out
     out.analyzed = True
@@ -198,33 +182,15 @@ def _rows(
     *,
     order: Sequence[str],
 ) -> list[dict[str, Any]]:
-    table = model.__table__
-    skip = {"id", "tenant_id", "customer_id", "logical_date"}
-    columns = [c for c in table.c if c.name not in skip]
-    stmt = (
-        select(*columns)
-        .where(
-            table.c.tenant_id == tenant_id,
-            table.c.customer_id == customer_id,
-            table.c.logical_date == day,
-        )
-        .order_by(*(table.c[name] for name in order))
+    return store.day_rows(
+        conn, model, tenant_id=tenant_id, customer_id=customer_id, logical_date=day, order=order
     )
-    return [dict(row._mapping) for row in conn.execute(stmt)]
 
 
 def _gate(
     conn: Connection, tenant_id: str, customer_id: int, days: Sequence[dt.date]
 ) -> list[GateDay]:
-    r = m.QualityRun
-    rows = conn.execute(
-        select(
-            r.logical_date, r.status, r.blocking, r.warnings, r.quarantined_rows, r.excluded_days
-        )
-        .where(r.tenant_id == tenant_id, r.customer_id == customer_id)
-        .where(r.logical_date.in_(list(days)))
-        .order_by(r.logical_date)
-    ).all()
+    rows = store.quality_runs(conn, tenant_id=tenant_id, customer_id=customer_id, days=days)
     return [
         GateDay(
             day=row.logical_date,
@@ -239,24 +205,11 @@ def _gate(
 
 def _outages(conn: Connection, tenant_id: str, customer_id: int, day: dt.date) -> list[OutageDay]:
     """Days excluded as tracking outages as of ``day``, with the run that first caught each."""
-    x = m.DataExclusion
-    scope = (
-        x.tenant_id == tenant_id,
-        x.customer_id == customer_id,
-        x.kind == "tracking_outage",
-        x.logical_date <= day,
+    current, history = store.tracking_outages(
+        conn, tenant_id=tenant_id, customer_id=customer_id, day=day
     )
-    latest = conn.execute(select(func.max(x.logical_date)).where(*scope)).scalar_one_or_none()
-    if latest is None:
+    if not current and not history:
         return []
-    current = conn.execute(
-        select(x.date, x.clicks, x.conversions, x.expected_conversions, x.reason)
-        .where(*scope, x.logical_date == latest, x.active.is_(True))
-        .order_by(x.date)
-    ).all()
-    history = conn.execute(
-        select(x.date, x.logical_date, x.expected_conversions).where(*scope)
-    ).all()
     first: dict[dt.date, tuple[dt.date, float]] = {}
     for date, logical, expected in sorted(history, key=lambda h: (h[0], h[1])):
         first.setdefault(date, (logical, float(expected)))
@@ -276,26 +229,10 @@ def _outages(conn: Connection, tenant_id: str, customer_id: int, day: dt.date) -
 
 def _lag(conn: Connection, tenant_id: str, customer_id: int, day: dt.date) -> list[dict[str, Any]]:
     """The last days' conversions as reported and as completed for lag, summed over campaigns."""
-    n = m.Nowcast
     since = day - dt.timedelta(days=LAG_DAYS - 1)
-    rows = conn.execute(
-        select(
-            n.date,
-            func.sum(n.conversions_observed),
-            func.sum(n.conversions_nowcast),
-            func.sum(n.conversions_nowcast_se * n.conversions_nowcast_se),
-            func.min(n.age_days),
-            func.max(n.lag_status),
-        )
-        .where(
-            n.tenant_id == tenant_id,
-            n.customer_id == customer_id,
-            n.logical_date == day,
-            n.date >= since,
-        )
-        .group_by(n.date)
-        .order_by(n.date.desc())
-    ).all()
+    rows = store.nowcast_totals(
+        conn, tenant_id=tenant_id, customer_id=customer_id, logical_date=day, since=since
+    )
     out = []
     for date, observed, nowcast, variance, age, status in rows:
         observed, nowcast = float(observed or 0), float(nowcast or 0)

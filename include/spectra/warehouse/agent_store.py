@@ -369,3 +369,72 @@ def replace_rejections(
                 for row in rows
             ],
         )
+
+
+def ai_call_outcomes(
+    conn: Connection, *, tenant_id: str, customer_id: int, logical_date: dt.date
+) -> list[str]:
+    """The outcome of every AI call made for the account's day."""
+    a = AiCall
+    return list(
+        conn.execute(
+            select(a.outcome).where(
+                a.tenant_id == tenant_id,
+                a.customer_id == customer_id,
+                a.logical_date == logical_date,
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+def applied_proposals(conn: Connection, *, tenant_id: str) -> list[Any]:
+    """(prompt id, prompt version, customer id, campaign id, logical date) of every applied
+    proposal of the tenant."""
+    p = Proposal
+    return list(
+        conn.execute(
+            select(
+                p.prompt_id, p.prompt_version, p.customer_id, p.campaign_id, p.logical_date
+            ).where(p.tenant_id == tenant_id, p.status == "applied")
+        ).all()
+    )
+
+
+def measured_change_effects(conn: Connection, *, tenant_id: str) -> list[Any]:
+    """The tenant's change-effect estimates with a difference-in-differences, oldest analysis
+    first: (customer id, campaign id, change date, logical date, metric, did_pct, verdict)."""
+    e = ChangeEffectRow
+    return list(
+        conn.execute(
+            select(
+                e.customer_id,
+                e.campaign_id,
+                e.change_date,
+                e.logical_date,
+                e.metric,
+                e.did_pct,
+                e.verdict,
+            )
+            .where(e.tenant_id == tenant_id, e.did_pct.is_not(None))
+            .order_by(e.logical_date)
+        ).all()
+    )
+
+
+def proposal_scopes_of_runs(
+    conn: Connection, run_ids: Sequence[str]
+) -> list[tuple[str, int, dt.date]]:
+    """(tenant, customer id, logical date) of the proposals written by the DAG runs ``run_ids``.
+
+    Deliberately not scoped by tenant: a run id names one daily run, which maps over every
+    tenant's accounts; the apply run then works each (tenant, account, day) on its own.
+    """
+    p = Proposal
+    rows = conn.execute(
+        select(p.tenant_id, p.customer_id, p.logical_date)
+        .where(p.dag_run_id.in_(sorted(run_ids)))
+        .distinct()
+    ).all()
+    return [(str(t), int(c), d) for t, c, d in rows]

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Row, bindparam, select
 from spectra.warehouse import models as m
 from spectra.warehouse.upsert import bulk_upsert
 
-INGEST_RUN_KEY = ("tenant_id", "customer_id", "logical_date")
+INGEST_RUN_KEY = tuple(m.natural_key(m.IngestRun))
 
 
 def account_owner(conn: Connection, customer_id: int) -> str | None:

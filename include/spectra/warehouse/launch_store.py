@@ -176,6 +176,18 @@ def get_asset(conn: Connection, *, tenant_id: str, request_key: str) -> dict[str
     return dict(row) if row is not None else None
 
 
+def assets_by_keys(
+    conn: Connection, *, tenant_id: str, request_keys: list[str]
+) -> list[dict[str, Any]]:
+    """The tenant's stored assets of ``request_keys`` (those generated so far)."""
+    rows = conn.execute(
+        select(ASSETS).where(
+            ASSETS.c.tenant_id == tenant_id, ASSETS.c.request_key.in_(request_keys)
+        )
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
 def put_asset(conn: Connection, *, values: dict[str, Any]) -> None:
     """Store a generated asset once per request key (a concurrent twin keeps the first)."""
     conn.execute(

@@ -62,6 +62,27 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
+def natural_key(model: type[Base]) -> list[str]:
+    """The columns a model's rows are upserted by, read from its schema (never written out a
+    second time): its one unique constraint, or else its primary key when that is the
+    natural key (not a lone surrogate ``id``)."""
+    table = model.__table__
+    unique = [
+        [c.name for c in constraint.columns]
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    if len(unique) == 1:
+        return unique[0]
+    primary = [c.name for c in table.primary_key.columns]
+    if not unique and primary and primary != ["id"]:
+        return primary
+    raise TypeError(
+        f"{model.__name__} has {len(unique)} unique constraints and primary key {primary}: "
+        "no one natural key"
+    )
+
+
 class Tenant(Base):
     """A customer of the platform; owns ad accounts and everything under them."""
 
@@ -243,9 +264,7 @@ class PerformanceDaily(Base):
 
 
 # The natural key ingest upserts performance rows by (the table's primary key).
-PERFORMANCE_DAILY_KEY: tuple[str, ...] = tuple(
-    c.name for c in PerformanceDaily.__table__.primary_key.columns
-)
+PERFORMANCE_DAILY_KEY: tuple[str, ...] = tuple(natural_key(PerformanceDaily))
 
 
 class SearchTermDaily(Base):

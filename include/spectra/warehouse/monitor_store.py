@@ -19,7 +19,14 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, update
 
-from spectra.warehouse.models import Alert, AlertEvent, AnalyticsRun, AnomalyRow, MonitorPause
+from spectra.warehouse.models import (
+    Alert,
+    AlertEvent,
+    AnalyticsRun,
+    AnomalyRow,
+    Campaign,
+    MonitorPause,
+)
 
 PAUSES = MonitorPause.__table__
 ALERTS = Alert.__table__
@@ -303,3 +310,31 @@ __all__ = [
     "record_pause",
     "resolve_absent",
 ]
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+def campaign_limits(conn: Connection, *, tenant_id: str, customer_id: int) -> list[dict[str, Any]]:
+    """Every campaign of the account with its status and spend limits (campaign id, status,
+    max daily spend micros, total spend limit micros)."""
+    c = Campaign.__table__.c
+    rows = conn.execute(
+        select(c.campaign_id, c.status, c.max_daily_spend_micros, c.total_spend_limit_micros).where(
+            c.tenant_id == tenant_id, c.customer_id == customer_id
+        )
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def campaigns_in_states(
+    conn: Connection, *, tenant_id: str, customer_id: int, states: Iterable[str]
+) -> set[int]:
+    """Ids of the account's campaigns whose lifecycle status is one of ``states``."""
+    c = Campaign.__table__.c
+    rows = conn.execute(
+        select(c.campaign_id).where(
+            c.tenant_id == tenant_id, c.customer_id == customer_id, c.status.in_(list(states))
+        )
+    )
+    return {int(r.campaign_id) for r in rows}

@@ -15,28 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, UniqueConstraint, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
 from spectra.warehouse import models as m
 from spectra.warehouse.upsert import bulk_upsert
 
-
-def _natural_key(model: type[m.Base]) -> list[str]:
-    """The columns of the model's one unique constraint: what its rows are upserted by."""
-    found = [
-        [c.name for c in constraint.columns]
-        for constraint in model.__table__.constraints
-        if isinstance(constraint, UniqueConstraint)
-    ]
-    if len(found) != 1:
-        raise TypeError(f"{model.__name__} has {len(found)} unique constraints, not one")
-    return found[0]
-
-
-QUARANTINE_KEYS = _natural_key(m.QualityQuarantine)
-RESULT_KEYS = _natural_key(m.QualityResult)
-EXCLUSION_KEYS = _natural_key(m.DataExclusion)
-RUN_KEYS = _natural_key(m.QualityRun)
+QUARANTINE_KEYS = m.natural_key(m.QualityQuarantine)
+RESULT_KEYS = m.natural_key(m.QualityResult)
+EXCLUSION_KEYS = m.natural_key(m.DataExclusion)
+RUN_KEYS = m.natural_key(m.QualityRun)
 
 
 def write_results(

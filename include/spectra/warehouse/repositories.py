@@ -206,6 +206,26 @@ def account_time_zone(bind: Bind, *, tenant_id: str, customer_id: int) -> str | 
     ).scalar_one_or_none()
 
 
+def account_currency(
+    bind: Bind, *, tenant_id: str, customer_id: int
+) -> tuple[str, int | None] | None:
+    """(currency code, billable unit micros) of the account (None: it is not registered)."""
+    row = bind.execute(
+        select(AdAccount.currency_code, AdAccount.billable_unit_micros).where(
+            AdAccount.tenant_id == tenant_id, AdAccount.customer_id == customer_id
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def account_time_zones(bind: Bind, *, tenant_id: str) -> dict[int, str | None]:
+    """Customer id -> stored time zone of every account of the tenant."""
+    rows = bind.execute(
+        select(AdAccount.customer_id, AdAccount.time_zone).where(AdAccount.tenant_id == tenant_id)
+    ).all()
+    return {int(customer_id): zone for customer_id, zone in rows}
+
+
 # --------------------------------------------------------------------------- campaigns
 
 

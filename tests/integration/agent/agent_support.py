@@ -49,11 +49,11 @@ def analysed_account(
         market, customer_id, as_of=day + dt.timedelta(days=1), tenant_id=tenant_id
     )
     with engine.begin() as conn:
-        bulk_upsert(conn, m.Campaign.__table__, structure["campaigns"], keys=["tenant_id", "customer_id", "campaign_id"])  # fmt: skip
-        bulk_upsert(conn, m.AdGroup.__table__, structure["ad_groups"], keys=["tenant_id", "customer_id", "ad_group_id"])  # fmt: skip
+        bulk_upsert(conn, m.Campaign.__table__, structure["campaigns"], keys=m.natural_key(m.Campaign))  # fmt: skip
+        bulk_upsert(conn, m.AdGroup.__table__, structure["ad_groups"], keys=m.natural_key(m.AdGroup))  # fmt: skip
         bulk_upsert(
             conn, m.Keyword.__table__, structure["keywords"],
-            keys=["tenant_id", "customer_id", "ad_group_id", "criterion_id"],
+            keys=m.natural_key(m.Keyword),
         )  # fmt: skip
         bulk_upsert(
             conn, m.PerformanceDaily.__table__, as_records(acc.perf), keys=PERF_KEYS,

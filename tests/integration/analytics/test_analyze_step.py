@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from spectra.analytics.service import DAY_TABLES, analyze_and_store
+from spectra.analytics.service import analyze_and_store
 from spectra.evaluation.replay import (
     ReplayedAccount,
     as_records,
@@ -25,6 +25,7 @@ from spectra.evaluation.replay import (
     structure_rows,
 )
 from spectra.warehouse import models as m
+from spectra.warehouse.analytics_store import DAY_TABLES
 from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.repositories import register_account, register_tenant
 from spectra.warehouse.upsert import bulk_upsert
@@ -60,11 +61,11 @@ def load_history(
         market, customer_id, as_of=last_day + dt.timedelta(days=1), tenant_id=tenant_id
     )
     with engine.begin() as conn:
-        bulk_upsert(conn, m.Campaign.__table__, structure["campaigns"], keys=["tenant_id", "customer_id", "campaign_id"])  # fmt: skip
-        bulk_upsert(conn, m.AdGroup.__table__, structure["ad_groups"], keys=["tenant_id", "customer_id", "ad_group_id"])  # fmt: skip
+        bulk_upsert(conn, m.Campaign.__table__, structure["campaigns"], keys=m.natural_key(m.Campaign))  # fmt: skip
+        bulk_upsert(conn, m.AdGroup.__table__, structure["ad_groups"], keys=m.natural_key(m.AdGroup))  # fmt: skip
         bulk_upsert(
             conn, m.Keyword.__table__, structure["keywords"],
-            keys=["tenant_id", "customer_id", "ad_group_id", "criterion_id"],
+            keys=m.natural_key(m.Keyword),
         )  # fmt: skip
         bulk_upsert(
             conn, m.PerformanceDaily.__table__, as_records(acc.perf), keys=PERF_KEYS,

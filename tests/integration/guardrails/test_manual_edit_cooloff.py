@@ -17,7 +17,7 @@ from spectra.apply.executor import ApplyConfig, apply_changes
 from spectra.domain.changes import ApprovedChange, Origin, OriginKind
 from spectra.guardrails import service
 from spectra.sandbox.market.mutations import Mutation
-from spectra.warehouse.models import ChangeEvent
+from spectra.warehouse.models import ChangeEvent, natural_key
 from spectra.warehouse.upsert import bulk_upsert
 
 RULE = "manual_edit_cooloff"
@@ -77,9 +77,7 @@ def _pull_change_events(
             }
         )
     with engine.begin() as conn:
-        bulk_upsert(
-            conn, ChangeEvent.__table__, rows, keys=["tenant_id", "customer_id", "resource_name"]
-        )
+        bulk_upsert(conn, ChangeEvent.__table__, rows, keys=natural_key(ChangeEvent))
     return len(rows)
 
 

@@ -12,10 +12,10 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from spectra.analytics.anomalies import detect_anomalies
-from spectra.analytics.service import replace_day
 from spectra.monitors.anomaly import check_anomalies
 from spectra.monitors.notify import Channel, Notification, deliver_pending
 from spectra.warehouse import monitor_store
+from spectra.warehouse.analytics_store import replace_day
 from spectra.warehouse.models import AnalyticsRun, AnomalyRow
 from spectra.warehouse.repositories import register_account, register_tenant
 

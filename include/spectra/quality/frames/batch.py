@@ -9,10 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# A keyword is (ad group, criterion): Google shares criterion ids across ad groups. Campaign
-# rows carry ad group 0 (as stored), ad-group rows their own id.
-PERF_KEY = ["level", "entity_id", "ad_group_id", "date"]
-ST_KEY = ["ad_group_id", "search_term", "date"]
+from spectra.warehouse.models import PerformanceDaily, SearchTermDaily, natural_key
+
+# The tables' natural keys within one account (read from the models). A keyword is (ad group,
+# criterion): Google shares criterion ids across ad groups. Campaign rows carry ad group 0
+# (as stored), ad-group rows their own id.
+_ACCOUNT = ("tenant_id", "customer_id")
+PERF_KEY = [c for c in natural_key(PerformanceDaily) if c not in _ACCOUNT]
+ST_KEY = [c for c in natural_key(SearchTermDaily) if c not in _ACCOUNT]
 METRICS = ["impressions", "clicks", "cost_micros", "conversions", "conversions_value_micros"]
 LEVELS = ("campaign", "ad_group", "keyword")
 
