@@ -354,14 +354,9 @@ def read_bid_history(
     """Per keyword (ad group id, criterion id), its recorded bid changes (effective day, bid
     before, bid after) that took effect on or before ``until``: the bid envelope re-prices
     older days at the current bid (``bids.keyword_bid_envelopes``)."""
-    c = m.AppliedChange
-    rows = conn.execute(
-        select(c.payload, c.effective_date, c.before_value, c.after_value).where(
-            c.tenant_id == tenant_id, c.customer_id == customer_id,
-            c.field == "cpc_bid_micros", c.phase == "recorded",
-            c.effective_date.is_not(None), c.effective_date <= until,
-        )
-    ).all()  # fmt: skip
+    rows = store.recorded_bid_changes(
+        conn, tenant_id=tenant_id, customer_id=customer_id, until=until
+    )
     out: dict[tuple[int, int], list[BidChange]] = {}
     for payload, effective, before, after in rows:
         entity = (payload or {}).get("entity") or {}
