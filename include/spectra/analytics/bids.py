@@ -44,6 +44,12 @@ from spectra.domain.money import DEFAULT_BILLABLE_UNIT_MICROS
 
 KEYWORD_KEY = ["ad_group_id", "entity_id"]
 
+# What a bid or target envelope's break-even test rests on: columns of both envelope frames,
+# and the evidence JSON the analyze step stores with each envelope.
+BREAK_EVEN_EVIDENCE = (
+    "clicks", "cost_micros", "conversions", "value_per_conversion_micros", "roas",
+    "break_even_conversions", "dispersion", "p_value", "p_adjusted",
+)  # fmt: skip
 ENVELOPE_COLUMNS = [
     "keyword_id",
     "campaign_id",
@@ -52,15 +58,7 @@ ENVELOPE_COLUMNS = [
     "next_bid_micros",
     "direction",
     "max_change_pct",
-    "clicks",
-    "cost_micros",
-    "conversions",
-    "value_per_conversion_micros",
-    "roas",
-    "break_even_conversions",
-    "dispersion",
-    "p_value",
-    "p_adjusted",
+    *BREAK_EVEN_EVIDENCE,
     "reason",
 ]
 

@@ -41,12 +41,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from spectra.analytics.bids import BREAK_EVEN_EVIDENCE
 from spectra.analytics.config import MAX_TARGET_STEP, TargetConfig
 from spectra.analytics.significance import adjust_pvalues, day_level_dispersion
 from spectra.domain.money import DEFAULT_BILLABLE_UNIT_MICROS
 
 TARGET_CPA = "TARGET_CPA"
 TARGET_ROAS = "TARGET_ROAS"
+# Every bidding strategy but manual CPC sets its own auction-time bids (no keyword bid to move).
+MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
 ROAS_STEP_MICROS = 10_000  # 0.01 of a ROAS ratio, in micros: Google's two-decimal steps
 
 TARGET_COLUMNS = [
@@ -57,16 +60,8 @@ TARGET_COLUMNS = [
     "target_micros",
     "direction",
     "max_change_pct",
-    "clicks",
-    "cost_micros",
-    "conversions",
     "conversions_value_micros",
-    "value_per_conversion_micros",
-    "roas",
-    "break_even_conversions",
-    "dispersion",
-    "p_value",
-    "p_adjusted",
+    *BREAK_EVEN_EVIDENCE,
     "reason",
 ]
 

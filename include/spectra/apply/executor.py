@@ -130,11 +130,28 @@ class _StillPending(AdsRetryableError):
     """Some operations of a round failed transiently; the next round reads before re-sending."""
 
 
-class _Deferred(Exception):
+class Deferred(Exception):
+    """Google Ads cannot take the work now (its breaker is open, the daily quota is spent):
+    the work is left as it is and tried again after ``seconds``."""
+
     def __init__(self, reason: str, seconds: float) -> None:
         super().__init__(reason)
         self.reason = reason
         self.seconds = seconds
+
+
+@contextmanager
+def deferring(breaker: pybreaker.CircuitBreaker, config: ApplyConfig) -> Iterator[None]:
+    """Turn an open breaker or a spent daily quota into :class:`Deferred` (the executor's and
+    the operation runner's rule for both)."""
+    try:
+        yield
+    except pybreaker.CircuitBreakerError as exc:
+        raise Deferred(f"Google Ads circuit breaker open: {exc}", breaker.reset_timeout) from exc
+    except AdsQuotaExhausted as exc:
+        raise Deferred(
+            f"daily quota exhausted: {exc}", exc.retry_delay or config.quota_defer_s
+        ) from exc
 
 
 def _now() -> dt.datetime:
@@ -194,6 +211,9 @@ class Executor:
         self.on_phase = on_phase
         self.holder = holder or holder_id()
         self.ttl = dt.timedelta(seconds=config.lease_ttl_s)
+        # per campaign: the full read that followed its last mutation, if nothing was sent
+        # since (the after-version is then that read, not a second full read)
+        self._read_after_send: dict[tuple[int, int], CampaignRead] = {}
 
     # ------------------------------------------------------------------ entry points
     def record_approved(self, changes: Iterable[ApprovedChange]) -> list[dict[str, Any]]:
@@ -313,18 +333,10 @@ class Executor:
 
     def _read_rounds(self, customer_id: int, campaign_id: int) -> CampaignRead:
         """A full read, retried like a round; an open breaker or the daily quota defers."""
-        try:
+        with deferring(self.breaker, self.config):
             for attempt in retrying(policy=self.config.rounds):
                 with attempt:
                     return self._read(customer_id, campaign_id)
-        except pybreaker.CircuitBreakerError as exc:
-            raise _Deferred(
-                f"Google Ads circuit breaker open: {exc}", self.breaker.reset_timeout
-            ) from exc
-        except AdsQuotaExhausted as exc:
-            raise _Deferred(
-                f"daily quota exhausted: {exc}", exc.retry_delay or self.config.quota_defer_s
-            ) from exc
         raise AssertionError("unreachable")
 
     def _acquire(self, tenant_id: str, scope: str) -> int | None:
@@ -361,6 +373,7 @@ class Executor:
             return report
         rows: list[dict[str, Any]] = []
         mismatched: list[dict[str, Any]] = []
+        self._read_after_send.pop((customer_id, campaign_id), None)
         try:
             rows = self._lock_rows(tenant_id, customer_id, campaign_id, scope, token)
             if rows:
@@ -481,7 +494,7 @@ class Executor:
             for wave in _waves([r for r in rows if r["phase"] != Phase.CONFIRMED.value]):
                 mismatched += self._wave(wave, scope, token, before)
             self._record(rows, scope, token, mismatched)
-        except _Deferred as deferred:
+        except Deferred as deferred:
             self._defer(rows, scope, token, deferred, report)
         except (CampaignNotInAccount, AdsError) as exc:
             # a permanent error outside any one operation (the campaign vanished, auth)
@@ -506,26 +519,19 @@ class Executor:
         mismatched: list[dict[str, Any]] = []
         read: CampaignRead | None = first_read
         try:
-            for attempt in retrying(policy=self.config.rounds):
-                with attempt:
-                    pending = self._dead_letter_exhausted(
-                        pending, scope, token, "attempts exhausted"
-                    )
-                    if not pending:
-                        break
-                    pending, bad = self._round(pending, scope, token, read)
-                    mismatched += bad
-                    read = None  # later rounds read afresh
-                    if pending:
-                        raise _StillPending(f"{len(pending)} operations still pending")
-        except pybreaker.CircuitBreakerError as exc:
-            raise _Deferred(
-                f"Google Ads circuit breaker open: {exc}", self.breaker.reset_timeout
-            ) from exc
-        except AdsQuotaExhausted as exc:
-            raise _Deferred(
-                f"daily quota exhausted: {exc}", exc.retry_delay or self.config.quota_defer_s
-            ) from exc
+            with deferring(self.breaker, self.config):
+                for attempt in retrying(policy=self.config.rounds):
+                    with attempt:
+                        pending = self._dead_letter_exhausted(
+                            pending, scope, token, "attempts exhausted"
+                        )
+                        if not pending:
+                            break
+                        pending, bad = self._round(pending, scope, token, read)
+                        mismatched += bad
+                        read = None  # later rounds read afresh
+                        if pending:
+                            raise _StillPending(f"{len(pending)} operations still pending")
         except AdsRetryableError as exc:
             self._dead_letter(pending, scope, token, f"{type(exc).__name__}: {exc}")
         return mismatched
@@ -581,23 +587,14 @@ class Executor:
             for row in rows:
                 change = changes[row["id"]]
                 current = read.value(change.entity, change.field)
-                store.update_change(
-                    conn,
-                    tenant_id=tenant_id,
-                    change_id=row["id"],
-                    now=_now(),
-                    attempts=int(row["attempts"]) + 1,
-                )
-                row["attempts"] = int(row["attempts"]) + 1
+                values: dict[str, Any] = {"attempts": int(row["attempts"]) + 1}
                 if row["before_value"] is None and current is not None:
-                    store.update_change(
-                        conn,
-                        tenant_id=tenant_id,
-                        change_id=row["id"],
-                        now=_now(),
-                        before_value=current,
-                    )
-                    row["before_value"] = current
+                    values["before_value"] = current
+                # one statement for the round's attempt and the value read before it
+                store.update_change(
+                    conn, tenant_id=tenant_id, change_id=row["id"], now=_now(), **values
+                )
+                row.update(values)
                 if _same(current, change.target):
                     self._set_phase(conn, row, Phase.CONFIRMED, token, after_value=current)
                     self._audit(
@@ -692,6 +689,7 @@ class Executor:
                 self._audit(conn, row, "sent", before=row["before_value"], after=row["target"])
         self._hook("sent", passed)
         # never retried here: an unknown outcome goes back to the round, which reads first
+        self._read_after_send.pop((customer_id, campaign_id), None)
         try:
             outcome = self.breaker.call(
                 lambda: mutate(
@@ -733,9 +731,12 @@ class Executor:
             return transient, []
         changes = {r["id"]: ApprovedChange.from_payload(r["payload"]) for r in landed}
         try:
-            back = self._read(customer_id, campaign_id, {_section(c) for c in changes.values()})
+            # every section, not only the changed ones: a read after the last mutation is
+            # also the after-version _record needs (one full read instead of two reads)
+            back = self._read(customer_id, campaign_id)
         except AdsRetryableError:
             return transient + landed, []  # the next round's read-before-send confirms them
+        self._read_after_send[(customer_id, campaign_id)] = back
         mismatched = []
         with self._txn(tenant_id, scope, token) as conn:
             for row in landed:
@@ -772,8 +773,8 @@ class Executor:
             int(rows[0]["campaign_id"]),
         )
         confirmed = [r for r in rows if r["phase"] == Phase.CONFIRMED.value]
-        after: CampaignRead | None = None
-        if confirmed or mismatched:
+        after = self._read_after_send.pop((customer_id, campaign_id), None)
+        if after is None and (confirmed or mismatched):
             try:
                 after = self._read(customer_id, campaign_id)
             except (AdsRetryableError, pybreaker.CircuitBreakerError) as exc:
@@ -873,7 +874,7 @@ class Executor:
         rows: list[dict[str, Any]],
         scope: str,
         token: int,
-        deferred: _Deferred,
+        deferred: Deferred,
         report: ApplyReport,
     ) -> None:
         until = _now() + dt.timedelta(seconds=deferred.seconds)

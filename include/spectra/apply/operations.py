@@ -50,7 +50,13 @@ from spectra.ads.errors import AdsError, AdsQuotaExhausted, AdsRetryableError, i
 from spectra.ads.mutate import mutate
 from spectra.ads.retry import call_with_retry, retrying
 from spectra.ads.stream import load_query, stream_columns
-from spectra.apply.executor import ApplyConfig, google_ads_breaker, holder_id
+from spectra.apply.executor import (
+    ApplyConfig,
+    Deferred,
+    deferring,
+    google_ads_breaker,
+    holder_id,
+)
 from spectra.observability import audit
 from spectra.warehouse import apply_store as store
 
@@ -190,12 +196,6 @@ class OperationFailed(RuntimeError):
 
 class _Unknown(AdsRetryableError):
     """A create's outcome is unknown (lost response, cut connection): read before resending."""
-
-
-class _Deferred(Exception):
-    def __init__(self, reason: str, seconds: float) -> None:
-        super().__init__(reason)
-        self.seconds = seconds
 
 
 @dataclass
@@ -404,7 +404,7 @@ class OperationRunner:
                     self._audit(conn, op, "operation_done", after=created)
             except OperationFailed as exc:
                 self._fail(op, token, str(exc))
-            except _Deferred as exc:
+            except Deferred as exc:
                 self._note(op, token, "operation_deferred", str(exc), defer_s=exc.seconds)
             except AdsRetryableError as exc:
                 self._note(op, token, "operation_pending", f"{type(exc).__name__}: {exc}")
@@ -466,18 +466,10 @@ class OperationRunner:
         if step in steps:
             return
         done = {s: r["result"] for s, r in steps.items() if s in STEPS}
-        try:
+        with deferring(self.breaker, self.config):
             for attempt in retrying(policy=self.config.rounds):
                 with attempt:
                     self._round(op, build, step, token, done)
-        except pybreaker.CircuitBreakerError as exc:
-            raise _Deferred(
-                f"Google Ads circuit breaker open: {exc}", self.breaker.reset_timeout
-            ) from exc
-        except AdsQuotaExhausted as exc:
-            raise _Deferred(
-                f"daily quota exhausted: {exc}", exc.retry_delay or self.config.quota_defer_s
-            ) from exc
 
     def _round(
         self,
@@ -537,13 +529,14 @@ class OperationRunner:
         found.update(created)
         result = self._result(step, found)
         with self._txn(op, token) as conn:
-            store.record_step(
+            store.save_step(
                 conn,
                 operation_id=op["id"],
                 step=step,
                 result=result,
                 found_existing=adopted,
                 now=_now(),
+                overwrite=False,
             )
             self._audit(
                 conn,

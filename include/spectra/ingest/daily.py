@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -37,6 +37,7 @@ from spectra.ads.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.ads.stream import checks_totals, load_query, stream_columns
 from spectra.domain.campaign_state import CampaignState
 from spectra.domain.clock import complete_through
+from spectra.domain.money import MICROS
 from spectra.domain.windows import ingest_window
 from spectra.quality.bounds import Bounds, account_bounds
 from spectra.quality.screen import (
@@ -57,13 +58,12 @@ from spectra.warehouse.ingest_store import (
     served_campaign_days,
 )
 from spectra.warehouse.repositories import account_time_zone
-from spectra.warehouse.upsert import Columns, bulk_upsert
+from spectra.warehouse.upsert import Columns, StagedUpserts, bulk_upsert
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REPULL_DAYS = 30
 DEFAULT_SLICE_DAYS = 7
-MICROS = 1_000_000
 # The conversion-lag histogram (sql/gaql/conversion_lag.gaql): 90 days of click days, each at
 # least 30 days old on the run's logical date (see lag_histogram_range).
 LAG_HISTOGRAM_DAYS = 90
@@ -381,7 +381,12 @@ def ingest_account(
 
     rejected: list[Rejected] = []  # by every slice; recorded once, after the last
 
-    def write(conn: Connection, name: str, columns: Mapping[str, list[Any]]) -> dict[str, int]:
+    def write(
+        conn: Connection,
+        name: str,
+        columns: Mapping[str, list[Any]],
+        stage: StagedUpserts | None = None,
+    ) -> dict[str, int]:
         return write_pulled(
             conn,
             {name: columns},
@@ -391,6 +396,7 @@ def ingest_account(
             logical_date=logical_date,
             rejected=rejected,
             bounds=bounds,
+            stage=stage,
         )
 
     try:
@@ -441,10 +447,26 @@ def _record_failed_run(
         )
 
 
+class _Write(Protocol):
+    def __call__(
+        self,
+        conn: Connection,
+        name: str,
+        columns: Mapping[str, list[Any]],
+        stage: StagedUpserts | None = None,
+    ) -> dict[str, int]: ...
+
+
+# The big fact queries: on SQLite their rows are staged while the next pull decodes.
+STAGED_QUERIES = frozenset(
+    {"campaign_performance", "ad_group_performance", "keyword_performance", "search_terms"}
+)
+
+
 def _load(
     engine: Engine,
     pull: _Puller,
-    write: Callable[[Connection, str, Mapping[str, list[Any]]], dict[str, int]],
+    write: _Write,
     result: IngestResult,
     rejected: list[Rejected],
     pulled_at: dt.datetime | None,
@@ -459,7 +481,9 @@ def _load(
     account. SQLite has one write lock for the whole file, which ``BEGIN IMMEDIATE`` takes at
     once: held across network pulls, it would make every other writer (a second ingest, a
     validate) wait for this account's slowest stream, and give up after the busy timeout. So
-    on SQLite every pull comes first, into memory, and the lock is taken for the writes only.
+    on SQLite the big fact queries are screened and staged into temp tables of the load's
+    connection while the next pull decodes (:class:`StagedUpserts`: no lock on the file), and
+    the lock is taken for the writes only: the structure, then one merge per staged query.
     """
     window_start, window_end = result.window_start, result.window_end
     campaign_days: set[tuple[Any, Any]] = set()  # (campaign id, date) the re-pull sent
@@ -472,19 +496,53 @@ def _load(
             yield name, cols
 
     if engine.dialect.name == "sqlite":
-        everything = list(pulled())
-        with engine.begin() as conn:
-            result.rows = {}
-            for name, cols in everything:
-                for table, count in write(conn, name, cols).items():
-                    result.rows[table] = result.rows.get(table, 0) + count
-            _finish_load(conn, result, rejected, campaign_days, pulled_at)
+        _load_sqlite(engine, pulled(), write, result, rejected, campaign_days, pulled_at)
         return
     with engine.begin() as conn, _PipelinedWriter(conn, write) as writer:
         for name, cols in pulled():
             writer.submit(name, cols)
         result.rows = writer.finish()
         _finish_load(conn, result, rejected, campaign_days, pulled_at)
+
+
+def _load_sqlite(
+    engine: Engine,
+    pulls: Iterator[tuple[str, dict[str, list[Any]]]],
+    write: _Write,
+    result: IngestResult,
+    rejected: list[Rejected],
+    campaign_days: set[tuple[Any, Any]],
+    pulled_at: dt.datetime | None,
+) -> None:
+    """SQLite's load: fact queries staged during the pulls, every write under one lock."""
+    with engine.connect() as conn:
+        stage = StagedUpserts(conn)
+        later: list[tuple[str, dict[str, list[Any]]]] = []  # written under the lock, in order
+
+        def stage_or_keep(
+            conn: Connection, name: str, cols: Mapping[str, list[Any]]
+        ) -> dict[str, int]:
+            if name in STAGED_QUERIES:
+                return write(conn, name, cols, stage=stage)
+            later.append((name, dict(cols)))
+            return {}
+
+        try:
+            with _PipelinedWriter(conn, stage_or_keep) as writer:
+                for name, cols in pulls:
+                    writer.submit(name, cols)
+                staged_rows = writer.finish()
+            with conn.begin():
+                result.rows = {}
+                for name, cols in later:
+                    for table, count in write(conn, name, cols).items():
+                        result.rows[table] = result.rows.get(table, 0) + count
+                stage.merge()
+                for table, count in staged_rows.items():
+                    result.rows[table] = result.rows.get(table, 0) + count
+                _finish_load(conn, result, rejected, campaign_days, pulled_at)
+        finally:
+            stage.discard()
 
 
 def _finish_load(
@@ -610,6 +668,12 @@ class _Target:
     customer_id: int
     as_of: dt.date
     logical_date: dt.date
+    stage: StagedUpserts | None = None
+
+    @property
+    def upsert(self) -> Callable[..., int]:
+        """How fact rows are written: ``bulk_upsert``, or staged for a later merge."""
+        return self.stage.upsert if self.stage is not None else bulk_upsert
 
     def rows(self, columns: Mapping[str, Sequence[Any]], **const: Any) -> Columns:
         """Column lists plus the tenant, the account and constant columns, for bulk_upsert."""
@@ -733,7 +797,7 @@ def _performance_writer(level: str, entity: str, with_ad_group: bool) -> Writer:
             if share in cols:
                 columns[share_column(share)] = cols[share]
         rows = t.rows(columns, level=level, reported_as_of=t.as_of, **const)
-        bulk_upsert(
+        t.upsert(
             t.conn,
             m.PerformanceDaily.__table__,
             rows,
@@ -756,7 +820,7 @@ def _write_search_terms(t: _Target, cols: Mapping[str, list[Any]]) -> dict[str, 
         },
         reported_as_of=t.as_of,
     )
-    bulk_upsert(
+    t.upsert(
         t.conn,
         m.SearchTermDaily.__table__,
         rows,
@@ -903,8 +967,11 @@ def write_pulled(
     rejected: list[Rejected],
     logical_date: dt.date | None = None,
     bounds: Bounds | None = None,
+    stage: StagedUpserts | None = None,
 ) -> dict[str, int]:
     """Upsert pulled query results (any subset of WRITERS); returns rows per warehouse table.
+
+    With ``stage`` (SQLite), fact rows are staged for ``stage.merge()``, not written yet.
 
     Fact rows the API got wrong (malformed, NaN, negative, duplicated key, a lag bucket unset
     or unknown) are not written: they are collected in ``rejected``, for the caller to hold
@@ -924,7 +991,7 @@ def write_pulled(
     screened = screen_pulled(pulled, bounds)
     rejected.extend(screened.rejected)
     target = _Target(
-        conn, tenant_id, customer_id, as_of, logical_date or as_of - dt.timedelta(days=1)
+        conn, tenant_id, customer_id, as_of, logical_date or as_of - dt.timedelta(days=1), stage
     )
     counts: dict[str, int] = {}
     for name, writer in WRITERS.items():

@@ -32,6 +32,7 @@ from typing import Any, TypeGuard
 from sqlalchemy import Column, Connection, String
 
 from spectra.ads.fields import METRIC_COLUMNS, SHARE_FIELDS, share_column
+from spectra.domain.money import MICROS
 from spectra.quality.bounds import Bounds, default_bounds
 from spectra.quality.checks import (
     ACCOUNTS,
@@ -44,8 +45,6 @@ from spectra.quality.checks import (
 )
 from spectra.warehouse import models as m
 from spectra.warehouse.quality_store import write_ingest_quarantine
-
-MICROS = 1_000_000
 
 
 def _length(column: Column[Any], default: int) -> int:
@@ -375,7 +374,11 @@ def screen_columns(
                 if not _is_id(v):
                     fail(i, "keys_present", q.columns[f], f"{f} is {v!r}: not a valid id")
     dates = cols[q.date] if q.date else ()
-    bad_dates = {s for s in set(map(_hashable, dates)) if _parse_date(s) is None}
+    try:  # one C-level pass: a pull holds a few distinct days, each parsed once
+        distinct = set(dates)
+    except TypeError:  # an unhashable value where a date belongs
+        distinct = set(map(_hashable, dates))
+    bad_dates = {s for s in distinct if _parse_date(s) is None}
     if bad_dates:
         for i, v in enumerate(dates):
             if _hashable(v) in bad_dates:
@@ -501,6 +504,8 @@ def _screen_bounds(q: ScreenedQuery, cols: Mapping[str, list[Any]], b: Bounds, f
                      f"{q.level or 'search term'} history")  # fmt: skip
     for f in q.optional_floats:
         if f.endswith("impression_share") and f in cols:
+            if _within_unit(cols[f]):
+                continue
             for i, v in enumerate(cols[f]):
                 if _is_real(v) and not 0 <= v <= 1:
                     fail(i, "impression_share_range", q.columns[f], f"{f} is {v!r}: outside [0, 1]")
@@ -523,6 +528,15 @@ def _screen_bounds(q: ScreenedQuery, cols: Mapping[str, list[Any]], b: Bounds, f
         if clk >= b.cvr_min_clicks and conv is not None and conv / clk > b.max_cvr:
             fail(i, "cvr_plausible", None, f"cvr={conv / clk:.3g} above {b.max_cvr} "
                  f"(conversions={conv}, clicks={clk})")  # fmt: skip
+
+
+def _within_unit(col: Sequence[Any]) -> bool:
+    """Every present value in [0, 1]: one C-level pass (a non-number or NaN says no)."""
+    present = [v for v in col if v is not None]
+    try:
+        return not present or (min(present) >= 0 and max(present) <= 1)
+    except TypeError:
+        return False
 
 
 def _implausible_candidates(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from spectra.sandbox import gaql, resources
-from spectra.sandbox.errors import query_error
+from spectra.sandbox.errors import change_event_error, query_error
 from spectra.sandbox.market.views import ATTRIBUTE_KIND, ATTRIBUTES, REACHABLE, RESOURCE_LEVEL
 
 
@@ -421,6 +421,110 @@ def _components(metric: str) -> set[str]:
     raise KeyError(metric)
 
 
+# ------------------------------------------------------------------ change_event's own rules
+# developers.google.com/google-ads/api/docs/change-event: a change_event query must filter
+# change_event.change_date_time to a finite range starting within the last 30 days and must
+# have a LIMIT of at most 10,000 rows; Google answers anything else with a ChangeEventError.
+CHANGE_EVENT_DAYS = 30
+CHANGE_EVENT_MAX_LIMIT = 10_000
+_CHANGE_TIME = "change_event.change_date_time"
+
+
+def _instant(value: Any) -> dt.datetime:
+    """A change_date_time literal ('2026-11-01' or '2026-11-01 09:00:00[.ffffff]')."""
+    try:
+        return dt.datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise query_error(
+            "INVALID_DATE_FORMAT", f"{_CHANGE_TIME}: {value!r} is not a date or date-time"
+        ) from None
+
+
+def check_change_event(query: gaql.Query, as_of: dt.date) -> None:
+    """Refuse a change_event query the way Google does (``as_of``: the account's today)."""
+    if query.limit is None:
+        raise change_event_error(
+            "LIMIT_NOT_SPECIFIED", "change_event queries must specify a LIMIT clause"
+        )
+    if query.limit > CHANGE_EVENT_MAX_LIMIT:
+        raise change_event_error(
+            "INVALID_LIMIT_CLAUSE",
+            f"the LIMIT of a change_event query must be at most {CHANGE_EVENT_MAX_LIMIT}",
+        )
+    lo: dt.datetime | None = None
+    hi: dt.datetime | None = None
+    for cond in query.conditions:
+        if cond.field != _CHANGE_TIME:
+            continue
+        a: dt.datetime | None = None
+        b: dt.datetime | None = None
+        if cond.op == "BETWEEN":
+            a, b = _instant(cond.values[0]), _instant(cond.values[1])
+        elif cond.op == "DURING":
+            first, last = gaql.during_range(cond.values[0], as_of)
+            a = dt.datetime.combine(first, dt.time())
+            b = dt.datetime.combine(last, dt.time.max)
+        elif cond.op == "=":
+            a = b = _instant(cond.values[0])
+        elif cond.op in (">", ">="):
+            a = _instant(cond.values[0])
+        elif cond.op in ("<", "<="):
+            b = _instant(cond.values[0])
+        lo = a if lo is None or (a is not None and a > lo) else lo
+        hi = b if hi is None or (b is not None and b < hi) else hi
+    if lo is None or hi is None:
+        raise change_event_error(
+            "CHANGE_DATE_RANGE_INFINITE",
+            f"change_event queries must filter {_CHANGE_TIME} to a finite range "
+            "(both a start and an end)",
+        )
+    if lo > hi:
+        raise change_event_error(
+            "CHANGE_DATE_RANGE_NEGATIVE", f"the {_CHANGE_TIME} range ends before it starts"
+        )
+    oldest = as_of - dt.timedelta(days=CHANGE_EVENT_DAYS)
+    if lo.date() < oldest:
+        raise change_event_error(
+            "START_DATE_TOO_OLD",
+            f"the {_CHANGE_TIME} range must start within the last {CHANGE_EVENT_DAYS} days "
+            f"(on or after {oldest.isoformat()})",
+        )
+
+
+# ----------------------------------------------------------------- impression-share buckets
+# Google reports search_impression_share in [0.1, 1], anything under 0.1 as 0.0999, and the
+# lost shares in [0, 0.9], anything over 0.9 as 0.9001 (developers.google.com/google-ads/api/
+# fields/latest/metrics: metrics.search_impression_share, search_budget_lost_impression_share,
+# search_rank_lost_impression_share). Applied to the report's final rows, after aggregation
+# (the engine weighs daily shares by the eligible impressions they imply).
+SHARE_FLOOR, SHARE_FLOOR_REPORTED = 0.1, 0.0999
+LOST_CEILING, LOST_CEILING_REPORTED = 0.9, 0.9001
+_LOST_SHARES = (
+    "metrics.search_budget_lost_impression_share",
+    "metrics.search_rank_lost_impression_share",
+)
+
+
+def _bucket_shares(rows: list[Mapping[str, Any]], p: Plan) -> list[Mapping[str, Any]]:
+    """Report impression shares in Google's buckets (only the ones the query names)."""
+    wanted = [m for m in p.metrics if m in SHARES]
+    if not wanted:
+        return rows
+    out: list[Mapping[str, Any]] = []
+    for row in rows:
+        fixed = dict(row)
+        for m in wanted:
+            value = fixed.get(m)
+            if value is None:
+                continue
+            if m == _SIS and 0 < value < SHARE_FLOOR:
+                fixed[m] = SHARE_FLOOR_REPORTED
+            elif m in _LOST_SHARES and value > LOST_CEILING:
+                fixed[m] = LOST_CEILING_REPORTED
+        out.append(fixed)
+    return out
+
+
 # ----------------------------------------------------------------------------- execution
 def run(
     market: MarketRows,
@@ -435,6 +539,8 @@ def run(
     ``as_of`` is the account's today; ``clock`` (default ``as_of``) goes to the market's daily
     rows: an instant has them serve today partial (spectra.sandbox.market.Market.rows)."""
     p = plan(query)
+    if query.resource == "change_event":
+        check_change_event(query, as_of)
     if resources.is_manager(customer_id):
         return _manager(market, p, customer_id, as_of)
     if query.resource in resources.ATTRIBUTE_RESOURCES:
@@ -497,6 +603,7 @@ def run(
         # a segmented report leaves out rows whose selected metrics are all zero (the
         # market's facts all have impressions, so only a report without them can have such rows)
         rows = [r for r in rows if any(r.get(m) for m in p.selected_metrics)]
+    rows = _bucket_shares(rows, p)
     tail = gaql.Query(query.fields, query.resource, tuple(post), query.order_by, query.limit)
     if post or query.order_by or query.limit:
         return gaql.execute(tail, rows, as_of=as_of)

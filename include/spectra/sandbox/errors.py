@@ -60,6 +60,14 @@ def query_error(code: str, message: str, *, trigger: str | None = None) -> AdsFa
     )
 
 
+def change_event_error(code: str, message: str) -> AdsFault:
+    """A ChangeEventError (LIMIT_NOT_SPECIFIED, START_DATE_TOO_OLD, ...): what Google sends for
+    a change_event query outside its rules."""
+    return AdsFault(
+        grpc.StatusCode.INVALID_ARGUMENT, [ErrorDetail("change_event_error", code, message)]
+    )
+
+
 def enum_number(category: str, code: str) -> int:
     """Map ('query_error', 'UNRECOGNIZED_FIELD') to the enum number of that error code."""
     if category not in _ERROR_CODE_FIELDS:

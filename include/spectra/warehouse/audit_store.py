@@ -15,23 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from spectra.domain.audit import GENESIS, row_hash
+from spectra.domain.audit import GENESIS, HASHED_FIELDS, row_hash
 from spectra.warehouse.db import dialect_insert
 from spectra.warehouse.models import AuditChainHead, AuditRow
 
-AUDIT_COLUMNS = (
-    "actor",
-    "action",
-    "entity",
-    "change_key",
-    "before",
-    "after",
-    "reasoning",
-    "evidence_ids",
-    "prompt_version",
-    "request_id",
-    "detail",
-)
+# What a caller records: every hashed field but those the append sets (tenant, seq, time).
+AUDIT_COLUMNS = tuple(f for f in HASHED_FIELDS if f not in ("tenant_id", "seq", "recorded_at"))
 
 
 # Built once: the executor appends a row per phase of every change (six a change), and a

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -335,7 +336,59 @@ def test_impression_shares_are_weighted_by_eligible_impressions(
         eligible = [d["metrics.impressions"] / d["metrics.search_impression_share"] for d in days]
         for name in share_fields:
             want = sum(e * d[name] for e, d in zip(eligible, days, strict=True)) / sum(eligible)
-            assert row[name] == pytest.approx(want)
+            assert row[name] == pytest.approx(_reported_share(name, want))
+
+
+def _reported_share(name: str, share: float) -> float:
+    """Google's reporting buckets (developers.google.com/google-ads/api/fields/latest/metrics):
+    search impression share in [0.1, 1], under 0.1 reported as 0.0999; lost shares in [0, 0.9],
+    over 0.9 reported as 0.9001."""
+    if name == "metrics.search_impression_share":
+        return 0.0999 if 0 < share < 0.1 else share
+    return 0.9001 if share > 0.9 else share
+
+
+def test_impression_shares_are_reported_in_googles_buckets(
+    ads_client: Any, market: Any, cid: int, today: dt.date
+) -> None:
+    """Daily keyword shares: every search impression share under 0.1 comes back as 0.0999,
+    every lost share over 0.9 as 0.9001, the rest as the market's own value; the market has
+    keyword-days on both sides of each threshold."""
+    first, last = today - dt.timedelta(days=30), today - dt.timedelta(days=1)
+    names = (
+        "metrics.search_impression_share",
+        "metrics.search_rank_lost_impression_share",
+    )
+    facts = daily(
+        market,
+        "keyword_view",
+        cid,
+        first,
+        last,
+        today,
+        ["keyword_view.resource_name"],
+        ("metrics.impressions", *names),
+    )
+    want = {(f["keyword_view.resource_name"], f["segments.date"]): f for f in facts}
+    sis = [f["metrics.search_impression_share"] for f in facts]
+    lost = [f["metrics.search_rank_lost_impression_share"] for f in facts]
+    assert min(sis) < 0.1 < max(sis)
+    assert min(lost) < 0.9 < max(lost)
+    got = gaql(
+        ads_client,
+        cid,
+        f"SELECT keyword_view.resource_name, segments.date, {', '.join(names)} "
+        "FROM keyword_view WHERE segments.date DURING LAST_30_DAYS",
+        ("keyword_view.resource_name", "segments.date", *names),
+    )
+    assert len(got) == len(want)
+    for row in got:
+        fact = want[(row["keyword_view.resource_name"], row["segments.date"])]
+        for name in names:
+            assert row[name] == pytest.approx(_reported_share(name, fact[name]))
+    reported = [r["metrics.search_impression_share"] for r in got]
+    assert min(reported) == pytest.approx(0.0999)
+    assert max(r["metrics.search_rank_lost_impression_share"] for r in got) == pytest.approx(0.9001)
 
 
 def test_historical_quality_score_is_the_keywords_quality_score(
@@ -553,3 +606,107 @@ def test_what_the_sandbox_does_not_serve_is_refused_as_google_refuses(
     ads_client: Any, cid: int, query: str, code: str
 ) -> None:
     assert refusal(ads_client, cid, query) == code
+
+
+# ----------------------------------------------------------------------------- 4. change_event
+# developers.google.com/google-ads/api/docs/change-event: a finite change_date_time range that
+# starts within the last 30 days, and a LIMIT of at most 10,000; ChangeEventError otherwise.
+_CE = "SELECT change_event.resource_name, change_event.change_date_time FROM change_event"
+_T = "change_event.change_date_time"
+
+
+def _ce_query(today: dt.date, start: int | None, end: int | None, limit: str) -> str:
+    """A change_event query over [today - start, today - end] (None: no bound that side)."""
+    where = []
+    if start is not None:
+        where.append(f"{_T} >= '{today - dt.timedelta(days=start)}'")
+    if end is not None:
+        where.append(f"{_T} <= '{today - dt.timedelta(days=end)} 23:59:59'")
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"{_CE}{clause}{limit}"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "limit", "code"),
+    [
+        (7, 0, "", "change_event_error.LIMIT_NOT_SPECIFIED"),
+        (7, 0, " LIMIT 10001", "change_event_error.INVALID_LIMIT_CLAUSE"),
+        (7, None, " LIMIT 100", "change_event_error.CHANGE_DATE_RANGE_INFINITE"),
+        (None, 0, " LIMIT 100", "change_event_error.CHANGE_DATE_RANGE_INFINITE"),
+        (None, None, " LIMIT 100", "change_event_error.CHANGE_DATE_RANGE_INFINITE"),
+        (2, 5, " LIMIT 100", "change_event_error.CHANGE_DATE_RANGE_NEGATIVE"),
+        (31, 0, " LIMIT 100", "change_event_error.START_DATE_TOO_OLD"),
+    ],
+)
+def test_change_event_queries_outside_googles_rules_are_refused(
+    ads_client: Any,
+    cid: int,
+    today: dt.date,
+    start: int | None,
+    end: int | None,
+    limit: str,
+    code: str,
+) -> None:
+    assert refusal(ads_client, cid, _ce_query(today, start, end, limit)) == code
+
+
+@pytest.fixture(scope="module")
+def changed() -> Iterator[tuple[Any, Any, int, int]]:
+    """A market of its own with a budget change per budget made today (the session market has
+    no change history, and these tests must not change its state): (market, client, customer,
+    the number of changes)."""
+    from support.sandbox_campaigns import sandbox_creds
+
+    from spectra.ads.client import build_client
+    from spectra.sandbox.market import Market, Mutation
+    from spectra.sandbox.server import SandboxServer
+
+    market = Market.from_scenario("tiny")
+    cid = int(market.customer_ids()[0])
+    budgets = [
+        r["campaign_budget.resource_name"]
+        for r in market.rows(
+            "campaign_budget",
+            customer_id=cid,
+            date_from=None,
+            date_to=None,
+            as_of=market.reference_date,
+            fields=frozenset({"campaign_budget.resource_name"}),
+        )
+    ][:3]
+    for i, rn in enumerate(budgets):
+        market.mutate(
+            cid,
+            [Mutation("campaign_budget", "update", rn, {"amount_micros": (50 + i) * 1_000_000})],
+            as_of=market.reference_date,
+        )
+    with SandboxServer(market, clock=market.reference_date) as server:
+        yield market, build_client(sandbox_creds(server)), cid, len(budgets)
+
+
+def test_change_event_within_the_rules_answers_the_history_in_range(
+    changed: tuple[Any, Any, int, int],
+) -> None:
+    """30 days back and LIMIT 10000 (the edge of both rules) is answered: every change the
+    market recorded in the range; LIMIT 1 cuts it to one row; a range ending yesterday has
+    none of today's changes."""
+    market, client, cid, n_changes = changed
+    today = market.reference_date
+    fields = ("change_event.resource_name", "change_event.change_date_time")
+    history = list(
+        market.rows(
+            "change_event",
+            customer_id=cid,
+            date_from=None,
+            date_to=None,
+            as_of=today,
+            fields=frozenset(fields),
+        )
+    )
+    assert len(history) == n_changes >= 2
+    got = gaql(client, cid, _ce_query(today, 30, 0, " LIMIT 10000"), fields)
+    assert sorted(r["change_event.resource_name"] for r in got) == sorted(
+        r["change_event.resource_name"] for r in history
+    )
+    assert len(gaql(client, cid, _ce_query(today, 30, 0, " LIMIT 1"), fields)) == 1
+    assert gaql(client, cid, _ce_query(today, 30, 1, " LIMIT 10000"), fields) == []

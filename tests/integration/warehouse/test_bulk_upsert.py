@@ -14,7 +14,7 @@ from warehouse_factories import CUSTOMER_A, DAY, PERF_KEYS, TENANT_A, perf_row
 from spectra.warehouse.checksums import table_checksums
 from spectra.warehouse.db import unit_of_work
 from spectra.warehouse.models import Ad, Campaign, PerformanceDaily, SearchTermDaily
-from spectra.warehouse.upsert import Columns, UpsertError, bulk_upsert
+from spectra.warehouse.upsert import Columns, StagedUpserts, UpsertError, bulk_upsert
 
 pytestmark = pytest.mark.usefixtures("tenants")
 
@@ -323,3 +323,76 @@ def test_a_stored_row_inside_a_batch_of_new_keys_keeps_its_fresher_numbers(
     assert _load(engine, new_keys) == 60
     assert _load(engine, new_keys) == 0
     assert len(_perf(engine)) == 160
+
+
+def _staged(engine: Engine, batches: list[list[dict[str, Any]]]) -> int:
+    """Stage every batch outside a transaction, then merge them in one write transaction."""
+    with engine.connect() as conn:
+        stage = StagedUpserts(conn)
+        try:
+            for rows in batches:
+                assert stage.upsert(
+                    conn,
+                    PerformanceDaily,
+                    _columns(rows),
+                    keys=PERF_KEYS,
+                    freshness_column="reported_as_of",
+                ) == len(rows)
+            with conn.begin():
+                return stage.merge()
+        finally:
+            stage.discard()
+
+
+def _sqlite_only(engine: Engine) -> Engine:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("staged upserts are SQLite's (PostgreSQL's load holds row locks only)")
+    return engine
+
+
+def test_staged_upserts_write_what_bulk_upsert_writes(engine: Engine) -> None:
+    """Merged in order, staged batches give bulk_upsert's table: updates, the freshness
+    guard, in-batch duplicates (the later row wins) and unchanged rows left alone."""
+    sqlite_engine = _sqlite_only(engine)
+    first = [perf_row(i, DAY + dt.timedelta(days=d), as_of=OLD) for i in range(300) for d in (0, 1)]
+    _load(sqlite_engine, first[:10])  # stored before: a staged load meets existing rows
+    restated = [
+        {**r, "conversions": r["conversions"] + 1, "reported_as_of": NEW} for r in first[:4]
+    ]
+    duplicate = [
+        {**first[20], "clicks": 1, "reported_as_of": NEW},
+        {**first[20], "clicks": 2, "reported_as_of": NEW},
+    ]
+    older = [{**first[0], "clicks": 98_765, "reported_as_of": dt.date(2026, 1, 1)}]
+    # 600 new-or-same rows (10 stored unchanged), then 4 restated, the duplicate, one stale
+    assert _staged(sqlite_engine, [first, restated, duplicate, older]) == 590 + 4 + 2
+    stored = {
+        (r["entity_id"], r["date"]): r
+        for r in (
+            row._asdict() for row in sqlite_engine.connect().execute(select(PerformanceDaily)).all()
+        )
+    }
+    assert len(stored) == len(first)
+    key = (first[0]["entity_id"], first[0]["date"])
+    assert stored[key]["reported_as_of"] == NEW  # the stale row did not regress it
+    assert stored[key]["conversions"] == first[0]["conversions"] + 1
+    assert stored[(first[20]["entity_id"], first[20]["date"])]["clicks"] == 2
+    assert stored[(first[599]["entity_id"], first[599]["date"])]["clicks"] == first[599]["clicks"]
+
+
+def test_staging_takes_no_write_lock_and_a_failed_load_leaves_nothing(engine: Engine) -> None:
+    """While rows are staged another writer commits (the file is not locked); a load
+    discarded before its merge writes nothing and leaves no temp table behind."""
+    sqlite_engine = _sqlite_only(engine)
+    with sqlite_engine.connect() as conn:
+        stage = StagedUpserts(conn)
+        stage.upsert(conn, PerformanceDaily, _columns([perf_row(1)]), keys=PERF_KEYS)
+        with sqlite_engine.begin() as other:  # BEGIN IMMEDIATE: fails if the lock were held
+            bulk_upsert(other, PerformanceDaily, [perf_row(2)], keys=PERF_KEYS)
+        with pytest.raises(UpsertError):
+            stage.merge()  # outside a transaction: refused, nothing written
+        stage.discard()
+        temp = conn.exec_driver_sql("SELECT name FROM sqlite_temp_master").scalars().all()
+        conn.rollback()
+    assert temp == []
+    assert set(_perf(sqlite_engine)) == {2}

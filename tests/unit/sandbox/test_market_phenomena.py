@@ -386,8 +386,24 @@ def test_mutations_change_later_days_only_with_common_random_numbers() -> None:
     }
     target = next(r for r in rows if r["campaign.id"] in manual)
     kw_id = rn = target["ad_group_criterion.resource_name"]
+    # a higher bid than the keyword's own (three times it, whatever the vertical's prices)
+    bid = next(
+        r["ad_group_criterion.effective_cpc_bid_micros"]
+        for r in a.rows(
+            "ad_group_criterion",
+            customer_id=cid,
+            date_from=None,
+            date_to=None,
+            as_of=t,
+            fields=frozenset(
+                {"ad_group_criterion.resource_name", "ad_group_criterion.effective_cpc_bid_micros"}
+            ),
+        )
+        if r["ad_group_criterion.resource_name"] == rn
+    )
+    new_bid = 3 * bid // 10_000 * 10_000
     b.apply_mutation(
-        cid, Mutation("ad_group_criterion", "update", rn, {"cpc_bid_micros": 4_000_000}), as_of=t
+        cid, Mutation("ad_group_criterion", "update", rn, {"cpc_bid_micros": new_bid}), as_of=t
     )
     after = _daily(
         b,
@@ -413,7 +429,7 @@ def test_mutations_change_later_days_only_with_common_random_numbers() -> None:
         for k, r in before_map.items()
         if k[0] == kw_id and k[1] >= t.isoformat()
     )
-    print(f"keyword {kw_id}: clicks in the 21 days from T: {old} at the old bid, {pre} at $4.00")
+    print(f"keyword {kw_id}: clicks in the 21 days from T: {old} at {bid}, {pre} at {new_bid}")
     assert pre > old
 
 

@@ -27,9 +27,21 @@ from sqlalchemy.orm import Session
 
 from spectra.warehouse.upsert.plan import Plan, TableLike, UpsertError, resolve_table
 from spectra.warehouse.upsert.postgresql import upsert_postgresql
-from spectra.warehouse.upsert.sqlite import upsert_sqlite
+from spectra.warehouse.upsert.sqlite import (
+    drop_stage_sqlite,
+    merge_sqlite,
+    stage_sqlite,
+    upsert_sqlite,
+)
 
-__all__ = ["Columns", "TableLike", "UpsertError", "bulk_upsert", "resolve_table"]
+__all__ = [
+    "Columns",
+    "StagedUpserts",
+    "TableLike",
+    "UpsertError",
+    "bulk_upsert",
+    "resolve_table",
+]
 
 
 class Columns:
@@ -80,9 +92,30 @@ def bulk_upsert(
     """
     if isinstance(conn, Session):
         conn = conn.connection()
-    target = resolve_table(table)
     if not len(rows):
         return 0
+    plan, payload = _plan(table, rows, keys=keys, freshness_column=freshness_column)
+    if not conn.in_transaction():
+        # The rows go through the driver; make sure they land in a transaction the caller's
+        # conn.commit() will commit (and that SQLite's BEGIN hook has run).
+        conn.begin()
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        return upsert_sqlite(conn, plan, payload)
+    if dialect == "postgresql":
+        return upsert_postgresql(conn, plan, payload)
+    raise UpsertError(f"bulk_upsert supports sqlite and postgresql, not {dialect!r}")
+
+
+def _plan(
+    table: TableLike,
+    rows: Sequence[Mapping[str, Any]] | Columns,
+    *,
+    keys: Sequence[str],
+    freshness_column: str | None,
+) -> tuple[Plan, Sequence[Any]]:
+    """The call's plan and its rows as the plan reads them."""
+    target = resolve_table(table)
     payload: Sequence[Any]  # tuples in the plan's column order, or mappings by name
     if isinstance(rows, Columns):
         plan = Plan.build(
@@ -97,13 +130,66 @@ def bulk_upsert(
     else:
         plan = Plan.build(target, rows[0], keys=keys, freshness_column=freshness_column)
         payload = rows
-    if not conn.in_transaction():
-        # The rows go through the driver; make sure they land in a transaction the caller's
-        # conn.commit() will commit (and that SQLite's BEGIN hook has run).
-        conn.begin()
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        return upsert_sqlite(conn, plan, payload)
-    if dialect == "postgresql":
-        return upsert_postgresql(conn, plan, payload)
-    raise UpsertError(f"bulk_upsert supports sqlite and postgresql, not {dialect!r}")
+    return plan, payload
+
+
+class StagedUpserts:
+    """``bulk_upsert`` calls staged now and applied later, on SQLite, on one connection.
+
+    SQLite has one write lock for the whole file: a load that holds it while its rows stream
+    in from the network holds back every other writer. Staging inserts each call's rows into
+    a TEMP table of the connection (its own database: no lock on the main file), so it can
+    run while the next pull decodes; :meth:`merge` then applies every staged call, in order,
+    inside the caller's write transaction, each as one ``INSERT ... SELECT ... ON CONFLICT``
+    in key order (no Python per row while the lock is held). Same contract as
+    ``bulk_upsert``; :meth:`discard` drops what a failed load left staged.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        if conn.dialect.name != "sqlite":
+            raise UpsertError(f"staged upserts are for sqlite, not {conn.dialect.name!r}")
+        self._conn = conn
+        self._staged: list[tuple[Plan, str]] = []
+        self._made: list[str] = []  # every stage created (a rolled-back merge restores its own)
+
+    def upsert(
+        self,
+        conn: Connection,
+        table: TableLike,
+        rows: Sequence[Mapping[str, Any]] | Columns,
+        *,
+        keys: Sequence[str],
+        freshness_column: str | None = None,
+    ) -> int:
+        """Stage ``rows`` (``bulk_upsert``'s arguments); returns how many were staged.
+
+        ``conn`` must be this stager's connection, outside any transaction."""
+        if conn is not self._conn:
+            raise UpsertError("rows must be staged on the stager's own connection")
+        if conn.in_transaction():
+            raise UpsertError("staging runs outside a transaction (it takes no write lock)")
+        if not len(rows):
+            return 0
+        plan, payload = _plan(table, rows, keys=keys, freshness_column=freshness_column)
+        stage = f"_spectra_stage_{len(self._made) + 1}"
+        self._made.append(stage)
+        stage_sqlite(conn, plan, payload, stage)
+        self._staged.append((plan, stage))
+        return len(rows)
+
+    def merge(self) -> int:
+        """Apply every staged call in order, in the connection's (write) transaction."""
+        if not self._conn.in_transaction():
+            raise UpsertError("merge runs inside the caller's write transaction")
+        written = 0
+        while self._staged:
+            plan, stage = self._staged.pop(0)
+            written += merge_sqlite(self._conn, plan, stage)
+        return written
+
+    def discard(self) -> None:
+        """Drop every stage still there (a load that failed, or whose merge rolled back);
+        outside any transaction."""
+        self._staged.clear()
+        while self._made:
+            drop_stage_sqlite(self._conn, self._made.pop())

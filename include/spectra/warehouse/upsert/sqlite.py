@@ -24,6 +24,64 @@ _SQLITE_ROWS_PER_STATEMENT = 500
 
 
 def upsert_sqlite(conn: Connection, plan: Plan, rows: Sequence[Any]) -> int:
+    return _insert_values(conn, plan, rows, staging=None)
+
+
+def stage_sqlite(conn: Connection, plan: Plan, rows: Sequence[Any], stage: str) -> None:
+    """Insert ``rows`` into a new TEMP table ``stage`` (no key, no conflict clause), outside
+    any transaction on the main database, so no write lock is taken; ``merge_sqlite`` later
+    moves them into the table under the write lock.
+
+    The staging columns have no declared type, so they keep each value exactly as bound and
+    the target table applies its own column affinity when the rows are merged, as it would
+    have on a direct insert.
+    """
+    raw = dbapi_connection(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(c) for c in plan.insert_columns)
+    raw.execute(f"CREATE TEMP TABLE {quote(stage)} ({columns})")
+    raw.execute("BEGIN DEFERRED")  # a transaction of the temp database only: no lock on main
+    try:
+        _insert_values(conn, plan, rows, staging=stage)
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
+    raw.execute("COMMIT")
+
+
+def merge_sqlite(conn: Connection, plan: Plan, stage: str) -> int:
+    """Upsert the staged rows into the table in key order (one statement, SQLite's own sorter
+    and B-tree work, no Python per row); returns rows inserted or changed. Drops the stage.
+
+    In key order each row lands beside the previous one in the table's B-tree (clustered on
+    its key), and ``rowid`` keeps rows sharing a key in the order they came (the last wins).
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    target = conn.dialect.identifier_preparer.format_table(plan.table)
+    columns = ", ".join(quote(c) for c in plan.insert_columns)
+    order = ", ".join(quote(k) for k in plan.keys)
+    # "WHERE true": SQLite would read the ON of ON CONFLICT as a join constraint otherwise
+    sql = (
+        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM temp.{quote(stage)} "
+        f"WHERE true ORDER BY {order}, rowid"
+        + plan.conflict_clause(quote, target, dialect="sqlite")
+    )
+    with missing_column_is_misuse(plan):
+        written = conn.exec_driver_sql(sql).rowcount
+    drop_stage_sqlite(conn, stage)
+    return int(written)
+
+
+def drop_stage_sqlite(conn: Connection, stage: str) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    dbapi_connection(conn).execute(f"DROP TABLE IF EXISTS temp.{quote(stage)}")
+
+
+def _insert_values(
+    conn: Connection, plan: Plan, rows: Sequence[Any], *, staging: str | None
+) -> int:
+    """Multi-row INSERTs of ``rows``: into the table with its conflict clause, or (``staging``)
+    into that temp table as they are, through the driver (outside SQLAlchemy's transaction)."""
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     target = dialect.identifier_preparer.format_table(plan.table)
@@ -70,8 +128,10 @@ def upsert_sqlite(conn: Connection, plan: Plan, rows: Sequence[Any]) -> int:
             tuples.append("(" + ", ".join(marks) + ")")
         return head + ", ".join(tuples) + tail
 
-    head = f"INSERT INTO {target} ({', '.join(quote(c) for c in plan.insert_columns)}) VALUES "
-    tail = plan.conflict_clause(quote, target, dialect="sqlite")
+    into = f"temp.{quote(staging)}" if staging else target
+    head = f"INSERT INTO {into} ({', '.join(quote(c) for c in plan.insert_columns)}) VALUES "
+    tail = "" if staging else plan.conflict_clause(quote, target, dialect="sqlite")
+    execute = dbapi_connection(conn).execute if staging else conn.exec_driver_sql
     full_sql = values_sql(per_statement)
 
     written = 0
@@ -79,6 +139,6 @@ def upsert_sqlite(conn: Connection, plan: Plan, rows: Sequence[Any]) -> int:
     with missing_column_is_misuse(plan):
         while batch := list(islice(values, per_statement)):
             sql = full_sql if len(batch) == per_statement else values_sql(len(batch))
-            result = conn.exec_driver_sql(sql, fixed + tuple(chain.from_iterable(batch)))
+            result = execute(sql, fixed + tuple(chain.from_iterable(batch)))
             written += result.rowcount
     return written
