@@ -321,7 +321,9 @@ def bench_anomalies(results: dict[str, Any]) -> None:
     from spectra.analytics.seasonality import HolidayCalendar
 
     bf = dt.date(2025, 11, 28)
-    detected, false_us, false_none = [], [], []
+    detected: list[Any] = []
+    false_us: list[Any] = []
+    false_none: list[Any] = []
     for seed in _seeds(10, 3):
         acc = make_account(
             n_campaigns=4,

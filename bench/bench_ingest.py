@@ -14,6 +14,7 @@ slower first load is reported as a ratio to each (goal: at least 3x the best of 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 SCENARIO = "bench"
@@ -157,7 +158,7 @@ def run(results: dict[str, Any]) -> None:
         # queries and row shapes at a quarter of the time (rates, not totals, are compared).
         sample = [(fields, batches[::4]) for fields, batches in captured]
         for peer, convert in PEERS.items():
-            seconds, peer_rows = best(lambda convert=convert: convert(sample), repeat=1)
+            seconds, peer_rows = best(functools.partial(convert, sample), repeat=1)
             peer_rate = peer_rows / seconds
             results[f"ingest peers: our slower first load vs {peer}, its conversion only"] = {
                 "value": ours,

@@ -384,7 +384,7 @@ def _holidays(results: dict[str, Any]) -> None:
                         sums[metric][name] += sum(rows[d.isoformat()][key] for d in ds) / len(ds)
         finally:
             server.__exit__(None, None, None)
-    rev, cost, dental = sums["revenue"], sums["cost"], sums["dental_clicks"]
+    rev, cost, dental_clicks = sums["revenue"], sums["cost"], sums["dental_clicks"]
     for name, band in (
         ("thanksgiving", (1.6, 2.2)),
         ("black_friday", (2.9, 3.9)),
@@ -427,7 +427,7 @@ def _holidays(results: dict[str, Any]) -> None:
     _fig(
         results,
         "market published: dental clicks Thanksgiving-Cyber Monday peak / early-November day (gRPC)",
-        max(dental[n] for n in names) / dental["base"],
+        max(dental_clicks[n] for n in names) / dental_clicks["base"],
         "x",
         None,
         published=(0.0, 1.05),

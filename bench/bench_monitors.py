@@ -64,7 +64,7 @@ def _market() -> Any:
     return Market(scenario_from_dict(SCENARIO))
 
 
-def _limits(market: Any) -> dict[int, dict[int, dict[str, int]]]:
+def _limits(market: Any) -> dict[int, dict[int, dict[str, Any]]]:
     """Per account and campaign: the limits (see the module docstring), seeded."""
     import numpy as np
 
@@ -72,7 +72,7 @@ def _limits(market: Any) -> dict[int, dict[int, dict[str, int]]]:
     rng = np.random.default_rng(19)
     state = market.state_at(START.toordinal() - 1)
     before = _spend(market, market.history_start, START - dt.timedelta(days=1), START)
-    out: dict[int, dict[int, dict[str, int]]] = {}
+    out: dict[int, dict[int, dict[str, Any]]] = {}
     for c in range(st.n_campaigns):
         cid = int(st.customer_id[st.campaign_account[c]])
         camp = int(st.campaign_id[c])

@@ -70,7 +70,7 @@ def run(results: dict[str, Any]) -> None:
         )
         client = build_client(creds)
         query = load_query("keyword_performance")
-        window = {
+        window: dict[str, Any] = {
             "date_from": (CLOCK - dt.timedelta(days=DAYS)).isoformat(),
             "date_to": logical_date.isoformat(),
         }

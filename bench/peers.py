@@ -61,7 +61,7 @@ def airflow_provider(captured: Captured) -> int:
     rows = 0
     for fields, batches in captured:
         getter = attrgetter(*(_pb_path(f) for f in fields))
-        native = []
+        native: list[Any] = []
         for data in batches:
             # the pager yields proto-plus rows; the hook unwraps each with ._pb
             native.extend(row._pb for row in plus.deserialize(data).results)

@@ -21,6 +21,9 @@ from spectra.ads.stream import CLOCK_HEADER
 from spectra.domain.changes import ApprovedChange, EntityKind
 
 MAX_OPERATIONS = 10_000
+# Google Ads API Basic Access: 15,000 operations per developer token and day
+# (developers.google.com/google-ads/api/docs/access-levels)
+BASIC_ACCESS_OPERATIONS_PER_DAY = 15_000
 DEFAULT_TIMEOUT_S = 60.0
 
 

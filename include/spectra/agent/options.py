@@ -31,9 +31,8 @@ from typing import Any
 from spectra.agent.schema import ProposalKind
 from spectra.agent.settings import AgentSettings
 from spectra.analytics.search_terms import campaign_term_tests, search_term_evidence_id, term_key
+from spectra.analytics.targets import MANUAL_BIDDING
 from spectra.warehouse.agent_store import DayInputs
-
-MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
 
 
 @dataclass(frozen=True)

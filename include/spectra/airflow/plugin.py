@@ -30,9 +30,9 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
+from spectra.airflow.local import DAG_ID
 from spectra.quality.docs import UI_DOCS_PATH, day_page_route
 
-DAG_ID = "spectra_daily"
 URL_PREFIX = "/spectra"
 NOTE_MARK = "Spectra quality"
 

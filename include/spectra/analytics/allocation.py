@@ -34,9 +34,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from spectra.analytics.config import AllocationConfig
-from spectra.domain.money import DEFAULT_BILLABLE_UNIT_MICROS, round_toward
+from spectra.domain.money import DEFAULT_BILLABLE_UNIT_MICROS, MICROS, round_toward
 
-MICROS = 1_000_000
 # What identifies a campaign to the allocation (the warehouse's campaign id; any hashable key
 # in tests): the plan comes back keyed as the curves went in.
 CampaignKey = TypeVar("CampaignKey", bound=Hashable)

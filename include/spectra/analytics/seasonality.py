@@ -94,17 +94,16 @@ class HolidayCalendar:
     def days(self, dates: pd.DatetimeIndex) -> pd.DataFrame:
         """Window name and offset from the anchor for each date inside a window ('' outside)."""
         day = np.asarray(pd.DatetimeIndex(dates).values.astype("datetime64[D]").astype(np.int64))
-        name = np.full(len(day), "", dtype=object)
-        offset = np.zeros(len(day), dtype=np.int64)
-        if len(day) == 0:
-            return pd.DataFrame({"window": name, "offset": offset}, index=dates)
-        lo_year = dt.date.fromordinal(int(day.min()) + _EPOCH_ORDINAL).year
-        hi_year = dt.date.fromordinal(int(day.max()) + _EPOCH_ORDINAL).year
-        for label, anchor, lo, hi in self._spans(lo_year - 1, hi_year + 1):
-            hit = (day >= lo) & (day <= hi) & (name == "")
-            if hit.any():
-                name[hit] = label
-                offset[hit] = day[hit] - anchor
+        if (
+            len(day) > 1
+            and int(day[-1]) - int(day[0]) == len(day) - 1
+            and bool((np.diff(day) == 1).all())
+        ):
+            # a daily range (every series the analyze step fits): its windows are computed
+            # once per (calendar, range), not once per campaign and metric
+            name, offset = _range_windows(self, int(day[0]), len(day))
+            return pd.DataFrame({"window": name.copy(), "offset": offset.copy()}, index=dates)
+        name, offset = _windows(self, day)
         return pd.DataFrame({"window": name, "offset": offset}, index=dates)
 
     def _spans(self, first_year: int, last_year: int) -> list[tuple[str, int, int, int]]:
@@ -113,6 +112,31 @@ class HolidayCalendar:
 
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _windows(cal: HolidayCalendar, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Window name ('' outside) and offset from the anchor of each day (days since 1970)."""
+    name = np.full(len(day), "", dtype=object)
+    offset = np.zeros(len(day), dtype=np.int64)
+    if len(day) == 0:
+        return name, offset
+    lo_year = dt.date.fromordinal(int(day.min()) + _EPOCH_ORDINAL).year
+    hi_year = dt.date.fromordinal(int(day.max()) + _EPOCH_ORDINAL).year
+    for label, anchor, lo, hi in cal._spans(lo_year - 1, hi_year + 1):
+        hit = (day >= lo) & (day <= hi) & (name == "")
+        if hit.any():
+            name[hit] = label
+            offset[hit] = day[hit] - anchor
+    return name, offset
+
+
+@functools.lru_cache(maxsize=64)
+def _range_windows(cal: HolidayCalendar, first_day: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_windows` of the ``n`` consecutive days from ``first_day`` (read-only: shared)."""
+    name, offset = _windows(cal, np.arange(first_day, first_day + n, dtype=np.int64))
+    name.flags.writeable = False
+    offset.flags.writeable = False
+    return name, offset
 
 
 @functools.lru_cache(maxsize=256)

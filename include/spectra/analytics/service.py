@@ -49,7 +49,7 @@ from spectra.analytics.engine import (
 )
 from spectra.analytics.seasonality import HolidayCalendar
 from spectra.analytics.significance import DECREASE, INCREASE
-from spectra.analytics.targets import TARGET_CPA, TARGET_ROAS, CampaignTarget
+from spectra.analytics.targets import MANUAL_BIDDING, TARGET_CPA, TARGET_ROAS, CampaignTarget
 from spectra.domain.money import Currency
 from spectra.domain.money import currency as currency_of
 from spectra.warehouse import analytics_store as store
@@ -64,8 +64,6 @@ log = logging.getLogger(__name__)
 # (campaign rows: budget curves; keyword rows: whether a raised bid can buy anything).
 RANK_LOST = "search_rank_lost_impression_share"
 PERF_READ_COLUMNS = (*PERF_COLUMNS, *SHARE_COLUMNS, RANK_LOST)
-# Every bidding strategy but manual CPC sets its own auction-time bids (no keyword bid to move).
-MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
 
 
 @dataclass(frozen=True)

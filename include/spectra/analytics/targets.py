@@ -48,6 +48,8 @@ from spectra.domain.money import DEFAULT_BILLABLE_UNIT_MICROS
 
 TARGET_CPA = "TARGET_CPA"
 TARGET_ROAS = "TARGET_ROAS"
+# Every bidding strategy but manual CPC sets its own auction-time bids (no keyword bid to move).
+MANUAL_BIDDING = frozenset({"MANUAL_CPC", "ENHANCED_CPC"})
 ROAS_STEP_MICROS = 10_000  # 0.01 of a ROAS ratio, in micros: Google's two-decimal steps
 
 TARGET_COLUMNS = [

@@ -211,6 +211,9 @@ class Executor:
         self.on_phase = on_phase
         self.holder = holder or holder_id()
         self.ttl = dt.timedelta(seconds=config.lease_ttl_s)
+        # per campaign: the full read that followed its last mutation, if nothing was sent
+        # since (the after-version is then that read, not a second full read)
+        self._read_after_send: dict[tuple[int, int], CampaignRead] = {}
 
     # ------------------------------------------------------------------ entry points
     def record_approved(self, changes: Iterable[ApprovedChange]) -> list[dict[str, Any]]:
@@ -370,6 +373,7 @@ class Executor:
             return report
         rows: list[dict[str, Any]] = []
         mismatched: list[dict[str, Any]] = []
+        self._read_after_send.pop((customer_id, campaign_id), None)
         try:
             rows = self._lock_rows(tenant_id, customer_id, campaign_id, scope, token)
             if rows:
@@ -583,23 +587,14 @@ class Executor:
             for row in rows:
                 change = changes[row["id"]]
                 current = read.value(change.entity, change.field)
-                store.update_change(
-                    conn,
-                    tenant_id=tenant_id,
-                    change_id=row["id"],
-                    now=_now(),
-                    attempts=int(row["attempts"]) + 1,
-                )
-                row["attempts"] = int(row["attempts"]) + 1
+                values: dict[str, Any] = {"attempts": int(row["attempts"]) + 1}
                 if row["before_value"] is None and current is not None:
-                    store.update_change(
-                        conn,
-                        tenant_id=tenant_id,
-                        change_id=row["id"],
-                        now=_now(),
-                        before_value=current,
-                    )
-                    row["before_value"] = current
+                    values["before_value"] = current
+                # one statement for the round's attempt and the value read before it
+                store.update_change(
+                    conn, tenant_id=tenant_id, change_id=row["id"], now=_now(), **values
+                )
+                row.update(values)
                 if _same(current, change.target):
                     self._set_phase(conn, row, Phase.CONFIRMED, token, after_value=current)
                     self._audit(
@@ -694,6 +689,7 @@ class Executor:
                 self._audit(conn, row, "sent", before=row["before_value"], after=row["target"])
         self._hook("sent", passed)
         # never retried here: an unknown outcome goes back to the round, which reads first
+        self._read_after_send.pop((customer_id, campaign_id), None)
         try:
             outcome = self.breaker.call(
                 lambda: mutate(
@@ -735,9 +731,12 @@ class Executor:
             return transient, []
         changes = {r["id"]: ApprovedChange.from_payload(r["payload"]) for r in landed}
         try:
-            back = self._read(customer_id, campaign_id, {_section(c) for c in changes.values()})
+            # every section, not only the changed ones: a read after the last mutation is
+            # also the after-version _record needs (one full read instead of two reads)
+            back = self._read(customer_id, campaign_id)
         except AdsRetryableError:
             return transient + landed, []  # the next round's read-before-send confirms them
+        self._read_after_send[(customer_id, campaign_id)] = back
         mismatched = []
         with self._txn(tenant_id, scope, token) as conn:
             for row in landed:
@@ -774,8 +773,8 @@ class Executor:
             int(rows[0]["campaign_id"]),
         )
         confirmed = [r for r in rows if r["phase"] == Phase.CONFIRMED.value]
-        after: CampaignRead | None = None
-        if confirmed or mismatched:
+        after = self._read_after_send.pop((customer_id, campaign_id), None)
+        if after is None and (confirmed or mismatched):
             try:
                 after = self._read(customer_id, campaign_id)
             except (AdsRetryableError, pybreaker.CircuitBreakerError) as exc:

@@ -529,13 +529,14 @@ class OperationRunner:
         found.update(created)
         result = self._result(step, found)
         with self._txn(op, token) as conn:
-            store.record_step(
+            store.save_step(
                 conn,
                 operation_id=op["id"],
                 step=step,
                 result=result,
                 found_existing=adopted,
                 now=_now(),
+                overwrite=False,
             )
             self._audit(
                 conn,

@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from spectra.domain.money import MICROS
 from spectra.warehouse import evaluation_store as store
 
 if TYPE_CHECKING:
     from spectra.sandbox.market import Market
 
-MICROS = 1_000_000
 CAPS = {"cpc_bid_micros": 0.20, "budget_micros": 0.30, "target_cpa_micros": 0.15}
 CAP_TOLERANCE = 0.005  # billable-unit rounding of a capped value
 LEARNING_WINDOW_DAYS = 3

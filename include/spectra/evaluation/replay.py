@@ -33,11 +33,11 @@ from spectra.ads.fields import (
     bidding_target,
     share_column,
 )
+from spectra.domain.money import MICROS
 
 if TYPE_CHECKING:
     from spectra.sandbox.market import Market
 
-MICROS = 1_000_000
 _METRICS = tuple(METRIC_COLUMNS)
 _SHARES = SHARE_FIELDS
 # level -> (GAQL resource, entity id field, carries ad_group.id, carries impression shares)

@@ -63,8 +63,8 @@ class EvalScenario(BaseModel):
     description: str = ""
     # the horizon: 7 days by default (every shipped shock and Black Friday to Cyber Monday
     # fall inside it). A small account's day costs ~5 CPU seconds over the five policies
-    # (spectra ~3.5 of them), so 8 scenarios x 5 seeds at 7 days (portfolio 3) are ~24 min
-    # on 2 cores; 28 days would be ~57 (README, "What a horizon costs"); --days sets any other
+    # (spectra ~3.4 of them), so 8 scenarios x 5 seeds at 7 days (portfolio 3) are ~23.5 min
+    # on 2 cores; 28 days would be ~54 (README, "What a horizon costs"); --days sets any other
     days: int = Field(default=7, ge=1, le=400)
     seeds: int = Field(default=5, ge=1, le=100)
     warmup_days: int = Field(default=90, ge=30, le=90)  # history ingested before day 1

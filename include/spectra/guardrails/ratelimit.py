@@ -19,7 +19,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-BASIC_ACCESS_OPERATIONS_PER_DAY = 15_000
+from spectra.ads.mutate import BASIC_ACCESS_OPERATIONS_PER_DAY
+
 OPERATIONS_WINDOW = dt.timedelta(hours=24)
 
 

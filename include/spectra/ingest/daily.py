@@ -37,6 +37,7 @@ from spectra.ads.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from spectra.ads.stream import checks_totals, load_query, stream_columns
 from spectra.domain.campaign_state import CampaignState
 from spectra.domain.clock import complete_through
+from spectra.domain.money import MICROS
 from spectra.domain.windows import ingest_window
 from spectra.quality.bounds import Bounds, account_bounds
 from spectra.quality.screen import (
@@ -63,7 +64,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REPULL_DAYS = 30
 DEFAULT_SLICE_DAYS = 7
-MICROS = 1_000_000
 # The conversion-lag histogram (sql/gaql/conversion_lag.gaql): 90 days of click days, each at
 # least 30 days old on the run's logical date (see lag_histogram_range).
 LAG_HISTOGRAM_DAYS = 90

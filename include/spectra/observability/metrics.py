@@ -31,13 +31,12 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from spectra.ads.mutate import BASIC_ACCESS_OPERATIONS_PER_DAY
 from spectra.warehouse import metrics_store as q
 
 log = logging.getLogger(__name__)
 
-# Google Ads API Basic Access: 15,000 operations per developer token and day
-# (developers.google.com/google-ads/api/docs/access-levels)
-DAILY_OPERATIONS_QUOTA = 15_000
+DAILY_OPERATIONS_QUOTA = BASIC_ACCESS_OPERATIONS_PER_DAY
 BREAKER_STATES = ("closed", "open", "half-open")
 
 SERIES = (

@@ -35,13 +35,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from spectra.ads.fields import METRIC_COLUMNS
-from spectra.domain.money import currency
+from spectra.domain.money import MICROS, currency
 from spectra.quality.checks import QualityConfig
 from spectra.warehouse import models as m
 from spectra.warehouse.quality_reads import account_currency, metric_maxima, pinned_settings
 
 MAX_EXACT = 2**53
-MICROS = 1_000_000
 
 
 @dataclass(frozen=True)

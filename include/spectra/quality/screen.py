@@ -32,6 +32,7 @@ from typing import Any, TypeGuard
 from sqlalchemy import Column, Connection, String
 
 from spectra.ads.fields import METRIC_COLUMNS, SHARE_FIELDS, share_column
+from spectra.domain.money import MICROS
 from spectra.quality.bounds import Bounds, default_bounds
 from spectra.quality.checks import (
     ACCOUNTS,
@@ -44,8 +45,6 @@ from spectra.quality.checks import (
 )
 from spectra.warehouse import models as m
 from spectra.warehouse.quality_store import write_ingest_quarantine
-
-MICROS = 1_000_000
 
 
 def _length(column: Column[Any], default: int) -> int:

@@ -398,22 +398,6 @@ def operation_steps(conn: Connection, *, operation_id: int) -> dict[str, dict[st
     return {str(r["step"]): dict(r) for r in rows}
 
 
-def record_step(
-    conn: Connection,
-    *,
-    operation_id: int,
-    step: str,
-    result: dict[str, Any],
-    found_existing: bool,
-    now: dt.datetime,
-) -> None:
-    """Insert a step row once (a step done twice keeps the first row)."""
-    _write_step(
-        conn, operation_id=operation_id, step=step, result=result,
-        found_existing=found_existing, now=now, overwrite=False,
-    )  # fmt: skip
-
-
 def set_operation_status(
     conn: Connection,
     *,
@@ -502,24 +486,10 @@ def save_step(
     result: dict[str, Any],
     found_existing: bool,
     now: dt.datetime,
+    overwrite: bool = True,
 ) -> None:
-    """Insert or overwrite a step row (a recovery point whose result grows, e.g. a send count)."""
-    _write_step(
-        conn, operation_id=operation_id, step=step, result=result,
-        found_existing=found_existing, now=now, overwrite=True,
-    )  # fmt: skip
-
-
-def _write_step(
-    conn: Connection,
-    *,
-    operation_id: int,
-    step: str,
-    result: dict[str, Any],
-    found_existing: bool,
-    now: dt.datetime,
-    overwrite: bool,
-) -> None:
+    """Write a step row: overwrite it (a recovery point whose result grows, e.g. a send
+    count), or with ``overwrite=False`` insert it once (a step done twice keeps the first)."""
     values = {"result": result, "found_existing": found_existing, "completed_at": now}
     insert = dialect_insert(conn)(STEPS).values(operation_id=operation_id, step=step, **values)
     keys = ["operation_id", "step"]

@@ -47,6 +47,7 @@ def random_changes(
         attempts += 1
         campaign_id = rng.choice(campaign_ids)
         snap = snaps[campaign_id]
+        target: int | str  # a bid or budget in micros, or a status
         kind = rng.choice(
             [
                 "keyword_bid",
@@ -118,6 +119,12 @@ def random_changes(
             )
         )
     return out
+
+
+def _stored(row: dict[str, Any] | None) -> dict[str, Any]:
+    """A change's ledger row, which every change run_chaos sent has."""
+    assert row is not None, "a sent change has no ledger row"
+    return row
 
 
 def _current(snap: dict[str, Any], entity: EntityRef, field: str) -> Any:
@@ -249,8 +256,8 @@ def run_chaos(
     def phases() -> dict[str, str]:
         with engine.connect() as conn:
             return {
-                c.idempotency_key: get_change_by_key(
-                    conn, tenant_id=TENANT, idempotency_key=c.idempotency_key
+                c.idempotency_key: _stored(
+                    get_change_by_key(conn, tenant_id=TENANT, idempotency_key=c.idempotency_key)
                 )["phase"]
                 for c in changes
             }

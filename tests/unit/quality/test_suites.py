@@ -272,3 +272,20 @@ def test_every_expectation_is_a_registered_check_with_its_severity() -> None:
     # The lag histogram's checks run in ingest's screen only (test_screen.py), and so do the
     # bounds, text and re-pull checks (reported from the screen's entries).
     assert used == set(CHECKS) - INGEST_ONLY - SCREEN_ONLY, "every other check is in a suite"
+
+
+def test_a_column_family_reports_each_column_with_its_own_rows() -> None:
+    """metrics_present and non_negative are one expectation each over the five metrics: a
+    row failing two of them is reported under each column's key, with only its rows, and a
+    missing value is not judged by non_negative (metrics_present reports it)."""
+    rows = perf_rows(conversions=[np.nan, np.nan] + [2.0] * 4, clicks=[40, -3, 40, 40, -2, 40])
+    outcomes = {o.key: o for o in validate_frames(batch(**{PERF_ROWS: rows}), CONFIG)}
+    assert outcomes["perf.metrics_present:conversions"].rows == [0, 1]
+    assert outcomes["perf.non_negative:clicks"].rows == [1, 4]
+    assert outcomes["perf.non_negative:clicks"].sample == [-3, -2]
+    assert outcomes["perf.non_negative:conversions"].success
+    assert outcomes["perf.non_negative:conversions"].missing_count == 2
+    assert outcomes["perf.metrics_present:clicks"].success
+    assert outcomes["perf.non_negative:clicks"].reason.startswith(
+        "perf.non_negative:clicks [block]: 2 of 6 rows: keyword 101 (ad group 10) on 2026-11-20"
+    )

@@ -13,7 +13,7 @@ from spectra.quality.frames.batch import Batch, records_frame, with_row
 from spectra.quality.screen import warehouse_row
 from spectra.warehouse.quality_reads import STRUCTURE_COLUMNS, held_payloads, stored_structure
 
-_NUMERIC = ("entity_id", "parent_id", "money_micros")
+_NUMERIC = STRUCTURE_COLUMNS  # every structure column is numeric
 
 
 def structure_frame(conn: Connection, batch: Batch) -> pd.DataFrame:
