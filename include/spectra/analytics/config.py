@@ -117,6 +117,10 @@ class AllocationConfig:
     # per unit of spend known to +-25 % (one SE) before money moves on it.
     min_days: int = 28
     max_return_rel_se: float = 0.25
+    # The demand a budget must serve (the budget curve's potential spend) is read from the
+    # last ``demand_days`` days: bids, targets and competitors move it (allocation.
+    # fit_budget_curve); the return per unit of spend keeps the whole history.
+    demand_days: int = 14
     # Growing the account's total (allocation.growth_targets): a budget-limited campaign whose
     # value per unit of spend is significantly above break-even (one-sided z on the return's
     # delta-method SE, Benjamini-Hochberg across the account's campaigns) may grow past the

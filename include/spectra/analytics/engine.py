@@ -20,10 +20,11 @@ from spectra.analytics.allocation import (
     ResponseCurve,
     fit_budget_curve,
     fit_response_curve,
+    headroom_for_raises,
     plan_portfolio,
 )
 from spectra.analytics.anomalies import anomalies_frame, detect_anomalies
-from spectra.analytics.bids import ENVELOPE_COLUMNS, keyword_bid_envelopes
+from spectra.analytics.bids import ENVELOPE_COLUMNS, BidChange, keyword_bid_envelopes
 from spectra.analytics.config import AnalyticsConfig
 from spectra.analytics.cpc_index import (
     in_ranges,
@@ -44,7 +45,7 @@ from spectra.analytics.significance import (
     proportion_tests,
     ratio_tests_from_sums,
 )
-from spectra.analytics.targets import TARGET_COLUMNS, CampaignTarget, target_envelopes
+from spectra.analytics.targets import TARGET_COLUMNS, TARGET_CPA, CampaignTarget, target_envelopes
 from spectra.domain.money import Currency, currency
 
 PERF_COLUMNS = (
@@ -402,6 +403,8 @@ class _Evidence:
     conversions_until: dt.date | None = None  # set by the lag step
     # per campaign, the first day of its latest CPC shock (set after the anomaly step)
     cpc_shocks: dict[int, dt.date] = field(default_factory=dict)
+    # per campaign, its response curve (set by the allocation step)
+    curves: dict[int, ResponseCurve | None] = field(default_factory=dict)
 
     @property
     def is_campaign(self) -> np.ndarray:
@@ -606,6 +609,7 @@ def _response_curves(ev: _Evidence, camp: pd.DataFrame) -> dict[int, ResponseCur
     with_shares = all(c in camp.columns for c in SHARE_COLUMNS)
     curves: dict[int, ResponseCurve | None] = {}
     for cid, grp in camp.groupby("entity_id", sort=True):
+        grp = grp.sort_values("date")
         spend = grp["cost_micros"].to_numpy(dtype=float) / 1e6
         value = grp["conversions_value_micros"].to_numpy(dtype=float) / 1e6
         try:
@@ -615,6 +619,7 @@ def _response_curves(ev: _Evidence, camp: pd.DataFrame) -> dict[int, ResponseCur
                     value,
                     grp[SHARE_COLUMNS[0]].to_numpy(dtype=float),
                     grp[SHARE_COLUMNS[1]].to_numpy(dtype=float),
+                    demand_days=ev.cfg.allocation.demand_days,
                 )
             else:
                 curves[int(cid)] = fit_response_curve(spend, value)
@@ -642,6 +647,7 @@ def _allocation(
     curves = _response_curves(
         ev, camp_all[ordinary & (camp_all["maturity"] >= cfg.lag.min_maturity)]
     )
+    ev.curves = curves
     if budgets_micros is None:
         # Spend is not lag-affected: every recent day counts.
         last7 = camp_all[camp_all["date"] > pd.Timestamp(as_of) - pd.Timedelta(days=7)]
@@ -673,6 +679,7 @@ def _bid_envelopes(
     keyword_bids_micros: Mapping[tuple[int, int], int] | None,
     smart_bidding_campaigns: Collection[int],
     bid_in_force_since: Mapping[tuple[int, int], dt.date] | None = None,
+    bid_history: Mapping[tuple[int, int], Sequence[BidChange]] | None = None,
 ) -> pd.DataFrame:
     """Keyword bid envelopes of the manual-CPC keywords with evidence (only the days each
     keyword's current bid has been in force)."""
@@ -697,7 +704,7 @@ def _bid_envelopes(
         smart_bidding_campaigns=smart_bidding_campaigns, config=cfg.bids,
         billable_unit_micros=ev.money.billable_unit_micros,
         max_bid_micros=ev.money.from_usd(cfg.bids.max_bid_micros),
-        bid_in_force_since=bid_in_force_since,
+        bid_in_force_since=bid_in_force_since, bid_history=bid_history,
     )  # fmt: skip
 
 
@@ -727,6 +734,36 @@ def _target_envelopes(
     )  # fmt: skip
 
 
+def _spend_growth(
+    bid_envelopes: pd.DataFrame, target_frame: pd.DataFrame, cfg: AnalyticsConfig
+) -> dict[int, float]:
+    """Per campaign, an upper bound of the spend today's raises add, as a share of its spend:
+    the raised keywords' share of the campaign's cost times ``(1 + step)^2 - 1`` (clicks and
+    price each grow at most in proportion to the bid), a loosened target the same on all of it.
+    """
+    out: dict[int, float] = {}
+    if not bid_envelopes.empty:
+        bids = bid_envelopes.assign(
+            raised=np.where(
+                bid_envelopes["direction"] == "increase", bid_envelopes["cost_micros"], 0.0
+            )
+        )
+        g = bids.groupby("campaign_id")[["raised", "cost_micros"]].sum()
+        share = (g["raised"] / g["cost_micros"].where(g["cost_micros"] > 0)).fillna(0.0)
+        grow = (1 + cfg.bids.max_step) ** 2 - 1
+        out.update({int(k): float(v) * grow for k, v in share.items() if v > 0})
+    if not target_frame.empty:
+        for row in target_frame.itertuples():
+            cur, nxt = float(row.current_micros), float(row.next_micros)
+            if cur <= 0 or nxt <= 0 or nxt == cur:
+                continue
+            loosen = nxt / cur if row.strategy == TARGET_CPA else cur / nxt
+            if loosen > 1:
+                cid = int(row.campaign_id)
+                out[cid] = max(out.get(cid, 0.0), loosen**2 - 1)
+    return out
+
+
 def analyze_account(
     perf: pd.DataFrame,
     snapshots: pd.DataFrame | None,
@@ -746,6 +783,7 @@ def analyze_account(
     account_currency: Currency | None = None,
     bidding_targets: Mapping[int, CampaignTarget] | None = None,
     bid_in_force_since: Mapping[tuple[int, int], dt.date] | None = None,
+    bid_history: Mapping[tuple[int, int], Sequence[BidChange]] | None = None,
     target_in_force_since: Mapping[int, dt.date] | None = None,
     past_cpc_shocks: Mapping[int, Collection[dt.date]] | None = None,
 ) -> AnalysisResult:
@@ -763,7 +801,8 @@ def analyze_account(
     (enables bid envelopes); smart_bidding_campaigns: campaign ids whose keywords have no
     manual bid; bidding_targets: the current target CPA / ROAS per Smart Bidding campaign
     (enables target envelopes); bid_in_force_since: per keyword, the day its current bid
-    took effect (its bid evidence starts there); target_in_force_since: the same per Smart
+    took effect (its bid evidence starts there); bid_history: per keyword, its applied bid
+    changes (older days stay evidence, re-priced at the current bid); target_in_force_since: the same per Smart
     Bidding campaign and its current target. past_cpc_shocks: per campaign, the days earlier
     runs flagged its CPC going up (with today's, :func:`cpc_shocks`: bid and target evidence
     starts at the latest shock). account_currency: the account's currency (default USD): next budgets and bids
@@ -809,10 +848,15 @@ def analyze_account(
     )  # fmt: skip
     t = timed("allocation", t)
     bid_envelopes = _bid_envelopes(
-        ev, keyword_bids_micros, smart_bidding_campaigns, bid_in_force_since
+        ev, keyword_bids_micros, smart_bidding_campaigns, bid_in_force_since, bid_history
     )
     t = timed("bids", t)
     target_frame = _target_envelopes(ev, bidding_targets, target_in_force_since)
+    allocation = headroom_for_raises(
+        allocation, ev.curves, _spend_growth(bid_envelopes, target_frame, ev.cfg),
+        bounds_micros=bounds_micros, config=ev.cfg.allocation,
+        billable_unit_micros=ev.money.billable_unit_micros,
+    )  # fmt: skip
     timed("targets", t)
     timings["total"] = time.perf_counter() - t0
 

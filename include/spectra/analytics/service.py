@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table
 
-from spectra.analytics.bids import BREAK_EVEN_EVIDENCE
+from spectra.analytics.bids import BREAK_EVEN_EVIDENCE, BidChange
 from spectra.analytics.config import AnalyticsConfig
 from spectra.analytics.cpc_index import keyword_ranges
 from spectra.analytics.engine import (
@@ -338,6 +338,27 @@ def read_bid_changes(
         key = (int(entity["ad_group_id"]), int(entity["criterion_id"]))
         if key not in out or day > out[key]:
             out[key] = day
+    return out
+
+
+def read_bid_history(
+    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date
+) -> dict[tuple[int, int], list[BidChange]]:
+    """Per keyword (ad group id, criterion id), its recorded bid changes (effective day, bid
+    before, bid after) that took effect on or before ``until``: the bid envelope re-prices
+    older days at the current bid (``bids.keyword_bid_envelopes``)."""
+    rows = store.recorded_bid_changes(
+        conn, tenant_id=tenant_id, customer_id=customer_id, until=until
+    )
+    out: dict[tuple[int, int], list[BidChange]] = {}
+    for payload, effective, before, after in rows:
+        entity = (payload or {}).get("entity") or {}
+        if entity.get("kind") != "keyword" or not entity.get("criterion_id"):
+            continue
+        if not isinstance(before, int | float) or not isinstance(after, int | float):
+            continue
+        key = (int(entity["ad_group_id"]), int(entity["criterion_id"]))
+        out.setdefault(key, []).append(BidChange(_day(effective), int(before), int(after)))
     return out
 
 
@@ -727,6 +748,9 @@ def analyze_and_store(
         bid_changes = read_bid_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
         )
+        bid_history = read_bid_history(
+            conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
+        )
         target_changes = read_target_changes(
             conn, tenant_id=tenant_id, customer_id=customer_id, until=as_of
         )
@@ -753,6 +777,7 @@ def analyze_and_store(
         smart_bidding_campaigns=settings.smart_bidding_campaigns,
         bidding_targets=settings.bidding_targets or None,
         bid_in_force_since=bid_changes or None,
+        bid_history=bid_history or None,
         target_in_force_since=target_changes or None,
         past_cpc_shocks=past_shocks or None,
         cpc_index_rows=cpc_index_rows,

@@ -108,6 +108,7 @@ def score(
         daily_limit=[float(sum(limits.values()) / metrics.MICROS)] * len(days),
         daily_changes=[int(changes_per_day.get(d, 0)) for d in days],
         step_seconds=dict(step_seconds),
+        expected_profit=metrics.expected_profit(world.market, world.customer_id, days),
     )
 
 

@@ -230,6 +230,23 @@ def applied_changes(
     )  # fmt: skip
 
 
+def recorded_bid_changes(
+    conn: Connection, *, tenant_id: str, customer_id: int, until: dt.date
+) -> list[Row[*tuple[Any, ...]]]:
+    """(payload, effective date, value before, value after) of every recorded keyword bid
+    change that took effect on or before ``until``."""
+    c = m.AppliedChange
+    return list(
+        conn.execute(
+            select(c.payload, c.effective_date, c.before_value, c.after_value).where(
+                c.tenant_id == tenant_id, c.customer_id == customer_id,
+                c.field == "cpc_bid_micros", c.phase == "recorded",
+                c.effective_date.is_not(None), c.effective_date <= until,
+            )
+        ).all()
+    )  # fmt: skip
+
+
 def flagged_cpc_rises(
     conn: Connection,
     *,

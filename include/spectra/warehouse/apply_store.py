@@ -18,6 +18,7 @@ from spectra.warehouse.models import (
     ApplyOperation,
     ApplyOperationStep,
     FailedJob,
+    natural_key,
 )
 
 LEASES = ApplyLease.__table__
@@ -61,7 +62,7 @@ def acquire_lease(
     conn.execute(
         dialect_insert(conn)(LEASES)
         .values(tenant_id=tenant_id, scope=scope, token=0, holder=None)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "scope"])
+        .on_conflict_do_nothing(index_elements=natural_key(LEASES))
     )
     row = conn.execute(
         select(LEASES.c.token, LEASES.c.holder, LEASES.c.expires_at)
@@ -146,7 +147,7 @@ def insert_change(conn: Connection, *, values: dict[str, Any]) -> tuple[dict[str
     result = conn.execute(
         dialect_insert(conn)(CHANGES)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+        .on_conflict_do_nothing(index_elements=natural_key(CHANGES))
     )
     row = get_change_by_key(conn, tenant_id=tenant_id, idempotency_key=key)
     assert row is not None
@@ -375,7 +376,7 @@ def get_or_create_operation(
             created_at=now,
             updated_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "operation_key"])
+        .on_conflict_do_nothing(index_elements=natural_key(OPERATIONS))
     )
     row = (
         conn.execute(
@@ -492,7 +493,7 @@ def save_step(
     count), or with ``overwrite=False`` insert it once (a step done twice keeps the first)."""
     values = {"result": result, "found_existing": found_existing, "completed_at": now}
     insert = dialect_insert(conn)(STEPS).values(operation_id=operation_id, step=step, **values)
-    keys = ["operation_id", "step"]
+    keys = natural_key(STEPS)
     conn.execute(
         insert.on_conflict_do_update(index_elements=keys, set_=values)
         if overwrite

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from spectra.domain.audit import GENESIS, HASHED_FIELDS, row_hash
 from spectra.warehouse.db import dialect_insert
-from spectra.warehouse.models import AuditChainHead, AuditRow
+from spectra.warehouse.models import AuditChainHead, AuditRow, natural_key
 
 # What a caller records: every hashed field but those the append sets (tenant, seq, time).
 AUDIT_COLUMNS = tuple(f for f in HASHED_FIELDS if f not in ("tenant_id", "seq", "recorded_at"))
@@ -53,7 +53,7 @@ def append_audit_row(conn: Connection, *, tenant_id: str, fields: Mapping[str, A
         conn.execute(
             dialect_insert(conn)(AuditChainHead)
             .values(tenant_id=tenant_id, seq=0, row_hash=GENESIS)
-            .on_conflict_do_nothing(index_elements=["tenant_id"])
+            .on_conflict_do_nothing(index_elements=natural_key(AuditChainHead))
         )
         head = conn.execute(_LOCK_HEAD, {"tenant": tenant_id}).one()
     prev_seq, prev_hash = int(head[0]), str(head[1])

@@ -16,7 +16,7 @@ import pybreaker
 from sqlalchemy import Engine, bindparam, select, update
 
 from spectra.warehouse.db import dialect_insert
-from spectra.warehouse.models import CircuitBreakerRow
+from spectra.warehouse.models import CircuitBreakerRow, natural_key
 
 _T = CircuitBreakerRow.__table__
 # Built once: pybreaker reads the state and a counter around every guarded call (every GAQL
@@ -39,7 +39,7 @@ class WarehouseCircuitStorage(pybreaker.CircuitBreakerStorage):
             conn.execute(
                 insert(_T)
                 .values(name=name, state=state, fail_counter=0, success_counter=0)
-                .on_conflict_do_nothing(index_elements=["name"])
+                .on_conflict_do_nothing(index_elements=natural_key(_T))
             )
 
     def _get(self, column: str) -> Any:

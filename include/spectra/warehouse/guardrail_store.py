@@ -31,6 +31,7 @@ from spectra.warehouse.models import (
     TenantRole,
     TenantSetting,
     Verdict,
+    natural_key,
 )
 
 LOCKS = GuardrailLock.__table__
@@ -160,7 +161,7 @@ def grant_role(
     conn.execute(
         dialect_insert(conn)(ROLES)
         .values(tenant_id=tenant_id, principal=principal, **values)
-        .on_conflict_do_update(index_elements=["tenant_id", "principal"], set_=values)
+        .on_conflict_do_update(index_elements=natural_key(ROLES), set_=values)
     )
 
 
@@ -191,7 +192,7 @@ def set_autopilot(
     conn.execute(
         dialect_insert(conn)(SETTINGS)
         .values(tenant_id=tenant_id, **values)
-        .on_conflict_do_update(index_elements=["tenant_id"], set_=values)
+        .on_conflict_do_update(index_elements=natural_key(SETTINGS), set_=values)
     )
 
 
@@ -212,7 +213,7 @@ def upsert_decision(conn: Connection, *, values: dict[str, Any]) -> None:
     conn.execute(
         dialect_insert(conn)(DECISIONS)
         .values(**values)
-        .on_conflict_do_update(index_elements=["tenant_id", "candidate_ref"], set_=update_cols)
+        .on_conflict_do_update(index_elements=natural_key(DECISIONS), set_=update_cols)
     )
 
 

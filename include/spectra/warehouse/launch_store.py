@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from spectra.warehouse.db import dialect_insert
-from spectra.warehouse.models import AdAccount, LaunchAsset, LaunchBrief, LaunchStep, TenantSetting
+from spectra.warehouse.models import (
+    AdAccount,
+    LaunchAsset,
+    LaunchBrief,
+    LaunchStep,
+    TenantSetting,
+    natural_key,
+)
 
 BRIEFS = LaunchBrief.__table__
 STEPS = LaunchStep.__table__
@@ -140,7 +147,7 @@ def save_step(
             updated_at=now,
         )
         .on_conflict_do_update(
-            index_elements=["tenant_id", "brief_id", "step"],
+            index_elements=natural_key(STEPS),
             set_={
                 "status": status,
                 "detail": detail,
@@ -193,7 +200,7 @@ def put_asset(conn: Connection, *, values: dict[str, Any]) -> None:
     conn.execute(
         dialect_insert(conn)(ASSETS)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "request_key"])
+        .on_conflict_do_nothing(index_elements=natural_key(ASSETS))
     )
 
 
@@ -225,7 +232,7 @@ def set_launch_autopilot(
     conn.execute(
         dialect_insert(conn)(SETTINGS)
         .values(tenant_id=tenant_id, autopilot=False, **values)
-        .on_conflict_do_update(index_elements=["tenant_id"], set_=values)
+        .on_conflict_do_update(index_elements=natural_key(SETTINGS), set_=values)
     )
 
 

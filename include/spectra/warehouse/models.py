@@ -62,11 +62,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
-def natural_key(model: type[Base]) -> list[str]:
-    """The columns a model's rows are upserted by, read from its schema (never written out a
-    second time): its one unique constraint, or else its primary key when that is the
-    natural key (not a lone surrogate ``id``)."""
-    table = model.__table__
+def natural_key(model: type[Base] | Table) -> list[str]:
+    """The columns a model's (or table's) rows are upserted by, read from its schema (never
+    written out a second time): its one unique constraint, or else its primary key when that is
+    the natural key (not a lone surrogate ``id``). Also the conflict target of its inserts."""
+    table = model if isinstance(model, Table) else model.__table__
     unique = [
         [c.name for c in constraint.columns]
         for constraint in table.constraints
@@ -78,7 +78,7 @@ def natural_key(model: type[Base]) -> list[str]:
     if not unique and primary and primary != ["id"]:
         return primary
     raise TypeError(
-        f"{model.__name__} has {len(unique)} unique constraints and primary key {primary}: "
+        f"{table.name} has {len(unique)} unique constraints and primary key {primary}: "
         "no one natural key"
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import optimize
 
@@ -307,3 +308,63 @@ def test_no_growth_in_a_null_world_where_spend_only_breaks_even() -> None:
         limits = dict.fromkeys(curves, (0, 400 * MICROS))
         accounts_grown += bool(growth_targets(curves, current, bounds_micros=limits))
     assert accounts_grown / 300 <= 0.06
+
+
+# --------------------------------------------------------------------------- room for raises
+def test_budget_demand_is_read_from_the_recent_days() -> None:
+    """Demand that rose three weeks before the end (bids raised, say): over 60 days the mean
+    potential spend is ~117; the last 14 days say 150, and only the demand moves with them
+    (the return per unit of spend keeps every day)."""
+    from spectra.analytics.allocation import fit_budget_curve
+
+    rng = np.random.default_rng(8)
+    old = _limited_days(rng, r=3.0, demand=100.0, budget=300.0, n=40)
+    new = _limited_days(rng, r=3.0, demand=150.0, budget=300.0, n=20)
+    days = [np.concatenate([a, b]) for a, b in zip(old, new, strict=True)]
+    whole = fit_budget_curve(*days)
+    recent = fit_budget_curve(*days, demand_days=14)
+    assert np.exp(whole.params[1]) < 125
+    assert 135 < np.exp(recent.params[1]) < 165
+    assert recent.params[0] == whole.params[0] and recent.n_days == whole.n_days == 60
+
+
+def test_raised_bids_get_the_budget_their_demand_needs() -> None:
+    """A profitable campaign whose budget serves its demand today (200 at a median demand of
+    100) gets room when today's raises may add 60 % to its spend: toward the 90 % quantile
+    of its demand x1.6, one 20 % step, under 80 % of the spend limit. Nothing moves without
+    raises, without a person's limit, or when its return is not clearly above break-even."""
+    from spectra.analytics.allocation import fit_budget_curve, headroom_for_raises
+
+    rng = np.random.default_rng(4)
+    curves = {
+        "paying": fit_budget_curve(*_limited_days(rng, r=3.0, demand=150.0, budget=400.0)),
+        "no_limit": fit_budget_curve(*_limited_days(rng, r=3.0, demand=150.0, budget=400.0)),
+        "even": fit_budget_curve(*_limited_days(rng, r=1.0, demand=150.0, budget=400.0)),
+        "no_raise": fit_budget_curve(*_limited_days(rng, r=3.0, demand=150.0, budget=400.0)),
+    }
+    current = {k: 200 * MICROS for k in curves}
+    limits = {k: (0, 400 * MICROS) for k in ("paying", "even", "no_raise")}
+    plan = pd.DataFrame(
+        [
+            budget_envelope(
+                k, current_budget_micros=v, target_budget_micros=v, curve=curves[k]
+            ).__dict__
+            for k, v in current.items()
+        ]
+    )
+    assert set(plan["direction"]) == {"hold"}  # demand is served: nothing to do at these bids
+    growth = {"paying": 0.6, "no_limit": 0.6, "even": 0.6}
+    out = headroom_for_raises(plan, curves, growth, bounds_micros=limits).set_index("campaign_id")
+    assert out.loc["paying", "direction"] == "increase"
+    assert out.loc["paying", "next_budget_micros"] == 240 * MICROS  # one 20 % step
+    _, m, sd = curves["paying"].params
+    wanted = min(np.exp(m + sd * 1.2815515655446004) * 1.6, 320.0)
+    assert out.loc["paying", "target_budget_micros"] == pytest.approx(wanted * MICROS, rel=1e-6)
+    for k in ("no_limit", "even", "no_raise"):
+        assert out.loc[k, "direction"] == "hold", k
+    small = headroom_for_raises(plan, curves, {"paying": 0.01}, bounds_micros=limits)
+    assert set(small["direction"]) == {"hold"}  # demand x1.01 still fits in the budget
+    off = headroom_for_raises(
+        plan, curves, growth, bounds_micros=limits, config=AllocationConfig(growth=False)
+    )
+    assert set(off["direction"]) == {"hold"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -166,3 +168,78 @@ def test_only_days_of_the_bid_in_force_are_evidence(rows: pd.DataFrame) -> None:
         rows, bids, smart_bidding_campaigns={2}, bid_in_force_since=old
     ).set_index("keyword_id")
     assert again.loc[2, "direction"] == "increase"
+
+
+def _history_keyword(*, roas: float, seed: int = 7, clicks: int = 20) -> pd.DataFrame:
+    """One keyword over 28 days: ``clicks`` a day at 1.00, conversions worth ``roas`` per unit
+    of spend on average (value 50 each)."""
+    return _keyword(9, clicks=clicks, cpc=1.0, cvr=roas / 50.0, value=50.0, seed=seed)
+
+
+def test_older_days_stay_evidence_repriced_at_the_current_bid() -> None:
+    """A keyword paying ROAS ~4 at 1.00, raised to 1.20 two days ago: the ledger's history
+    keeps its older days as evidence with their cost re-priced x1.2 (ROAS 4 -> ~3.3, still
+    significantly above 2x break-even), so it may rise again; the same keyword without
+    history holds on its 2 new days. The day the change took effect is no evidence."""
+    from spectra.analytics.bids import BidChange
+
+    rows = _history_keyword(roas=4.0)
+    key = (10, 9)
+    effective = DAYS[-3].date()
+    since = {key: DAYS[-2].date()}
+    history = {key: [BidChange(effective, 1_000_000, 1_200_000)]}
+    bids = {key: 1_200_000}
+    dropped = keyword_bid_envelopes(rows, bids, bid_in_force_since=since).iloc[0]
+    assert dropped["direction"] == "hold" and dropped["clicks"] < 50
+    kept = keyword_bid_envelopes(rows, bids, bid_in_force_since=since, bid_history=history)
+    row = kept.iloc[0]
+    assert row["direction"] == "increase" and row["next_bid_micros"] == 1_440_000
+    day_of_change = rows.loc[rows["date"] == pd.Timestamp(effective), "clicks"].sum()
+    assert row["clicks"] == rows["clicks"].sum() - day_of_change
+
+
+def test_repriced_evidence_stops_raising_at_its_own_margin() -> None:
+    """The same days cannot compound: ROAS ~3.5 at 1.00 is worth raises while re-priced above
+    2x break-even, but at 1.728 (three raises: 3.5 / 1.728 = 2.0) it is not significantly
+    above any more, where the unscaled days would raise a fourth time."""
+    from spectra.analytics.bids import BidChange
+
+    rows = _history_keyword(roas=3.5, seed=11, clicks=60)
+    key = (10, 9)
+    first = keyword_bid_envelopes(rows, {key: 1_000_000}).iloc[0]
+    assert first["direction"] == "increase"
+    steps = [1_000_000, 1_200_000, 1_440_000, 1_728_000]
+    history = {
+        key: [
+            BidChange(DAYS[i].date(), before, after)
+            for i, (before, after) in zip((-9, -6, -3), itertools.pairwise(steps), strict=True)
+        ]
+    }
+    since = {key: DAYS[-2].date()}
+    third = keyword_bid_envelopes(
+        rows, {key: 1_728_000}, bid_in_force_since=since, bid_history=history
+    ).iloc[0]
+    assert third["direction"] == "hold"
+    # the unscaled days would still have said "raise"
+    unscaled = {key: [BidChange(c.effective, 1_728_000, 1_728_000) for c in history[key]]}
+    assert (
+        keyword_bid_envelopes(
+            rows, {key: 1_728_000}, bid_in_force_since=since, bid_history=unscaled
+        ).iloc[0]["direction"]
+        == "increase"
+    )
+
+
+def test_a_cut_keyword_is_not_raised_on_its_cheaper_old_days() -> None:
+    """Cut from 1.00 to 0.80: for a raise the old days keep their full cost (a cut lowers the
+    price, so ROAS at the old bid understates the new one: the bound that does not favour
+    acting), so a ROAS ~1.6 keyword is not raised back; its cut is judged at cost x0.8."""
+    from spectra.analytics.bids import BidChange
+
+    rows = _history_keyword(roas=1.6, seed=5)
+    key = (10, 9)
+    history = {key: [BidChange(DAYS[-3].date(), 1_000_000, 800_000)]}
+    env = keyword_bid_envelopes(
+        rows, {key: 800_000}, bid_in_force_since={key: DAYS[-2].date()}, bid_history=history
+    ).iloc[0]
+    assert env["direction"] == "hold"

@@ -39,6 +39,11 @@ def test_a_composite_primary_key_is_the_key_when_there_is_no_unique_constraint()
     )  # fmt: skip
 
 
+def test_a_table_is_read_like_its_model() -> None:
+    # the conflict target of a step's insert: one row per (operation, step)
+    assert m.natural_key(m.ApplyOperationStep.__table__) == ["operation_id", "step"]
+
+
 @pytest.mark.parametrize("model", [_SurrogateOnly, _TwoUnique])
 def test_no_single_natural_key_is_refused(model: type) -> None:
     with pytest.raises(TypeError, match="no one natural key"):
