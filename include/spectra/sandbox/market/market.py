@@ -891,13 +891,7 @@ class Market(Editing):
         cols: dict[str, Any] = self._attr_columns(snap, "term", attrs, terms)
         self._name_variants(cols, terms, variants)
         cols["segments.conversion_lag_bucket"] = [LAG_BUCKETS[b][0] for b in (uniq % nb).tolist()]
-        for name in metrics:
-            if name in ("metrics.conversions", "metrics.all_conversions"):
-                cols[name] = conv.tolist()
-            elif name in ("metrics.conversions_value", "metrics.all_conversions_value"):
-                cols[name] = np.round(value, 2).tolist()
-            else:
-                cols[name] = [0] * uniq.size
+        cols.update(_lag_metric_columns(metrics, conv, value))
         return cols, int(uniq.size)
 
     def _existing(self, level: str, idx: NDArray[np.int64], ordinal: int) -> NDArray[np.int64]:
@@ -947,13 +941,7 @@ class Market(Editing):
         )
         cols: dict[str, Any] = {"__idx__": ent_u}
         cols["segments.conversion_lag_bucket"] = [LAG_BUCKETS[b][0] for b in bucket_u.tolist()]
-        for name in metrics:
-            if name in ("metrics.conversions", "metrics.all_conversions"):
-                cols[name] = conv.tolist()
-            elif name in ("metrics.conversions_value", "metrics.all_conversions_value"):
-                cols[name] = np.round(value, 2).tolist()
-            else:
-                cols[name] = [0] * ent_u.size
+        cols.update(_lag_metric_columns(metrics, conv, value))
         return cols, int(ent_u.size)
 
     def _negative_rows(self, account: int, as_of: dt.date, level: str) -> Iterator[dict[str, Any]]:
@@ -1194,3 +1182,20 @@ def _emit(cols: dict[str, list[Any]], n: int) -> Iterator[dict[str, Any]]:
 
 
 __all__ = ["BILLABLE_UNIT_MICROS", "Market", "Snapshot"]
+
+
+def _lag_metric_columns(
+    metrics: list[str], conv: NDArray[np.float64], value: NDArray[np.float64]
+) -> dict[str, list[Any]]:
+    """The metric columns of rows segmented by conversion lag bucket: conversions and their
+    value per row; every other selected metric is 0 there (the lag bucket segments
+    conversions, not the clicks or cost behind them). One piece for every level's rows."""
+    cols: dict[str, list[Any]] = {}
+    for name in metrics:
+        if name in ("metrics.conversions", "metrics.all_conversions"):
+            cols[name] = conv.tolist()
+        elif name in ("metrics.conversions_value", "metrics.all_conversions_value"):
+            cols[name] = np.round(value, 2).tolist()
+        else:
+            cols[name] = [0] * conv.size
+    return cols
