@@ -1185,7 +1185,7 @@ __all__ = ["BILLABLE_UNIT_MICROS", "Market", "Snapshot"]
 
 
 def _lag_metric_columns(
-    metrics: list[str], conv: NDArray[np.float64], value: NDArray[np.float64]
+    metrics: list[str], conv: NDArray[np.float64], value: NDArray[Any]
 ) -> dict[str, list[Any]]:
     """The metric columns of rows segmented by conversion lag bucket: conversions and their
     value per row; every other selected metric is 0 there (the lag bucket segments
